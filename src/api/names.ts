@@ -1,0 +1,50 @@
+// Every public name nodemeta writes into a cluster: labels, taints, annotations, field managers,
+// the CRD's group/version/kind. Users put these into manifests and alerts; they are a contract
+// (../shared/DESIGN.md). Nothing else in the code base spells them out.
+
+export const GROUP = 'nodemeta.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'NodeMetadata';
+export const PLURAL = 'nodemetadatas';
+export const SHORT_NAME = 'nmd';
+
+export const FIELD_MANAGER_AGENT = 'nodemeta-agent';
+export const FIELD_MANAGER_CONTROLLER = 'nodemeta-controller';
+
+export const LABEL_PREFIX = 'nodemeta.io/';
+export const TAG_LABEL_PREFIX = 'tag.nodemeta.io/';
+
+/** Node labels the controller derives from instance metadata. */
+export const Labels = {
+  provider: `${LABEL_PREFIX}provider`,
+  region: `${LABEL_PREFIX}region`,
+  zone: `${LABEL_PREFIX}zone`,
+  faultDomain: `${LABEL_PREFIX}fault-domain`,
+  updateDomain: `${LABEL_PREFIX}update-domain`,
+  subFaultDomain: `${LABEL_PREFIX}sub-fault-domain`,
+  instanceType: `${LABEL_PREFIX}instance-type`,
+  priority: `${LABEL_PREFIX}priority`,
+} as const;
+
+/** Standard labels, written only when the config asks and they are absent. */
+export const StandardLabels = {
+  region: 'topology.kubernetes.io/region',
+  zone: 'topology.kubernetes.io/zone',
+} as const;
+
+export const Taints = {
+  scheduledEvent: `${LABEL_PREFIX}scheduled-event`,
+  spotTermination: `${LABEL_PREFIX}spot-termination`,
+} as const;
+
+export const Annotations = {
+  /** Value: the event id nodemeta cordoned the node for. Only such nodes are ever uncordoned. */
+  cordoned: `${LABEL_PREFIX}cordoned`,
+} as const;
+
+export const Conditions = {
+  metadataAvailable: 'MetadataAvailable',
+  labeled: 'Labeled',
+  drained: 'Drained',
+} as const;
