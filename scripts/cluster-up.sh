@@ -1,0 +1,354 @@
+#!/usr/bin/env bash
+# Starts nodemeta's local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler and kwok, all built from Go modules by test/tools/build.sh, plus N simulated nodes
+# that look like AKS nodes. Nothing is mocked: the scheduler, controllers, RBAC and admission are the
+# real ones; only the kubelets are simulated (kwok moves nodes to Ready and pods to Running/Ready).
+#
+#   scripts/cluster-up.sh [--nodes N] [--timeout SECONDS]
+#
+# Idempotent: if the cluster recorded in .cache/cluster is running and healthy, it says so and exits 0;
+# if only part of it runs, it stops that part and starts afresh. On failure it prints the tail of
+# every component's log and stops whatever it started. Stop with scripts/cluster-down.sh.
+# See docs/cluster.md.
+set -euo pipefail
+# shellcheck source=lib/cluster-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cluster-common.sh"
+
+NODES="${CLUSTER_NODES:-6}"
+TIMEOUT="${CLUSTER_TIMEOUT:-120}"
+REGION="eastus"
+POOL="pool1"
+VMSS="aks-${POOL}-12345678-vmss"
+SUBSCRIPTION="00000000-0000-0000-0000-000000000000"
+NODE_RG="MC_nodemeta-rg_nodemeta_${REGION}"
+
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --nodes) NODES="$2"; shift 2 ;;
+    --nodes=*) NODES="${1#*=}"; shift ;;
+    --timeout) TIMEOUT="$2"; shift 2 ;;
+    --timeout=*) TIMEOUT="${1#*=}"; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+[[ "$NODES" =~ ^[0-9]+$ && "$NODES" -ge 1 && "$NODES" -le 1000 ]] || die "--nodes must be 1..1000 (got '$NODES')"
+
+START=$(date +%s.%N)
+BIN="$("$REPO_ROOT/test/tools/build.sh" --print-dir)"
+[[ -f "$BIN/.complete" ]] || die "control-plane binaries for the current pins are not built ($BIN): run 'make tools'"
+KUBECTL="$BIN/kubectl"
+KUBECONFIG_ADMIN="$CLUSTER_DIR/kubeconfig"
+
+# ---- already running? ---------------------------------------------------------------------------
+running=0; recorded=0
+for c in "${CLUSTER_COMPONENTS[@]}"; do
+  f="$CLUSTER_DIR/pids/$c.pid"
+  [[ -f "$f" ]] || continue
+  recorded=$((recorded + 1))
+  if pid_alive "$(cat "$f")" "$BIN"; then running=$((running + 1)); fi
+done
+if [[ $running -eq ${#CLUSTER_COMPONENTS[@]} ]] &&
+   "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" get --raw /readyz >/dev/null 2>&1; then
+  log "cluster already running ($(grep '^API_SERVER=' "$CLUSTER_DIR/cluster.env" | cut -d= -f2)); kubeconfig: $KUBECONFIG_ADMIN"
+  exit 0
+fi
+if [[ $recorded -gt 0 || -d "$CLUSTER_DIR" ]]; then
+  log "found a partial or stale cluster in $CLUSTER_DIR ($running of ${#CLUSTER_COMPONENTS[@]} components alive): stopping it"
+  "$REPO_ROOT/scripts/cluster-down.sh"
+fi
+
+mkdir -p "$CLUSTER_DIR"/{pki,etcd,kubeconfigs,kwok,logs,pids}
+chmod 700 "$CLUSTER_DIR" "$CLUSTER_DIR/pki"
+
+ok=0
+on_exit() {
+  if [[ $ok -ne 1 ]]; then
+    log "cluster-up failed; last lines of each component's log:"
+    for c in "${CLUSTER_COMPONENTS[@]}"; do
+      [[ -s "$CLUSTER_DIR/logs/$c.log" ]] || continue
+      echo "----- $c ($CLUSTER_DIR/logs/$c.log) -----" >&2
+      tail -n 25 "$CLUSTER_DIR/logs/$c.log" >&2
+    done
+    "$REPO_ROOT/scripts/cluster-down.sh" || true
+  fi
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+# ---- ports --------------------------------------------------------------------------------------
+ETCD_PORT=$(free_port); ETCD_PEER_PORT=$(free_port); API_PORT=$(free_port)
+KCM_PORT=$(free_port); SCHED_PORT=$(free_port); KWOK_PORT=$(free_port)
+ports=("$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT" "$KWOK_PORT")
+[[ $(printf '%s\n' "${ports[@]}" | sort -u | wc -l) -eq ${#ports[@]} ]] || die "free_port returned duplicates: ${ports[*]}"
+API_SERVER="https://127.0.0.1:$API_PORT"
+
+# ---- PKI (openssl): one CA, serving certs, a client cert per component, SA signing key ----------
+PKI="$CLUSTER_DIR/pki"
+command -v openssl >/dev/null || die "openssl is required"
+(
+  cd "$PKI"
+  openssl ecparam -name prime256v1 -genkey -noout -out ca.key 2>/dev/null
+  openssl req -x509 -new -key ca.key -subj "/CN=nodemeta-local-ca" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out ca.crt 2>/dev/null
+  # cert <name> <subject> <serverAuth|clientAuth> [subjectAltName]
+  cert() {
+    local name="$1" subj="$2" usage="$3" san="${4:-}"
+    openssl ecparam -name prime256v1 -genkey -noout -out "$name.key" 2>/dev/null
+    openssl req -new -key "$name.key" -subj "$subj" -out "$name.csr" 2>/dev/null
+    {
+      echo "basicConstraints=CA:FALSE"
+      echo "keyUsage=critical,digitalSignature,keyEncipherment"
+      echo "extendedKeyUsage=$usage"
+      [[ -n "$san" ]] && echo "subjectAltName=$san"
+    } >"$name.ext"
+    openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 365 -sha256 \
+      -extfile "$name.ext" -out "$name.crt" 2>/dev/null
+    rm -f "$name.csr" "$name.ext"
+  }
+  cert apiserver "/CN=kube-apiserver" serverAuth \
+    "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  cert admin "/O=system:masters/CN=nodemeta-admin" clientAuth
+  cert kube-controller-manager "/CN=system:kube-controller-manager" clientAuth
+  cert kube-scheduler "/CN=system:kube-scheduler" clientAuth
+  # kwok plays every simulated node's kubelet at once, so it cannot be one system:node:<name>.
+  cert kwok "/O=system:masters/CN=kwok" clientAuth
+  openssl genrsa -out sa.key 2048 2>/dev/null
+  openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  chmod 600 ./*.key
+) || die "generating certificates with openssl failed"
+
+kubeconfig() { # kubeconfig <file> <user> <cert basename>
+  cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: nodemeta-local
+  cluster:
+    server: $API_SERVER
+    certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")
+users:
+- name: $2
+  user:
+    client-certificate-data: $(base64 -w0 "$PKI/$3.crt")
+    client-key-data: $(base64 -w0 "$PKI/$3.key")
+contexts:
+- name: nodemeta-local
+  context:
+    cluster: nodemeta-local
+    user: $2
+current-context: nodemeta-local
+EOF
+  chmod 600 "$1"
+}
+kubeconfig "$KUBECONFIG_ADMIN" nodemeta-admin admin
+for c in kube-controller-manager kube-scheduler kwok; do
+  kubeconfig "$CLUSTER_DIR/kubeconfigs/$c.kubeconfig" "$c" "$c"
+done
+
+# ---- process helpers ----------------------------------------------------------------------------
+# start <component> <binary> args...: runs it in its own session (process group), logs to
+# logs/<component>.log, records its pid (= process-group id) in pids/<component>.pid.
+start() {
+  local c="$1"; shift
+  log "starting $c"
+  {
+    echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $*"
+  } >"$CLUSTER_DIR/logs/$c.log"
+  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$CLUSTER_DIR/pids/$c.pid" "$@" \
+    >>"$CLUSTER_DIR/logs/$c.log" 2>&1 </dev/null &
+  local i
+  for i in $(seq 1 50); do [[ -s "$CLUSTER_DIR/pids/$c.pid" ]] && return 0; sleep 0.1; done
+  die "$c did not start"
+}
+# wait_for <component> <description> <command...>: retries the command until it succeeds, the
+# component dies, or TIMEOUT passes.
+wait_for() {
+  local c="$1" what="$2"; shift 2
+  local deadline=$(( $(date +%s) + TIMEOUT ))
+  until "$@" >/dev/null 2>&1; do
+    pid_alive "$(cat "$CLUSTER_DIR/pids/$c.pid")" "$BIN" || die "$c exited while waiting for $what (see $CLUSTER_DIR/logs/$c.log)"
+    [[ $(date +%s) -lt $deadline ]] || die "timed out after ${TIMEOUT}s waiting for $what"
+    sleep 0.2
+  done
+}
+kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+
+# ---- etcd ---------------------------------------------------------------------------------------
+start etcd "$BIN/etcd" \
+  --name=nodemeta --data-dir="$CLUSTER_DIR/etcd" \
+  --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster="nodemeta=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state=new \
+  --unsafe-no-fsync --quota-backend-bytes=2147483648 --log-level=warn
+wait_for etcd "etcd health" curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+
+# ---- kube-apiserver -----------------------------------------------------------------------------
+start kube-apiserver "$BIN/kube-apiserver" \
+  --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
+  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+  --client-ca-file="$PKI/ca.crt" \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+  --authorization-mode=Node,RBAC \
+  --enable-admission-plugins=NodeRestriction \
+  --service-cluster-ip-range=10.96.0.0/16 \
+  --endpoint-reconciler-type=none \
+  --allow-privileged=true \
+  --profiling=false \
+  --event-ttl=1h \
+  --v=1
+wait_for kube-apiserver "kube-apiserver /readyz" kc get --raw /readyz
+
+# ---- kube-controller-manager, kube-scheduler ------------------------------------------------------
+KCM_KC="$CLUSTER_DIR/kubeconfigs/kube-controller-manager.kubeconfig"
+start kube-controller-manager "$BIN/kube-controller-manager" \
+  --kubeconfig="$KCM_KC" --authentication-kubeconfig="$KCM_KC" --authorization-kubeconfig="$KCM_KC" \
+  --bind-address=127.0.0.1 --secure-port="$KCM_PORT" \
+  --controllers='*' --use-service-account-credentials=true \
+  --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+  --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+  --cluster-name=nodemeta-local --leader-elect=false \
+  --kube-api-qps=100 --kube-api-burst=200 \
+  --profiling=false --v=1
+SCHED_KC="$CLUSTER_DIR/kubeconfigs/kube-scheduler.kubeconfig"
+start kube-scheduler "$BIN/kube-scheduler" \
+  --kubeconfig="$SCHED_KC" --authentication-kubeconfig="$SCHED_KC" --authorization-kubeconfig="$SCHED_KC" \
+  --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" \
+  --leader-elect=false --profiling=false --v=1
+wait_for kube-controller-manager "kube-controller-manager /healthz" curl -skf "https://127.0.0.1:$KCM_PORT/healthz"
+wait_for kube-scheduler "kube-scheduler /healthz" curl -skf "https://127.0.0.1:$SCHED_PORT/healthz"
+
+# ---- kwok ---------------------------------------------------------------------------------------
+cat >"$CLUSTER_DIR/kwok/kwok.yaml" <<'EOF'
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  manageAllNodes: false
+  manageNodesWithAnnotationSelector: kwok.x-k8s.io/node=fake
+  cidr: 10.244.0.0/16
+  nodeLeaseDurationSeconds: 40
+EOF
+kwok_configs=(--config="$CLUSTER_DIR/kwok/kwok.yaml")
+for f in "$BIN"/kwok-stages/*.yaml; do kwok_configs+=(--config="$f"); done
+start kwok "$BIN/kwok" "${kwok_configs[@]}" \
+  --kubeconfig="$CLUSTER_DIR/kubeconfigs/kwok.kubeconfig" \
+  --server-address="127.0.0.1:$KWOK_PORT"
+wait_for kwok "kwok /healthz" curl -sf "http://127.0.0.1:$KWOK_PORT/healthz"
+
+# ---- simulated AKS nodes ------------------------------------------------------------------------
+b36() { # VMSS instance names: 6 base-36 digits, as Azure names them (vmss000000 .. vmss00000z, vmss000010 ...)
+  local n="$1" digits=0123456789abcdefghijklmnopqrstuvwxyz s=""
+  for _ in 1 2 3 4 5 6; do s="${digits:$((n % 36)):1}$s"; n=$((n / 36)); done
+  echo "$s"
+}
+NODES_YAML="$CLUSTER_DIR/nodes.yaml"
+: >"$NODES_YAML"
+for ((i = 0; i < NODES; i++)); do
+  name="$VMSS$(b36 "$i")"
+  zone="$REGION-$(( i % 3 + 1 ))"
+  ip="10.224.$(( (i + 4) / 256 )).$(( (i + 4) % 256 ))"
+  cat >>"$NODES_YAML" <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: $name
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    agentpool: $POOL
+    beta.kubernetes.io/arch: amd64
+    beta.kubernetes.io/instance-type: Standard_D4s_v5
+    beta.kubernetes.io/os: linux
+    failure-domain.beta.kubernetes.io/region: $REGION
+    failure-domain.beta.kubernetes.io/zone: $zone
+    kubernetes.azure.com/agentpool: $POOL
+    kubernetes.azure.com/cluster: $NODE_RG
+    kubernetes.azure.com/mode: system
+    kubernetes.azure.com/node-image-version: AKSUbuntu-2204gen2containerd-202510.03.0
+    kubernetes.azure.com/nodepool-type: VirtualMachineScaleSets
+    kubernetes.azure.com/os-sku: Ubuntu
+    kubernetes.azure.com/role: agent
+    kubernetes.io/arch: amd64
+    kubernetes.io/hostname: $name
+    kubernetes.io/os: linux
+    kubernetes.io/role: agent
+    node.kubernetes.io/instance-type: Standard_D4s_v5
+    topology.disk.csi.azure.com/zone: $zone
+    topology.kubernetes.io/region: $REGION
+    topology.kubernetes.io/zone: $zone
+    type: kwok
+spec:
+  providerID: azure:///subscriptions/$SUBSCRIPTION/resourceGroups/$NODE_RG/providers/Microsoft.Compute/virtualMachineScaleSets/$VMSS/virtualMachines/$i
+status:
+  addresses:
+  - type: InternalIP
+    address: $ip
+  - type: Hostname
+    address: $name
+  capacity:
+    cpu: "4"
+    ephemeral-storage: 129886128Ki
+    memory: 16373864Ki
+    pods: "110"
+  allocatable:
+    cpu: 3860m
+    ephemeral-storage: 119703055367
+    memory: 12880488Ki
+    pods: "110"
+  nodeInfo:
+    architecture: amd64
+    containerRuntimeVersion: containerd://1.7.28-1
+    kernelVersion: 5.15.0-1092-azure
+    kubeProxyVersion: ""
+    kubeletVersion: $("$BIN/kube-apiserver" --version | awk '{print $2}')
+    operatingSystem: linux
+    osImage: Ubuntu 22.04.5 LTS
+EOF
+done
+log "creating $NODES simulated nodes (${VMSS}000000 ...)"
+kc create -f "$NODES_YAML" >/dev/null
+wait_for kwok "$NODES nodes Ready" kc wait --for=condition=Ready nodes --all --timeout=5s
+# Pods need the namespace's default ServiceAccount (token controller) before they can be created.
+wait_for kube-controller-manager "ServiceAccount default/default" kc get serviceaccount default -n default
+
+# ---- record ---------------------------------------------------------------------------------------
+KUBE_VERSION="$("$BIN/kube-apiserver" --version | awk '{print $2}')"
+cat >"$CLUSTER_DIR/cluster.env" <<EOF
+CLUSTER_DIR=$CLUSTER_DIR
+KUBECONFIG=$KUBECONFIG_ADMIN
+API_SERVER=$API_SERVER
+BIN_DIR=$BIN
+KUBE_VERSION=$KUBE_VERSION
+NODES=$NODES
+ETCD_PORT=$ETCD_PORT
+ETCD_PEER_PORT=$ETCD_PEER_PORT
+API_PORT=$API_PORT
+KCM_PORT=$KCM_PORT
+SCHED_PORT=$SCHED_PORT
+KWOK_PORT=$KWOK_PORT
+EOF
+cat >"$CLUSTER_DIR/cluster.json" <<EOF
+{
+  "clusterDir": "$CLUSTER_DIR",
+  "kubeconfig": "$KUBECONFIG_ADMIN",
+  "apiServer": "$API_SERVER",
+  "binDir": "$BIN",
+  "kubeVersion": "$KUBE_VERSION",
+  "nodes": $NODES,
+  "region": "$REGION",
+  "nodeNamePrefix": "$VMSS",
+  "ports": { "etcd": $ETCD_PORT, "etcdPeer": $ETCD_PEER_PORT, "apiServer": $API_PORT,
+             "controllerManager": $KCM_PORT, "scheduler": $SCHED_PORT, "kwok": $KWOK_PORT }
+}
+EOF
+ok=1
+ELAPSED=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+log "cluster up in ${ELAPSED}s: Kubernetes $KUBE_VERSION at $API_SERVER with $NODES simulated nodes"
+log "  export KUBECONFIG=$KUBECONFIG_ADMIN"
+log "  kubectl: $KUBECTL   logs: $CLUSTER_DIR/logs/   stop: make cluster-down"
