@@ -63,6 +63,8 @@ export interface InstanceSnapshot {
   instance: InstanceInfo;
   /** undefined: the service does not expose tags (Alibaba with tags-in-metadata disabled). */
   tags: Tag[] | undefined;
+  /** Per-item problems met while normalising (a value dropped, a tag too long); absent when none. */
+  warnings?: string[];
 }
 
 /** The fast poll: maintenance that concerns this VM. */
@@ -72,6 +74,10 @@ export interface EventsSnapshot {
   spot: SpotInfo | undefined;
   /** Azure's DocumentIncarnation. */
   incarnation?: number;
+  /** Alibaba: the raw text of active-system-events (format undocumented), bounded, for people to read. */
+  rawSystemEvents?: string;
+  /** Per-item problems met while normalising (an event dropped, a NotBefore unreadable); absent when none. */
+  warnings?: string[];
 }
 
 export interface Observation extends InstanceSnapshot, EventsSnapshot {
