@@ -65,8 +65,10 @@ test: build lint tools
 	$(JEST) --selectProjects unit contract conformance
 	$(JEST) --selectProjects e2e
 
+## Local control plane (docs/cluster.md): `make cluster-up NODES=20` for more simulated AKS nodes.
+NODES ?= 6
 cluster-up: build tools
-	scripts/cluster-up.sh
+	scripts/cluster-up.sh --nodes $(NODES)
 
 cluster-down:
 	scripts/cluster-down.sh

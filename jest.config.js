@@ -16,5 +16,16 @@ export default {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'contract', testMatch: ['<rootDir>/test/contract/**/*.test.ts'] },
     { ...common, displayName: 'conformance', testMatch: ['<rootDir>/test/conformance/**/*.test.ts'] },
+    // End-to-end against the local control plane (docs/cluster.md): the global setup builds the tools if
+    // needed and starts the cluster once per run; the teardown always stops a cluster the run started.
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/e2e/setup/global-setup.js',
+      globalTeardown: '<rootDir>/test/e2e/setup/global-teardown.js',
+      testTimeout: 180_000,
+      slowTestThreshold: 60,
+    },
   ],
 };

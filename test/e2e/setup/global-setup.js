@@ -1,0 +1,3 @@
+import { setup } from './cluster-lifecycle.js';
+
+export default setup;

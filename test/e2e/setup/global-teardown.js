@@ -1,0 +1,3 @@
+import { teardownAfterRun } from './cluster-lifecycle.js';
+
+export default teardownAfterRun;
