@@ -1,0 +1,40 @@
+// The meta-data item tree of one instance: a flat map of item paths, served as values or as
+// directory listings (one entry a line, "/" after directories, as `curl .../latest/meta-data/`
+// shows). Lists are newline-separated except where the seeds show JSON (`private-ipv4s`:
+// `["192.168.XX.XX"]`).
+
+import { isoSeconds } from '../durations.js';
+import type { Vm } from '../fleet.js';
+
+const JSON_LIST_ITEMS = /(^|\/)private-ipv4s$/;
+
+export type ItemLookup = { kind: 'value'; text: string } | { kind: 'directory'; entries: string[] };
+
+/** Every item this VM serves right now: its own, its tags (when enabled), its spot time (when set). */
+export function currentItems(vm: Vm): Map<string, unknown> {
+  const items = new Map<string, unknown>(Object.entries(vm.instance));
+  if (vm.tagsEnabled) for (const tag of vm.tags) items.set(`tags/instance/${tag.name}`, tag.value);
+  // 404 while the spot instance is safe; the time once reclamation is scheduled.
+  if (vm.spotTerminationTime !== undefined) items.set('instance/spot/termination-time', isoSeconds(vm.spotTerminationTime));
+  return items;
+}
+
+export function formatValue(path: string, value: unknown): string {
+  if (Array.isArray(value)) return JSON_LIST_ITEMS.test(path) ? JSON.stringify(value) : value.join('\n');
+  return String(value);
+}
+
+/** `path` without leading or trailing "/"; "" is the meta-data root. */
+export function lookupItem(items: Map<string, unknown>, path: string): ItemLookup | undefined {
+  if (path !== '' && items.has(path)) return { kind: 'value', text: formatValue(path, items.get(path)) };
+  const prefix = path === '' ? '' : `${path}/`;
+  const entries = new Set<string>();
+  for (const key of items.keys()) {
+    if (!key.startsWith(prefix)) continue;
+    const rest = key.slice(prefix.length);
+    const slash = rest.indexOf('/');
+    entries.add(slash === -1 ? rest : `${rest.slice(0, slash)}/`);
+  }
+  if (entries.size === 0) return undefined;
+  return { kind: 'directory', entries: [...entries].sort() };
+}
