@@ -1,0 +1,193 @@
+// Alibaba Cloud ECS metadata service (seeds 002/003, IMDS.md): items and list formatting, normal
+// and hardened access, token TTL bounds and errors, spot termination time, system events, tags.
+
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { type Harness, startHarness } from './harness.js';
+
+const TTL = 'X-aliyun-ecs-metadata-token-ttl-seconds';
+const TOKEN = 'X-aliyun-ecs-metadata-token';
+
+describe('Alibaba ECS metadata', () => {
+  let h: Harness;
+  let vm: string;
+  const md = (item: string, headers: Record<string, string> = {}) => h.call(`/latest/meta-data/${item}`, { headers });
+  const token = (ttl: string, extra: Record<string, string> = {}, prefix = '') =>
+    h.call(`${prefix}/latest/api/token`, { method: 'PUT', headers: { [TTL]: ttl, ...extra } });
+
+  beforeEach(async () => {
+    h = await startHarness({ provider: 'alibaba', vms: 2 });
+    vm = h.emulator.vms[0] as string;
+  });
+  afterEach(() => h.close());
+
+  it('serves ACK-like default items as plain text', async () => {
+    expect(vm).toBe('cn-hangzhou.192.168.0.10');
+    const expectations: Record<string, RegExp> = {
+      'region-id': /^cn-hangzhou$/,
+      'zone-id': /^cn-hangzhou-h$/,
+      'instance-id': /^i-bp1[0-9a-z]{17}$/,
+      'instance/instance-type': /^ecs\.g7\.xlarge$/,
+      'instance/instance-name': /^worker-k8s-for-cs-/,
+      hostname: /^iZbp1[0-9a-z]{17}Z$/,
+      'private-ipv4': /^192\.168\.0\.10$/,
+      'network-type': /^vpc$/,
+      mac: /^00:16:3e(:[0-9a-f]{2}){3}$/,
+    };
+    for (const [item, pattern] of Object.entries(expectations)) {
+      const a = await md(item);
+      expect(a.status).toBe(200);
+      expect(a.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(a.text).toMatch(pattern);
+    }
+  });
+
+  it('lists directories one entry a line, "/" after sub-directories', async () => {
+    const root = await md('');
+    expect(root.status).toBe(200);
+    const entries = root.text.split('\n');
+    expect(entries).toEqual([...entries].sort());
+    expect(entries).toEqual(expect.arrayContaining(['instance-id', 'region-id', 'zone-id', 'instance/', 'network/', 'dns-conf/', 'ram/']));
+    const instance = (await md('instance/')).text.split('\n');
+    expect(instance).toEqual(expect.arrayContaining(['instance-type', 'instance-name']));
+    expect((await md('instance')).text).toBe((await md('instance/')).text);
+    expect((await h.call('/latest/')).text.split('\n')).toEqual(['dynamic/', 'maintenance/', 'meta-data/', 'user-data']);
+  });
+
+  it('formats lists as the seeds show: private-ipv4s as JSON, nameservers one a line', async () => {
+    const mac = (await md('mac')).text;
+    const macs = await md('network/interfaces/macs/');
+    expect(macs.text).toBe(`${mac}/`);
+    const ips = await md(`network/interfaces/macs/${mac}/private-ipv4s`);
+    expect(ips.status).toBe(200);
+    expect(JSON.parse(ips.text)).toEqual(['192.168.0.10']);
+    expect(ips.text).toBe('["192.168.0.10"]');
+    expect((await md('dns-conf/nameservers')).text).toBe('100.100.2.136\n100.100.2.138');
+    expect((await md(`network/interfaces/macs/${mac}/vpc-id`)).text).toMatch(/^vpc-/);
+    const disks = (await md('disks/')).text;
+    expect(disks).toMatch(/^bp1[0-9a-z]{17}\/$/);
+  });
+
+  it('answers 404 for an unknown item', async () => {
+    expect((await md('no-such-item')).status).toBe(404);
+    expect((await md('instance-id/')).status).toBe(404);
+    expect((await h.call('/latest/nothing')).status).toBe(404);
+  });
+
+  it('holds the secret items (RAM credentials, public keys, user-data) with fake values', async () => {
+    const roles = await md('ram/security-credentials/');
+    expect(roles.status).toBe(200);
+    const creds = await md(`ram/security-credentials/${roles.text}`);
+    expect(creds.json<Record<string, string>>()).toMatchObject({ Code: 'Success', AccessKeyId: expect.stringMatching(/^STS\./) });
+    expect((await md('public-keys/')).status).toBe(200);
+    const userData = await h.call('/latest/user-data');
+    expect(userData.status).toBe(200);
+    expect(userData.text).toContain('fake-user-data-secret');
+  });
+
+  it('issues a token for a TTL from 1 to 21600 and serves items with it', async () => {
+    for (const ttl of ['1', '21600', '180']) {
+      const t = await token(ttl);
+      expect(t.status).toBe(200);
+      expect(t.text.length).toBeGreaterThan(20);
+      expect((await md('instance-id', { [TOKEN]: t.text })).status).toBe(200);
+    }
+  });
+
+  it('answers 400 to a TTL out of range or missing (0, 21601, 21700, abc)', async () => {
+    for (const ttl of ['0', '21601', '21700', 'abc', '-5', '']) expect((await token(ttl)).status).toBe(400);
+    expect((await h.call('/latest/api/token', { method: 'PUT' })).status).toBe(400);
+  });
+
+  it('answers 403 to a token request with X-Forwarded-For', async () => {
+    const a = await token('60', { 'X-Forwarded-For': 'www.example.com' });
+    expect(a.status).toBe(403);
+  });
+
+  it('answers 405 to anything but PUT on the token path', async () => {
+    expect((await h.call('/latest/api/token')).status).toBe(405);
+  });
+
+  it('answers 401 to an invalid token and to an expired one (clock-driven)', async () => {
+    expect((await md('instance-id', { [TOKEN]: 'aaa' })).status).toBe(401);
+    const t = (await token('60')).text;
+    h.clock.advance(59_999);
+    expect((await md('instance-id', { [TOKEN]: t })).status).toBe(200);
+    h.clock.advance(1);
+    expect((await md('instance-id', { [TOKEN]: t })).status).toBe(401);
+  });
+
+  it('accepts a token only on its own instance', async () => {
+    const other = h.emulator.vms[1] as string;
+    const t = (await token('60', {}, `/vm/${other}`)).text;
+    expect((await h.call(`/vm/${other}/latest/meta-data/instance-id`, { headers: { [TOKEN]: t } })).status).toBe(200);
+    expect((await md('instance-id', { [TOKEN]: t })).status).toBe(401);
+  });
+
+  it('serves plain GETs in normal mode, and refuses them with 403 once hardened mode is the only mode', async () => {
+    expect((await md('instance-id')).status).toBe(200);
+    expect((await h.control('PATCH', `/vms/${vm}`, { hardenedOnly: true })).status).toBe(200);
+    const refused = await md('instance-id');
+    expect(refused.status).toBe(403);
+    const t = (await token('60')).text;
+    expect((await md('instance-id', { [TOKEN]: t })).status).toBe(200);
+    expect((await md('instance-id', { [TOKEN]: 'forged' })).status).toBe(401);
+  });
+
+  it('answers 404 for spot/termination-time while safe, then the UTC time once reclamation is scheduled', async () => {
+    expect((await md('instance/spot/termination-time')).status).toBe(404);
+    expect((await h.control('PATCH', `/vms/${vm}`, { spot: { terminationTime: '+5m' } })).status).toBe(200);
+    const a = await md('instance/spot/termination-time');
+    expect(a.status).toBe(200);
+    expect(a.text).toBe('2026-11-22T10:05:00Z');
+    expect(a.text).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    await h.control('PATCH', `/vms/${vm}`, { spot: { terminationTime: null } });
+    expect((await md('instance/spot/termination-time')).status).toBe(404);
+  });
+
+  it('serves active system events to the instances they name', async () => {
+    const none = await h.call('/latest/maintenance/active-system-events');
+    expect(none.status).toBe(200);
+    expect(none.json()).toEqual([]);
+    await h.control('POST', '/events', { type: 'SystemMaintenance.Reboot', resources: [vm], notBefore: '2026-11-23T10:00:00Z', id: 'e-1' });
+    const mine = await h.call('/latest/maintenance/active-system-events');
+    expect(mine.json()).toEqual([{ Code: 'SystemMaintenance.Reboot', Id: 'e-1', NotBefore: '2026-11-23T10:00:00Z', Status: 'Scheduled' }]);
+    const other = await h.call(`/vm/${h.emulator.vms[1]}/latest/maintenance/active-system-events`);
+    expect(other.json()).toEqual([]);
+    // By instance id too, and the default notice is 24 h.
+    const id = (await h.call(`/vm/${h.emulator.vms[1]}/latest/meta-data/instance-id`)).text;
+    await h.control('POST', '/events', { type: 'SystemMaintenance.Redeploy', resources: [id], id: 'e-2' });
+    expect((await h.call(`/vm/${h.emulator.vms[1]}/latest/maintenance/active-system-events`)).json()).toEqual([
+      { Code: 'SystemMaintenance.Redeploy', Id: 'e-2', NotBefore: '2026-11-23T10:00:00Z', Status: 'Scheduled' },
+    ]);
+    await h.control('POST', '/events/e-1/start');
+    expect((await h.call('/latest/maintenance/active-system-events')).json<{ Status: string }[]>()[0]?.Status).toBe('Executing');
+  });
+
+  it('serves tags under tags/instance/ when enabled, 404 when not', async () => {
+    const keys = await md('tags/instance/');
+    expect(keys.status).toBe(200);
+    expect(keys.text.split('\n')).toEqual(expect.arrayContaining(['team', 'maintenance-window']));
+    expect((await md('tags/instance/team')).text).toBe('payments');
+    expect((await md('tags/instance/maintenance-window')).text).toBe('sat 02:00-04:00;sun 02:00-04:00');
+    await h.control('PATCH', `/vms/${vm}`, { tagsEnabled: false });
+    expect((await md('tags/instance/')).status).toBe(404);
+    expect((await md('tags/instance/team')).status).toBe(404);
+  });
+
+  it('serves the instance identity document as JSON', async () => {
+    const a = await h.call('/latest/dynamic/instance-identity/document');
+    expect(a.status).toBe(200);
+    expect(a.json()).toMatchObject({ 'region-id': 'cn-hangzhou', 'zone-id': 'cn-hangzhou-h', 'instance-type': 'ecs.g7.xlarge', 'instance-id': expect.stringMatching(/^i-bp1/) });
+  });
+
+  it('answers 405 to methods other than GET on items', async () => {
+    expect((await h.call('/latest/meta-data/instance-id', { method: 'POST', body: 'x' })).status).toBe(405);
+  });
+
+  it('throttles frequent access per instance with 429 when a rate limit is set', async () => {
+    await h.control('PATCH', '/settings', { rateLimitPerSecond: 3 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await md('instance-id')).status);
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+  });
+});
