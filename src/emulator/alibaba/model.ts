@@ -32,7 +32,7 @@ export const alibabaModel: ProviderModel = {
     const next = { ...current };
     for (const [path, value] of Object.entries(body)) {
       const at = `${field}["${path}"]`;
-      if (!ITEM_PATH.test(path)) throw new InputError(at, 'must be a meta-data item path such as "zone-id" or "instance/instance-type"');
+      if (!ITEM_PATH.test(path) || path.split('/').some((s) => s === '.' || s === '..')) throw new InputError(at, 'must be a meta-data item path such as "zone-id" or "instance/instance-type"');
       if (RESERVED.some((r) => r.test(path))) throw new InputError(at, 'is served from "tags"/"spot": set those instead');
       if (value === null) {
         delete next[path];
