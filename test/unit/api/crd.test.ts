@@ -1,0 +1,232 @@
+// The CRD file is the contract the API server enforces; these checks catch a broken file, a schema
+// that drifted from the TypeScript types, and enums that no longer match the code. The real API
+// server (CEL rules, list-map semantics) is exercised by the integration tests.
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from '@jest/globals';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { parse } from 'yaml';
+import { GROUP, KIND, PLURAL, SHORT_NAME, VERSION } from '../../../src/api/names.js';
+import { EVENT_TYPES } from '../../../src/api/observation.js';
+import { MAINTENANCE_PHASES, SPOT_TERMINATION, type NodeMetadata } from '../../../src/api/nodemetadata.js';
+
+type Schema = Record<string, unknown>;
+
+const crd = parse(readFileSync(new URL('../../../crds/nodemetadatas.nodemeta.io.yaml', import.meta.url), 'utf8')) as {
+  metadata: { name: string };
+  spec: {
+    group: string;
+    scope: string;
+    names: { kind: string; plural: string; singular: string; shortNames: string[]; categories: string[] };
+    versions: {
+      name: string;
+      served: boolean;
+      storage: boolean;
+      subresources: Record<string, unknown>;
+      additionalPrinterColumns: { name: string; jsonPath: string }[];
+      schema: { openAPIV3Schema: Schema };
+    }[];
+  };
+};
+const version = crd.spec.versions[0]!;
+const rootSchema = version.schema.openAPIV3Schema;
+
+/** The schema as plain JSON Schema: Kubernetes extensions dropped, `metadata` left open. */
+function plainJsonSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(plainJsonSchema);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const entries = Object.entries(schema).filter(([key]) => !key.startsWith('x-kubernetes-'));
+  return Object.fromEntries(entries.map(([key, value]) => [key, key === 'enum' || key === 'required' ? value : plainJsonSchema(value)]));
+}
+
+/** Structural schemas prune unknown fields; ajv should instead reject them so typos show up here. */
+function closeObjects(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(closeObjects);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const result = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, key === 'properties' ? mapValues(value as Schema, closeObjects) : closeObjects(value)]));
+  if ((schema as Schema).properties !== undefined && (schema as Schema).type === 'object') result.additionalProperties = false;
+  return result;
+}
+
+function mapValues(object: Schema, fn: (value: unknown) => unknown): Schema {
+  return Object.fromEntries(Object.entries(object).map(([key, value]) => [key, fn(value)]));
+}
+
+function compile() {
+  const ajv = new Ajv({ allErrors: true, strict: true });
+  addFormats(ajv);
+  ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && Math.abs(n) < 2 ** 31 });
+  ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isSafeInteger(n) });
+  const schema = closeObjects(plainJsonSchema(rootSchema)) as Schema;
+  (schema.properties as Schema).metadata = { type: 'object' };
+  return ajv.compile(schema);
+}
+const validate = compile();
+
+function realisticObject(): NodeMetadata {
+  return {
+    apiVersion: 'nodemeta.io/v1alpha1',
+    kind: 'NodeMetadata',
+    metadata: {
+      name: 'aks-pool1-12345678-vmss000003',
+      ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: 'aks-pool1-12345678-vmss000003', uid: '6b3c', blockOwnerDeletion: false }],
+    },
+    spec: { drain: 'Enabled' },
+    status: {
+      provider: 'azure',
+      observedTime: '2026-11-22T04:00:00.000Z',
+      instance: {
+        id: '8f0c1a5e-0000-4000-8000-000000000001',
+        name: 'aks-pool1-12345678-vmss_3',
+        region: 'westeurope',
+        zone: 'westeurope-2',
+        faultDomain: '1',
+        updateDomain: '3',
+        instanceType: 'Standard_D4s_v5',
+        priority: 'spot',
+        scaleSet: 'aks-pool1-12345678-vmss',
+      },
+      tags: [
+        { name: 'env', value: 'prod' },
+        { name: 'cost center', value: '' },
+      ],
+      events: [
+        {
+          id: 'C7061BAC-AFDC-4513-B24B-AA5F13A16123',
+          type: 'Reboot',
+          rawType: 'Reboot',
+          status: 'Scheduled',
+          notBefore: '2026-11-22T04:15:00.000Z',
+          durationSeconds: -1,
+          source: 'Platform',
+          description: 'Virtual machine is going to be restarted as requested by authorized user.',
+          resources: ['aks-pool1-12345678-vmss_3', 'aks-pool1-12345678-vmss_4'],
+        },
+      ],
+      spot: { terminationTime: '2026-11-22T04:05:00Z' },
+      incarnation: 3,
+      warnings: ['tag "x": value longer than 256 characters; ignored'],
+      approvals: [{ eventId: 'C7061BAC-AFDC-4513-B24B-AA5F13A16123', time: '2026-11-22T04:09:00Z' }],
+      maintenance: {
+        phase: 'Draining',
+        eventId: 'C7061BAC-AFDC-4513-B24B-AA5F13A16123',
+        eventType: 'Reboot',
+        notBefore: '2026-11-22T04:15:00.000Z',
+        startedTime: '2026-11-22T04:01:00Z',
+        totalPods: 12,
+        pendingPods: 2,
+        evictedPods: 10,
+        blockedPods: [{ namespace: 'shop', name: 'web-0', reason: 'PodDisruptionBudget shop/web allows no disruption' }],
+        lastError: 'Too Many Requests',
+        approve: 'C7061BAC-AFDC-4513-B24B-AA5F13A16123',
+      },
+      observedGeneration: 1,
+      conditions: [
+        { type: 'MetadataAvailable', status: 'True', reason: 'Polled', message: '', lastTransitionTime: '2026-11-22T03:00:00Z' },
+        { type: 'Labeled', status: 'False', reason: 'InvalidValues', message: 'tag "cost center": invalid', lastTransitionTime: '2026-11-22T03:00:00Z', observedGeneration: 1 },
+      ],
+    },
+  };
+}
+
+/** Applies `mutate` to a fresh realistic object and validates it. */
+function validateWith(mutate: (object: NodeMetadata & { status: Record<string, unknown> }) => void): boolean {
+  const object = realisticObject() as NodeMetadata & { status: Record<string, unknown> };
+  mutate(object);
+  return validate(object) as boolean;
+}
+
+function schemaAt(path: string[]): Schema {
+  return path.reduce<Schema>((schema, name) => {
+    const next = name === '[]' ? (schema.items as Schema) : (schema.properties as Record<string, Schema>)[name];
+    if (next === undefined) throw new Error(`no schema at ${path.join('.')}`);
+    return next;
+  }, rootSchema);
+}
+
+describe('NodeMetadata CRD', () => {
+  test('names match the public contract in src/api/names.ts', () => {
+    expect(crd.metadata.name).toBe(`${PLURAL}.${GROUP}`);
+    expect(crd.spec.group).toBe(GROUP);
+    expect(crd.spec.scope).toBe('Cluster');
+    expect(crd.spec.names).toMatchObject({ kind: KIND, plural: PLURAL, singular: 'nodemetadata', shortNames: [SHORT_NAME], categories: ['nodemeta'] });
+    expect(crd.spec.versions).toHaveLength(1);
+    expect(version).toMatchObject({ name: VERSION, served: true, storage: true, subresources: { status: {} } });
+  });
+
+  test('printer columns show provider, zone, fault/update domain, event and phase, and point at real fields', () => {
+    const columns = version.additionalPrinterColumns;
+    expect(columns.map((column) => column.name)).toEqual(['Provider', 'Zone', 'FD', 'UD', 'Event', 'Phase', 'Age']);
+    for (const { jsonPath } of columns) {
+      if (jsonPath === '.metadata.creationTimestamp') continue;
+      expect(() => schemaAt(jsonPath.slice(1).split('.'))).not.toThrow();
+    }
+  });
+
+  test('accepts a realistic full object (built against the TypeScript types)', () => {
+    const valid = validate(realisticObject());
+    expect(validate.errors ?? []).toEqual([]);
+    expect(valid).toBe(true);
+  });
+
+  test('accepts an object with no status yet', () => {
+    expect(validate({ apiVersion: 'nodemeta.io/v1alpha1', kind: 'NodeMetadata', metadata: { name: 'node-1' } })).toBe(true);
+  });
+
+  test.each<[string, (object: NodeMetadata & { status: Record<string, unknown> }) => void]>([
+    ['unknown provider', (o) => (o.status.provider = 'aws')],
+    ['bad event type', (o) => (o.status.events as Record<string, unknown>[])[0]!.type = 'Reboots'],
+    ['bad event status', (o) => (o.status.events as Record<string, unknown>[])[0]!.status = 'Completed'],
+    ['notBefore not a date-time', (o) => (o.status.events as Record<string, unknown>[])[0]!.notBefore = 'Mon, 19 Sep 2016 18:29:47 GMT'],
+    ['durationSeconds below -1', (o) => (o.status.events as Record<string, unknown>[])[0]!.durationSeconds = -2],
+    ['event without id', (o) => delete (o.status.events as Record<string, unknown>[])[0]!.id],
+    ['bad phase', (o) => ((o.status.maintenance as Record<string, unknown>).phase = 'Evicting')],
+    ['bad maintenance event type', (o) => ((o.status.maintenance as Record<string, unknown>).eventType = 'Spot')],
+    ['negative pod count', (o) => ((o.status.maintenance as Record<string, unknown>).pendingPods = -1)],
+    ['too many blocked pods', (o) => ((o.status.maintenance as Record<string, unknown>).blockedPods = Array.from({ length: 21 }, (_, i) => ({ namespace: 'a', name: `p${i}`, reason: 'r' })))],
+    ['tag value too long', (o) => ((o.status.tags as Record<string, unknown>[])[0]!.value = 'v'.repeat(257))],
+    ['empty tag name', (o) => ((o.status.tags as Record<string, unknown>[])[0]!.name = '')],
+    ['instance field too long', (o) => ((o.status.instance as Record<string, unknown>).zone = 'z'.repeat(257))],
+    ['bad priority', (o) => ((o.status.instance as Record<string, unknown>).priority = 'Spot')],
+    ['condition status not True/False/Unknown', (o) => ((o.status.conditions as Record<string, unknown>[])[0]!.status = 'true')],
+    ['condition reason with spaces', (o) => ((o.status.conditions as Record<string, unknown>[])[0]!.reason = 'Not polled')],
+    ['condition without lastTransitionTime', (o) => delete (o.status.conditions as Record<string, unknown>[])[0]!.lastTransitionTime],
+    ['spec.drain not an enum value', (o) => ((o.spec as Record<string, unknown>).drain = 'Off')],
+    ['unknown status field', (o) => (o.status.surprise = 1)],
+  ])('rejects %s', (_name, mutate) => {
+    expect(validateWith(mutate)).toBe(false);
+  });
+
+  test('enums match the code', () => {
+    expect(schemaAt(['status', 'maintenance', 'phase']).enum).toEqual([...MAINTENANCE_PHASES]);
+    expect(schemaAt(['status', 'events', '[]', 'type']).enum).toEqual([...EVENT_TYPES]);
+    expect(schemaAt(['status', 'maintenance', 'eventType']).enum).toEqual([...EVENT_TYPES, SPOT_TERMINATION]);
+  });
+
+  test('lists are list-maps keyed by their identity, bounded', () => {
+    const keyed: [string[], string][] = [
+      [['status', 'tags'], 'name'],
+      [['status', 'events'], 'id'],
+      [['status', 'approvals'], 'eventId'],
+      [['status', 'conditions'], 'type'],
+    ];
+    for (const [path, key] of keyed) {
+      const schema = schemaAt(path);
+      expect(schema['x-kubernetes-list-type']).toBe('map');
+      expect(schema['x-kubernetes-list-map-keys']).toEqual([key]);
+      expect(typeof schema.maxItems).toBe('number');
+    }
+  });
+
+  test('every string and list the schema declares is bounded', () => {
+    const unbounded: string[] = [];
+    const walk = (schema: Schema, path: string): void => {
+      if (schema.type === 'string' && schema.maxLength === undefined && schema.enum === undefined && schema.format !== 'date-time' && !['.apiVersion', '.kind'].includes(path)) unbounded.push(path);
+      if (schema.type === 'array' && schema.maxItems === undefined) unbounded.push(path);
+      for (const [name, child] of Object.entries((schema.properties as Record<string, Schema>) ?? {})) walk(child, `${path}.${name}`);
+      if (schema.items !== undefined) walk(schema.items as Schema, `${path}[]`);
+    };
+    walk(rootSchema, '');
+    expect(unbounded).toEqual([]);
+  });
+});
