@@ -55,7 +55,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     throw new Error(`the scenario is for provider "${scenario.provider}", not "${provider}"`);
   }
   const defaultVms = options.vms ?? 1;
-  checkScenario(scenario, provider, defaultVms);
+  checkScenario(scenario, provider, defaultVms, clock.now());
 
   const fleet = new Fleet(modelFor(provider), clock);
   applyScenario(fleet, scenario, defaultVms);

@@ -92,13 +92,13 @@ export function applyScenario(fleet: Fleet, scenario: Scenario, defaultVms: numb
  * Plays the whole scenario on a scratch fleet; throws ScenarioError with the failing field.
  * Timeline entries run in time order, as they will for real.
  */
-export function checkScenario(scenario: Scenario, provider: ProviderName, defaultVms: number): void {
-  const clock = new ManualClock();
+export function checkScenario(scenario: Scenario, provider: ProviderName, defaultVms: number, start: number): void {
+  // Same start time as the real run: absolute notBefore times must play out the same way.
+  const clock = new ManualClock(start);
   const fleet = new Fleet(modelFor(provider), clock);
   let field = '';
   try {
     applyScenario(fleet, scenario, defaultVms);
-    const start = clock.now();
     for (const entry of [...scenario.timeline].sort((a, b) => a.atMs - b.atMs)) {
       field = entry.field;
       clock.set(start + entry.atMs);

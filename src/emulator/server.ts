@@ -128,11 +128,17 @@ async function serveMetadata(ctx: ServerContext, vm: Vm, path: string, url: URL,
 
 async function serveControl(ctx: ServerContext, pathname: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const body = await readBody(request);
-  const segments = pathname
-    .slice(CONTROL_PREFIX.length)
-    .split('/')
-    .filter((s) => s !== '')
-    .map((s) => decodeURIComponent(s));
+  let segments: string[];
+  try {
+    segments = pathname
+      .slice(CONTROL_PREFIX.length)
+      .split('/')
+      .filter((s) => s !== '')
+      .map((s) => decodeURIComponent(s));
+  } catch {
+    sendJson(response, 400, { error: 'malformed percent-encoding in the path' });
+    return;
+  }
   const answer = handleControl(ctx.fleet, { method: request.method ?? 'GET', segments, body }, ctx.logger);
   sendJson(response, answer.status, answer.value);
 }

@@ -51,7 +51,6 @@ export function defaultAzureVm(name: string, fallbackIndex: number): AzureVmData
     customData: 'I2Nsb3VkLWNvbmZpZwpub2RlbWV0YS1lbXVsYXRvcjogZmFrZS1jdXN0b20tZGF0YS1zZWNyZXQK',
     evictionPolicy: '',
     extendedLocation: { type: '', name: '' },
-    host: { id: '' },
     hostGroup: { id: '' },
     isHostCompatibilityLayerVm: 'false',
     licenseType: '',

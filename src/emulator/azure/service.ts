@@ -47,7 +47,13 @@ function repeatedParameter(rawQuery: string): string | undefined {
   const seen = new Set<string>();
   for (const part of rawQuery.split('&')) {
     if (part === '') continue;
-    const name = decodeURIComponent(part.split('=')[0] ?? '').toLowerCase();
+    const raw = part.split('=')[0] ?? '';
+    let name: string;
+    try {
+      name = decodeURIComponent(raw.replace(/\+/g, ' ')).toLowerCase();
+    } catch {
+      name = raw.toLowerCase();
+    }
     if (seen.has(name)) return name;
     seen.add(name);
   }
@@ -57,7 +63,12 @@ function repeatedParameter(rawQuery: string): string | undefined {
 type Category = 'versions' | 'instance' | 'scheduledevents';
 
 function categoryOf(path: string): { category: Category; route: string[] } | undefined {
-  const segments = path.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+  let segments: string[];
+  try {
+    segments = path.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+  } catch {
+    return undefined;
+  }
   if (segments[0] !== 'metadata') return undefined;
   const [, name, ...route] = segments;
   if (name === 'versions' && route.length === 0) return { category: 'versions', route };
