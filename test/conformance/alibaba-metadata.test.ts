@@ -174,6 +174,24 @@ describe('Alibaba ECS metadata', () => {
     expect((await md('tags/instance/team')).status).toBe(404);
   });
 
+  it('serves a tag key holding "/" under its path, also when percent-encoded', async () => {
+    expect((await md('tags/instance/ack.alibabacloud.com/nodepool-id')).text).toMatch(/^np/);
+    expect((await md('tags/instance/ack.alibabacloud.com%2Fnodepool-id')).text).toMatch(/^np/);
+  });
+
+  it('logs requests with the token value redacted', async () => {
+    const t = (await token('60')).text;
+    await md('instance-id', { [TOKEN]: t });
+    const log = (await h.control('GET', `/vms/${vm}/requests`)).json<{ method: string; path: string; status: number; headers: Record<string, string> }[]>();
+    expect(log.map((e) => [e.method, e.path, e.status])).toEqual([
+      ['PUT', '/latest/api/token', 200],
+      ['GET', '/latest/meta-data/instance-id', 200],
+    ]);
+    expect(log[0]?.headers['x-aliyun-ecs-metadata-token-ttl-seconds']).toBe('60');
+    expect(log[1]?.headers['x-aliyun-ecs-metadata-token']).toBe('<redacted>');
+    expect(JSON.stringify(log)).not.toContain(t);
+  });
+
   it('serves the instance identity document as JSON', async () => {
     const a = await h.call('/latest/dynamic/instance-identity/document');
     expect(a.status).toBe(200);
