@@ -2,6 +2,7 @@
 // timeline driven by the clock; invalid scenarios are refused naming the wrong field.
 
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { parseScenario, ScenarioError } from '../../src/emulator/scenario.js';
 import { AZURE_HEADERS, type Harness, startHarness } from './harness.js';
 
@@ -61,6 +62,22 @@ describe('scenarios', () => {
 
     harness.clock.advance(30_000);
     expect(await ids()).toEqual(['rb']);
+  });
+
+  it('plays the example scenarios in fixtures/', async () => {
+    const aks = parseScenario(readFileSync('test/conformance/fixtures/aks-maintenance.yaml', 'utf8'));
+    h = await startHarness({ provider: 'azure', scenario: aks });
+    const harness = h;
+    expect(harness.emulator.vms).toHaveLength(3);
+    harness.clock.advance(31_000);
+    const doc = (await harness.call(EVENTS, { headers: AZURE_HEADERS })).json<{ Events: { EventId: string }[] }>();
+    expect(doc.Events.map((e) => e.EventId)).toEqual(['reboot-1', 'freeze-1']);
+    await harness.close();
+
+    const ack = parseScenario(readFileSync('test/conformance/fixtures/ack-maintenance.yaml', 'utf8'));
+    h = await startHarness({ provider: 'alibaba', scenario: ack });
+    expect((await h.call('/vm/cn-hangzhou.192.168.0.11/latest/meta-data/instance-id')).status).toBe(403);
+    expect((await h.call('/latest/maintenance/active-system-events')).json<{ Id: string }[]>()[0]?.Id).toBe('e-bp1maintenance00001');
   });
 
   it('takes settings from the scenario', async () => {
