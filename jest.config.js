@@ -1,7 +1,7 @@
 // Jest runs the TypeScript sources as native ES modules (client-node 2.x is ESM-only).
-// ts-jest only transpiles (isolatedModules); `make lint` does the full type check.
+// ts-jest only transpiles (isolatedModules in tsconfig.json); `make lint` does the full type check.
 const transform = {
-  '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, diagnostics: false }],
+  '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
 };
 const common = {
   extensionsToTreatAsEsm: ['.ts'],

@@ -1,0 +1,153 @@
+import { describe, expect, it } from '@jest/globals';
+import { LeaseConflictError, runLeaderElection, type LeaseRecord, type LeaseStore } from '../../../src/runtime/leader-election.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { FakeClock } from './fake-clock.js';
+
+/** One Lease object with resourceVersion semantics, shared by the candidates, like the API server. */
+class MemoryLeaseStore {
+  record: LeaseRecord | undefined;
+  private version = 0;
+
+  /** A view for one replica; `broken()` makes that replica's calls fail (a partitioned leader). */
+  view(): LeaseStore & { broken: boolean } {
+    const store = this;
+    const view = {
+      broken: false,
+      async get() {
+        if (view.broken) throw new Error('connection refused');
+        return store.record && { ...store.record };
+      },
+      async create(record: LeaseRecord) {
+        if (view.broken) throw new Error('connection refused');
+        if (store.record) throw new LeaseConflictError('exists');
+        store.record = { ...record, resourceVersion: String(++store.version) };
+        return { ...store.record };
+      },
+      async update(record: LeaseRecord) {
+        if (view.broken) throw new Error('connection refused');
+        if (!store.record || record.resourceVersion !== store.record.resourceVersion) throw new LeaseConflictError('stale');
+        store.record = { ...record, resourceVersion: String(++store.version) };
+        return { ...store.record };
+      },
+    };
+    return view;
+  }
+}
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Moves the fake clock in small steps, letting the election loops run in between. */
+async function advance(clock: FakeClock, ms: number, step = 500): Promise<void> {
+  for (let t = 0; t < ms; t += step) {
+    clock.advance(Math.min(step, ms - t));
+    await flush();
+  }
+}
+
+function candidate(identity: string, store: LeaseStore, clock: FakeClock) {
+  const stop = new AbortController();
+  const state = { leading: false, started: 0, stopped: 0, leadingSignal: undefined as AbortSignal | undefined };
+  const done = runLeaderElection(
+    {
+      identity,
+      store,
+      clock,
+      logger: silentLogger(),
+      onStartedLeading: (signal) => {
+        state.leading = true;
+        state.started++;
+        state.leadingSignal = signal;
+      },
+      onStoppedLeading: () => {
+        state.leading = false;
+        state.stopped++;
+      },
+    },
+    stop.signal,
+  );
+  return { state, stop, done };
+}
+
+describe('leader election', () => {
+  it('acquires a missing Lease and keeps renewing it', async () => {
+    const clock = new FakeClock();
+    const lease = new MemoryLeaseStore();
+    const a = candidate('a', lease.view(), clock);
+    await flush();
+    expect(a.state.leading).toBe(true);
+    const firstRenew = lease.record?.renewTime?.getTime();
+    await advance(clock, 6_000);
+    expect(lease.record?.holderIdentity).toBe('a');
+    expect(lease.record?.renewTime?.getTime()).toBeGreaterThan(firstRenew ?? Infinity);
+    a.stop.abort();
+    await expect(a.done).resolves.toBe('stopped');
+  });
+
+  it('lets only one of two candidates lead while the leader renews', async () => {
+    const clock = new FakeClock();
+    const lease = new MemoryLeaseStore();
+    const a = candidate('a', lease.view(), clock);
+    await flush();
+    const b = candidate('b', lease.view(), clock);
+    await advance(clock, 60_000);
+    expect(a.state.leading).toBe(true);
+    expect(b.state.started).toBe(0);
+    a.stop.abort();
+    b.stop.abort();
+    await Promise.all([a.done, b.done]);
+  });
+
+  it('hands over at once when the leader stops gracefully (the Lease is released)', async () => {
+    const clock = new FakeClock();
+    const lease = new MemoryLeaseStore();
+    const a = candidate('a', lease.view(), clock);
+    await flush();
+    const b = candidate('b', lease.view(), clock);
+    await advance(clock, 4_000);
+    a.stop.abort();
+    await expect(a.done).resolves.toBe('stopped');
+    expect(lease.record?.holderIdentity).toBe('');
+    await advance(clock, 2_500);
+    expect(b.state.leading).toBe(true);
+    expect(lease.record?.leaseTransitions).toBe(1);
+    b.stop.abort();
+    await b.done;
+  });
+
+  it('takes over a Lease whose holder vanished, only after it expires', async () => {
+    const clock = new FakeClock();
+    const lease = new MemoryLeaseStore();
+    const aView = lease.view();
+    const a = candidate('a', aView, clock);
+    await flush();
+    const b = candidate('b', lease.view(), clock);
+    await advance(clock, 2_000);
+    aView.broken = true; // the leader's process is gone from the network: it renews no more
+    await advance(clock, 10_000);
+    expect(b.state.leading).toBe(false); // 15 s have not passed since b last saw the Lease change
+    await advance(clock, 8_000);
+    expect(b.state.leading).toBe(true);
+    expect(lease.record?.holderIdentity).toBe('b');
+    a.stop.abort();
+    b.stop.abort();
+    await Promise.all([a.done, b.done]);
+  });
+
+  it('stops the work at once when the leader cannot renew within the renew deadline', async () => {
+    const clock = new FakeClock();
+    const lease = new MemoryLeaseStore();
+    const view = lease.view();
+    const a = candidate('a', view, clock);
+    await flush();
+    expect(a.state.leadingSignal?.aborted).toBe(false);
+    view.broken = true;
+    await advance(clock, 8_000);
+    expect(a.state.leading).toBe(true); // still inside the 10 s renew deadline
+    await advance(clock, 4_000);
+    await expect(a.done).resolves.toBe('lost');
+    expect(a.state.leadingSignal?.aborted).toBe(true);
+    expect(a.state.stopped).toBe(1);
+  });
+});
