@@ -1,0 +1,236 @@
+// The controller's configuration: one YAML document (Helm renders it into a ConfigMap), validated
+// against CONFIG_SCHEMA with clear, field-named messages, then turned into plain typed data
+// (durations in milliseconds). See docs/configuration.md, generated from the schema.
+
+import { Ajv, type ErrorObject } from 'ajv';
+import { parseDocument } from 'yaml';
+import type { ProviderName } from '../api/observation.js';
+import type { MaintenanceEventType } from '../api/nodemetadata.js';
+import { CONFIG_SCHEMA, ConfigFormats } from './config-schema.js';
+
+export type EventAction = 'Drain' | 'Cordon' | 'Taint' | 'None';
+export const EVENT_ACTIONS: readonly EventAction[] = ['Drain', 'Cordon', 'Taint', 'None'];
+
+/** Event types acted on as soon as they are seen: their notice is seconds to minutes. */
+export const IMMEDIATE_EVENT_TYPES: readonly MaintenanceEventType[] = ['Preempt', 'Terminate', 'SpotTermination'];
+/** Planned maintenance: acted on `leadTime` before NotBefore. */
+export const PLANNED_EVENT_TYPES: readonly MaintenanceEventType[] = ['Freeze', 'Reboot', 'Redeploy', 'Unknown'];
+
+export interface EventRule {
+  action: EventAction;
+  /** Planned events only (0 for the immediate ones): how long before NotBefore the action starts. */
+  leadTimeMs: number;
+}
+
+export type EventRules = Record<MaintenanceEventType, EventRule>;
+
+export interface PolicyConfig {
+  events: EventRules;
+  /** Per-provider overrides; a field left out keeps the general rule's value. */
+  providers: Partial<Record<ProviderName, Partial<Record<MaintenanceEventType, Partial<EventRule>>>>>;
+}
+
+/** `maxConcurrentDrains`: a node count, or a percentage of the nodes nodemeta manages. */
+export type DrainConcurrency = { count: number } | { percent: number };
+
+export interface ControllerConfig {
+  labels: {
+    /** Exact tag names and glob patterns (`*`, `?`). */
+    allowedTags: string[];
+    standardTopology: boolean;
+  };
+  policy: PolicyConfig;
+  drain: {
+    maxConcurrentDrains: DrainConcurrency;
+    maxGracePeriodMs: number;
+    evictionTimeoutMs: number;
+    deleteEmptyDirData: boolean;
+    forceUnmanagedPods: boolean;
+  };
+  approve: 'AfterDrain' | 'Never';
+  uncordonAfterCompletion: boolean;
+}
+
+export type ConfigResult = { ok: true; config: ControllerConfig } | { ok: false; errors: string[] };
+
+const DURATION = /^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/;
+const PERCENT = /^(100|[1-9][0-9]?)%$/;
+
+/** `1h30m` → 5_400_000. Units h, m, s, ms in that order (Go's spelling); a bare `0` is zero. */
+export function parseDuration(text: string): number | undefined {
+  if (text === '0') return 0;
+  const match = DURATION.exec(text);
+  if (match === null || text === '') return undefined;
+  const [, hours, minutes, seconds, millis] = match.map((part) => (part === undefined ? 0 : Number(part)));
+  return ((hours! * 60 + minutes!) * 60 + seconds!) * 1000 + millis!;
+}
+
+/** The number of nodes that may drain at once out of `managedNodes`: percentages round up, never below 1. */
+export function drainBudget(limit: DrainConcurrency, managedNodes: number): number {
+  if ('count' in limit) return limit.count;
+  return Math.max(1, Math.ceil((managedNodes * limit.percent) / 100));
+}
+
+/** Parses and validates a configuration document. An empty document gives the defaults. */
+export function parseConfig(yamlText: string): ConfigResult {
+  const document = parseDocument(yamlText, { uniqueKeys: true, prettyErrors: true });
+  if (document.errors.length > 0) return { ok: false, errors: document.errors.map((error) => `YAML: ${error.message.split('\n')[0]}`) };
+  const raw: unknown = document.toJS() ?? {};
+  const validate = compileValidator();
+  if (!validate(raw)) return { ok: false, errors: describeErrors(validate.errors ?? []) };
+  return { ok: true, config: toConfig(raw as RawConfig) };
+}
+
+/** The configuration with nothing set; what an empty ConfigMap means. */
+export const DEFAULT_CONFIG: ControllerConfig = deepFreeze(defaultConfig());
+
+function defaultConfig(): ControllerConfig {
+  const result = parseConfig('');
+  if (!result.ok) throw new Error(`the configuration schema's defaults are invalid: ${result.errors.join('; ')}`);
+  return result.config;
+}
+
+/** The defaults as the YAML document a user would write: for the docs and `--print-default-config`. */
+export function defaultConfigDocument(): RawConfig {
+  const raw = {};
+  compileValidator()(raw);
+  return raw as RawConfig;
+}
+
+// ---- validation ----
+
+function compileValidator() {
+  // Compiled per call: parsing happens at start-up and on file changes only, and keeping no
+  // validator at module level keeps this module free of state.
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });
+  ajv.addFormat(ConfigFormats.duration, { type: 'string', validate: (text: string) => parseDuration(text) !== undefined });
+  ajv.addFormat(ConfigFormats.percent, { type: 'string', validate: (text: string) => PERCENT.test(text) });
+  return ajv.compile(CONFIG_SCHEMA);
+}
+
+const FORMAT_HELP: Record<string, string> = {
+  [ConfigFormats.duration]: 'a duration such as 30s, 15m or 1h30m',
+  [ConfigFormats.percent]: 'a number of nodes or a percentage from 1% to 100%, such as "10%"',
+};
+
+function describeErrors(errors: ErrorObject[]): string[] {
+  const messages = errors.flatMap((error) => describeError(error));
+  return [...new Set(messages)];
+}
+
+function describeError(error: ErrorObject): string[] {
+  const path = fieldPath(error.instancePath);
+  const got = describeValue(error.data);
+  switch (error.keyword) {
+    case 'additionalProperty':
+    case 'additionalProperties': {
+      const key = (error.params as { additionalProperty: string }).additionalProperty;
+      const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      return [`${joinPath(path, key)}: unknown key (expected one of: ${allowed.join(', ')})`];
+    }
+    case 'enum':
+      return [`${path}: must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')} (got ${got})`];
+    case 'type': {
+      const type = (error.params as { type: string | string[] }).type;
+      const wanted = error.instancePath.endsWith('/maxConcurrentDrains') ? FORMAT_HELP[ConfigFormats.percent] : typeNames(type);
+      return [`${path}: must be ${wanted} (got ${got})`];
+    }
+    case 'format': {
+      const format = (error.params as { format: string }).format;
+      return [`${path}: must be ${FORMAT_HELP[format] ?? `in ${format} format`} (got ${got})`];
+    }
+    case 'minimum':
+      return [`${path}: must be at least ${(error.params as { limit: number }).limit} (got ${got})`];
+    case 'uniqueItems':
+      return [`${path}: must not list the same value twice (got ${got})`];
+    case 'minLength':
+      return [`${path}: must not be empty`];
+    default:
+      return [`${path}: ${error.message ?? 'is invalid'} (got ${got})`];
+  }
+}
+
+/** `/policy/Reboot/action` → `policy.Reboot.action`; `/labels/allowedTags/0` → `labels.allowedTags[0]`. */
+function fieldPath(instancePath: string): string {
+  if (instancePath === '') return '(top level)';
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .reduce((path, segment) => (/^\d+$/.test(segment) ? `${path}[${segment}]` : path === '' ? segment : `${path}.${segment}`), '');
+}
+
+function joinPath(path: string, key: string): string {
+  return path === '(top level)' ? key : `${path}.${key}`;
+}
+
+function typeNames(type: string | string[]): string {
+  const article: Record<string, string> = { object: 'a mapping', array: 'a list', string: 'a string', integer: 'a whole number', number: 'a number', boolean: 'true or false' };
+  return (Array.isArray(type) ? type : [type]).map((t) => article[t] ?? t).join(' or ');
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (typeof value === 'object') return 'a mapping';
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+// ---- raw (YAML) → typed ----
+
+interface RawRule {
+  action?: EventAction;
+  leadTime?: string;
+}
+
+/** The document after validation and defaulting: the YAML's shape, durations still as text. */
+export interface RawConfig {
+  labels: { allowedTags: string[]; standardTopology: boolean };
+  policy: Record<MaintenanceEventType, RawRule> & { providers: Partial<Record<ProviderName, Partial<Record<MaintenanceEventType, RawRule>>>> };
+  drain: { maxConcurrentDrains: number | string; maxGracePeriod: string; evictionTimeout: string; deleteEmptyDirData: boolean; forceUnmanagedPods: boolean };
+  approve: 'AfterDrain' | 'Never';
+  uncordonAfterCompletion: boolean;
+}
+
+function toConfig(raw: RawConfig): ControllerConfig {
+  const eventTypes = [...PLANNED_EVENT_TYPES, ...IMMEDIATE_EVENT_TYPES];
+  const events = Object.fromEntries(eventTypes.map((type) => [type, toRule(raw.policy[type])])) as EventRules;
+  const providers: PolicyConfig['providers'] = {};
+  for (const [provider, overrides] of Object.entries(raw.policy.providers) as [ProviderName, Partial<Record<MaintenanceEventType, RawRule>>][]) {
+    providers[provider] = Object.fromEntries(Object.entries(overrides).map(([type, rule]) => [type, toPartialRule(rule)]));
+  }
+  const limit = raw.drain.maxConcurrentDrains;
+  return {
+    labels: { allowedTags: [...raw.labels.allowedTags], standardTopology: raw.labels.standardTopology },
+    policy: { events, providers },
+    drain: {
+      maxConcurrentDrains: typeof limit === 'number' ? { count: limit } : { percent: Number(limit.slice(0, -1)) },
+      maxGracePeriodMs: parseDuration(raw.drain.maxGracePeriod)!,
+      evictionTimeoutMs: parseDuration(raw.drain.evictionTimeout)!,
+      deleteEmptyDirData: raw.drain.deleteEmptyDirData,
+      forceUnmanagedPods: raw.drain.forceUnmanagedPods,
+    },
+    approve: raw.approve,
+    uncordonAfterCompletion: raw.uncordonAfterCompletion,
+  };
+}
+
+function toRule(rule: RawRule): EventRule {
+  return { action: rule.action!, leadTimeMs: rule.leadTime === undefined ? 0 : parseDuration(rule.leadTime)! };
+}
+
+function toPartialRule(rule: RawRule): Partial<EventRule> {
+  const partial: Partial<EventRule> = {};
+  if (rule.action !== undefined) partial.action = rule.action;
+  if (rule.leadTime !== undefined) partial.leadTimeMs = parseDuration(rule.leadTime)!;
+  return partial;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,27 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, test } from '@jest/globals';
+import { CONFIG_EXAMPLE, renderConfigReference } from '../../../src/controller/config-docs.js';
+import { parseConfig } from '../../../src/controller/config.js';
+import { CONFIG_SCHEMA } from '../../../src/controller/config-schema.js';
+
+const docsFile = new URL('../../../docs/configuration.md', import.meta.url);
+
+describe('docs/configuration.md', () => {
+  test('is up to date with the schema (UPDATE_CONFIG_DOCS=1 rewrites it)', () => {
+    const rendered = renderConfigReference();
+    if (process.env.UPDATE_CONFIG_DOCS === '1') writeFileSync(docsFile, rendered);
+    expect(readFileSync(docsFile, 'utf8')).toBe(rendered);
+  });
+
+  test('documents every option', () => {
+    const rendered = renderConfigReference();
+    for (const key of ['labels.allowedTags', 'labels.standardTopology', 'policy.Reboot.leadTime', 'policy.SpotTermination.action', 'policy.providers', 'drain.maxConcurrentDrains', 'drain.maxGracePeriod', 'drain.evictionTimeout', 'drain.deleteEmptyDirData', 'drain.forceUnmanagedPods', 'approve', 'uncordonAfterCompletion']) {
+      expect(rendered).toContain(`| \`${key}\` |`);
+    }
+    expect(Object.keys(CONFIG_SCHEMA.properties)).toHaveLength(5);
+  });
+
+  test('the example in the docs is a valid configuration', () => {
+    expect(parseConfig(CONFIG_EXAMPLE)).toMatchObject({ ok: true });
+  });
+});
