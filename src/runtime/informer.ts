@@ -1,0 +1,116 @@
+// A list-watch cache that restarts itself. client-node's ListWatch re-watches on its own after a
+// timeout or 410 Gone, but on any other error (API server restart, a network cut, RBAC glitch) it
+// reports the error and stops for good; a controller built on it goes blind. This wrapper restarts
+// it with capped exponential backoff and says whether the cache is warm (listed at least once
+// since the last restart), which the reconciler needs before it dares to remove anything.
+
+import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import type { Clock } from './clock.js';
+import { sleep } from './leader-election.js';
+import type { Logger } from '../observability/logger.js';
+
+export type InformerEvent = 'add' | 'update' | 'delete';
+
+export interface ResilientInformerOptions<T extends KubernetesObject> {
+  /** For logs and metrics, e.g. `nodes`. */
+  name: string;
+  kubeConfig: KubeConfig;
+  /** Watch path, e.g. `/api/v1/nodes`. */
+  path: string;
+  list: () => Promise<KubernetesListObject<T>>;
+  labelSelector?: string;
+  fieldSelector?: string;
+  clock: Clock;
+  logger: Logger;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Called on each error before the restart (metrics). */
+  onError?: (err: unknown) => void;
+}
+
+export class ResilientInformer<T extends KubernetesObject> implements ObjectCache<T> {
+  private readonly listWatch: ListWatch<T>;
+  private readonly handlers: Record<InformerEvent, ((obj: T) => void)[]> = { add: [], update: [], delete: [] };
+  private readonly stopController = new AbortController();
+  private synced = false;
+  private failures = 0;
+  private firstSync: { promise: Promise<void>; resolve: () => void };
+
+  constructor(private readonly options: ResilientInformerOptions<T>) {
+    this.listWatch = new ListWatch<T>(options.path, new Watch(options.kubeConfig), options.list, false, options.labelSelector, options.fieldSelector);
+    for (const verb of ['add', 'update', 'delete'] as const) {
+      this.listWatch.on(verb, (obj) => {
+        for (const handler of this.handlers[verb]) handler(obj);
+      });
+    }
+    this.listWatch.on('error', (err) => void this.restart(err));
+    let resolve = () => {};
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.firstSync = { promise, resolve };
+  }
+
+  on(verb: InformerEvent, handler: (obj: T) => void): void {
+    this.handlers[verb].push(handler);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.listWatch.get(name, namespace);
+  }
+
+  list(namespace?: string): ReadonlyArray<T> {
+    return this.listWatch.list(namespace);
+  }
+
+  /** True once the cache holds a full list; false again while it restarts after an error. */
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Starts list-watch; resolves after the first successful list, retrying until then. */
+  async start(): Promise<void> {
+    void this.connect();
+    await Promise.race([this.firstSync.promise, abortPromise(this.stopController.signal)]);
+  }
+
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    this.synced = false;
+    await this.listWatch.stop();
+  }
+
+  private async connect(): Promise<void> {
+    try {
+      await this.listWatch.start();
+      this.synced = true;
+      this.failures = 0;
+      this.firstSync.resolve();
+    } catch (err) {
+      await this.restart(err);
+    }
+  }
+
+  private async restart(err: unknown): Promise<void> {
+    if (this.stopController.signal.aborted) return;
+    this.synced = false;
+    this.failures++;
+    this.options.onError?.(err);
+    const initial = this.options.initialBackoffMs ?? 500;
+    const max = this.options.maxBackoffMs ?? 30_000;
+    const delay = Math.min(max, initial * 2 ** Math.min(this.failures - 1, 16));
+    this.options.logger.warn('informer failed, restarting', { informer: this.options.name, error: errorMessage(err), retryInMs: delay });
+    await sleep(this.options.clock, delay, this.stopController.signal);
+    if (this.stopController.signal.aborted) return;
+    await this.listWatch.stop().catch(() => undefined);
+    await this.connect();
+  }
+}
+
+function abortPromise(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
+  return String(err);
+}
