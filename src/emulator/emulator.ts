@@ -10,7 +10,7 @@ import { type Logger, silentLogger } from '../observability/logger.js';
 import { type Clock, systemClock } from './clock.js';
 import { Fleet, type Settings } from './fleet.js';
 import { modelFor, serviceFor } from './providers.js';
-import { applyScenario, checkScenario, type Scenario } from './scenario.js';
+import { applyScenario, checkScenario, parseScenario, type Scenario } from './scenario.js';
 import { createEmulatorServer } from './server.js';
 import { Timeline } from './timeline.js';
 
@@ -20,7 +20,8 @@ export interface EmulatorOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  scenario?: Scenario;
+  /** A parsed scenario, or its YAML text. */
+  scenario?: Scenario | string;
   /** Default VMs when the scenario names none (default 1). */
   vms?: number;
   /** Overrides the scenario's settings. */
@@ -50,7 +51,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   const { provider } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger();
-  const scenario: Scenario = options.scenario ?? { settings: {}, vms: [], events: [], timeline: [] };
+  const scenario: Scenario =
+    typeof options.scenario === 'string' ? parseScenario(options.scenario) : (options.scenario ?? { settings: {}, vms: [], events: [], timeline: [] });
   if (scenario.provider !== undefined && scenario.provider !== provider) {
     throw new Error(`the scenario is for provider "${scenario.provider}", not "${provider}"`);
   }
