@@ -1,0 +1,75 @@
+import { describe, expect, it } from '@jest/globals';
+import { agentPartOf, agentStatusFor, sameAgentStatus, type Availability } from '../../../src/agent/publisher.js';
+import type { Observation } from '../../../src/api/observation.js';
+
+const ok: Availability = { available: true, reason: 'Observed', message: 'metadata service answered' };
+const down: Availability = { available: false, reason: 'MetadataServiceUnavailable', message: 'GET /metadata/instance: 500 after 5 attempts' };
+
+const observation = (zone = 'westeurope-1'): Observation => ({
+  provider: 'azure',
+  observedTime: '2026-11-22T04:00:00.000Z',
+  instance: { name: 'vm0', zone, faultDomain: '0' },
+  tags: [{ name: 'team', value: 'payments' }],
+  events: [],
+  spot: undefined,
+  incarnation: 1,
+});
+
+const t0 = new Date('2026-11-22T04:00:00.000Z');
+const t1 = new Date('2026-11-22T04:00:05.000Z');
+
+describe('agent status', () => {
+  it('is identical (same observedTime) when nothing observed changed, so no write is needed', () => {
+    const first = agentStatusFor(observation(), ok, [], undefined, t0);
+    const second = agentStatusFor(observation(), ok, [], first, t1);
+    expect(sameAgentStatus(first, second)).toBe(true);
+    expect(second.observedTime).toBe(t0.toISOString());
+  });
+
+  it('moves observedTime when the observation changes', () => {
+    const first = agentStatusFor(observation(), ok, [], undefined, t0);
+    const second = agentStatusFor(observation('westeurope-2'), ok, [], first, t1);
+    expect(sameAgentStatus(first, second)).toBe(false);
+    expect(second.observedTime).toBe(t1.toISOString());
+    expect(second.instance?.zone).toBe('westeurope-2');
+  });
+
+  it('keeps the last good observation and flips MetadataAvailable when the service fails', () => {
+    const good = agentStatusFor(observation(), ok, [], undefined, t0);
+    const failed = agentStatusFor(observation(), down, [], good, t1);
+    expect(failed.instance).toEqual(good.instance);
+    expect(failed.tags).toEqual(good.tags);
+    const condition = failed.conditions?.[0];
+    expect(condition).toMatchObject({ type: 'MetadataAvailable', status: 'False', reason: 'MetadataServiceUnavailable' });
+    expect(condition?.lastTransitionTime).toBe(t1.toISOString());
+    // Data unchanged: observedTime stays the time of the last real change.
+    expect(failed.observedTime).toBe(t0.toISOString());
+  });
+
+  it('keeps the condition transition time while the status stays the same', () => {
+    const a = agentStatusFor(undefined, down, [], undefined, t0);
+    const b = agentStatusFor(undefined, { ...down, message: 'still failing' }, [], a, t1);
+    expect(b.conditions?.[0]?.lastTransitionTime).toBe(t0.toISOString());
+    expect(b.conditions?.[0]?.message).toBe('still failing');
+    expect(b.observedTime).toBeUndefined();
+  });
+
+  it('leaves out fields the service no longer reports, so that apply removes them', () => {
+    const withSpot = agentStatusFor({ ...observation(), spot: { terminationTime: '2026-11-22T04:05:00Z' } }, ok, [], undefined, t0);
+    expect(withSpot.spot).toBeDefined();
+    const without = agentStatusFor(observation(), ok, [], withSpot, t1);
+    expect('spot' in without).toBe(false);
+  });
+
+  it('reads back only its own part of a status that the controller also writes', () => {
+    const mine = agentStatusFor(observation(), ok, [{ eventId: 'e1', time: t0.toISOString() }], undefined, t0);
+    const onServer = {
+      ...mine,
+      maintenance: { phase: 'Drained' as const, approve: 'e1' },
+      conditions: [...(mine.conditions ?? []), { type: 'Labeled', status: 'True' as const, reason: 'Applied', message: '', lastTransitionTime: t0.toISOString() }],
+    };
+    const part = agentPartOf(onServer);
+    expect(sameAgentStatus(part, mine)).toBe(true);
+    expect(agentStatusFor(observation(), ok, [{ eventId: 'e1', time: t0.toISOString() }], part, t1)).toEqual(mine);
+  });
+});
