@@ -1,0 +1,97 @@
+// nodemeta's taints on a Node, and the conflict-checked write that changes them.
+//
+// Every taint whose key starts with `nodemeta.io/` is nodemeta's, and only those (DESIGN.md).
+// spec.taints is an atomic list in the Node API (no per-entry merge in server-side apply or
+// strategic merge), so changing our entries means writing the whole list; to avoid dropping a
+// taint another writer added in between, the write carries a JSON-patch `test` of the list we
+// based it on and is retried from a fresh read on failure.
+// nodemeta never sets NoExecute: moving pods off a node is the drain's job, through the Eviction
+// API, which honours PodDisruptionBudgets; a NoExecute taint would bypass them.
+
+import { LABEL_PREFIX, Taints } from '../api/names.js';
+import type { ScheduledEvent, SpotInfo } from '../api/observation.js';
+import type { EventRules } from './config.js';
+import { planActions, selectActive, triggersFrom, type PlannedAction } from './policy.js';
+
+export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+
+/** core/v1 Taint. */
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: TaintEffect;
+  timeAdded?: string;
+}
+
+export function isNodemetaTaint(taint: Taint): boolean {
+  return taint.key.startsWith(LABEL_PREFIX);
+}
+
+/**
+ * The taints nodemeta wants on a node:
+ * - `nodemeta.io/scheduled-event=<event type>` for the active event (policy.selectActive):
+ *   NoSchedule once a Drain or Cordon action is due, PreferNoSchedule as a notice before that and
+ *   for Taint-only events; none when the event's action is None.
+ * - `nodemeta.io/spot-termination` while a spot termination time is set: NoSchedule (PreferNoSchedule
+ *   if its action is Taint, none if None). A reclaim is always due.
+ * `currentEventId` keeps the taint's value steady while the node handles that event (see selectActive).
+ */
+export function desiredTaints(events: readonly ScheduledEvent[], spot: SpotInfo | undefined, rules: EventRules, now: Date, currentEventId?: string): Taint[] {
+  const taints: Taint[] = [];
+  const active = selectActive(planActions(triggersFrom(events, undefined), rules, now), currentEventId);
+  if (active !== undefined) taints.push({ key: Taints.scheduledEvent, value: active.eventType, effect: effectFor(active) });
+  const [spotPlan] = planActions(triggersFrom([], spot), rules, now);
+  if (spotPlan !== undefined) taints.push({ key: Taints.spotTermination, effect: effectFor(spotPlan) });
+  return taints;
+}
+
+function effectFor(plan: PlannedAction): TaintEffect {
+  return plan.due && (plan.action === 'Drain' || plan.action === 'Cordon') ? 'NoSchedule' : 'PreferNoSchedule';
+}
+
+/**
+ * The node's new taint list: every taint that is not nodemeta's, untouched and in its order,
+ * followed by the desired nodemeta taints. Undefined when the node already has exactly the desired
+ * nodemeta taints (order and timeAdded aside), so the caller skips the write.
+ */
+export function mergeTaints(current: readonly Taint[] | undefined, desired: readonly Taint[]): Taint[] | undefined {
+  const existing = current ?? [];
+  const ours = existing.filter(isNodemetaTaint);
+  if (sameTaints(ours, desired)) return undefined;
+  return [...existing.filter((taint) => !isNodemetaTaint(taint)), ...desired.map(withoutEmptyFields)];
+}
+
+function sameTaints(a: readonly Taint[], b: readonly Taint[]): boolean {
+  if (a.length !== b.length) return false;
+  const identity = (taint: Taint) => `${taint.key}\u0000${taint.effect}\u0000${taint.value ?? ''}`;
+  const left = a.map(identity).sort();
+  const right = b.map(identity).sort();
+  return left.every((value, index) => value === right[index]);
+}
+
+function withoutEmptyFields(taint: Taint): Taint {
+  return taint.value === undefined || taint.value === '' ? { key: taint.key, effect: taint.effect } : { key: taint.key, value: taint.value, effect: taint.effect };
+}
+
+export type JsonPatchOperation =
+  | { op: 'test'; path: string; value: unknown }
+  | { op: 'add' | 'replace'; path: string; value: unknown }
+  | { op: 'remove'; path: string };
+
+/**
+ * A JSON patch (RFC 6902) for the Node that replaces spec.taints with `next`, guarded by a `test`
+ * that the list is still exactly `current`: if anyone changed the taints since we read them, the
+ * API server answers 422 (test failed) and the caller re-reads and re-plans. Unlike a
+ * resourceVersion precondition, this does not fail on the node's frequent unrelated status
+ * updates. `current` must be the list as read (same order, same fields).
+ *
+ * When the node has no taints, the field is absent; the API server's JSON-patch implementation
+ * (evanphx/json-patch) treats a `test` for null on a missing path as satisfied, which guards the
+ * "still none" case the same way.
+ */
+export function taintsPatch(current: readonly Taint[] | undefined, next: readonly Taint[]): JsonPatchOperation[] {
+  const hasCurrent = current !== undefined && current.length > 0;
+  const guard: JsonPatchOperation = { op: 'test', path: '/spec/taints', value: hasCurrent ? current : null };
+  if (next.length === 0) return hasCurrent ? [guard, { op: 'remove', path: '/spec/taints' }] : [];
+  return [guard, { op: hasCurrent ? 'replace' : 'add', path: '/spec/taints', value: next }];
+}
