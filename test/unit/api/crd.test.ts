@@ -31,7 +31,7 @@ const crd = parse(readFileSync(new URL('../../../crds/nodemetadatas.nodemeta.io.
 const version = crd.spec.versions[0]!;
 const rootSchema = version.schema.openAPIV3Schema;
 
-/** The schema as plain JSON Schema: Kubernetes extensions dropped, `metadata` left open. */
+/** The schema as plain JSON Schema: Kubernetes extensions dropped. */
 function plainJsonSchema(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(plainJsonSchema);
   if (schema === null || typeof schema !== 'object') return schema;
@@ -43,13 +43,15 @@ function plainJsonSchema(schema: unknown): unknown {
 function closeObjects(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(closeObjects);
   if (schema === null || typeof schema !== 'object') return schema;
-  const result = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, key === 'properties' ? mapValues(value as Schema, closeObjects) : closeObjects(value)]));
+  const result = Object.fromEntries(
+    Object.entries(schema).map(([key, value]) => [key, key === 'properties' ? mapValues(value as Schema, (child, name) => (name === 'metadata' ? child : closeObjects(child))) : closeObjects(value)]),
+  );
   if ((schema as Schema).properties !== undefined && (schema as Schema).type === 'object') result.additionalProperties = false;
   return result;
 }
 
-function mapValues(object: Schema, fn: (value: unknown) => unknown): Schema {
-  return Object.fromEntries(Object.entries(object).map(([key, value]) => [key, fn(value)]));
+function mapValues(object: Schema, fn: (value: unknown, key: string) => unknown): Schema {
+  return Object.fromEntries(Object.entries(object).map(([key, value]) => [key, fn(value, key)]));
 }
 
 function compile() {
@@ -58,9 +60,7 @@ function compile() {
   addFormats.default(ajv);
   ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && Math.abs(n) < 2 ** 31 });
   ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isSafeInteger(n) });
-  const schema = closeObjects(plainJsonSchema(rootSchema)) as Schema;
-  (schema.properties as Schema).metadata = { type: 'object' };
-  return ajv.compile(schema);
+  return ajv.compile(closeObjects(plainJsonSchema(rootSchema)) as Schema);
 }
 const validate = compile();
 
@@ -198,6 +198,8 @@ describe('NodeMetadata CRD', () => {
     ['condition without lastTransitionTime', (o) => delete o.status.conditions[0].lastTransitionTime],
     ['spec.drain not an enum value', (o) => (o.spec.drain = 'Off')],
     ['unknown status field', (o) => (o.status.surprise = 1)],
+    ['a name that is not a node name', (o) => (o.metadata.name = 'Node_1')],
+    ['a name longer than 253', (o) => (o.metadata.name = 'a'.repeat(254))],
   ])('rejects %s', (_name, mutate) => {
     expect(validateWith(mutate)).toBe(false);
   });
