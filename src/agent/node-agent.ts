@@ -1,0 +1,248 @@
+// The long-running agent: polls this VM's metadata service (maintenance often, instance facts
+// rarely), publishes what it saw into NodeMetadata/<node>.status, and approves an Azure event
+// when the controller asks for it. One loop, one request at a time: the metadata service's budget
+// is per VM, and a sequential loop can never pile requests up behind a slow answer.
+
+import type { Approval, NodeMetadata } from '../api/nodemetadata.js';
+import type { EventsSnapshot, InstanceSnapshot, Observation } from '../api/observation.js';
+import type { Logger } from '../observability/logger.js';
+import type { Clock } from './http/clock.js';
+import { MetadataError } from './http/errors.js';
+import type { AgentMetrics } from './metrics.js';
+import type { MetadataProvider } from './providers/provider.js';
+import { agentPartOf, agentStatusFor, sameAgentStatus, type Availability } from './publisher.js';
+import type { AgentStatus } from '../api/nodemetadata.js';
+
+/** The NodeMetadata operations the agent needs (NodeMetadataPublisher implements them). */
+export interface StatusSink {
+  ensure(): Promise<NodeMetadata>;
+  read(): Promise<NodeMetadata | undefined>;
+  applyStatus(status: AgentStatus): Promise<NodeMetadata>;
+}
+
+export interface NodeAgentOptions {
+  provider: MetadataProvider;
+  sink: StatusSink;
+  clock: Clock;
+  logger: Logger;
+  metrics: AgentMetrics;
+  /** Scheduled events / spot / system events (Azure recommends about once a second). */
+  eventsIntervalMs: number;
+  /** Instance facts and tags, which change rarely (tag changes need a reboot on scale sets). */
+  instanceIntervalMs: number;
+  /** How often to look for an approval request while an approvable event is pending. */
+  approvalCheckIntervalMs?: number;
+  /** Backoff cap for API-server failures (the metadata polls keep their own pace). */
+  maxApiBackoffMs?: number;
+}
+
+/** Approval records kept in status besides those of events still present. */
+const MAX_PAST_APPROVALS = 16;
+
+export class NodeAgent {
+  private instance: InstanceSnapshot | undefined;
+  private events: EventsSnapshot | undefined;
+  private instanceReadAt = -Infinity;
+  private approvalCheckedAt = -Infinity;
+  private availability: Availability = { available: false, reason: 'Starting', message: 'the agent has not polled the metadata service yet' };
+  private published: AgentStatus | undefined;
+  private approvals: Approval[] = [];
+  private readonly seenEventIds = new Set<string>();
+  private apiFailures = 0;
+  private lastLoopAt: number;
+  private publishedOnce = false;
+
+  constructor(private readonly options: NodeAgentOptions) {
+    this.lastLoopAt = options.clock.now();
+  }
+
+  /** Ready once the status has been published at least once. */
+  ready(): string | undefined {
+    return this.publishedOnce ? undefined : 'status not published yet';
+  }
+
+  /** Alive while the loop turns; a loop stuck far beyond its longest possible poll is not. */
+  alive(): string | undefined {
+    const stuckFor = this.options.clock.now() - this.lastLoopAt;
+    return stuckFor > 10 * 60_000 ? `poll loop has not turned for ${Math.round(stuckFor / 1000)} s` : undefined;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock, logger } = this.options;
+    await this.loadPublished(signal);
+    while (!signal.aborted) {
+      this.lastLoopAt = clock.now();
+      await this.pollOnce(signal);
+      let wait = this.options.eventsIntervalMs;
+      try {
+        await this.publish();
+        this.apiFailures = 0;
+        await this.handleApprovalRequest();
+      } catch (err) {
+        this.apiFailures++;
+        wait = Math.max(wait, Math.min(this.options.maxApiBackoffMs ?? 30_000, 1000 * 2 ** Math.min(this.apiFailures - 1, 10)));
+        logger.warn('cannot write NodeMetadata status; will retry', { error: (err as Error).message, retryInMs: wait });
+      }
+      await clock.sleep(wait, signal).catch(() => undefined);
+    }
+  }
+
+  /** The status already on the server: a restarted agent writes nothing if nothing changed. */
+  private async loadPublished(signal: AbortSignal): Promise<void> {
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        const existing = await this.options.sink.ensure();
+        this.published = agentPartOf(existing.status);
+        this.approvals = [...(this.published?.approvals ?? [])];
+        return;
+      } catch (err) {
+        const wait = Math.min(this.options.maxApiBackoffMs ?? 30_000, 1000 * 2 ** Math.min(attempt, 10));
+        this.options.logger.warn('cannot read or create NodeMetadata; will retry', { error: (err as Error).message, retryInMs: wait });
+        await this.options.clock.sleep(wait, signal).catch(() => undefined);
+      }
+    }
+  }
+
+  /** One round of polls; on failure the last good data is kept and the condition says why. */
+  async pollOnce(signal?: AbortSignal): Promise<void> {
+    const { provider, clock, metrics } = this.options;
+    try {
+      if (this.instance === undefined || clock.now() - this.instanceReadAt >= this.options.instanceIntervalMs) {
+        this.instance = await this.timed('instance', () => provider.readInstance(signal));
+        this.instanceReadAt = clock.now();
+      }
+      this.events = await this.timed('events', () => provider.readEvents(signal));
+      this.noteEvents(this.events);
+      this.availability = { available: true, reason: 'Observed', message: `${provider.name} metadata service answered` };
+      metrics.metadataAvailable.set(1);
+    } catch (err) {
+      if (signal?.aborted) return;
+      const next = availabilityFor(err);
+      if (next.reason !== this.availability.reason || this.availability.available) {
+        this.options.logger.warn('metadata service poll failed; keeping the last good observation', { reason: next.reason, error: next.message });
+      }
+      this.availability = next;
+      metrics.metadataAvailable.set(0);
+    }
+  }
+
+  private observation(): Observation | undefined {
+    if (!this.instance || !this.events) return undefined;
+    const observation: Observation = {
+      provider: this.options.provider.name,
+      observedTime: new Date(this.options.clock.now()).toISOString(),
+      instance: this.instance.instance,
+      tags: this.instance.tags,
+      events: this.events.events,
+      spot: this.events.spot,
+    };
+    if (this.events.incarnation !== undefined) observation.incarnation = this.events.incarnation;
+    if (this.events.rawSystemEvents !== undefined) observation.rawSystemEvents = this.events.rawSystemEvents;
+    const warnings = [...(this.instance.warnings ?? []), ...(this.events.warnings ?? [])];
+    if (warnings.length > 0) observation.warnings = warnings;
+    return observation;
+  }
+
+  private async publish(): Promise<void> {
+    const now = new Date(this.options.clock.now());
+    const status = agentStatusFor(this.observation(), this.availability, this.approvals, this.published, now);
+    if (sameAgentStatus(status, this.published)) {
+      this.publishedOnce = true;
+      return;
+    }
+    try {
+      await this.options.sink.applyStatus(status);
+      this.options.metrics.statusWrites.inc({ result: 'ok' });
+    } catch (err) {
+      this.options.metrics.statusWrites.inc({ result: 'error' });
+      throw err;
+    }
+    this.published = status;
+    this.publishedOnce = true;
+  }
+
+  /**
+   * The controller sets status.maintenance.approve to an event id once every node that event names
+   * is drained; the agent then starts the event (Azure StartRequests), once, and records it.
+   */
+  private async handleApprovalRequest(): Promise<void> {
+    const { clock, sink, provider, logger, metrics } = this.options;
+    const pending = (this.events?.events ?? []).filter((e) => e.status === 'Scheduled' && !this.approvals.some((a) => a.eventId === e.id));
+    if (pending.length === 0 || provider.name !== 'azure') return;
+    if (clock.now() - this.approvalCheckedAt < (this.options.approvalCheckIntervalMs ?? 2_000)) return;
+    this.approvalCheckedAt = clock.now();
+    const wanted = (await sink.read())?.status?.maintenance?.approve;
+    const event = pending.find((e) => e.id === wanted);
+    if (!wanted || !event) return;
+    try {
+      await provider.approve(wanted);
+      metrics.approvals.inc({ result: 'ok' });
+    } catch (err) {
+      metrics.approvals.inc({ result: 'error' });
+      logger.warn('approving the scheduled event failed; will retry', { eventId: wanted, error: (err as Error).message });
+      return;
+    }
+    logger.info('approved scheduled event (StartRequests)', { eventId: wanted, eventType: event.type, resources: event.resources });
+    const present = new Set((this.events?.events ?? []).map((e) => e.id));
+    const kept = this.approvals.filter((a) => present.has(a.eventId));
+    const past = this.approvals.filter((a) => !present.has(a.eventId)).slice(-MAX_PAST_APPROVALS);
+    this.approvals = [...past, ...kept, { eventId: wanted, time: new Date(clock.now()).toISOString() }];
+    await this.publish();
+  }
+
+  private noteEvents(snapshot: EventsSnapshot): void {
+    const { metrics } = this.options;
+    metrics.activeEvents.reset();
+    for (const event of snapshot.events) {
+      metrics.activeEvents.inc({ type: event.type });
+      if (!this.seenEventIds.has(event.id)) {
+        this.seenEventIds.add(event.id);
+        metrics.eventsSeen.inc({ type: event.type });
+        this.options.logger.info('maintenance event seen', { eventId: event.id, eventType: event.rawType, status: event.status, notBefore: event.notBefore });
+      }
+    }
+    if (snapshot.spot) {
+      metrics.activeEvents.inc({ type: 'SpotTermination' });
+      const id = `spot:${snapshot.spot.terminationTime}`;
+      if (!this.seenEventIds.has(id)) {
+        this.seenEventIds.add(id);
+        metrics.eventsSeen.inc({ type: 'SpotTermination' });
+        this.options.logger.info('spot termination seen', { terminationTime: snapshot.spot.terminationTime });
+      }
+    }
+  }
+
+  private async timed<T>(kind: 'instance' | 'events', poll: () => Promise<T>): Promise<T> {
+    const started = this.options.clock.now();
+    const seconds = () => (this.options.clock.now() - started) / 1000;
+    try {
+      const result = await poll();
+      this.options.metrics.pollDuration.observe({ kind, result: 'ok' }, seconds());
+      return result;
+    } catch (err) {
+      this.options.metrics.pollDuration.observe({ kind, result: 'error' }, seconds());
+      throw err;
+    }
+  }
+}
+
+/** Condition MetadataAvailable=False with a reason a person can filter on. */
+export function availabilityFor(err: unknown): Availability {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!(err instanceof MetadataError)) return { available: false, reason: 'AgentError', message };
+  const reason =
+    err.kind === 'http'
+      ? err.status === 429
+        ? 'Throttled'
+        : 'MetadataServiceError'
+      : err.kind === 'timeout'
+        ? 'MetadataServiceTimeout'
+        : err.kind === 'connection'
+          ? 'MetadataServiceUnreachable'
+          : err.kind === 'malformed'
+            ? 'MalformedAnswer'
+            : err.kind === 'budget'
+              ? 'Throttled'
+              : 'Unsupported';
+  return { available: false, reason, message };
+}
