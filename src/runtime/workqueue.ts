@@ -11,9 +11,22 @@
 import type { Clock, TimerHandle } from './clock.js';
 import type { RateLimiter } from './rate-limiter.js';
 
+/** Hooks for the queue's Prometheus metrics (client-go's workqueue metrics), all optional. */
+export interface WorkQueueMetrics {
+  /** A key entered the queue (not counting adds collapsed into a queued key). */
+  added?(key: string): void;
+  /** Time a key waited in the queue before a worker took it. */
+  queued?(key: string, waitedMs: number): void;
+  /** Time a worker held a key. */
+  processed?(key: string, tookMs: number): void;
+  /** A key was requeued by the rate limiter (a failure). */
+  retried?(key: string): void;
+}
+
 export interface WorkQueueOptions {
   clock: Clock;
   rateLimiter: RateLimiter;
+  metrics?: WorkQueueMetrics;
 }
 
 interface DelayedKey {
@@ -25,6 +38,10 @@ interface DelayedKey {
 export class WorkQueue {
   private readonly clock: Clock;
   private readonly rateLimiter: RateLimiter;
+  private readonly metrics: WorkQueueMetrics;
+  /** When each queued key entered the queue, and when each in-flight key was taken. */
+  private readonly queuedSince = new Map<string, number>();
+  private readonly processingSince = new Map<string, number>();
 
   /** Keys ready to be handed out, in order. */
   private readonly queue: string[] = [];
@@ -47,6 +64,7 @@ export class WorkQueue {
   constructor(options: WorkQueueOptions) {
     this.clock = options.clock;
     this.rateLimiter = options.rateLimiter;
+    this.metrics = options.metrics ?? {};
   }
 
   add(key: string): void {
@@ -54,8 +72,7 @@ export class WorkQueue {
     this.dirty.add(key);
     // An in-flight key goes back into the queue when its worker calls done().
     if (this.processing.has(key)) return;
-    this.queue.push(key);
-    this.handOut();
+    this.enqueue(key);
   }
 
   /** Adds `key` once `delayMs` has passed; a key already waiting keeps the earlier of both times. */
@@ -75,6 +92,7 @@ export class WorkQueue {
   /** Adds `key` after the delay the rate limiter gives it (one more failure for its backoff). */
   addRateLimited(key: string): void {
     if (this.shuttingDown) return;
+    this.metrics.retried?.(key);
     this.addAfter(key, this.rateLimiter.when(key));
   }
 
@@ -98,11 +116,11 @@ export class WorkQueue {
   }
 
   done(key: string): void {
-    this.processing.delete(key);
-    if (this.dirty.has(key)) {
-      this.queue.push(key);
-      this.handOut();
-    }
+    if (!this.processing.delete(key)) return;
+    const since = this.processingSince.get(key);
+    this.processingSince.delete(key);
+    if (since !== undefined) this.metrics.processed?.(key, this.clock.now() - since);
+    if (this.dirty.has(key)) this.enqueue(key);
     this.checkDrained();
   }
 
@@ -120,11 +138,13 @@ export class WorkQueue {
     this.shuttingDown = true;
     this.draining = false;
     this.queue.length = 0;
+    this.queuedSince.clear();
     this.dirty.clear();
     this.stopTimer();
     this.delayed.clear();
     this.wakeAllWaiters();
-    this.checkDrained();
+    // Also ends a shutDownWithDrain() still waiting: this is the forced stop (as in client-go).
+    for (const resolve of this.drainedWaiters.splice(0)) resolve();
   }
 
   /**
@@ -153,7 +173,19 @@ export class WorkQueue {
     if (key === undefined) return undefined;
     this.dirty.delete(key);
     this.processing.add(key);
+    const now = this.clock.now();
+    const since = this.queuedSince.get(key);
+    this.queuedSince.delete(key);
+    if (since !== undefined) this.metrics.queued?.(key, now - since);
+    this.processingSince.set(key, now);
     return key;
+  }
+
+  private enqueue(key: string): void {
+    this.queue.push(key);
+    this.queuedSince.set(key, this.clock.now());
+    this.metrics.added?.(key);
+    this.handOut();
   }
 
   private handOut(): void {

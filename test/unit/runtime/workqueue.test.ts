@@ -147,6 +147,39 @@ describe('WorkQueue', () => {
     expect(drained).toBe(true);
   });
 
+  test('shutDown after shutDownWithDrain stops without waiting for in-flight keys', async () => {
+    const { queue } = newQueue();
+    queue.add('a');
+    await queue.get();
+    const draining = queue.shutDownWithDrain();
+    queue.shutDown();
+    await expect(draining).resolves.toBeUndefined();
+  });
+
+  test('reports queue wait, processing time, adds and retries to the metrics hooks', async () => {
+    const clock = new FakeClock();
+    const events: string[] = [];
+    const queue = new WorkQueue({
+      clock,
+      rateLimiter: new ExponentialFailureRateLimiter({ baseDelayMs: 5, maxDelayMs: 1000 }),
+      metrics: {
+        added: (key) => events.push(`added ${key}`),
+        queued: (key, ms) => events.push(`queued ${key} ${ms}`),
+        processed: (key, ms) => events.push(`processed ${key} ${ms}`),
+        retried: (key) => events.push(`retried ${key}`),
+      },
+    });
+    queue.add('a');
+    queue.add('a');
+    clock.advance(30);
+    await queue.get();
+    clock.advance(70);
+    queue.addRateLimited('a');
+    queue.done('a');
+    queue.done('a');
+    expect(events).toEqual(['added a', 'queued a 30', 'retried a', 'processed a 70']);
+  });
+
   test('shutDownWithDrain on an idle queue resolves at once', async () => {
     const { queue } = newQueue();
     await expect(queue.shutDownWithDrain()).resolves.toBeUndefined();
