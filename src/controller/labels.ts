@@ -18,6 +18,7 @@
 // apply of other fields under the same manager would drop every label left out of it.
 
 import { Conditions, FIELD_MANAGER_CONTROLLER, Labels, StandardLabels, TAG_LABEL_PREFIX } from '../api/names.js';
+import type { ConditionUpdate } from '../api/nodemetadata.js';
 import type { Observation } from '../api/observation.js';
 import type { ControllerConfig } from './config.js';
 
@@ -224,25 +225,31 @@ export function ownedLabelKeys(managedFields: readonly ManagedFieldsEntry[] | un
   return owned;
 }
 
-/** The server-side apply body for a node's labels. */
-export function labelApplyBody(nodeName: string, apply: Record<string, string>) {
-  return { apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName, labels: apply } } as const;
+export interface NodeLabelsApply {
+  apiVersion: 'v1';
+  kind: 'Node';
+  metadata: { name: string; labels: Record<string, string> };
+}
+
+/** The server-side apply body for a node's labels (nothing else: see the note on ownership above). */
+export function labelApplyBody(nodeName: string, apply: Record<string, string>): NodeLabelsApply {
+  return { apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName, labels: { ...apply } } };
 }
 
 /** The Labeled condition for a plan: False with the first few problems when any label was skipped. */
-export function labeledCondition(desired: DesiredLabels, plan: LabelPlan, observedGeneration?: number) {
+export function labeledCondition(desired: DesiredLabels, plan: LabelPlan, observedGeneration?: number): ConditionUpdate {
   const problems = [...desired.invalid, ...plan.skipped];
   const base = observedGeneration === undefined ? {} : { observedGeneration };
   if (problems.length === 0) {
     const count = Object.keys(plan.apply).length;
-    return { ...base, type: Conditions.labeled, status: 'True' as const, reason: 'LabelsApplied', message: `${count} label${count === 1 ? '' : 's'} applied` };
+    return { ...base, type: Conditions.labeled, status: 'True', reason: 'LabelsApplied', message: `${count} label${count === 1 ? '' : 's'} applied` };
   }
   const shown = problems.slice(0, 5).map((problem) => `${problem.key}=${JSON.stringify(truncate(problem.value, 80))}: ${problem.reason}`);
   const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : '';
   return {
     ...base,
     type: Conditions.labeled,
-    status: 'False' as const,
+    status: 'False',
     reason: desired.invalid.length > 0 ? 'InvalidLabels' : 'LabelsOwnedElsewhere',
     message: `skipped ${problems.length}: ${shown.join('; ')}${more}`,
   };
