@@ -23,7 +23,7 @@ export interface Taint {
   timeAdded?: string;
 }
 
-export function isNodemetaTaint(taint: Taint): boolean {
+export function isNodemetaTaint(taint: Pick<Taint, 'key'>): boolean {
   return taint.key.startsWith(LABEL_PREFIX);
 }
 
@@ -54,16 +54,16 @@ function effectFor(plan: PlannedAction): TaintEffect {
  * followed by the desired nodemeta taints. Undefined when the node already has exactly the desired
  * nodemeta taints (order and timeAdded aside), so the caller skips the write.
  */
-export function mergeTaints(current: readonly Taint[] | undefined, desired: readonly Taint[]): Taint[] | undefined {
+export function mergeTaints(current: readonly WireTaint[] | undefined, desired: readonly Taint[]): WireTaint[] | undefined {
   const existing = current ?? [];
   const ours = existing.filter(isNodemetaTaint);
   if (sameTaints(ours, desired)) return undefined;
   return [...existing.filter((taint) => !isNodemetaTaint(taint)), ...desired.map(withoutEmptyFields)];
 }
 
-function sameTaints(a: readonly Taint[], b: readonly Taint[]): boolean {
+function sameTaints(a: readonly WireTaint[], b: readonly Taint[]): boolean {
   if (a.length !== b.length) return false;
-  const identity = (taint: Taint) => `${taint.key}\u0000${taint.effect}\u0000${taint.value ?? ''}`;
+  const identity = (taint: WireTaint) => `${taint.key}\u0000${taint.effect}\u0000${taint.value ?? ''}`;
   const left = a.map(identity).sort();
   const right = b.map(identity).sort();
   return left.every((value, index) => value === right[index]);
@@ -86,12 +86,30 @@ export type JsonPatchOperation =
  * updates. `current` must be the list as read (same order, same fields).
  *
  * When the node has no taints, the field is absent; the API server's JSON-patch implementation
- * (evanphx/json-patch) treats a `test` for null on a missing path as satisfied, which guards the
+ * (gopkg.in/evanphx/json-patch.v4, used by k8s.io/apiserver's patch handler) treats a `test` for
+ * null on a missing path as satisfied and fails it when the field exists, which guards the
  * "still none" case the same way.
+ *
+ * The test compares JSON values, so `timeAdded` must be spelled as the server spells it
+ * (metav1.Time: RFC 3339 in whole seconds). @kubernetes/client-node hands it over as a Date,
+ * which would serialise with milliseconds and fail the test; wireTaint puts it back.
  */
-export function taintsPatch(current: readonly Taint[] | undefined, next: readonly Taint[]): JsonPatchOperation[] {
+export function taintsPatch(current: readonly WireTaint[] | undefined, next: readonly WireTaint[]): JsonPatchOperation[] {
   const hasCurrent = current !== undefined && current.length > 0;
-  const guard: JsonPatchOperation = { op: 'test', path: '/spec/taints', value: hasCurrent ? current : null };
+  const guard: JsonPatchOperation = { op: 'test', path: '/spec/taints', value: hasCurrent ? current.map(wireTaint) : null };
   if (next.length === 0) return hasCurrent ? [guard, { op: 'remove', path: '/spec/taints' }] : [];
-  return [guard, { op: hasCurrent ? 'replace' : 'add', path: '/spec/taints', value: next }];
+  return [guard, { op: hasCurrent ? 'replace' : 'add', path: '/spec/taints', value: next.map(wireTaint) }];
+}
+
+/** A taint as read through a client library, whose timeAdded may have become a Date. */
+export type WireTaint = Omit<Taint, 'timeAdded'> & { timeAdded?: string | Date };
+
+/** The taint as the API server serialises it: timeAdded in RFC 3339 whole seconds. */
+export function wireTaint(taint: WireTaint): Taint {
+  const { timeAdded, ...rest } = taint;
+  if (timeAdded === undefined) return rest;
+  const date = typeof timeAdded === 'string' ? new Date(timeAdded) : timeAdded;
+  // An unparseable string is passed through as read: the test then compares what the server sent.
+  if (Number.isNaN(date.getTime())) return { ...rest, timeAdded: String(timeAdded) };
+  return { ...rest, timeAdded: date.toISOString().replace(/\.\d{3}Z$/, 'Z') };
 }

@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
 import { parseConfig } from '../../../src/controller/config.js';
 import { rulesFor } from '../../../src/controller/policy.js';
-import { desiredTaints, mergeTaints, taintsPatch, type Taint } from '../../../src/controller/taints.js';
+import { desiredTaints, mergeTaints, taintsPatch, wireTaint, type Taint } from '../../../src/controller/taints.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');
 const at = (minutes: number) => new Date(now.getTime() + minutes * 60_000).toISOString();
@@ -109,5 +109,13 @@ describe('taintsPatch', () => {
       { op: 'remove', path: '/spec/taints' },
     ]);
     expect(taintsPatch(undefined, [])).toEqual([]);
+  });
+
+  test('spells timeAdded as the API server does, so the test matches', () => {
+    const unreachable = { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' as const, timeAdded: new Date('2026-11-22T03:00:00Z') };
+    const [guard] = taintsPatch([unreachable], [unreachable, ours]);
+    expect(guard).toEqual({ op: 'test', path: '/spec/taints', value: [{ key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: '2026-11-22T03:00:00Z' }] });
+    expect(wireTaint({ key: 'k', effect: 'NoExecute', timeAdded: '2026-11-22T03:00:00Z' }).timeAdded).toBe('2026-11-22T03:00:00Z');
+    expect(wireTaint({ key: 'k', effect: 'NoSchedule' })).toEqual({ key: 'k', effect: 'NoSchedule' });
   });
 });
