@@ -54,7 +54,7 @@ function effectFor(plan: PlannedAction): TaintEffect {
  * followed by the desired nodemeta taints. Undefined when the node already has exactly the desired
  * nodemeta taints (order and timeAdded aside), so the caller skips the write.
  */
-export function mergeTaints(current: readonly WireTaint[] | undefined, desired: readonly Taint[]): WireTaint[] | undefined {
+export function mergeTaints<T extends WireTaint = Taint>(current: readonly T[] | undefined, desired: readonly Taint[]): (T | Taint)[] | undefined {
   const existing = current ?? [];
   const ours = existing.filter(isNodemetaTaint);
   if (sameTaints(ours, desired)) return undefined;
