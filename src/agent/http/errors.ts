@@ -78,10 +78,11 @@ export class MetadataError extends Error {
 }
 
 function formatMessage(o: MetadataErrorOptions): string {
+  const prefix = o.service === 'detect' ? 'provider detection' : `${o.service} metadata service`;
   const where = o.path ? ` ${o.method ?? 'GET'} ${o.path}` : '';
-  const status = o.status !== undefined ? ` HTTP ${o.status}:` : '';
-  const attempts = o.attempts !== undefined && o.attempts > 1 ? ` (after ${o.attempts} attempts)` : '';
-  return `${o.service} metadata service${where}: ${o.kind} error:${status} ${o.detail}${attempts}`;
+  const status = o.status !== undefined ? `HTTP ${o.status}: ` : '';
+  const attempts = o.attempts !== undefined && o.attempts > 1 ? `, ${o.attempts} attempts` : '';
+  return `${prefix}${where}: ${status}${o.detail} [${o.kind} error${attempts}]`;
 }
 
 export function isMetadataError(err: unknown): err is MetadataError {

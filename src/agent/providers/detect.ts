@@ -54,7 +54,7 @@ export async function detectProvider(options: DetectOptions): Promise<ProviderNa
     try {
       return await withRetries(probe, { policy: retry, clock: options.clock, random: options.random, signal: options.signal, deadline });
     } catch (err) {
-      if (isMetadataError(err)) return { ok: false, reason: err.message };
+      if (isMetadataError(err)) return { ok: false, reason: `${err.path ? `${err.method ?? 'GET'} ${err.path}: ` : ''}${err.status !== undefined ? `HTTP ${err.status} ` : ''}${err.detail}` };
       throw err;
     }
   };

@@ -1,0 +1,146 @@
+import { describe, expect, it } from '@jest/globals';
+import { MetadataError, type MetadataErrorKind } from '../../../src/agent/http/errors.js';
+import { classifyFailure, DEFAULT_RETRY_POLICY, withRetries } from '../../../src/agent/http/retry.js';
+import { FakeClock, fixedRandom } from './fake-clock.js';
+
+function failure(kind: MetadataErrorKind, status?: number, retryAfterMs?: number): MetadataError {
+  return new MetadataError({ kind, service: 'azure', method: 'GET', path: '/metadata/scheduledevents', status, detail: 'test', retryAfterMs });
+}
+
+/** An operation failing with the given errors in turn, then answering "ok". */
+function scripted(...failures: MetadataError[]) {
+  let calls = 0;
+  const op = async (): Promise<string> => {
+    const f = failures[calls++];
+    if (f) throw f;
+    return 'ok';
+  };
+  return { op, calls: () => calls };
+}
+
+function context(clock = new FakeClock()) {
+  return { policy: DEFAULT_RETRY_POLICY, clock, random: fixedRandom(0.5) };
+}
+
+describe('classifyFailure (retry policy table)', () => {
+  it.each([
+    [410, 'gone'],
+    [429, 'transient'],
+    [500, 'transient'],
+    [503, 'transient'],
+    [400, 'never'],
+    [401, 'never'],
+    [403, 'never'],
+    [404, 'never'],
+    [405, 'never'],
+  ])('HTTP %i → %s', (status, cls) => {
+    expect(classifyFailure(failure('http', status))).toBe(cls);
+  });
+
+  it.each([
+    ['timeout', 'transient'],
+    ['connection', 'transient'],
+    ['malformed', 'malformed'],
+    ['budget', 'never'],
+    ['unsupported', 'never'],
+  ] as const)('%s → %s', (kind, cls) => {
+    expect(classifyFailure(failure(kind))).toBe(cls);
+  });
+});
+
+describe('withRetries', () => {
+  it('retries 500, 429, timeouts and resets with growing delays, then succeeds', async () => {
+    const clock = new FakeClock();
+    const s = scripted(failure('http', 500), failure('http', 429), failure('timeout'), failure('connection'));
+    await expect(withRetries(s.op, context(clock))).resolves.toBe('ok');
+    expect(s.calls()).toBe(5);
+    expect(clock.sleeps).toHaveLength(4);
+    expect(clock.sleeps[1]!).toBeGreaterThan(clock.sleeps[0]!);
+  });
+
+  it.each([400, 404, 405])('never retries HTTP %i', async (status) => {
+    const s = scripted(failure('http', status));
+    const err = (await withRetries(s.op, context()).catch((e: unknown) => e)) as MetadataError;
+    expect(s.calls()).toBe(1);
+    expect(err.status).toBe(status);
+    expect(err.attempts).toBe(1);
+  });
+
+  it('gives up on transient failures after maxAttempts, saying how many', async () => {
+    const s = scripted(...Array.from({ length: 20 }, () => failure('http', 500)));
+    const err = (await withRetries(s.op, context()).catch((e: unknown) => e)) as MetadataError;
+    expect(s.calls()).toBe(DEFAULT_RETRY_POLICY.maxAttempts);
+    expect(err.message).toMatch(/HTTP 500/);
+    expect(err.message).toMatch(/6 attempts/);
+  });
+
+  it('retries 410 for up to 70 s after the first one, however many attempts that takes', async () => {
+    const clock = new FakeClock();
+    const start = clock.now();
+    const s = scripted(...Array.from({ length: 200 }, () => failure('http', 410)));
+    const err = (await withRetries(s.op, context(clock)).catch((e: unknown) => e)) as MetadataError;
+    expect(err.status).toBe(410);
+    expect(s.calls()).toBeGreaterThan(DEFAULT_RETRY_POLICY.maxAttempts);
+    expect(clock.now() - start).toBeLessThanOrEqual(70_000);
+    expect(clock.now() - start).toBeGreaterThan(60_000);
+  });
+
+  it('recovers from a 410 window that ends within 70 s', async () => {
+    const s = scripted(...Array.from({ length: 10 }, () => failure('http', 410)));
+    await expect(withRetries(s.op, context())).resolves.toBe('ok');
+    expect(s.calls()).toBe(11);
+  });
+
+  it('honours Retry-After on 429 as a minimum delay', async () => {
+    const clock = new FakeClock();
+    const s = scripted(failure('http', 429, 3_000));
+    await withRetries(s.op, context(clock));
+    expect(clock.sleeps[0]).toBe(3_000);
+  });
+
+  it('retries a malformed answer twice, then reports it', async () => {
+    const s = scripted(failure('malformed'), failure('malformed'), failure('malformed'), failure('malformed'));
+    const err = (await withRetries(s.op, context()).catch((e: unknown) => e)) as MetadataError;
+    expect(s.calls()).toBe(3);
+    expect(err.kind).toBe('malformed');
+  });
+
+  it('stops when the next delay would pass the deadline', async () => {
+    const clock = new FakeClock();
+    const s = scripted(...Array.from({ length: 20 }, () => failure('connection')));
+    const err = (await withRetries(s.op, { ...context(clock), deadline: clock.now() + 1_000 }).catch((e: unknown) => e)) as MetadataError;
+    expect(err.kind).toBe('connection');
+    expect(err.message).toMatch(/no time left/);
+    expect(s.calls()).toBeLessThan(DEFAULT_RETRY_POLICY.maxAttempts);
+  });
+
+  it('stops when the caller aborts', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const op = async (): Promise<string> => {
+      calls += 1;
+      controller.abort();
+      throw failure('http', 500);
+    };
+    const err = (await withRetries(op, { ...context(), signal: controller.signal }).catch((e: unknown) => e)) as MetadataError;
+    expect(calls).toBe(1);
+    expect(err.message).toMatch(/cancelled or timed out/);
+  });
+
+  it('lets bugs (non-MetadataError) through at once', async () => {
+    let calls = 0;
+    const op = async (): Promise<string> => {
+      calls += 1;
+      throw new TypeError('bug');
+    };
+    await expect(withRetries(op, context())).rejects.toThrow(TypeError);
+    expect(calls).toBe(1);
+  });
+
+  it('reports each retry to onRetry', async () => {
+    const seen: number[] = [];
+    const s = scripted(failure('http', 500), failure('http', 500));
+    await withRetries(s.op, { ...context(), onRetry: (i) => seen.push(i.attempt) });
+    expect(seen).toEqual([1, 2]);
+  });
+});
