@@ -59,11 +59,11 @@ test-contract: build
 	$(JEST) --selectProjects contract conformance
 
 test-e2e: build tools
-	$(JEST) --selectProjects e2e
+	$(JEST) --selectProjects e2e --forceExit
 
 test: build lint tools
 	$(JEST) --selectProjects unit contract conformance
-	$(JEST) --selectProjects e2e
+	$(JEST) --selectProjects e2e --forceExit
 
 ## Local control plane (docs/cluster.md): `make cluster-up NODES=20` for more simulated AKS nodes.
 NODES ?= 6

@@ -24,6 +24,7 @@ export default {
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
       globalSetup: '<rootDir>/test/e2e/setup/global-setup.js',
       globalTeardown: '<rootDir>/test/e2e/setup/global-teardown.js',
+      setupFilesAfterEnv: ['<rootDir>/test/e2e/setup/timeout.ts'],
       testTimeout: 180_000,
       slowTestThreshold: 60,
     },

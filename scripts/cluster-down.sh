@@ -14,31 +14,28 @@ fi
 
 BIN="$(grep -s '^BIN_DIR=' "$CLUSTER_DIR/cluster.env" | cut -d= -f2- || true)"
 [[ -n "$BIN" ]] || BIN="$("$REPO_ROOT/test/tools/build.sh" --print-dir)"
+BIN="$(realpath -m "$BIN")"
 
-pids=()
+# One at a time, in reverse start order (kwok, scheduler, controller-manager, API server, etcd), each
+# waited for, so no component outlives the one it talks to.
+stopped=0
 for ((i = ${#CLUSTER_COMPONENTS[@]} - 1; i >= 0; i--)); do
   c="${CLUSTER_COMPONENTS[$i]}"
   f="$CLUSTER_DIR/pids/$c.pid"
   [[ -f "$f" ]] || continue
   pid="$(cat "$f")"
-  if pid_alive "$pid" "$BIN"; then
-    log "stopping $c (process group $pid)"
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    pids+=("$pid")
-  fi
-done
-
-deadline=$(( $(date +%s) + 20 ))
-for pid in "${pids[@]}"; do
+  pid_alive "$pid" "$BIN" || continue
+  log "stopping $c (process group $pid)"
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  deadline=$(( $(date +%s) + 20 ))
   while pid_alive "$pid" "$BIN" && [[ $(date +%s) -lt $deadline ]]; do sleep 0.1; done
   if pid_alive "$pid" "$BIN"; then
-    log "process group $pid did not stop in time: SIGKILL"
+    log "$c (process group $pid) did not stop in 20s: SIGKILL"
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do pid_alive "$pid" "$BIN" || break; sleep 0.1; done
+    pid_alive "$pid" "$BIN" && die "$c (pid $pid) is still running"
   fi
-done
-for pid in "${pids[@]}"; do
-  pid_alive "$pid" "$BIN" && die "process $pid is still running"
+  stopped=$((stopped + 1))
 done
 
 if [[ -d "$CLUSTER_DIR/logs" ]] && compgen -G "$CLUSTER_DIR/logs/*.log" >/dev/null; then
@@ -51,4 +48,4 @@ if [[ -d "$CLUSTER_DIR/logs" ]] && compgen -G "$CLUSTER_DIR/logs/*.log" >/dev/nu
   log "logs kept in $dest"
 fi
 rm -rf "$CLUSTER_DIR"
-log "local cluster stopped (${#pids[@]} processes)"
+log "local cluster stopped ($stopped processes)"

@@ -36,8 +36,10 @@ done
 [[ "$NODES" =~ ^[0-9]+$ && "$NODES" -ge 1 && "$NODES" -le 1000 ]] || die "--nodes must be 1..1000 (got '$NODES')"
 
 START=$(date +%s.%N)
-BIN="$("$REPO_ROOT/test/tools/build.sh" --print-dir)"
+# CLUSTER_BIN_DIR: use binaries from elsewhere (e.g. another build of the same layout); default: the pins'.
+BIN="${CLUSTER_BIN_DIR:-$("$REPO_ROOT/test/tools/build.sh" --print-dir)}"
 [[ -f "$BIN/.complete" ]] || die "control-plane binaries for the current pins are not built ($BIN): run 'make tools'"
+BIN="$(realpath "$BIN")"
 KUBECTL="$BIN/kubectl"
 KUBECONFIG_ADMIN="$CLUSTER_DIR/kubeconfig"
 
@@ -61,6 +63,7 @@ fi
 
 mkdir -p "$CLUSTER_DIR"/{pki,etcd,kubeconfigs,kwok,logs,pids}
 chmod 700 "$CLUSTER_DIR" "$CLUSTER_DIR/pki"
+echo "BIN_DIR=$BIN" >"$CLUSTER_DIR/cluster.env" # completed below; cluster-down needs it even after a failed start
 
 ok=0
 on_exit() {
@@ -78,10 +81,8 @@ trap on_exit EXIT
 trap 'exit 130' INT TERM
 
 # ---- ports --------------------------------------------------------------------------------------
-ETCD_PORT=$(free_port); ETCD_PEER_PORT=$(free_port); API_PORT=$(free_port)
-KCM_PORT=$(free_port); SCHED_PORT=$(free_port); KWOK_PORT=$(free_port)
-ports=("$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT" "$KWOK_PORT")
-[[ $(printf '%s\n' "${ports[@]}" | sort -u | wc -l) -eq ${#ports[@]} ]] || die "free_port returned duplicates: ${ports[*]}"
+read -r ETCD_PORT ETCD_PEER_PORT API_PORT KCM_PORT SCHED_PORT KWOK_PORT < <(free_ports 6)
+[[ -n "$KWOK_PORT" ]] || die "could not pick free ports"
 API_SERVER="https://127.0.0.1:$API_PORT"
 
 # ---- PKI (openssl): one CA, serving certs, a client cert per component, SA signing key ----------
@@ -115,6 +116,17 @@ command -v openssl >/dev/null || die "openssl is required"
   cert kube-scheduler "/CN=system:kube-scheduler" clientAuth
   # kwok plays every simulated node's kubelet at once, so it cannot be one system:node:<name>.
   cert kwok "/O=system:masters/CN=kwok" clientAuth
+  # Front proxy (aggregation layer): its own CA, as kubeadm does, so request-header auth is configured.
+  openssl ecparam -name prime256v1 -genkey -noout -out front-proxy-ca.key 2>/dev/null
+  openssl req -x509 -new -key front-proxy-ca.key -subj "/CN=nodemeta-local-front-proxy-ca" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out front-proxy-ca.crt 2>/dev/null
+  openssl ecparam -name prime256v1 -genkey -noout -out front-proxy-client.key 2>/dev/null
+  openssl req -new -key front-proxy-client.key -subj "/CN=front-proxy-client" -out front-proxy-client.csr 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' >front-proxy-client.ext
+  openssl x509 -req -in front-proxy-client.csr -CA front-proxy-ca.crt -CAkey front-proxy-ca.key -CAcreateserial -days 365 \
+    -sha256 -extfile front-proxy-client.ext -out front-proxy-client.crt 2>/dev/null
+  rm -f front-proxy-client.csr front-proxy-client.ext
   openssl genrsa -out sa.key 2048 2>/dev/null
   openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
   chmod 600 ./*.key
@@ -160,8 +172,12 @@ start() {
   setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$CLUSTER_DIR/pids/$c.pid" "$@" \
     >>"$CLUSTER_DIR/logs/$c.log" 2>&1 </dev/null &
   local i
-  for i in $(seq 1 50); do [[ -s "$CLUSTER_DIR/pids/$c.pid" ]] && return 0; sleep 0.1; done
-  die "$c did not start"
+  for i in $(seq 1 100); do
+    # started = the pid file is written and the process has exec'd our binary
+    [[ -s "$CLUSTER_DIR/pids/$c.pid" ]] && pid_alive "$(cat "$CLUSTER_DIR/pids/$c.pid")" "$BIN" && return 0
+    sleep 0.1
+  done
+  die "$c did not start (see $CLUSTER_DIR/logs/$c.log)"
 }
 # wait_for <component> <description> <command...>: retries the command until it succeeds, the
 # component dies, or TIMEOUT passes.
@@ -191,6 +207,10 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
   --client-ca-file="$PKI/ca.crt" \
+  --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+  --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \
+  --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
   --authorization-mode=Node,RBAC \
@@ -212,6 +232,7 @@ start kube-controller-manager "$BIN/kube-controller-manager" \
   --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
   --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
   --cluster-name=nodemeta-local --leader-elect=false \
+  --flex-volume-plugin-dir="$CLUSTER_DIR/flexvolume" \
   --kube-api-qps=100 --kube-api-burst=200 \
   --profiling=false --v=1
 SCHED_KC="$CLUSTER_DIR/kubeconfigs/kube-scheduler.kubeconfig"
@@ -231,9 +252,20 @@ options:
   manageNodesWithAnnotationSelector: kwok.x-k8s.io/node=fake
   cidr: 10.244.0.0/16
   nodeLeaseDurationSeconds: 40
+  # kwok defaults these only for its built-in configuration, not for one given with --config.
+  nodeLeaseParallelism: 4
+  nodePlayStageParallelism: 4
+  podPlayStageParallelism: 4
+  podsOnNodeSyncParallelism: 1
+  enableDebuggingHandlers: true
+  enableContentionProfiling: false
+  enableProfilingHandler: false
+  enablePodsOnNodeSyncListPager: true
+  enablePodsOnNodeSyncStreamWatch: false
 EOF
 kwok_configs=(--config="$CLUSTER_DIR/kwok/kwok.yaml")
-for f in "$BIN"/kwok-stages/*.yaml; do kwok_configs+=(--config="$f"); done
+for f in "$BIN"/kwok-stages/*.yaml; do [[ -f "$f" ]] && kwok_configs+=(--config="$f"); done
+[[ ${#kwok_configs[@]} -ge 6 ]] || die "kwok stages missing in $BIN/kwok-stages (rebuild: test/tools/build.sh --force)"
 start kwok "$BIN/kwok" "${kwok_configs[@]}" \
   --kubeconfig="$CLUSTER_DIR/kubeconfigs/kwok.kubeconfig" \
   --server-address="127.0.0.1:$KWOK_PORT"

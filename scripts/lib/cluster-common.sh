@@ -32,11 +32,18 @@ pid_alive() {
   [[ "$exe" == "$bin"/* ]]
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
-free_port() {
-  if command -v python3 >/dev/null 2>&1; then
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+# free_ports N: N distinct TCP ports on 127.0.0.1 that nothing listens on right now (all sockets are
+# held open until every port is picked, so the N are distinct).
+free_ports() {
+  local py
+  py="$(command -v /usr/bin/python3 python3 2>/dev/null | head -n1 || true)"
+  if [[ -n "$py" ]]; then
+    "$py" -c 'import socket,sys
+ss=[socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1",0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
   else
-    node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+    node -e 'const net=require("net");const n=+process.argv[1];const ss=[];let k=0;
+for(let i=0;i<n;i++){const s=net.createServer();ss.push(s);s.listen(0,"127.0.0.1",()=>{if(++k===n){console.log(ss.map(x=>x.address().port).join(" "));ss.forEach(x=>x.close())}})}' "$1"
   fi
 }

@@ -93,7 +93,8 @@ KMIN=${KUBE_VERSION#v*.}; KMIN=${KMIN%%.*}
 KLD=""
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   KLD+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=$KMAJ -X $p.gitMinor=$KMIN"
-  KLD+=" -X $p.gitTreeState=clean -X $p.buildDate=$KUBE_BUILD_DATE"
+  # gitCommit: the module proxy does not say which commit a tag is; empty beats the "$Format:%H$" default.
+  KLD+=" -X $p.gitTreeState=clean -X $p.buildDate=$KUBE_BUILD_DATE -X $p.gitCommit="
 done
 for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   build kube "$c" "k8s.io/kubernetes/cmd/$c" "$KLD"

@@ -104,7 +104,7 @@ describe('RBAC and admission hold', () => {
     await waitFor('the RoleBinding to take effect', async () => (await canI('reader', 'list', 'pods', '-n', ns)).code === 0);
     expect(await canI('reader', 'get', 'pods', '-n', ns)).toEqual({ code: 0, answer: 'yes' });
     expect(await canI('reader', 'delete', 'pods', '-n', ns)).toEqual({ code: 1, answer: 'no' });
-    expect(await canI('reader', 'create', 'pods/eviction', '-n', ns)).toEqual({ code: 1, answer: 'no' });
+    expect(await canI('reader', 'create', 'pods', '--subresource=eviction', '-n', ns)).toEqual({ code: 1, answer: 'no' });
     expect(await canI('reader', 'get', 'secrets', '-n', ns)).toEqual({ code: 1, answer: 'no' });
     expect(await canI('reader', 'list', 'pods', '-n', 'default')).toEqual({ code: 1, answer: 'no' });
     expect(await canI('reader', 'patch', 'nodes')).toEqual({ code: 1, answer: 'no' });
