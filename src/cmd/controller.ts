@@ -1,4 +1,193 @@
-export async function run(_argv: string[]): Promise<number> {
-  console.error('nodemeta controller: not implemented yet');
-  return 1;
+// `nodemeta controller`: flags in, configuration checked, wiring, run. The logic lives in src/controller/.
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../controller/config-watcher.js';
+import { parseDuration } from '../controller/config.js';
+import { defaultIdentity, DEFAULT_LEADER_ELECTION, LEASE_NAME, runController, type ControllerOptions } from '../controller/controller.js';
+import { loadKubeConfig } from '../kube/kubeconfig.js';
+import { createLogger } from '../observability/logger.js';
+
+const HELP = `Usage: nodemeta controller (--config FILE | --default-config) [flags]
+
+Reconciles node labels, taints and maintenance status from NodeMetadata objects. Runs as a
+leader-elected Deployment: every replica keeps its caches warm and serves /readyz, only the leader
+writes. Logs go to stderr as JSON lines.
+
+Flags:
+  --config FILE               configuration file (YAML, see docs/configuration.md); reloaded when it
+                              changes, a rejected change keeps the last good configuration
+  --default-config            run on the default configuration (no file)
+  --kubeconfig FILE           kubeconfig to use (default: the pod's service account)
+  --leader-elect[=true|false] take part in Lease leader election (default: true);
+                              --no-leader-elect runs alone (one replica only)
+  --lease-namespace NS        namespace of the Lease (default: $POD_NAMESPACE or nodemeta-system)
+  --lease-name NAME           name of the Lease (default: ${LEASE_NAME})
+  --identity ID               this replica's identity in the Lease (default: $POD_NAME, else host_pid)
+  --lease-duration DURATION   how long a Lease holds without renewal (default: 15s)
+  --renew-deadline DURATION   how long the leader tries to renew before giving up (default: 10s)
+  --retry-period DURATION     time between Lease attempts (default: 2s)
+  --metrics-addr [HOST]:PORT  /metrics, /healthz and /readyz (default: :8080; port 0 picks one)
+  --health-port PORT          same server, port only (overrides the port of --metrics-addr)
+  --workers N                 nodes reconciled in parallel (default: 4)
+  --log-level LEVEL           error, warn, info, debug (default: info)
+  -h, --help                  show this text
+
+Exit status: 0 stopped by SIGTERM/SIGINT; 1 leadership lost or a fatal error (restart clean);
+2 bad usage or an invalid configuration file at start.`;
+
+class UsageError extends Error {}
+
+export async function run(argv: string[]): Promise<number> {
+  let options: ControllerOptions;
+  try {
+    const parsed = parseFlags(argv);
+    if (parsed.help) {
+      console.log(HELP);
+      return 0;
+    }
+    options = await buildOptions(parsed);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`nodemeta controller: ${message}${err instanceof UsageError ? '\nRun `nodemeta controller --help` for usage.' : ''}`);
+    return 2;
+  }
+
+  const stop = new AbortController();
+  const onSignal = (name: string) => {
+    options.logger.info('shutting down', { signal: name });
+    stop.abort();
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  try {
+    const exit = await runController(options, stop.signal);
+    return exit === 'stopped' ? 0 : 1;
+  } catch (err) {
+    options.logger.error('controller failed', { error: err instanceof Error ? err.message : String(err) });
+    return 1;
+  }
+}
+
+interface Flags {
+  help: boolean;
+  config?: string;
+  defaultConfig: boolean;
+  kubeconfig?: string;
+  leaderElect: boolean;
+  leaseNamespace: string;
+  leaseName: string;
+  identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  metricsHost: string;
+  metricsPort: number;
+  workers: number;
+  logLevel: string;
+}
+
+function parseFlags(argv: string[]): Flags {
+  let values;
+  try {
+    // Kubernetes components spell booleans --flag=false; parseArgs wants --no-flag.
+    const args = argv.map((arg) => (arg === '--leader-elect=false' ? '--no-leader-elect' : arg === '--leader-elect=true' ? '--leader-elect' : arg));
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      allowNegative: true,
+      options: {
+        config: { type: 'string' },
+        'default-config': { type: 'boolean', default: false },
+        kubeconfig: { type: 'string' },
+        'leader-elect': { type: 'boolean', default: true },
+        'lease-namespace': { type: 'string' },
+        'lease-name': { type: 'string', default: LEASE_NAME },
+        identity: { type: 'string' },
+        'lease-duration': { type: 'string' },
+        'renew-deadline': { type: 'string' },
+        'retry-period': { type: 'string' },
+        'metrics-addr': { type: 'string', default: ':8080' },
+        'health-port': { type: 'string' },
+        workers: { type: 'string', default: '4' },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) return { help: true } as Flags;
+  if (values.config === undefined && !values['default-config']) throw new UsageError('--config FILE is required (or --default-config)');
+  if (values.config !== undefined && values['default-config']) throw new UsageError('--config and --default-config exclude each other');
+  const workers = Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError(`--workers must be a whole number from 1 to 64 (got ${JSON.stringify(values.workers)})`);
+  if (!['error', 'warn', 'info', 'debug'].includes(values['log-level'])) throw new UsageError(`--log-level must be error, warn, info or debug (got ${JSON.stringify(values['log-level'])})`);
+  const { host, port } = parseAddress(values['metrics-addr'], values['health-port']);
+  const timing = {
+    leaseDurationMs: durationFlag('--lease-duration', values['lease-duration'], DEFAULT_LEADER_ELECTION.leaseDurationMs),
+    renewDeadlineMs: durationFlag('--renew-deadline', values['renew-deadline'], DEFAULT_LEADER_ELECTION.renewDeadlineMs),
+    retryPeriodMs: durationFlag('--retry-period', values['retry-period'], DEFAULT_LEADER_ELECTION.retryPeriodMs),
+  };
+  // client-go's checks: the leader must give up before another replica may take over.
+  if (timing.leaseDurationMs <= timing.renewDeadlineMs) throw new UsageError('--lease-duration must be longer than --renew-deadline');
+  if (timing.renewDeadlineMs <= timing.retryPeriodMs) throw new UsageError('--renew-deadline must be longer than --retry-period');
+  const flags: Flags = {
+    help: false,
+    defaultConfig: values['default-config'],
+    leaderElect: values['leader-elect'],
+    leaseNamespace: values['lease-namespace'] ?? process.env.POD_NAMESPACE ?? 'nodemeta-system',
+    leaseName: values['lease-name'],
+    identity: values.identity ?? defaultIdentity(),
+    ...timing,
+    metricsHost: host,
+    metricsPort: port,
+    workers,
+    logLevel: values['log-level'],
+  };
+  if (values.config !== undefined) flags.config = values.config;
+  if (values.kubeconfig !== undefined) flags.kubeconfig = values.kubeconfig;
+  return flags;
+}
+
+function parseAddress(address: string, healthPort: string | undefined): { host: string; port: number } {
+  const match = /^(.*):(\d{1,5})$/.exec(address);
+  if (match === null) throw new UsageError(`--metrics-addr must be [HOST]:PORT (got ${JSON.stringify(address)})`);
+  const host = match[1] === '' ? '0.0.0.0' : match[1]!.replace(/^\[(.*)\]$/, '$1');
+  const port = Number(healthPort ?? match[2]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`port must be from 0 to 65535 (got ${JSON.stringify(healthPort ?? match[2])})`);
+  return { host, port };
+}
+
+function durationFlag(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) throw new UsageError(`${name} must be a positive duration such as 15s (got ${JSON.stringify(text)})`);
+  return ms;
+}
+
+async function buildOptions(flags: Flags): Promise<ControllerOptions> {
+  if (flags.config !== undefined) {
+    // Checked here too so that a bad file stops the start with exit 2 and one clear line.
+    const loaded = await loadConfigFile(flags.config);
+    if (!loaded.ok) throw new Error(`invalid configuration ${flags.config}: ${loaded.errors.join('; ')}`);
+  }
+  const kubeConfig = loadKubeConfig(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig });
+  const logger = createLogger({ component: 'controller', level: flags.logLevel });
+  const options: ControllerOptions = {
+    kubeConfig,
+    logger,
+    leaderElect: flags.leaderElect,
+    leaseNamespace: flags.leaseNamespace,
+    leaseName: flags.leaseName,
+    identity: flags.identity,
+    leaderElection: { leaseDurationMs: flags.leaseDurationMs, renewDeadlineMs: flags.renewDeadlineMs, retryPeriodMs: flags.retryPeriodMs },
+    workers: flags.workers,
+    metricsHost: flags.metricsHost,
+    metricsPort: flags.metricsPort,
+  };
+  if (flags.config !== undefined) options.configPath = flags.config;
+  const podName = process.env.POD_NAME;
+  const podNamespace = process.env.POD_NAMESPACE;
+  if (podName !== undefined && podNamespace !== undefined) options.podRef = { apiVersion: 'v1', kind: 'Pod', name: podName, namespace: podNamespace };
+  return options;
 }

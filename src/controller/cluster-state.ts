@@ -1,0 +1,91 @@
+// The reconciler's view of the cluster and the writes it may make, as small interfaces: the
+// informer caches and the client-node writer implement them in production (controller.ts,
+// node-writer.ts), plain maps and a recording writer in the unit tests.
+
+import type { V1Node } from '@kubernetes/client-node';
+import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
+import type { ManagedFieldsEntry } from './labels.js';
+import type { Taint, TaintEffect } from './taints.js';
+
+/** The parts of a Node the controller reads, as plain JSON (timestamps as the API server writes them). */
+export interface NodeState {
+  metadata: {
+    name: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    managedFields?: ManagedFieldsEntry[];
+  };
+  spec?: {
+    taints?: Taint[];
+    unschedulable?: boolean;
+  };
+}
+
+/** What reconcile reads: the informer caches. */
+export interface ClusterCache {
+  node(name: string): NodeState | undefined;
+  nodeMetadata(name: string): NodeMetadata | undefined;
+  /** Every informer has listed since its last (re)start; false means "do not remove anything". */
+  warm(): boolean;
+}
+
+/** The writes reconcile makes. Each returns the object as the API server stored it. */
+export interface NodeWriter {
+  /** SSA of the node's labels, field manager nodemeta-controller, force=false. Throws WriteConflictError on 409. */
+  applyLabels(nodeName: string, labels: Record<string, string>): Promise<NodeState>;
+  /** JSON patch of spec.taints guarded by a `test` of `current`. Throws WriteConflictError when the list changed meanwhile. */
+  patchTaints(nodeName: string, current: readonly Taint[] | undefined, next: readonly Taint[]): Promise<NodeState>;
+  /** SSA of the controller's part of NodeMetadata status, field manager nodemeta-controller. */
+  applyControllerStatus(name: string, status: ControllerStatus): Promise<void>;
+  /** A fresh read from the API server after a conflict; undefined when the node is gone. */
+  readNode(nodeName: string): Promise<NodeState | undefined>;
+}
+
+/** Someone else changed what we based a write on: re-read, re-plan, try again (never force). */
+export class WriteConflictError extends Error {
+  override name = 'WriteConflictError';
+}
+
+/** This replica is no longer the leader: it must not write anything more. */
+export class NotLeaderError extends Error {
+  override name = 'NotLeaderError';
+}
+
+/**
+ * A client-node V1Node as NodeState. Objects from a list come through client-node's deserializer
+ * (timestamps become Date objects), objects from a watch are raw JSON; both become raw JSON here,
+ * because a JSON-patch `test` must match the stored list exactly, timestamps included.
+ */
+export function nodeStateOf(node: V1Node): NodeState {
+  const metadata = node.metadata ?? {};
+  const state: NodeState = {
+    metadata: {
+      name: metadata.name ?? '',
+      ...(metadata.uid === undefined ? {} : { uid: metadata.uid }),
+      ...(metadata.resourceVersion === undefined ? {} : { resourceVersion: metadata.resourceVersion }),
+      ...(metadata.labels === undefined ? {} : { labels: metadata.labels }),
+      ...(metadata.annotations === undefined ? {} : { annotations: metadata.annotations }),
+      ...(metadata.managedFields === undefined ? {} : { managedFields: metadata.managedFields as ManagedFieldsEntry[] }),
+    },
+  };
+  if (node.spec !== undefined) {
+    state.spec = {};
+    if (node.spec.taints !== undefined) {
+      state.spec.taints = node.spec.taints.map((taint) => {
+        const wire: Taint = { key: taint.key, effect: taint.effect as TaintEffect };
+        if (taint.value !== undefined) wire.value = taint.value;
+        if (taint.timeAdded !== undefined && taint.timeAdded !== null) wire.timeAdded = rfc3339(taint.timeAdded as Date | string);
+        return wire;
+      });
+    }
+    if (node.spec.unschedulable !== undefined) state.spec.unschedulable = node.spec.unschedulable;
+  }
+  return state;
+}
+
+/** metav1.Time's wire form: RFC 3339 with whole seconds. */
+function rfc3339(time: Date | string): string {
+  return typeof time === 'string' ? time : time.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

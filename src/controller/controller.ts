@@ -1,0 +1,269 @@
+// Wiring of `nodemeta controller`: configuration (reloaded on change), informers on Nodes and
+// NodeMetadata, a work queue keyed by node name, the reconciler, Lease leader election, Events,
+// metrics and health endpoints, and an orderly shutdown.
+//
+// Every replica keeps warm caches and serves /readyz once they are synced (a follower is ready:
+// it can take over at once). Only the leader runs workers; when leadership is lost the queue is
+// shut at once, the writer refuses any further write, and run() resolves 'lost' so that the
+// process exits and restarts clean (client-go's advice: never try to resume after losing a lease).
+// SIGTERM: stop the workers (in-flight reconciles finish), release the Lease so the other replica
+// takes over without waiting for it to expire, close the informers.
+
+import { hostname } from 'node:os';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { GROUP, PLURAL, VERSION } from '../api/names.js';
+import type { NodeMetadata } from '../api/nodemetadata.js';
+import { kubeEventSink } from '../kube/event-sink.js';
+import { kubeLeaseStore } from '../kube/lease-store.js';
+import { KubeEventRecorder, type ObjectReference } from '../observability/events.js';
+import { startHealthServer, type HealthServer } from '../observability/health-server.js';
+import type { Logger } from '../observability/logger.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { ResilientInformer } from '../runtime/informer.js';
+import { runLeaderElection, sleep } from '../runtime/leader-election.js';
+import { defaultControllerRateLimiter } from '../runtime/rate-limiter.js';
+import { runWorkers, WorkQueue } from '../runtime/workqueue.js';
+import { nodeStateOf, type ClusterCache } from './cluster-state.js';
+import { DEFAULT_CONFIG, type ControllerConfig } from './config.js';
+import { ConfigWatcher, type ConfigReload } from './config-watcher.js';
+import { createControllerMetrics, type ControllerMetrics } from './metrics.js';
+import { kubeNodeWriter } from './node-writer.js';
+import { NodeReconciler } from './reconciler.js';
+
+export const LEASE_NAME = 'nodemeta-controller';
+export const COMPONENT = 'nodemeta-controller';
+
+export interface LeaderElectionTiming {
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+}
+
+/** client-go's defaults. */
+export const DEFAULT_LEADER_ELECTION: LeaderElectionTiming = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** The configuration file; undefined runs on the defaults (`--default-config`). */
+  configPath?: string;
+  /** Off: this process works alone (development, tests); there must be one replica only. */
+  leaderElect: boolean;
+  leaseNamespace: string;
+  leaseName?: string;
+  identity: string;
+  leaderElection?: Partial<LeaderElectionTiming>;
+  workers: number;
+  /** The health and metrics server; port 0 picks a free one (see onStarted). */
+  metricsHost: string;
+  metricsPort: number;
+  /** The controller's own Pod, for Events that concern no Node (ConfigRejected); from POD_NAME/POD_NAMESPACE. */
+  podRef?: ObjectReference;
+  clock?: Clock;
+  registry?: Registry;
+  /** Called once the health server listens (its URL, e.g. for tests that pass port 0). */
+  onStarted?: (info: { healthUrl: string }) => void;
+  /** How long a graceful stop waits for in-flight reconciles (default 10 s). */
+  shutdownTimeoutMs?: number;
+}
+
+/** Why run() returned: a graceful stop, or leadership lost (the process should exit non-zero). */
+export type ControllerExit = 'stopped' | 'lost-leadership';
+
+export function defaultIdentity(): string {
+  // Two local processes share a hostname: the pid keeps their identities apart.
+  return process.env.POD_NAME ?? `${hostname()}_${process.pid}`;
+}
+
+/** Runs the controller until `signal` aborts (graceful stop) or leadership is lost. */
+export async function runController(options: ControllerOptions, signal: AbortSignal): Promise<ControllerExit> {
+  const clock = options.clock ?? systemClock;
+  const { logger, kubeConfig } = options;
+  const registry = options.registry ?? new Registry();
+  let queue: WorkQueue | undefined;
+  let leading = false;
+  const metrics = createControllerMetrics({ registry, queueDepth: () => queue?.len() ?? 0 });
+  metrics.isLeader.set(0);
+
+  const events = new KubeEventRecorder({
+    sink: kubeEventSink(kubeConfig, { onWrite: (verb) => metrics.apiWrites.inc({ resource: 'events', verb }) }),
+    clock,
+    logger,
+    component: COMPONENT,
+    instance: options.identity,
+    onDropped: () => metrics.eventsDropped.inc(),
+  });
+
+  // ---- informers ----
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const nodes = new ResilientInformer<V1Node>({
+    name: 'nodes',
+    kubeConfig,
+    path: '/api/v1/nodes',
+    list: () => core.listNode(),
+    clock,
+    logger,
+  });
+  // Custom objects come back as raw JSON (no client-node model), i.e. exactly NodeMetadata.
+  const nodeMetadatas = new ResilientInformer<KubernetesObject>({
+    name: PLURAL,
+    kubeConfig,
+    path: `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+    list: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as KubernetesListObject<KubernetesObject>,
+    clock,
+    logger,
+  });
+  const enqueue = (name: string | undefined) => {
+    if (name !== undefined && name !== '') queue?.add(name);
+  };
+  const enqueueAll = () => {
+    for (const node of nodes.list()) enqueue(node.metadata?.name);
+  };
+  for (const verb of ['add', 'update', 'delete'] as const) {
+    nodes.on(verb, (node) => enqueue(node.metadata?.name));
+    // NodeMetadata is named after its Node.
+    nodeMetadatas.on(verb, (nodeMetadata) => enqueue(nodeMetadata.metadata?.name));
+  }
+  const cache: ClusterCache = {
+    node: (name) => {
+      const node = nodes.get(name);
+      return node === undefined ? undefined : nodeStateOf(node);
+    },
+    nodeMetadata: (name) => nodeMetadatas.get(name) as NodeMetadata | undefined,
+    warm: () => nodes.hasSynced() && nodeMetadatas.hasSynced(),
+  };
+
+  // ---- configuration ----
+  let config: ControllerConfig = DEFAULT_CONFIG;
+  let watcher: ConfigWatcher | undefined;
+  const onReload = (reload: ConfigReload) => {
+    metrics.configReloads.inc({ result: reload.ok ? 'success' : 'failure' });
+    if (reload.ok) {
+      config = reload.config;
+      logger.info('configuration reloaded', { path: options.configPath });
+      enqueueAll();
+    } else {
+      logger.error('configuration rejected, keeping the last good one', { path: options.configPath, errors: reload.errors });
+      if (options.podRef !== undefined) events.record(options.podRef, 'Warning', 'ConfigRejected', reload.errors.join('; '));
+    }
+  };
+  if (options.configPath !== undefined) {
+    watcher = new ConfigWatcher({ path: options.configPath, clock, onReload });
+    config = await watcher.start();
+  }
+
+  // ---- reconciler ----
+  const writer = kubeNodeWriter({ kubeConfig, isLeading: () => leading, onWrite: (resource, verb) => metrics.apiWrites.inc({ resource, verb }) });
+  const reconciler = new NodeReconciler({ cache, writer, events, config: () => config, clock, logger, counters: metrics });
+
+  // ---- health ----
+  const health: HealthServer = await startHealthServer({
+    host: options.metricsHost,
+    port: options.metricsPort,
+    registry,
+    readiness: [
+      { name: 'nodes informer', check: () => (nodes.hasSynced() ? undefined : 'not synced') },
+      { name: 'nodemetadatas informer', check: () => (nodeMetadatas.hasSynced() ? undefined : 'not synced') },
+    ],
+  });
+  logger.info('health and metrics server listening', { url: health.url });
+  options.onStarted?.({ healthUrl: health.url });
+
+  // ---- run ----
+  let workersDone: Promise<void> = Promise.resolve();
+  const startWork = (leadership: AbortSignal) => {
+    leading = true;
+    metrics.isLeader.set(1);
+    const workQueue = new WorkQueue({ clock, rateLimiter: defaultControllerRateLimiter(clock, { backoff: { maxDelayMs: 300_000 } }) });
+    queue = workQueue;
+    leadership.addEventListener(
+      'abort',
+      () => {
+        // Stop at once: nothing queued runs any more, and the writer refuses in-flight writes.
+        leading = false;
+        metrics.isLeader.set(0);
+        workQueue.shutDown();
+      },
+      { once: true },
+    );
+    enqueueAll();
+    workersDone = runWorkers(workQueue, options.workers, (key) => timedReconcile(reconciler, metrics, key), {
+      onError: (key, error) => {
+        metrics.reconcileErrors.inc();
+        logger.warn('reconcile failed, retrying with backoff', { node: key, error: error instanceof Error ? error.message : String(error), retries: workQueue.numRequeues(key) });
+      },
+    });
+    logger.info('workers started', { workers: options.workers });
+  };
+
+  let exit: ControllerExit = 'stopped';
+  try {
+    await Promise.race([Promise.all([nodes.start(), nodeMetadatas.start()]), abortable(signal)]);
+    if (signal.aborted) return exit;
+    logger.info('caches synced');
+
+    if (options.leaderElect) {
+      const timing = { ...DEFAULT_LEADER_ELECTION, ...options.leaderElection };
+      // The election stops only after the workers did (see below), so the Lease is released last.
+      const election = new AbortController();
+      const stopWorkersThenElection = async () => {
+        await stopWorkers(queue, workersDone, clock, options.shutdownTimeoutMs);
+        election.abort();
+      };
+      signal.addEventListener('abort', () => void stopWorkersThenElection(), { once: true });
+      const outcome = await runLeaderElection(
+        {
+          identity: options.identity,
+          store: kubeLeaseStore(kubeConfig, options.leaseNamespace, options.leaseName ?? LEASE_NAME),
+          clock,
+          logger,
+          ...timing,
+          onStartedLeading: startWork,
+          onStoppedLeading: () => metrics.isLeader.set(0),
+          onNewLeader: (identity) => logger.info('leader elected', { leader: identity }),
+        },
+        election.signal,
+      );
+      if (outcome === 'lost') exit = 'lost-leadership';
+    } else {
+      const always = new AbortController();
+      startWork(always.signal);
+      await abortable(signal);
+      await stopWorkers(queue, workersDone, clock, options.shutdownTimeoutMs);
+      always.abort();
+    }
+    return exit;
+  } finally {
+    leading = false;
+    queue?.shutDown();
+    watcher?.stop();
+    await Promise.race([events.flush(), sleep(clock, 2_000)]);
+    await Promise.all([nodes.stop(), nodeMetadatas.stop()]).catch(() => undefined);
+    await health.close();
+    logger.info('controller stopped', { reason: exit });
+  }
+}
+
+async function timedReconcile(reconciler: NodeReconciler, metrics: ControllerMetrics, key: string) {
+  const end = metrics.reconcileDuration.startTimer();
+  try {
+    const result = await reconciler.reconcile(key);
+    end({ result: 'success' });
+    return result;
+  } catch (error) {
+    end({ result: 'error' });
+    throw error;
+  }
+}
+
+/** Graceful: nothing new starts, in-flight reconciles finish (bounded). */
+async function stopWorkers(queue: WorkQueue | undefined, workersDone: Promise<void>, clock: Clock, timeoutMs = 10_000): Promise<void> {
+  queue?.shutDown();
+  await Promise.race([workersDone, sleep(clock, timeoutMs)]);
+}
+
+function abortable(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+}

@@ -1,0 +1,91 @@
+// The controller's Prometheus metrics, registered on a Registry the caller owns (no global
+// default registry, so tests can run several controllers in one process). Documented in
+// docs/metrics.md; keep both in step.
+
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export type ApiResource = 'nodes' | 'nodemetadatas' | 'events';
+export type ApiVerb = 'apply' | 'patch' | 'create';
+
+export interface ControllerMetrics {
+  reconcileDuration: Histogram<'result'>;
+  reconcileErrors: Counter<never>;
+  queueDepth: Gauge<never>;
+  labelsApplied: Counter<never>;
+  labelsRemoved: Counter<never>;
+  invalidLabels: Counter<never>;
+  apiWrites: Counter<'resource' | 'verb'>;
+  isLeader: Gauge<never>;
+  configReloads: Counter<'result'>;
+  eventsDropped: Counter<never>;
+}
+
+export interface ControllerMetricsOptions {
+  registry: Registry;
+  /** Read at scrape time: keys ready in the work queue (0 while not leading). */
+  queueDepth?: () => number;
+}
+
+export function createControllerMetrics(options: ControllerMetricsOptions): ControllerMetrics {
+  const registers = [options.registry];
+  const queueDepth = options.queueDepth;
+  return {
+    reconcileDuration: new Histogram({
+      name: 'nodemeta_controller_reconcile_duration_seconds',
+      help: 'Time to reconcile one node, by result (success, error).',
+      labelNames: ['result'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    reconcileErrors: new Counter({
+      name: 'nodemeta_controller_reconcile_errors_total',
+      help: 'Reconciles that failed and were requeued with backoff.',
+      registers,
+    }),
+    queueDepth: new Gauge({
+      name: 'nodemeta_controller_queue_depth',
+      help: 'Node names waiting in the work queue (not counting delayed or in-flight ones).',
+      registers,
+      collect() {
+        if (queueDepth !== undefined) this.set(queueDepth());
+      },
+    }),
+    labelsApplied: new Counter({
+      name: 'nodemeta_controller_labels_applied_total',
+      help: 'Node labels the controller added or changed.',
+      registers,
+    }),
+    labelsRemoved: new Counter({
+      name: 'nodemeta_controller_labels_removed_total',
+      help: 'Node labels the controller removed (it owned them and the metadata no longer has them).',
+      registers,
+    }),
+    invalidLabels: new Counter({
+      name: 'nodemeta_controller_invalid_labels_total',
+      help: 'Labels skipped because the value or tag name is not a valid label, or another writer owns the key; counted when the report changes.',
+      registers,
+    }),
+    apiWrites: new Counter({
+      name: 'nodemeta_controller_api_writes_total',
+      help: 'Write requests sent to the API server, by resource and verb.',
+      labelNames: ['resource', 'verb'],
+      registers,
+    }),
+    isLeader: new Gauge({
+      name: 'nodemeta_controller_is_leader',
+      help: '1 while this replica holds the leader Lease (or runs without leader election), else 0.',
+      registers,
+    }),
+    configReloads: new Counter({
+      name: 'nodemeta_controller_config_reloads_total',
+      help: 'Configuration file changes seen, by result (success, failure); on failure the last good configuration stays in force.',
+      labelNames: ['result'],
+      registers,
+    }),
+    eventsDropped: new Counter({
+      name: 'nodemeta_controller_events_dropped_total',
+      help: 'Kubernetes Events that could not be written (API error or a full backlog); reconciles never wait for Events.',
+      registers,
+    }),
+  };
+}

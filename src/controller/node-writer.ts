@@ -1,0 +1,121 @@
+// The edge that writes: the NodeWriter the reconciler uses, over client-node.
+// - Labels: server-side apply on the Node, field manager nodemeta-controller, force=false
+//   (labels.ts explains why this entry must hold labels only). A 409 means another manager owns
+//   a key we want: WriteConflictError, re-planned from a fresh read, never forced.
+// - Taints: a JSON patch guarded by a `test` of the list we planned from (taints.ts). 409 or 422
+//   (the `test` failed) → WriteConflictError. The patch is an Update operation, so it never enters
+//   the labels' Apply entry.
+// - NodeMetadata status: server-side apply on /status, field manager nodemeta-controller,
+//   force=true: those fields are the controller's alone (the agent applies its own).
+// Every write first checks that this replica still leads; a write after a lost lease could undo
+// what the new leader just did.
+
+import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { API_VERSION, FIELD_MANAGER_CONTROLLER, GROUP, KIND, PLURAL, VERSION } from '../api/names.js';
+import type { ControllerStatus } from '../api/nodemetadata.js';
+import { NotLeaderError, WriteConflictError, nodeStateOf, type NodeWriter } from './cluster-state.js';
+import { labelApplyBody } from './labels.js';
+import type { ApiResource, ApiVerb } from './metrics.js';
+import { taintsPatch } from './taints.js';
+
+export interface KubeNodeWriterOptions {
+  kubeConfig: KubeConfig;
+  /** False once leadership is lost: every write is refused from then on. */
+  isLeading: () => boolean;
+  /** Counts each write request sent (nodemeta_controller_api_writes_total). */
+  onWrite?: (resource: ApiResource, verb: ApiVerb) => void;
+}
+
+export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
+  const core = options.kubeConfig.makeApiClient(CoreV1Api);
+  const custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
+  const beforeWrite = (resource: ApiResource, verb: ApiVerb) => {
+    if (!options.isLeading()) throw new NotLeaderError('not the leader: refusing to write');
+    options.onWrite?.(resource, verb);
+  };
+
+  return {
+    async applyLabels(nodeName, labels) {
+      beforeWrite('nodes', 'apply');
+      try {
+        const node = await core.patchNode(
+          { name: nodeName, body: labelApplyBody(nodeName, labels), fieldManager: FIELD_MANAGER_CONTROLLER, force: false },
+          setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+        );
+        return nodeStateOf(node);
+      } catch (error) {
+        throw classify(error, [409], `apply labels of node ${nodeName}`);
+      }
+    },
+
+    async patchTaints(nodeName, current, next) {
+      beforeWrite('nodes', 'patch');
+      try {
+        const node = await core.patchNode(
+          { name: nodeName, body: taintsPatch(current, next), fieldManager: FIELD_MANAGER_CONTROLLER },
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+        );
+        return nodeStateOf(node);
+      } catch (error) {
+        // 422: the `test` op failed (the taints changed since we read them).
+        throw classify(error, [409, 422], `patch taints of node ${nodeName}`);
+      }
+    },
+
+    async applyControllerStatus(name, status: ControllerStatus) {
+      beforeWrite('nodemetadatas', 'apply');
+      const body = { apiVersion: API_VERSION, kind: KIND, metadata: { name }, status };
+      try {
+        await custom.patchClusterCustomObjectStatus(
+          { group: GROUP, version: VERSION, plural: PLURAL, name, body, fieldManager: FIELD_MANAGER_CONTROLLER, force: true },
+          setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+        );
+      } catch (error) {
+        throw classify(error, [], `apply status of NodeMetadata ${name}`);
+      }
+    },
+
+    async readNode(nodeName) {
+      try {
+        return nodeStateOf(await core.readNode({ name: nodeName }));
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined;
+        throw classify(error, [], `read node ${nodeName}`);
+      }
+    },
+  };
+}
+
+/** A client-node error as a WriteConflictError (for the given statuses) or an Error that says what failed. */
+function classify(error: unknown, conflictStatuses: number[], what: string): Error {
+  const status = statusOf(error);
+  const detail = messageOf(error);
+  if (status !== undefined && conflictStatuses.includes(status)) return new WriteConflictError(`${what}: ${status}: ${detail}`);
+  if (error instanceof NotLeaderError) return error;
+  return new Error(`${what}: ${status ?? 'request failed'}: ${detail}`, { cause: error });
+}
+
+export function statusOf(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof ApiException) {
+    const body = error.body as unknown;
+    const parsed = typeof body === 'string' ? safeParse(body) : body;
+    const message = (parsed as { message?: unknown } | undefined)?.message;
+    return typeof message === 'string' ? message : String(body).slice(0, 300);
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
