@@ -62,7 +62,7 @@ describe('malformed payload corpus (test/fixtures/malformed)', () => {
     const [kind = ''] = file.split('/');
     const text = readFileSync(join(CORPUS, file), 'utf8');
     let outcome: 'error' | 'warnings' | 'clean';
-    let message = '';
+    let message: string;
     try {
       const result = normalise(kind, text);
       outcome = result.warnings && result.warnings.length > 0 ? 'warnings' : 'clean';
@@ -75,6 +75,7 @@ describe('malformed payload corpus (test/fixtures/malformed)', () => {
     }
     expect(outcome).toBe(EXPECTED[file]);
     // Nothing that could break a log line or a label gets through.
+    // eslint-disable-next-line no-control-regex
     expect(message).not.toMatch(/[\u0000-\u0008]/);
     expect(message).not.toContain('INJECTED log line');
   });
