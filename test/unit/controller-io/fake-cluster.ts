@@ -1,0 +1,216 @@
+// A small in-memory cluster for the reconciler's unit tests: it is both the informer cache and the
+// writer, and plays the API server's rules that matter here (SSA label ownership with conflicts,
+// the JSON-patch `test` guard on taints, status apply of the controller's fields). Every write is
+// recorded, so tests can assert "zero writes".
+import type { ControllerStatus, NodeMetadata, NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
+import { FIELD_MANAGER_CONTROLLER } from '../../../src/api/names.js';
+import { WriteConflictError, type ClusterCache, type NodeState, type NodeWriter } from '../../../src/controller/cluster-state.js';
+import type { Taint } from '../../../src/controller/taints.js';
+import type { EventRecorder, EventType, ObjectReference } from '../../../src/observability/events.js';
+
+export interface RecordedWrite {
+  kind: 'labels' | 'taints' | 'status';
+  name: string;
+  body: unknown;
+}
+
+interface FakeNode {
+  uid: string;
+  labels: Record<string, string>;
+  /** key → manager for labels other writers set. */
+  foreignOwners: Map<string, string>;
+  /** Keys nodemeta-controller owns through its Apply entry. */
+  owned: Set<string>;
+  taints: Taint[] | undefined;
+  resourceVersion: number;
+}
+
+export class FakeCluster implements ClusterCache, NodeWriter {
+  readonly writes: RecordedWrite[] = [];
+  readonly reads: string[] = [];
+  isWarm = true;
+  private readonly nodes = new Map<string, FakeNode>();
+  private readonly nodeMetadatas = new Map<string, NodeMetadata>();
+  /** Runs once just before the next write of that kind reaches the "server" (to stage races). */
+  private beforeNextWrite: Partial<Record<RecordedWrite['kind'], () => void>> = {};
+
+  addNode(name: string, init: { labels?: Record<string, string>; labelManager?: string; taints?: Taint[] } = {}): void {
+    const labels = { ...init.labels };
+    const foreignOwners = new Map(Object.keys(labels).map((key) => [key, init.labelManager ?? 'kubelet']));
+    this.nodes.set(name, { uid: `uid-${name}`, labels, foreignOwners, owned: new Set(), taints: init.taints, resourceVersion: 1 });
+  }
+
+  setNodeMetadata(name: string, status: NodeMetadataStatus | undefined, spec?: NodeMetadata['spec']): void {
+    const existing = this.nodeMetadatas.get(name);
+    const controllerPart = existing?.status === undefined ? {} : controllerFields(existing.status);
+    const agentConditions = status?.conditions ?? [];
+    const merged: NodeMetadataStatus | undefined = status === undefined && existing?.status === undefined ? undefined : { ...status, ...controllerPart };
+    if (merged !== undefined) merged.conditions = [...agentConditions.filter((c) => !['Labeled', 'Drained'].includes(c.type)), ...(controllerPart.conditions ?? [])];
+    const nodeMetadata: NodeMetadata = { apiVersion: 'nodemeta.io/v1alpha1', kind: 'NodeMetadata', metadata: { name, generation: existing?.metadata.generation ?? 1 } };
+    if (spec !== undefined) {
+      nodeMetadata.spec = spec;
+      nodeMetadata.metadata.generation = (existing?.metadata.generation ?? 0) + 1;
+    } else if (existing?.spec !== undefined) nodeMetadata.spec = existing.spec;
+    if (merged !== undefined) nodeMetadata.status = merged;
+    this.nodeMetadatas.set(name, nodeMetadata);
+  }
+
+  /** Another writer (e.g. a person with kubectl) sets a label. */
+  setForeignLabel(name: string, key: string, value: string, manager = 'kubectl'): void {
+    const node = this.mustNode(name);
+    node.labels[key] = value;
+    node.foreignOwners.set(key, manager);
+    node.resourceVersion++;
+  }
+
+  /** Another writer replaces the taint list. */
+  setTaints(name: string, taints: Taint[] | undefined): void {
+    const node = this.mustNode(name);
+    node.taints = taints;
+    node.resourceVersion++;
+  }
+
+  onNextWrite(kind: RecordedWrite['kind'], action: () => void): void {
+    this.beforeNextWrite[kind] = action;
+  }
+
+  labels(name: string): Record<string, string> {
+    return { ...this.mustNode(name).labels };
+  }
+
+  taints(name: string): Taint[] | undefined {
+    return this.mustNode(name).taints;
+  }
+
+  status(name: string): NodeMetadataStatus | undefined {
+    return this.nodeMetadatas.get(name)?.status;
+  }
+
+  clearWrites(): void {
+    this.writes.length = 0;
+    this.reads.length = 0;
+  }
+
+  // ---- ClusterCache ----
+
+  node(name: string): NodeState | undefined {
+    const node = this.nodes.get(name);
+    return node === undefined ? undefined : this.stateOf(name, node);
+  }
+
+  nodeMetadata(name: string): NodeMetadata | undefined {
+    const value = this.nodeMetadatas.get(name);
+    return value === undefined ? undefined : structuredClone(value);
+  }
+
+  warm(): boolean {
+    return this.isWarm;
+  }
+
+  // ---- NodeWriter ----
+
+  async applyLabels(nodeName: string, labels: Record<string, string>): Promise<NodeState> {
+    this.runStaged('labels');
+    this.writes.push({ kind: 'labels', name: nodeName, body: { ...labels } });
+    const node = this.mustNode(nodeName);
+    for (const [key, value] of Object.entries(labels)) {
+      const other = node.foreignOwners.get(key);
+      if (other !== undefined && node.labels[key] !== value) throw new WriteConflictError(`Apply failed with 1 conflict: conflict with "${other}": .metadata.labels.${key}`);
+    }
+    for (const key of node.owned) {
+      if (!(key in labels) && !node.foreignOwners.has(key)) delete node.labels[key];
+    }
+    Object.assign(node.labels, labels);
+    node.owned = new Set(Object.keys(labels));
+    node.resourceVersion++;
+    return this.stateOf(nodeName, node);
+  }
+
+  async patchTaints(nodeName: string, current: readonly Taint[] | undefined, next: readonly Taint[]): Promise<NodeState> {
+    this.runStaged('taints');
+    this.writes.push({ kind: 'taints', name: nodeName, body: { current, next } });
+    const node = this.mustNode(nodeName);
+    const stored = node.taints === undefined || node.taints.length === 0 ? null : node.taints;
+    const tested = current === undefined || current.length === 0 ? null : current;
+    if (JSON.stringify(stored) !== JSON.stringify(tested)) throw new WriteConflictError('testing value /spec/taints failed');
+    node.taints = next.length === 0 ? undefined : next.map((taint) => ({ ...taint }));
+    node.resourceVersion++;
+    return this.stateOf(nodeName, node);
+  }
+
+  async applyControllerStatus(name: string, status: ControllerStatus): Promise<void> {
+    this.runStaged('status');
+    this.writes.push({ kind: 'status', name, body: structuredClone(status) });
+    const nodeMetadata = this.nodeMetadatas.get(name);
+    if (nodeMetadata === undefined) throw new Error(`NodeMetadata ${name} not found`);
+    const previous = nodeMetadata.status ?? {};
+    const agentConditions = (previous.conditions ?? []).filter((c) => !['Labeled', 'Drained'].includes(c.type));
+    const next: NodeMetadataStatus = { ...previous, conditions: [...agentConditions, ...(status.conditions ?? [])] };
+    if (status.maintenance === undefined) delete next.maintenance;
+    else next.maintenance = status.maintenance;
+    if (status.observedGeneration !== undefined) next.observedGeneration = status.observedGeneration;
+    nodeMetadata.status = next;
+  }
+
+  async readNode(nodeName: string): Promise<NodeState | undefined> {
+    this.reads.push(nodeName);
+    return this.node(nodeName);
+  }
+
+  private runStaged(kind: RecordedWrite['kind']): void {
+    const action = this.beforeNextWrite[kind];
+    delete this.beforeNextWrite[kind];
+    action?.();
+  }
+
+  private mustNode(name: string): FakeNode {
+    const node = this.nodes.get(name);
+    if (node === undefined) throw new Error(`node ${name} not found`);
+    return node;
+  }
+
+  private stateOf(name: string, node: FakeNode): NodeState {
+    const ownedFields = Object.fromEntries([...node.owned].map((key) => [`f:${key}`, {}]));
+    const state: NodeState = {
+      metadata: {
+        name,
+        uid: node.uid,
+        resourceVersion: String(node.resourceVersion),
+        labels: { ...node.labels },
+        managedFields: [
+          { manager: 'kubelet', operation: 'Update', fieldsType: 'FieldsV1', fieldsV1: {} },
+          { manager: FIELD_MANAGER_CONTROLLER, operation: 'Apply', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:labels': ownedFields } } },
+        ],
+      },
+      spec: {},
+    };
+    if (node.taints !== undefined) state.spec!.taints = node.taints.map((taint) => ({ ...taint }));
+    return state;
+  }
+}
+
+function controllerFields(status: NodeMetadataStatus): Pick<NodeMetadataStatus, 'maintenance' | 'observedGeneration' | 'conditions'> {
+  const part: Pick<NodeMetadataStatus, 'maintenance' | 'observedGeneration' | 'conditions'> = {
+    conditions: (status.conditions ?? []).filter((c) => ['Labeled', 'Drained'].includes(c.type)),
+  };
+  if (status.maintenance !== undefined) part.maintenance = status.maintenance;
+  if (status.observedGeneration !== undefined) part.observedGeneration = status.observedGeneration;
+  return part;
+}
+
+export interface RecordedEvent {
+  object: ObjectReference;
+  type: EventType;
+  reason: string;
+  message: string;
+}
+
+export class RecordingEvents implements EventRecorder {
+  readonly events: RecordedEvent[] = [];
+  record(object: ObjectReference, type: EventType, reason: string, message: string): void {
+    this.events.push({ object, type, reason, message });
+  }
+  reasons(): string[] {
+    return this.events.map((event) => event.reason);
+  }
+}

@@ -1,0 +1,257 @@
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import type { NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
+import type { ScheduledEvent } from '../../../src/api/observation.js';
+import { parseConfig, type ControllerConfig } from '../../../src/controller/config.js';
+import { NodeReconciler } from '../../../src/controller/reconciler.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { FakeClock } from '../runtime/fake-clock.js';
+import { FakeCluster, RecordingEvents } from './fake-cluster.js';
+
+const NODE = 'aks-pool-000001';
+const T0 = Date.UTC(2026, 10, 22, 4, 0, 0);
+
+function config(yaml = 'labels:\n  allowedTags: [team, "cost*"]\n'): ControllerConfig {
+  const result = parseConfig(yaml);
+  if (!result.ok) throw new Error(result.errors.join('; '));
+  return result.config;
+}
+
+function agentStatus(overrides: Partial<NodeMetadataStatus> = {}): NodeMetadataStatus {
+  return {
+    provider: 'azure',
+    observedTime: new Date(T0).toISOString(),
+    instance: { region: 'westeurope', zone: 'westeurope-1', faultDomain: '0', updateDomain: '3', instanceType: 'Standard_D4s_v5', priority: 'regular' },
+    tags: [{ name: 'team', value: 'payments' }],
+    events: [],
+    conditions: [{ type: 'MetadataAvailable', status: 'True', reason: 'Observed', message: 'ok', lastTransitionTime: new Date(T0).toISOString() }],
+    ...overrides,
+  };
+}
+
+function rebootEvent(notBeforeMs: number, id = 'EV-1'): ScheduledEvent {
+  return { id, type: 'Reboot', rawType: 'Reboot', status: 'Scheduled', notBefore: new Date(notBeforeMs).toISOString(), source: 'Platform', resources: [NODE], durationSeconds: -1 };
+}
+
+describe('NodeReconciler', () => {
+  let cluster: FakeCluster;
+  let events: RecordingEvents;
+  let clock: FakeClock;
+  let current: ControllerConfig;
+  let reconciler: NodeReconciler;
+
+  beforeEach(() => {
+    cluster = new FakeCluster();
+    events = new RecordingEvents();
+    clock = new FakeClock(T0);
+    current = config();
+    reconciler = new NodeReconciler({ cache: cluster, writer: cluster, events, config: () => current, clock, logger: silentLogger() });
+    cluster.addNode(NODE, { labels: { 'kubernetes.io/hostname': NODE, 'node.kubernetes.io/instance-type': 'Standard_D4s_v5' } });
+  });
+
+  it('applies the labels from the observation, then writes nothing when nothing changed', async () => {
+    cluster.setNodeMetadata(NODE, agentStatus());
+    await reconciler.reconcile(NODE);
+    expect(cluster.labels(NODE)).toEqual({
+      'kubernetes.io/hostname': NODE,
+      'node.kubernetes.io/instance-type': 'Standard_D4s_v5',
+      'nodemeta.io/provider': 'azure',
+      'nodemeta.io/region': 'westeurope',
+      'nodemeta.io/zone': 'westeurope-1',
+      'nodemeta.io/fault-domain': '0',
+      'nodemeta.io/update-domain': '3',
+      'nodemeta.io/instance-type': 'Standard_D4s_v5',
+      'nodemeta.io/priority': 'regular',
+      'tag.nodemeta.io/team': 'payments',
+    });
+    expect(cluster.writes.map((w) => w.kind)).toEqual(['labels', 'status']);
+    const labeled = cluster.status(NODE)?.conditions?.find((c) => c.type === 'Labeled');
+    expect(labeled).toMatchObject({ status: 'True', reason: 'LabelsApplied', message: '8 labels applied', observedGeneration: 1 });
+    expect(cluster.status(NODE)?.maintenance).toEqual({ phase: 'None' });
+    expect(events.reasons()).toEqual(['LabelsApplied']);
+    // The agent's condition is untouched.
+    expect(cluster.status(NODE)?.conditions?.find((c) => c.type === 'MetadataAvailable')?.status).toBe('True');
+
+    cluster.clearWrites();
+    clock.advance(60_000);
+    const again = await reconciler.reconcile(NODE);
+    await reconciler.reconcile(NODE);
+    expect(cluster.writes).toEqual([]);
+    expect(cluster.reads).toEqual([]);
+    expect(again).toEqual({});
+    expect(events.reasons()).toEqual(['LabelsApplied']);
+  });
+
+  it('writes nothing at all for a node without NodeMetadata and without nodemeta labels or taints', async () => {
+    await reconciler.reconcile(NODE);
+    expect(cluster.writes).toEqual([]);
+    expect(events.events).toEqual([]);
+  });
+
+  it('does nothing for a node that is not in the cache', async () => {
+    cluster.setNodeMetadata('gone', agentStatus());
+    expect(await reconciler.reconcile('gone')).toEqual({});
+    expect(cluster.writes).toEqual([]);
+  });
+
+  it('removes an owned label when its tag goes away, but not while the caches are cold', async () => {
+    cluster.setNodeMetadata(NODE, agentStatus());
+    await reconciler.reconcile(NODE);
+    cluster.setNodeMetadata(NODE, agentStatus({ tags: [] }));
+    cluster.clearWrites();
+
+    cluster.isWarm = false;
+    await reconciler.reconcile(NODE);
+    expect(cluster.labels(NODE)['tag.nodemeta.io/team']).toBe('payments');
+    expect(cluster.writes.filter((w) => w.kind === 'labels')).toEqual([]);
+
+    cluster.isWarm = true;
+    await reconciler.reconcile(NODE);
+    expect(cluster.labels(NODE)).not.toHaveProperty('tag.nodemeta.io/team');
+    expect(cluster.labels(NODE)['nodemeta.io/zone']).toBe('westeurope-1');
+    expect(events.events.at(-1)).toMatchObject({ reason: 'LabelsApplied', message: 'removed tag.nodemeta.io/team' });
+  });
+
+  it('never touches a label another writer set, even under nodemeta.io/', async () => {
+    cluster.setForeignLabel(NODE, 'nodemeta.io/zone', 'set-by-hand');
+    cluster.setForeignLabel(NODE, 'nodemeta.io/custom', 'mine');
+    cluster.setNodeMetadata(NODE, agentStatus());
+    await reconciler.reconcile(NODE);
+    expect(cluster.labels(NODE)['nodemeta.io/zone']).toBe('set-by-hand');
+    expect(cluster.labels(NODE)['nodemeta.io/custom']).toBe('mine');
+    expect(cluster.labels(NODE)['nodemeta.io/region']).toBe('westeurope');
+    const labeled = cluster.status(NODE)?.conditions?.find((c) => c.type === 'Labeled');
+    expect(labeled).toMatchObject({ status: 'False', reason: 'LabelsOwnedElsewhere' });
+    expect(labeled?.message).toContain('nodemeta.io/zone');
+    // And removing everything we own still leaves them alone.
+    cluster.setNodeMetadata(NODE, agentStatus({ instance: {}, tags: [] }));
+    await reconciler.reconcile(NODE);
+    expect(cluster.labels(NODE)).toMatchObject({ 'nodemeta.io/zone': 'set-by-hand', 'nodemeta.io/custom': 'mine', 'nodemeta.io/provider': 'azure' });
+    expect(cluster.labels(NODE)).not.toHaveProperty('nodemeta.io/region');
+  });
+
+  it('skips an invalid tag, applies the rest, and reports it in the condition, an Event and the metric', async () => {
+    let invalid = 0;
+    const counters = { labelsApplied: { inc: () => undefined }, labelsRemoved: { inc: () => undefined }, invalidLabels: { inc: (n = 1) => void (invalid += n) } };
+    reconciler = new NodeReconciler({ cache: cluster, writer: cluster, events, config: () => current, clock, logger: silentLogger(), counters });
+    cluster.setNodeMetadata(NODE, agentStatus({ tags: [{ name: 'team', value: 'payments' }, { name: 'costcenter', value: 'not valid!' }] }));
+    await reconciler.reconcile(NODE);
+    expect(cluster.labels(NODE)['tag.nodemeta.io/team']).toBe('payments');
+    expect(cluster.labels(NODE)).not.toHaveProperty('tag.nodemeta.io/costcenter');
+    const labeled = cluster.status(NODE)?.conditions?.find((c) => c.type === 'Labeled');
+    expect(labeled).toMatchObject({ status: 'False', reason: 'InvalidLabels' });
+    expect(labeled?.message).toContain('tag.nodemeta.io/costcenter="not valid!"');
+    const warning = events.events.find((e) => e.reason === 'InvalidLabelSkipped');
+    expect(warning).toMatchObject({ type: 'Warning', object: { kind: 'Node', name: NODE, uid: `uid-${NODE}` } });
+    expect(warning?.message).toBe(labeled?.message);
+    expect(invalid).toBe(1);
+
+    // Reported once: the same problem on the next reconcile is neither a write nor a new report.
+    cluster.clearWrites();
+    await reconciler.reconcile(NODE);
+    expect(cluster.writes).toEqual([]);
+    expect(events.events.filter((e) => e.reason === 'InvalidLabelSkipped')).toHaveLength(1);
+    expect(invalid).toBe(1);
+  });
+
+  it('re-plans from a fresh read when another writer takes a label in the meantime (409), never forcing', async () => {
+    cluster.setNodeMetadata(NODE, agentStatus());
+    cluster.onNextWrite('labels', () => cluster.setForeignLabel(NODE, 'nodemeta.io/zone', 'raced'));
+    await reconciler.reconcile(NODE);
+    expect(cluster.reads).toEqual([NODE]);
+    expect(cluster.labels(NODE)['nodemeta.io/zone']).toBe('raced');
+    expect(cluster.labels(NODE)['nodemeta.io/region']).toBe('westeurope');
+    expect(cluster.writes.filter((w) => w.kind === 'labels')).toHaveLength(2);
+    expect(cluster.writes[1]!.body).not.toHaveProperty('nodemeta.io/zone');
+  });
+
+  it('gives up with an error after repeated conflicts, so the queue backs off', async () => {
+    cluster.setNodeMetadata(NODE, agentStatus());
+    const failing = Object.create(cluster) as FakeCluster;
+    failing.applyLabels = async () => {
+      throw new (await import('../../../src/controller/cluster-state.js')).WriteConflictError('conflict');
+    };
+    reconciler = new NodeReconciler({ cache: cluster, writer: failing, events, config: () => current, clock, logger: silentLogger(), conflictRetries: 2 });
+    await expect(reconciler.reconcile(NODE)).rejects.toThrow('conflict');
+    expect(cluster.reads).toHaveLength(2);
+  });
+
+  describe('maintenance events', () => {
+    it('adds the notice taint and phase Scheduled at once, switches it to NoSchedule when the action starts, and requeues for that moment', async () => {
+      const notBefore = T0 + 2 * 3_600_000;
+      cluster.setNodeMetadata(NODE, agentStatus({ events: [rebootEvent(notBefore)] }));
+      const first = await reconciler.reconcile(NODE);
+      // Reboot → Drain with the default 1 h lead time: starts at NotBefore - 1 h.
+      expect(first).toEqual({ requeueAfter: 3_600_000 });
+      expect(cluster.taints(NODE)).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'PreferNoSchedule' }]);
+      expect(cluster.status(NODE)?.maintenance).toEqual({ phase: 'Scheduled', eventId: 'EV-1', eventType: 'Reboot', notBefore: '2026-11-22T06:00:00Z' });
+      expect(events.reasons()).toEqual(['LabelsApplied', 'TaintsUpdated', 'MaintenanceScheduled']);
+      expect(events.events.at(-1)?.message).toContain('action Drain starts at 2026-11-22T05:00:00.000Z');
+
+      cluster.clearWrites();
+      clock.advance(3_600_000 - 1);
+      expect(await reconciler.reconcile(NODE)).toEqual({ requeueAfter: 1 });
+      expect(cluster.writes).toEqual([]);
+
+      clock.advance(1);
+      expect(await reconciler.reconcile(NODE)).toEqual({});
+      expect(cluster.taints(NODE)).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'NoSchedule' }]);
+      expect(cluster.writes.map((w) => w.kind)).toEqual(['taints']);
+    });
+
+    it('removes the taint and returns to phase None when the event goes away', async () => {
+      cluster.setNodeMetadata(NODE, agentStatus({ events: [rebootEvent(T0 + 600_000)] }));
+      await reconciler.reconcile(NODE);
+      expect(cluster.taints(NODE)).toHaveLength(1);
+
+      cluster.setNodeMetadata(NODE, agentStatus({ events: [] }));
+      await reconciler.reconcile(NODE);
+      expect(cluster.taints(NODE)).toBeUndefined();
+      expect(cluster.status(NODE)?.maintenance).toEqual({ phase: 'None' });
+      expect(events.reasons().slice(-2)).toEqual(['TaintsUpdated', 'MaintenanceCancelled']);
+    });
+
+    it('keeps its taint and phase while the caches are cold', async () => {
+      cluster.setNodeMetadata(NODE, agentStatus({ events: [rebootEvent(T0 + 600_000)] }));
+      await reconciler.reconcile(NODE);
+      cluster.setNodeMetadata(NODE, agentStatus({ events: [] }));
+      cluster.isWarm = false;
+      cluster.clearWrites();
+      await reconciler.reconcile(NODE);
+      expect(cluster.writes).toEqual([]);
+      expect(cluster.taints(NODE)).toHaveLength(1);
+    });
+
+    it('leaves foreign taints alone and retries from a fresh read when the taint list changed meanwhile', async () => {
+      const foreign = { key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule' as const };
+      const other = { key: 'example.com/gpu', value: 'true', effect: 'NoSchedule' as const };
+      cluster.setTaints(NODE, [foreign]);
+      cluster.setNodeMetadata(NODE, agentStatus({ spot: { terminationTime: new Date(T0 + 300_000).toISOString() }, instance: { priority: 'spot' } }));
+      cluster.onNextWrite('taints', () => cluster.setTaints(NODE, [foreign, other]));
+      await reconciler.reconcile(NODE);
+      expect(cluster.taints(NODE)).toEqual([foreign, other, { key: 'nodemeta.io/spot-termination', effect: 'NoSchedule' }]);
+      expect(cluster.reads).toEqual([NODE]);
+      expect(cluster.status(NODE)?.maintenance).toMatchObject({ phase: 'Scheduled', eventId: 'spot-termination', eventType: 'SpotTermination' });
+
+      cluster.setNodeMetadata(NODE, agentStatus({ instance: { priority: 'spot' } }));
+      await reconciler.reconcile(NODE);
+      expect(cluster.taints(NODE)).toEqual([foreign, other]);
+    });
+
+    it('ignores an event whose action is None', async () => {
+      current = config('policy:\n  Reboot:\n    action: None\n');
+      cluster.setNodeMetadata(NODE, agentStatus({ events: [rebootEvent(T0 + 600_000)] }));
+      expect(await reconciler.reconcile(NODE)).toEqual({});
+      expect(cluster.taints(NODE)).toBeUndefined();
+      expect(cluster.status(NODE)?.maintenance).toEqual({ phase: 'None' });
+    });
+
+    it('follows a configuration change on the next reconcile', async () => {
+      cluster.setNodeMetadata(NODE, agentStatus({ events: [rebootEvent(T0 + 600_000)] }));
+      await reconciler.reconcile(NODE);
+      expect(cluster.taints(NODE)?.[0]?.effect).toBe('NoSchedule');
+      current = config('policy:\n  Reboot:\n    action: Taint\n');
+      await reconciler.reconcile(NODE);
+      expect(cluster.taints(NODE)).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'PreferNoSchedule' }]);
+    });
+  });
+});
