@@ -11,7 +11,9 @@ describe('nodemeta controller flags', () => {
     jest.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void errors.push(args.join(' ')));
     jest.spyOn(console, 'log').mockImplementation(() => undefined);
   });
-  afterEach(() => jest.restoreAllMocks());
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
 
   it('prints help and exits 0', async () => {
     expect(await run(['--help'])).toBe(0);
