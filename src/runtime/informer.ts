@@ -79,14 +79,20 @@ export class ResilientInformer<T extends KubernetesObject> implements ObjectCach
   }
 
   private async connect(): Promise<void> {
+    const failuresBefore = this.failures;
     try {
       await this.listWatch.start();
-      this.synced = true;
-      this.failures = 0;
-      this.firstSync.resolve();
     } catch (err) {
       await this.restart(err);
+      return;
     }
+    // ListWatch.start() does not throw when its list fails: it emits 'error' (which already
+    // scheduled a restart and counted the failure) and resolves. Only a clean start is a sync;
+    // otherwise a failed list would count as a warm (but empty) cache and let removals through.
+    if (this.failures !== failuresBefore || this.stopController.signal.aborted) return;
+    this.synced = true;
+    this.failures = 0;
+    this.firstSync.resolve();
   }
 
   private async restart(err: unknown): Promise<void> {
