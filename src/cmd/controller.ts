@@ -28,6 +28,7 @@ Flags:
   --metrics-addr [HOST]:PORT  /metrics, /healthz and /readyz (default: :8080; port 0 picks one)
   --health-port PORT          same server, port only (overrides the port of --metrics-addr)
   --workers N                 nodes reconciled in parallel (default: 4)
+  --node-selector SELECTOR    only reconcile nodes matching this label selector (default: all)
   --log-level LEVEL           error, warn, info, debug (default: info)
   -h, --help                  show this text
 
@@ -82,6 +83,7 @@ interface Flags {
   metricsHost: string;
   metricsPort: number;
   workers: number;
+  nodeSelector?: string;
   logLevel: string;
 }
 
@@ -109,6 +111,7 @@ function parseFlags(argv: string[]): Flags {
         'metrics-addr': { type: 'string', default: ':8080' },
         'health-port': { type: 'string' },
         workers: { type: 'string', default: '4' },
+        'node-selector': { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -146,6 +149,7 @@ function parseFlags(argv: string[]): Flags {
   };
   if (values.config !== undefined) flags.config = values.config;
   if (values.kubeconfig !== undefined) flags.kubeconfig = values.kubeconfig;
+  if (values['node-selector'] !== undefined) flags.nodeSelector = values['node-selector'];
   return flags;
 }
 
@@ -186,6 +190,7 @@ async function buildOptions(flags: Flags): Promise<ControllerOptions> {
     metricsPort: flags.metricsPort,
   };
   if (flags.config !== undefined) options.configPath = flags.config;
+  if (flags.nodeSelector !== undefined) options.nodeSelector = flags.nodeSelector;
   const podName = process.env.POD_NAME;
   const podNamespace = process.env.POD_NAMESPACE;
   if (podName !== undefined && podNamespace !== undefined) options.podRef = { apiVersion: 'v1', kind: 'Pod', name: podName, namespace: podNamespace };

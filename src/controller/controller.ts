@@ -55,6 +55,8 @@ export interface ControllerOptions {
   identity: string;
   leaderElection?: Partial<LeaderElectionTiming>;
   workers: number;
+  /** A label selector: only matching nodes are reconciled (e.g. one node pool); all nodes when absent. */
+  nodeSelector?: string;
   /** The health and metrics server; port 0 picks a free one (see onStarted). */
   metricsHost: string;
   metricsPort: number;
@@ -102,7 +104,8 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     name: 'nodes',
     kubeConfig,
     path: '/api/v1/nodes',
-    list: () => core.listNode(),
+    list: () => core.listNode(options.nodeSelector === undefined ? {} : { labelSelector: options.nodeSelector }),
+    ...(options.nodeSelector === undefined ? {} : { labelSelector: options.nodeSelector }),
     clock,
     logger,
   });
