@@ -1,11 +1,14 @@
 // The Azure client against the emulator over real HTTP on 127.0.0.1: normalisation of what the
 // service serves, filtering and approval of scheduled events, api-version fallback, every fault kind.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { MetadataError } from '../../src/agent/http/errors.js';
 import { observeOnce } from '../../src/agent/observe.js';
 import { systemClock } from '../../src/agent/http/clock.js';
 import { caught, FAST_RETRY, Harness, stringsIn } from './imds-harness.js';
 
+
+// Every request goes through the agent's real budget (2/s): a test with a dozen requests takes seconds.
+jest.setTimeout(60_000);
 const FORBIDDEN = /userData|customData|publicKeys|osProfile|\/identity|\/attested|\/loadbalancer/i;
 
 describe('Azure IMDS client against the emulator', () => {

@@ -1,0 +1,288 @@
+// The Alibaba client against the emulator over real HTTP on 127.0.0.1: hardened and normal modes,
+// token renewal, tags, spot termination, system events, every fault kind.
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { MetadataError } from '../../src/agent/http/errors.js';
+import { systemClock } from '../../src/agent/http/clock.js';
+import { observeOnce } from '../../src/agent/observe.js';
+import { ManualClock } from '../../src/emulator/clock.js';
+import { caught, Harness, stringsIn } from './imds-harness.js';
+
+
+// Every request goes through the agent's real budget (2/s): a test with a dozen requests takes seconds.
+jest.setTimeout(60_000);
+const FORBIDDEN = /ram\/security-credentials|public-keys|user-data/;
+const TOKEN = 'x-aliyun-ecs-metadata-token';
+
+describe('Alibaba ECS metadata client against the emulator', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await Harness.start('alibaba');
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+  afterEach(async () => {
+    await h.clearFaults();
+    await h.clearRequests();
+    await h.control('PATCH', `/vms/${h.vm}`, { hardenedOnly: false, tagsEnabled: false, spot: { terminationTime: null } });
+  });
+
+  it('reads the instance in hardened mode: one token, sent on every GET, never an X-Forwarded-For', async () => {
+    const client = h.alibaba();
+    try {
+      const { instance, tags } = await client.readInstance();
+      await client.readEvents();
+      const items = (await h.state()).instance as Record<string, string>;
+      expect(instance).toEqual({
+        id: items['instance-id'],
+        region: items['region-id'],
+        zone: items['zone-id'],
+        instanceType: items['instance/instance-type'],
+        name: items['instance/instance-name'],
+        hostname: items.hostname,
+      });
+      expect(tags).toBeUndefined(); // not asked for
+      const log = await h.requests();
+      const puts = log.filter((r) => r.method === 'PUT');
+      expect(puts).toHaveLength(1);
+      expect(puts[0]!.path).toBe('/latest/api/token');
+      expect(Number(puts[0]!.headers['x-aliyun-ecs-metadata-token-ttl-seconds'])).toBeGreaterThan(0);
+      for (const r of log) {
+        expect(r.headers['x-forwarded-for']).toBeUndefined();
+        expect(r.path).not.toMatch(FORBIDDEN);
+        if (r.method === 'GET') expect(r.headers[TOKEN]).toBeDefined();
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('prints no secret the instance holds (RAM credentials, keys, user data)', async () => {
+    const client = h.alibaba({ readTags: true });
+    await h.control('PATCH', `/vms/${h.vm}`, { tagsEnabled: true });
+    try {
+      const text = JSON.stringify(await observeOnce(client, systemClock));
+      const items = (await h.state()).instance as Record<string, unknown>;
+      const secrets = Object.entries(items)
+        .filter(([path]) => FORBIDDEN.test(path))
+        .flatMap(([, value]) => stringsIn(value))
+        .filter((s) => s.length > 8);
+      expect(secrets.length).toBeGreaterThan(0);
+      for (const secret of secrets) expect(text).not.toContain(secret);
+      expect(text).not.toMatch(/secret|AccessKey|SecurityToken/i);
+      for (const r of await h.requests()) expect(r.path).not.toMatch(FORBIDDEN);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('normal mode: plain GETs, no token', async () => {
+    const client = h.alibaba({ mode: 'normal' });
+    try {
+      await client.readInstance();
+      const log = await h.requests();
+      expect(log.filter((r) => r.method === 'PUT')).toHaveLength(0);
+      for (const r of log) expect(r.headers[TOKEN]).toBeUndefined();
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('normal mode on a hardened-only instance: a clear 403 saying what to change', async () => {
+    await h.control('PATCH', `/vms/${h.vm}`, { hardenedOnly: true });
+    const client = h.alibaba({ mode: 'normal' });
+    try {
+      const err = await caught(client.readInstance());
+      expect(err).toBeInstanceOf(MetadataError);
+      expect(err.message).toMatch(/HTTP 403.*--alibaba-mode hardened/);
+      expect(await h.requests()).toHaveLength(1);
+    } finally {
+      await client.close();
+    }
+    const hardened = h.alibaba();
+    try {
+      await expect(hardened.readInstance()).resolves.toBeDefined();
+    } finally {
+      await hardened.close();
+    }
+  });
+
+  it('reads tags when the owner exposes them (";" and ":" intact), and treats 404 as "not exposed"', async () => {
+    const client = h.alibaba({ readTags: true });
+    try {
+      expect((await client.readInstance()).tags).toBeUndefined();
+      const tags = [
+        { name: 'team', value: 'payments' },
+        { name: 'window', value: 'sat 02:00-04:00;sun 02:00-04:00' },
+      ];
+      await h.control('PATCH', `/vms/${h.vm}`, { tagsEnabled: true, tags });
+      const read = (await client.readInstance()).tags;
+      expect(read).toEqual(expect.arrayContaining(tags));
+      expect(read).toHaveLength(2);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('reads the spot termination time, and its absence (404) as no termination', async () => {
+    const client = h.alibaba();
+    try {
+      expect((await client.readEvents()).spot).toBeUndefined();
+      await h.control('PATCH', `/vms/${h.vm}`, { spot: { terminationTime: '2026-11-22T10:05:00Z' } });
+      expect((await client.readEvents()).spot).toEqual({ terminationTime: '2026-11-22T10:05:00.000Z' });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('reads active system events, maps known codes, keeps unknown ones and the raw text', async () => {
+    const reboot = await h.addEvent({ type: 'SystemMaintenance.Reboot', resources: [h.vm], notBefore: '+24h', lifecycle: 'manual' });
+    const odd = await h.addEvent({ type: 'SystemMaintenance.IsolateErrorDisk', resources: [h.vm], notBefore: '+48h', lifecycle: 'manual' });
+    const elsewhere = await h.addEvent({ type: 'SystemMaintenance.Redeploy', resources: [h.emu.vms[1]], lifecycle: 'manual' });
+    const client = h.alibaba();
+    try {
+      const snapshot = await client.readEvents();
+      const byId = new Map(snapshot.events.map((e) => [e.id, e]));
+      expect(byId.get(reboot.id)).toMatchObject({ type: 'Reboot', rawType: 'SystemMaintenance.Reboot', status: 'Scheduled' });
+      expect(byId.get(odd.id)).toMatchObject({ type: 'Unknown', rawType: 'SystemMaintenance.IsolateErrorDisk' });
+      expect(byId.has(elsewhere.id)).toBe(false);
+      expect(Date.parse(byId.get(reboot.id)!.notBefore!)).toBeGreaterThan(Date.now() + 23 * 3_600_000);
+      expect(snapshot.rawSystemEvents).toContain('SystemMaintenance.Reboot');
+    } finally {
+      await client.close();
+      for (const e of [reboot, odd, elsewhere]) await h.control('DELETE', `/events/${e.id}`);
+    }
+  });
+
+  it('has no way to approve an event, and says so', async () => {
+    const client = h.alibaba();
+    try {
+      const err = await caught(client.approve('e-123'));
+      expect(err).toBeInstanceOf(MetadataError);
+      expect(err.kind).toBe('unsupported');
+    } finally {
+      await client.close();
+    }
+  });
+
+  describe('faults', () => {
+    const EVENTS = '/latest/maintenance/active-system-events';
+
+    async function eventsAfterFault(fault: Record<string, unknown>, options = {}) {
+      const client = h.alibaba(options);
+      await client.readEvents(); // token in hand
+      await h.clearRequests();
+      await h.fault({ path: EVENTS, ...fault });
+      try {
+        const result = await client.readEvents().then(
+          (value) => ({ value, error: undefined }),
+          (error: unknown) => ({ value: undefined, error: error as MetadataError }),
+        );
+        return { ...result, log: (await h.requests()).filter((r) => r.path === EVENTS) };
+      } finally {
+        await client.close();
+      }
+    }
+
+    it.each([429, 500, 503])('retries HTTP %i and recovers', async (status) => {
+      const r = await eventsAfterFault({ kind: 'status', status, count: 2 });
+      expect(r.error).toBeUndefined();
+      expect(r.log.map((x) => x.status)).toEqual([status, status, 200]);
+    });
+
+    it('renews the token once on 401 and recovers', async () => {
+      const r = await eventsAfterFault({ kind: 'status', status: 401, count: 1 });
+      expect(r.error).toBeUndefined();
+      expect(r.log.map((x) => x.status)).toEqual([401, 200]);
+      expect((await h.requests()).filter((x) => x.method === 'PUT')).toHaveLength(1);
+    });
+
+    it('reports a persistent 401 clearly, without the token', async () => {
+      const r = await eventsAfterFault({ kind: 'status', status: 401 });
+      expect(r.error!.status).toBe(401);
+      expect(r.error!.message).toMatch(/HTTP 401.*even with a fresh token/);
+      expect(r.log).toHaveLength(2);
+    });
+
+    it.each([400, 403, 405])('does not retry HTTP %i', async (status) => {
+      const r = await eventsAfterFault({ kind: 'status', status, count: 1 });
+      expect(r.error!.status).toBe(status);
+      expect(r.log).toHaveLength(1);
+    });
+
+    it('treats 404 on active-system-events as no events', async () => {
+      const r = await eventsAfterFault({ kind: 'status', status: 404, count: 1 });
+      expect(r.value!.events).toEqual([]);
+    });
+
+    it('retries 410 across a fault window and recovers', async () => {
+      const r = await eventsAfterFault({ kind: 'status', status: 410, durationMs: 1_000 });
+      expect(r.error).toBeUndefined();
+      expect(r.log.at(-1)!.status).toBe(200);
+    });
+
+    it('retries reset connections and recovers; a persistent reset is a connection error', async () => {
+      const ok = await eventsAfterFault({ kind: 'reset', count: 2 });
+      expect(ok.error).toBeUndefined();
+      await h.clearFaults();
+      const bad = await eventsAfterFault({ kind: 'reset' });
+      expect(bad.error!.kind).toBe('connection');
+    });
+
+    it('times out a slow answer and retries', async () => {
+      const r = await eventsAfterFault({ kind: 'delay', delayMs: 1_500, count: 1 }, { requestTimeoutMs: 400 });
+      expect(r.error).toBeUndefined();
+      expect(r.value!.events).toBeDefined();
+    });
+
+    it('retries a truncated JSON answer; reports a persistent one as malformed', async () => {
+      await h.addEvent({ type: 'SystemMaintenance.Reboot', resources: [h.vm], lifecycle: 'manual', id: 'e-truncation' });
+      try {
+        const ok = await eventsAfterFault({ kind: 'malformed', count: 1 });
+        expect(ok.error).toBeUndefined();
+        expect(ok.value!.events.map((e) => e.id)).toEqual(['e-truncation']);
+        await h.clearFaults();
+        const bad = await eventsAfterFault({ kind: 'malformed' });
+        expect(bad.error!.kind).toBe('malformed');
+        expect(bad.error!.message).toMatch(/not valid JSON/);
+      } finally {
+        await h.control('DELETE', '/events/e-truncation');
+      }
+    });
+  });
+});
+
+describe('Alibaba token lifetime', () => {
+  it('gets a new token when the service says the old one expired (401), then goes on', async () => {
+    const clock = new ManualClock(Date.now());
+    const h = await Harness.start('alibaba', { clock, settings: { rateLimitPerSecond: 0 } });
+    const client = h.alibaba({ tokenTtlSeconds: 3_600 });
+    try {
+      await client.readEvents();
+      clock.advance(3_601_000); // the emulator's token expires; the client's clock has not moved
+      await client.readEvents();
+      const log = await h.requests();
+      expect(log.filter((r) => r.method === 'PUT')).toHaveLength(2);
+      expect(log.filter((r) => r.status === 401)).toHaveLength(1);
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+
+  it('renews the token before it runs out, without a 401', async () => {
+    const h = await Harness.start('alibaba');
+    const client = h.alibaba({ tokenTtlSeconds: 1 });
+    try {
+      await client.readEvents();
+      await new Promise((r) => setTimeout(r, 1_100));
+      await client.readEvents();
+      const log = await h.requests();
+      expect(log.filter((r) => r.method === 'PUT')).toHaveLength(2);
+      expect(log.filter((r) => r.status === 401)).toHaveLength(0);
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+});
