@@ -138,7 +138,7 @@ function parseFlags(argv: string[]): Flags {
     help: false,
     defaultConfig: values['default-config'],
     leaderElect: values['leader-elect'],
-    leaseNamespace: values['lease-namespace'] ?? process.env.POD_NAMESPACE ?? 'nodemeta-system',
+    leaseNamespace: values['lease-namespace'] ?? (process.env.POD_NAMESPACE || 'nodemeta-system'),
     leaseName: values['lease-name'],
     identity: values.identity ?? defaultIdentity(),
     ...timing,
@@ -191,8 +191,8 @@ async function buildOptions(flags: Flags): Promise<ControllerOptions> {
   };
   if (flags.config !== undefined) options.configPath = flags.config;
   if (flags.nodeSelector !== undefined) options.nodeSelector = flags.nodeSelector;
-  const podName = process.env.POD_NAME;
-  const podNamespace = process.env.POD_NAMESPACE;
+  const podName = process.env.POD_NAME || undefined;
+  const podNamespace = process.env.POD_NAMESPACE || undefined;
   if (podName !== undefined && podNamespace !== undefined) options.podRef = { apiVersion: 'v1', kind: 'Pod', name: podName, namespace: podNamespace };
   return options;
 }

@@ -75,7 +75,7 @@ export type ControllerExit = 'stopped' | 'lost-leadership';
 
 export function defaultIdentity(): string {
   // Two local processes share a hostname: the pid keeps their identities apart.
-  return process.env.POD_NAME ?? `${hostname()}_${process.pid}`;
+  return process.env.POD_NAME || `${hostname()}_${process.pid}`;
 }
 
 /** Runs the controller until `signal` aborts (graceful stop) or leadership is lost. */

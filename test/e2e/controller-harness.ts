@@ -1,0 +1,188 @@
+// Helpers for the controller's end-to-end tests: the controller runs as a real process
+// (`node dist/cmd/nodemeta.js controller ...`) against the local control plane; nodes are
+// kwok-managed Node objects of the test's own, and their NodeMetadata status is written the way
+// the agent writes it (server-side apply on /status, field manager nodemeta-agent).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
+import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
+import { REPO_ROOT, apiStatus, kubeConfig, kubeconfigPath, kubectlOk, waitFor } from './lib/cluster.js';
+
+const NODEMETA = path.join(REPO_ROOT, 'dist/cmd/nodemeta.js');
+
+export async function installCrd(): Promise<void> {
+  await kubectlOk(['apply', '--server-side', '--force-conflicts', '--field-manager', 'nodemeta-e2e', '-f', path.join(REPO_ROOT, 'crds/nodemetadatas.nodemeta.io.yaml')]);
+  await kubectlOk(['wait', '--for', 'condition=Established', 'crd/nodemetadatas.nodemeta.io', '--timeout', '60s']);
+}
+
+/** A unique, short id for this test file's objects. */
+export function runId(): string {
+  return `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** A kwok-managed Node labelled for this run (the controllers under test select on that label). */
+export async function createNode(name: string, selectorLabel: Record<string, string>): Promise<V1Node> {
+  const core = kubeConfig().makeApiClient(CoreV1Api);
+  return core.createNode({
+    body: {
+      metadata: {
+        name,
+        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        labels: { ...selectorLabel, 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok' },
+      },
+      spec: {},
+    },
+  });
+}
+
+export async function deleteNode(name: string): Promise<void> {
+  const core = kubeConfig().makeApiClient(CoreV1Api);
+  try {
+    await core.deleteNode({ name });
+  } catch (err) {
+    if (apiStatus(err) !== 404) throw err;
+  }
+}
+
+export async function readNode(name: string): Promise<V1Node> {
+  return kubeConfig().makeApiClient(CoreV1Api).readNode({ name });
+}
+
+/** The NodeMetadata the agent creates for its node, owned by the Node (garbage-collected with it). */
+export async function createNodeMetadata(node: V1Node): Promise<void> {
+  const custom = kubeConfig().makeApiClient(CustomObjectsApi);
+  await custom.createClusterCustomObject({
+    group: 'nodemeta.io',
+    version: 'v1alpha1',
+    plural: 'nodemetadatas',
+    body: {
+      apiVersion: 'nodemeta.io/v1alpha1',
+      kind: 'NodeMetadata',
+      metadata: {
+        name: node.metadata!.name,
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: node.metadata!.name!, uid: node.metadata!.uid!, blockOwnerDeletion: false }],
+      },
+    },
+  });
+}
+
+/** Applies the agent's part of the status, as the agent does (SSA, field manager nodemeta-agent). */
+export async function applyAgentStatus(name: string, status: NodeMetadataStatus): Promise<void> {
+  const custom = kubeConfig().makeApiClient(CustomObjectsApi);
+  await custom.patchClusterCustomObjectStatus(
+    {
+      group: 'nodemeta.io',
+      version: 'v1alpha1',
+      plural: 'nodemetadatas',
+      name,
+      body: { apiVersion: 'nodemeta.io/v1alpha1', kind: 'NodeMetadata', metadata: { name }, status },
+      fieldManager: 'nodemeta-agent',
+      force: true,
+    },
+    setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+  );
+}
+
+export async function readNodeMetadataStatus(name: string): Promise<NodeMetadataStatus | undefined> {
+  const custom = kubeConfig().makeApiClient(CustomObjectsApi);
+  const object = (await custom.getClusterCustomObjectStatus({ group: 'nodemeta.io', version: 'v1alpha1', plural: 'nodemetadatas', name })) as { status?: NodeMetadataStatus };
+  return object.status;
+}
+
+export function writeConfig(yaml: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nodemeta-e2e-controller-'));
+  const file = path.join(dir, 'config.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+export interface ControllerProcess {
+  identity: string;
+  child: ChildProcess;
+  healthUrl: string;
+  /** Every stderr line (JSON logs), for failure messages. */
+  logs: string[];
+  exited: Promise<number | null>;
+  metrics(): Promise<string>;
+  /** Sum of nodemeta_controller_api_writes_total, optionally for some resources only. */
+  apiWrites(resources?: string[]): Promise<number>;
+  isLeader(): Promise<boolean>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `nodemeta controller` with the admin kubeconfig; resolves once its health server listens. */
+export async function startController(identity: string, args: string[]): Promise<ControllerProcess> {
+  if (!existsSync(NODEMETA)) throw new Error(`${NODEMETA} is missing: run 'make build' first`);
+  const child = spawn(
+    process.execPath,
+    [NODEMETA, 'controller', '--kubeconfig', kubeconfigPath(), '--identity', identity, '--metrics-addr', '127.0.0.1:0', '--log-level', 'debug', ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: withoutPodEnv(process.env) },
+  );
+  const logs: string[] = [];
+  let healthUrl: string | undefined;
+  let buffer = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => {
+    buffer += chunk;
+    const lines = buffer.split('\n');
+    buffer = lines.pop()!;
+    for (const line of lines) {
+      logs.push(line);
+      if (healthUrl === undefined && line.includes('health and metrics server listening')) {
+        try {
+          healthUrl = (JSON.parse(line) as { url: string }).url;
+        } catch {
+          // not JSON: ignore
+        }
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code));
+  const url = await waitFor(
+    `controller ${identity} to listen`,
+    () => {
+      if (exitCode !== undefined) throw new Error(`controller ${identity} exited ${exitCode}:\n${logs.slice(-20).join('\n')}`);
+      return healthUrl;
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
+  const metrics = async () => (await fetch(`${url}/metrics`)).text();
+  return {
+    identity,
+    child,
+    healthUrl: url,
+    logs,
+    exited,
+    metrics,
+    async apiWrites(resources) {
+      const text = await metrics();
+      let sum = 0;
+      for (const match of text.matchAll(/^nodemeta_controller_api_writes_total\{resource="([^"]+)",verb="[^"]+"\} (\d+)/gm)) {
+        if (resources === undefined || resources.includes(match[1]!)) sum += Number(match[2]);
+      }
+      return sum;
+    },
+    async isLeader() {
+      return /^nodemeta_controller_is_leader 1$/m.test(await metrics());
+    },
+    async stop(signal = 'SIGTERM') {
+      if (exitCode === undefined) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export function nodemetaTaints(node: V1Node): { key: string; value?: string; effect: string }[] {
+  return (node.spec?.taints ?? []).filter((taint) => taint.key.startsWith('nodemeta.io/')).map(({ key, value, effect }) => (value === undefined ? { key, effect } : { key, value, effect }));
+}
+
+function withoutPodEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  delete copy.POD_NAME;
+  delete copy.POD_NAMESPACE;
+  return copy;
+}

@@ -1,0 +1,172 @@
+// The controller against the real API server: labels owned exactly (server-side apply under
+// nodemeta-controller), foreign labels untouched, tag removal, the scheduled-event taint coming and
+// going with the event, the Scheduled phase, Events, and no API writes once nothing changes.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
+import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
+import { kubectlOk, waitFor } from './lib/cluster.js';
+import {
+  applyAgentStatus,
+  createNode,
+  createNodeMetadata,
+  deleteNode,
+  installCrd,
+  nodemetaTaints,
+  readNode,
+  readNodeMetadataStatus,
+  runId,
+  startController,
+  writeConfig,
+  type ControllerProcess,
+} from './controller-harness.js';
+
+const id = runId();
+const selector = { 'nodemeta-e2e-controller': id };
+const NODE = `nmctl-${id}-0`;
+let controller: ControllerProcess | undefined;
+let configFile: string;
+
+function status(overrides: Partial<NodeMetadataStatus> = {}): NodeMetadataStatus {
+  return {
+    provider: 'azure',
+    observedTime: new Date().toISOString(),
+    instance: { region: 'westeurope', zone: 'westeurope-2', faultDomain: '1', updateDomain: '4', instanceType: 'Standard_D4s_v5', priority: 'regular' },
+    tags: [
+      { name: 'team', value: 'payments' },
+      { name: 'env', value: 'prod' },
+      { name: 'secret-ish', value: 'not allow-listed' },
+    ],
+    events: [],
+    ...overrides,
+  };
+}
+
+async function labels(): Promise<Record<string, string>> {
+  return (await readNode(NODE)).metadata?.labels ?? {};
+}
+
+async function nodeEvents(): Promise<{ reason: string; message: string; count: number; source: string }[]> {
+  const out = await kubectlOk(['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${NODE},involvedObject.kind=Node`, '-o', 'json']);
+  const list = JSON.parse(out) as { items: { reason: string; message: string; count?: number; source?: { component?: string } }[] };
+  return list.items.map((event) => ({ reason: event.reason, message: event.message, count: event.count ?? 1, source: event.source?.component ?? '' }));
+}
+
+beforeAll(async () => {
+  await installCrd();
+  const node = await createNode(NODE, selector);
+  // A person's label under nodemeta.io/ and one that collides with a label the controller derives.
+  await kubectlOk(['label', 'node', NODE, 'nodemeta.io/owner-note=ops', 'nodemeta.io/priority=manual']);
+  await createNodeMetadata(node);
+  await applyAgentStatus(NODE, status());
+  configFile = writeConfig('labels:\n  allowedTags: [team, env]\n');
+  controller = await startController(`e2e-${id}`, ['--config', configFile, '--leader-elect=false', '--node-selector', `nodemeta-e2e-controller=${id}`]);
+});
+
+afterAll(async () => {
+  await controller?.stop();
+  await deleteNode(NODE);
+});
+
+describe('nodemeta controller (one replica)', () => {
+  it('applies the metadata labels and allow-listed tags, leaving other writers\' labels alone', async () => {
+    const applied = await waitFor('nodemeta labels on the node', async () => {
+      const current = await labels();
+      return current['tag.nodemeta.io/env'] === 'prod' ? current : undefined;
+    });
+    expect(applied).toMatchObject({
+      'nodemeta.io/provider': 'azure',
+      'nodemeta.io/region': 'westeurope',
+      'nodemeta.io/zone': 'westeurope-2',
+      'nodemeta.io/fault-domain': '1',
+      'nodemeta.io/update-domain': '4',
+      'nodemeta.io/instance-type': 'Standard_D4s_v5',
+      'tag.nodemeta.io/team': 'payments',
+      'nodemeta.io/owner-note': 'ops',
+      'nodemeta.io/priority': 'manual',
+    });
+    expect(applied).not.toHaveProperty('tag.nodemeta.io/secret-ish');
+
+    const node = await readNode(NODE);
+    const apply = node.metadata?.managedFields?.find((entry) => entry.manager === 'nodemeta-controller' && entry.operation === 'Apply');
+    const owned = Object.keys(((apply?.fieldsV1 as Record<string, Record<string, Record<string, unknown>>>)['f:metadata']?.['f:labels']) ?? {});
+    expect(owned).not.toContain('f:nodemeta.io/owner-note');
+    expect(owned).not.toContain('f:nodemeta.io/priority');
+
+    const labeled = await waitFor('Labeled condition', async () => (await readNodeMetadataStatus(NODE))?.conditions?.find((c) => c.type === 'Labeled'));
+    expect(labeled).toMatchObject({ status: 'False', reason: 'LabelsOwnedElsewhere' });
+    expect(labeled.message).toContain('nodemeta.io/priority');
+    const events = await waitFor('LabelsApplied Event', async () => (await nodeEvents()).find((e) => e.reason === 'LabelsApplied'));
+    expect(events.source).toBe('nodemeta-controller');
+  });
+
+  it('sends no write to the API server while nothing changes', async () => {
+    // Let the first reconciles settle, then watch the write counter while the node keeps being
+    // updated by others (kwok's heartbeats, the node lifecycle controller).
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const before = await controller!.apiWrites(['nodes', 'nodemetadatas']);
+    await kubectlOk(['annotate', 'node', NODE, `e2e-touch=${Date.now()}`, '--overwrite']);
+    await applyAgentStatus(NODE, status({ observedTime: new Date().toISOString() }));
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    expect(await controller!.apiWrites(['nodes', 'nodemetadatas'])).toBe(before);
+    const reconciles = /^nodemeta_controller_reconcile_duration_seconds_count\{result="success"\} (\d+)/m.exec(await controller!.metrics());
+    expect(Number(reconciles?.[1])).toBeGreaterThan(1);
+  });
+
+  it('removes the label of a tag that goes away, and only that one', async () => {
+    await applyAgentStatus(NODE, status({ tags: [{ name: 'env', value: 'prod' }] }));
+    const after = await waitFor('tag.nodemeta.io/team to go', async () => {
+      const current = await labels();
+      return current['tag.nodemeta.io/team'] === undefined ? current : undefined;
+    });
+    expect(after).toMatchObject({ 'tag.nodemeta.io/env': 'prod', 'nodemeta.io/owner-note': 'ops', 'nodemeta.io/priority': 'manual', 'nodemeta.io/zone': 'westeurope-2' });
+  });
+
+  it('skips an invalid tag value and reports it, applying the rest', async () => {
+    await applyAgentStatus(NODE, status({ tags: [{ name: 'env', value: 'prod' }, { name: 'team', value: 'has spaces!' }] }));
+    const labeled = await waitFor('Labeled condition naming the invalid tag', async () => {
+      const condition = (await readNodeMetadataStatus(NODE))?.conditions?.find((c) => c.type === 'Labeled');
+      return condition?.message.includes('tag.nodemeta.io/team') ? condition : undefined;
+    });
+    expect(labeled).toMatchObject({ status: 'False', reason: 'InvalidLabels' });
+    expect((await labels())['tag.nodemeta.io/env']).toBe('prod');
+    expect(await labels()).not.toHaveProperty('tag.nodemeta.io/team');
+    await waitFor('InvalidLabelSkipped Event', async () => (await nodeEvents()).find((e) => e.reason === 'InvalidLabelSkipped'));
+  });
+
+  it('taints the node for a scheduled event, reports phase Scheduled, and removes the taint when the event goes', async () => {
+    const notBefore = new Date(Date.now() + 10 * 60_000).toISOString();
+    const event = { id: `EV-${id}`, type: 'Reboot' as const, rawType: 'Reboot', status: 'Scheduled' as const, notBefore, source: 'Platform' as const, resources: [NODE], durationSeconds: -1 };
+    await applyAgentStatus(NODE, status({ events: [event] }));
+    // Reboot → Drain with a 1 h lead time: with 10 min notice the action is due at once.
+    const taints = await waitFor('scheduled-event taint', async () => {
+      const ours = nodemetaTaints(await readNode(NODE));
+      return ours.length > 0 ? ours : undefined;
+    });
+    expect(taints).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'NoSchedule' }]);
+    const maintenance = await waitFor('phase Scheduled', async () => {
+      const m = (await readNodeMetadataStatus(NODE))?.maintenance;
+      return m?.phase === 'Scheduled' ? m : undefined;
+    });
+    expect(maintenance).toMatchObject({ eventId: `EV-${id}`, eventType: 'Reboot' });
+    await waitFor('MaintenanceScheduled Event', async () => (await nodeEvents()).find((e) => e.reason === 'MaintenanceScheduled'));
+
+    // Someone else's taint arrives meanwhile: it must survive our changes.
+    await kubectlOk(['taint', 'node', NODE, 'example.com/dedicated=e2e:NoSchedule']);
+    await applyAgentStatus(NODE, status({ events: [] }));
+    await waitFor('scheduled-event taint to go', async () => nodemetaTaints(await readNode(NODE)).length === 0);
+    const remaining = (await readNode(NODE)).spec?.taints ?? [];
+    expect(remaining.map((t) => t.key)).toContain('example.com/dedicated');
+    await waitFor('phase None', async () => (await readNodeMetadataStatus(NODE))?.maintenance?.phase === 'None');
+    await waitFor('MaintenanceCancelled Event', async () => (await nodeEvents()).find((e) => e.reason === 'MaintenanceCancelled'));
+  });
+
+  it('reloads a changed configuration and keeps the last good one when the new one is invalid', async () => {
+    writeFileSync(configFile, 'labels:\n  allowedTags: [env]\npolicy:\n  Reboot:\n    action: Explode\n');
+    await waitFor('config rejection counted', async () => /config_reloads_total\{result="failure"\} 1/.test(await controller!.metrics()), { timeoutMs: 45_000 });
+    expect((await labels())['tag.nodemeta.io/env']).toBe('prod');
+
+    writeFileSync(configFile, 'labels:\n  allowedTags: []\n');
+    await waitFor('tag labels gone after the reload', async () => (await labels())['tag.nodemeta.io/env'] === undefined, { timeoutMs: 45_000 });
+    expect(await labels()).toMatchObject({ 'nodemeta.io/zone': 'westeurope-2', 'nodemeta.io/owner-note': 'ops' });
+  });
+});

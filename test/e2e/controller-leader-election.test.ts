@@ -1,0 +1,109 @@
+// Two controller processes with Lease leader election against the real API server: exactly one
+// leads and writes, the other keeps warm caches and writes nothing; when the leader is killed
+// (no chance to release the Lease) the other takes over after the Lease expires and carries on.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CoordinationV1Api } from '@kubernetes/client-node';
+import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
+import { createTestNamespace, deleteTestNamespace, kubeConfig, waitFor } from './lib/cluster.js';
+import { applyAgentStatus, createNode, createNodeMetadata, deleteNode, installCrd, readNode, runId, startController, type ControllerProcess } from './controller-harness.js';
+
+const id = runId();
+const NODE = `nmctl-le-${id}-0`;
+const LEASE = `nodemeta-controller-${id}`;
+let namespace: string;
+const controllers: ControllerProcess[] = [];
+
+function status(tags: { name: string; value: string }[]): NodeMetadataStatus {
+  return {
+    provider: 'alibaba',
+    observedTime: new Date().toISOString(),
+    instance: { region: 'cn-hangzhou', zone: 'cn-hangzhou-h', instanceType: 'ecs.g7.large', priority: 'regular' },
+    tags,
+    events: [],
+  };
+}
+
+async function leaseHolder(): Promise<string | undefined> {
+  const lease = await kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ name: LEASE, namespace });
+  return lease.spec?.holderIdentity || undefined;
+}
+
+async function start(identity: string): Promise<ControllerProcess> {
+  const controller = await startController(identity, [
+    '--default-config',
+    '--leader-elect',
+    '--lease-namespace',
+    namespace,
+    '--lease-name',
+    LEASE,
+    // Short timings so that a takeover fits in a test; the relations client-go requires still hold.
+    '--lease-duration',
+    '6s',
+    '--renew-deadline',
+    '4s',
+    '--retry-period',
+    '1s',
+    '--node-selector',
+    `nodemeta-e2e-controller=${id}`,
+  ]);
+  controllers.push(controller);
+  return controller;
+}
+
+beforeAll(async () => {
+  await installCrd();
+  namespace = await createTestNamespace('nodemeta-le');
+  const node = await createNode(NODE, { 'nodemeta-e2e-controller': id });
+  await createNodeMetadata(node);
+  await applyAgentStatus(NODE, status([]));
+});
+
+afterAll(async () => {
+  await Promise.all(controllers.map((c) => c.stop('SIGKILL')));
+  await deleteNode(NODE);
+  if (namespace) await deleteTestNamespace(namespace);
+});
+
+describe('nodemeta controller (two replicas, leader election)', () => {
+  it('has exactly one leader writing; the follower is ready and writes nothing; the other takes over when the leader dies', async () => {
+    const a = await start(`replica-a-${id}`);
+    const b = await start(`replica-b-${id}`);
+
+    const holder = await waitFor('a lease holder', leaseHolder);
+    const leader = holder === a.identity ? a : b;
+    const follower = leader === a ? b : a;
+    expect([a.identity, b.identity]).toContain(holder);
+
+    await waitFor('zone label from the leader', async () => (await readNode(NODE)).metadata?.labels?.['nodemeta.io/zone'] === 'cn-hangzhou-h');
+    expect(await leader.isLeader()).toBe(true);
+    expect(await follower.isLeader()).toBe(false);
+    expect(await follower.apiWrites()).toBe(0);
+    expect(await leader.apiWrites()).toBeGreaterThan(0);
+    // Followers are ready too (warm caches, ready to take over).
+    expect((await fetch(`${follower.healthUrl}/readyz`)).status).toBe(200);
+
+    // Kill the leader without a chance to release the Lease: the follower waits for it to expire.
+    const killedAt = Date.now();
+    await leader.stop('SIGKILL');
+    await waitFor('the follower to take the lease', async () => (await leaseHolder()) === follower.identity, { timeoutMs: 60_000 });
+    expect(Date.now() - killedAt).toBeLessThan(30_000);
+    await waitFor('the new leader to report it', () => follower.isLeader());
+
+    // The new leader acts on changes.
+    await applyAgentStatus(NODE, { ...status([]), instance: { region: 'cn-hangzhou', zone: 'cn-hangzhou-i', instanceType: 'ecs.g7.large', priority: 'regular' } });
+    await waitFor('zone label updated by the new leader', async () => (await readNode(NODE)).metadata?.labels?.['nodemeta.io/zone'] === 'cn-hangzhou-i');
+    expect(await follower.apiWrites(['nodes'])).toBeGreaterThan(0);
+  });
+
+  it('a gracefully stopped leader releases the Lease and exits 0', async () => {
+    const current = controllers.find((c) => c.child.exitCode === null && c.child.signalCode === null);
+    expect(current).toBeDefined();
+    const standby = await start(`replica-c-${id}`);
+    const code = await current!.stop('SIGTERM');
+    expect(code).toBe(0);
+    // Released: the standby takes over without waiting for the 6 s Lease to expire.
+    const releasedAt = Date.now();
+    await waitFor('the standby to lead', async () => (await leaseHolder()) === standby.identity, { timeoutMs: 30_000 });
+    expect(Date.now() - releasedAt).toBeLessThan(5_000);
+  });
+});
