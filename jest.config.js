@@ -16,6 +16,8 @@ export default {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'contract', testMatch: ['<rootDir>/test/contract/**/*.test.ts'] },
     { ...common, displayName: 'conformance', testMatch: ['<rootDir>/test/conformance/**/*.test.ts'] },
+    // The Helm chart without a cluster (lint, golden renders, schema, RBAC); needs the pinned helm (make tools).
+    { ...common, displayName: 'chart', testMatch: ['<rootDir>/test/chart/**/*.test.ts'], testTimeout: 60_000 },
     // End-to-end against the local control plane (docs/cluster.md): the global setup builds the tools if
     // needed and starts the cluster once per run; the teardown always stops a cluster the run started.
     {
