@@ -6,7 +6,7 @@ import { DEFAULT_RETRY_POLICY, withRetries } from '../http/retry.js';
 import { MetadataTransport } from '../http/transport.js';
 import type { TokenBucket } from '../http/token-bucket.js';
 import { ALIBABA_DEFAULT_ENDPOINT } from './alibaba/client.js';
-import { TOKEN_PATH, TOKEN_TTL_HEADER } from './alibaba/token.js';
+import { TOKEN_HEADER, TOKEN_PATH, TOKEN_TTL_HEADER } from './alibaba/token.js';
 import { AZURE_DEFAULT_ENDPOINT } from './azure/client.js';
 import { isPlainObject } from './validation.js';
 
@@ -30,8 +30,8 @@ type ProbeResult = { ok: true } | { ok: false; reason: string };
  * `--provider auto`: asks both services at once, with short timeouts, a question only the real one
  * answers the right way:
  * - Azure: `GET /metadata/versions` with `Metadata: true` → 200 and `{"apiVersions": [...]}`;
- * - Alibaba: `PUT /latest/api/token` (hardened mode) → 200 and a token; failing that, the normal-mode
- *   `GET /latest/meta-data/instance-id` → 200 and one short line.
+ * - Alibaba: `PUT /latest/api/token` → a token, then `GET /latest/meta-data/instance-id` with it (or
+ *   without, in normal mode) → 200 and an ECS instance id (`i-...`).
  * Neither: an error naming what each probe got. Both (one server pretending to be both): an error
  * asking for `--provider`.
  */
@@ -94,10 +94,17 @@ async function probeAzure(t: MetadataTransport, signal: AbortSignal | undefined,
   return { ok: false, reason: 'GET /metadata/versions answered 200 without an apiVersions list' };
 }
 
+/** ECS instance ids: `i-` and letters/digits (`i-bp13znx0m0me8cquu1234`). */
+const INSTANCE_ID = /^i-[A-Za-z0-9]{4,64}$/;
+/** Tokens are opaque, but base64-like; an HTML page or a word is not one. */
+const TOKEN_LIKE = /^[A-Za-z0-9+/=_.~-]{16,4096}$/;
+
 async function probeAlibaba(t: MetadataTransport, signal: AbortSignal | undefined, deadline: number): Promise<ProbeResult> {
   const token = await t.send({ method: 'PUT', path: TOKEN_PATH, headers: { [TOKEN_TTL_HEADER]: '60' }, signal, deadline });
-  if (token.status === 200 && /^[\x21-\x7e]{1,4096}$/.test(token.text.trim())) return { ok: true };
-  const id = await t.send({ method: 'GET', path: '/latest/meta-data/instance-id', signal, deadline });
-  if (id.status === 200 && /^[A-Za-z0-9][A-Za-z0-9*_-]{0,63}$/.test(id.text.trim())) return { ok: true };
-  return { ok: false, reason: `PUT ${TOKEN_PATH} answered HTTP ${token.status}, GET /latest/meta-data/instance-id answered HTTP ${id.status}` };
+  const value = token.text.trim();
+  const headers: Record<string, string> = token.status === 200 && TOKEN_LIKE.test(value) ? { [TOKEN_HEADER]: value } : {};
+  // Hardened mode when a token came back, normal mode otherwise; either way the instance id must look like one.
+  const id = await t.send({ method: 'GET', path: '/latest/meta-data/instance-id', headers, signal, deadline });
+  if (id.status === 200 && INSTANCE_ID.test(id.text.trim())) return { ok: true };
+  return { ok: false, reason: `PUT ${TOKEN_PATH} answered HTTP ${token.status}${token.status === 200 && !headers[TOKEN_HEADER] ? ' without a token' : ''}, GET /latest/meta-data/instance-id answered HTTP ${id.status}${id.status === 200 ? ' without an instance id' : ''}` };
 }

@@ -56,3 +56,11 @@ describe('Alibaba normalisation', () => {
     expect(w.result()).toEqual(['instance/spot/termination-time: not an ISO 8601 time; ignored']);
   });
 });
+
+describe('Alibaba instance id check', () => {
+  it.each(['<html>hello</html>', 'hello world', 'vm-1'])('drops %j, which is no ECS instance id', (id) => {
+    const w = new Warnings();
+    expect(normalizeAlibabaInstance({ 'instance-id': id }, w).id).toBeUndefined();
+    expect(w.result()).toEqual(['instance-id: not an ECS instance id (i-...); ignored']);
+  });
+});

@@ -22,6 +22,11 @@ export function normalizeAlibabaInstance(items: Partial<Record<AlibabaItem, stri
     const value = textField(items[item], item, w);
     if (value !== undefined) instance[ALIBABA_INSTANCE_ITEMS[item]] = value;
   }
+  // An ECS instance id is `i-` and letters/digits; anything else means this is not an ECS service.
+  if (instance.id !== undefined && !/^i-[A-Za-z0-9]{1,64}$/.test(instance.id)) {
+    w.add('instance-id: not an ECS instance id (i-...); ignored');
+    delete instance.id;
+  }
   if (instance.region && instance.zone && !instance.zone.startsWith(instance.region)) {
     w.add(`zone-id ${instance.zone} is not in region-id ${instance.region}`);
   }
