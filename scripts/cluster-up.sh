@@ -52,7 +52,7 @@ for c in "${CLUSTER_COMPONENTS[@]}"; do
   if pid_alive "$(cat "$f")" "$BIN"; then running=$((running + 1)); fi
 done
 if [[ $running -eq ${#CLUSTER_COMPONENTS[@]} ]] &&
-   "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" get --raw /readyz >/dev/null 2>&1; then
+   "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" get --raw /readyz --request-timeout=5s >/dev/null 2>&1; then
   log "cluster already running ($(grep '^API_SERVER=' "$CLUSTER_DIR/cluster.env" | cut -d= -f2)); kubeconfig: $KUBECONFIG_ADMIN"
   exit 0
 fi
@@ -199,7 +199,7 @@ start etcd "$BIN/etcd" \
   --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
   --initial-cluster="nodemeta=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state=new \
   --unsafe-no-fsync --quota-backend-bytes=2147483648 --log-level=warn
-wait_for etcd "etcd health" curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+wait_for etcd "etcd health" curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
 
 # ---- kube-apiserver -----------------------------------------------------------------------------
 start kube-apiserver "$BIN/kube-apiserver" \
@@ -221,7 +221,7 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --profiling=false \
   --event-ttl=1h \
   --v=1
-wait_for kube-apiserver "kube-apiserver /readyz" kc get --raw /readyz
+wait_for kube-apiserver "kube-apiserver /readyz" kc get --raw /readyz --request-timeout=5s
 
 # ---- kube-controller-manager, kube-scheduler ------------------------------------------------------
 KCM_KC="$CLUSTER_DIR/kubeconfigs/kube-controller-manager.kubeconfig"
@@ -240,8 +240,8 @@ start kube-scheduler "$BIN/kube-scheduler" \
   --kubeconfig="$SCHED_KC" --authentication-kubeconfig="$SCHED_KC" --authorization-kubeconfig="$SCHED_KC" \
   --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" \
   --leader-elect=false --profiling=false --v=1
-wait_for kube-controller-manager "kube-controller-manager /healthz" curl -skf "https://127.0.0.1:$KCM_PORT/healthz"
-wait_for kube-scheduler "kube-scheduler /healthz" curl -skf "https://127.0.0.1:$SCHED_PORT/healthz"
+wait_for kube-controller-manager "kube-controller-manager /healthz" curl -skf --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz"
+wait_for kube-scheduler "kube-scheduler /healthz" curl -skf --max-time 2 "https://127.0.0.1:$SCHED_PORT/healthz"
 
 # ---- kwok ---------------------------------------------------------------------------------------
 cat >"$CLUSTER_DIR/kwok/kwok.yaml" <<'EOF'
@@ -269,7 +269,7 @@ for f in "$BIN"/kwok-stages/*.yaml; do [[ -f "$f" ]] && kwok_configs+=(--config=
 start kwok "$BIN/kwok" "${kwok_configs[@]}" \
   --kubeconfig="$CLUSTER_DIR/kubeconfigs/kwok.kubeconfig" \
   --server-address="127.0.0.1:$KWOK_PORT"
-wait_for kwok "kwok /healthz" curl -sf "http://127.0.0.1:$KWOK_PORT/healthz"
+wait_for kwok "kwok /healthz" curl -sf --max-time 2 "http://127.0.0.1:$KWOK_PORT/healthz"
 
 # ---- simulated AKS nodes ------------------------------------------------------------------------
 b36() { # VMSS instance names: 6 base-36 digits, as Azure names them (vmss000000 .. vmss00000z, vmss000010 ...)
@@ -345,7 +345,12 @@ EOF
 done
 log "creating $NODES simulated nodes (${VMSS}000000 ...)"
 kc create -f "$NODES_YAML" >/dev/null
-wait_for kwok "$NODES nodes Ready" kc wait --for=condition=Ready nodes --all --timeout=5s
+nodes_ready() {
+  local n
+  n=$(kc get nodes -l type=kwok -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c '^True$')
+  [[ "$n" -eq "$NODES" ]]
+}
+wait_for kwok "$NODES nodes Ready" nodes_ready
 # Pods need the namespace's default ServiceAccount (token controller) before they can be created.
 wait_for kube-controller-manager "ServiceAccount default/default" kc get serviceaccount default -n default
 
@@ -379,8 +384,16 @@ cat >"$CLUSTER_DIR/cluster.json" <<EOF
              "controllerManager": $KCM_PORT, "scheduler": $SCHED_PORT, "kwok": $KWOK_PORT }
 }
 EOF
+# Convenience for people: `source .cache/cluster/env.sh` puts the pinned kubectl/helm first on PATH
+# and points KUBECONFIG at the cluster.
+mkdir -p "$CLUSTER_DIR/bin"
+for t in kubectl helm; do ln -sf "$BIN/$t" "$CLUSTER_DIR/bin/$t"; done
+cat >"$CLUSTER_DIR/env.sh" <<EOF
+export KUBECONFIG="$KUBECONFIG_ADMIN"
+export PATH="$CLUSTER_DIR/bin:\$PATH"
+EOF
 ok=1
 ELAPSED=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 log "cluster up in ${ELAPSED}s: Kubernetes $KUBE_VERSION at $API_SERVER with $NODES simulated nodes"
-log "  export KUBECONFIG=$KUBECONFIG_ADMIN"
-log "  kubectl: $KUBECTL   logs: $CLUSTER_DIR/logs/   stop: make cluster-down"
+log "  source $CLUSTER_DIR/env.sh   # KUBECONFIG + the pinned kubectl and helm on PATH"
+log "  logs: $CLUSTER_DIR/logs/   stop: make cluster-down"
