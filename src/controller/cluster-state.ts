@@ -38,7 +38,7 @@ export interface NodeWriter {
   /** JSON patch of spec.taints guarded by a `test` of `current`. Throws WriteConflictError when the list changed meanwhile. */
   patchTaints(nodeName: string, current: readonly Taint[] | undefined, next: readonly Taint[]): Promise<NodeState>;
   /** SSA of the controller's part of NodeMetadata status, field manager nodemeta-controller. */
-  applyControllerStatus(name: string, status: ControllerStatus): Promise<void>;
+  applyControllerStatus(name: string, status: ControllerStatus): Promise<NodeMetadata>;
   /** A fresh read from the API server after a conflict; undefined when the node is gone. */
   readNode(nodeName: string): Promise<NodeState | undefined>;
 }

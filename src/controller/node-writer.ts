@@ -12,7 +12,7 @@
 
 import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, FIELD_MANAGER_CONTROLLER, GROUP, KIND, PLURAL, VERSION } from '../api/names.js';
-import type { ControllerStatus } from '../api/nodemetadata.js';
+import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
 import { NotLeaderError, WriteConflictError, nodeStateOf, type NodeWriter } from './cluster-state.js';
 import { labelApplyBody } from './labels.js';
 import type { ApiResource, ApiVerb } from './metrics.js';
@@ -66,10 +66,10 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
       beforeWrite('nodemetadatas', 'apply');
       const body = { apiVersion: API_VERSION, kind: KIND, metadata: { name }, status };
       try {
-        await custom.patchClusterCustomObjectStatus(
+        return (await custom.patchClusterCustomObjectStatus(
           { group: GROUP, version: VERSION, plural: PLURAL, name, body, fieldManager: FIELD_MANAGER_CONTROLLER, force: true },
           setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-        );
+        )) as NodeMetadata;
       } catch (error) {
         throw classify(error, [], `apply status of NodeMetadata ${name}`);
       }

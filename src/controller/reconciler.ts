@@ -21,6 +21,7 @@ import { WriteConflictError, type ClusterCache, type NodeState, type NodeWriter 
 import type { ControllerConfig } from './config.js';
 import { desiredLabels, labeledCondition, ownedLabelKeys, planLabelChanges, type DesiredLabels, type LabelPlan } from './labels.js';
 import { nextMaintenance, type MaintenanceTransition } from './maintenance/phase.js';
+import { ReadYourWrites } from './read-your-writes.js';
 import { msUntilStart, planActions, rulesFor, selectActive, triggersFrom, type PlannedAction } from './policy.js';
 import { desiredTaints, isNodemetaTaint, mergeTaints, type Taint } from './taints.js';
 
@@ -48,14 +49,18 @@ export interface ReconcilerOptions {
 const CONTROLLER_CONDITIONS: readonly string[] = [Conditions.labeled, Conditions.drained];
 
 export class NodeReconciler {
+  private readonly writtenNodes = new ReadYourWrites<NodeState>();
+  private readonly writtenNodeMetadatas = new ReadYourWrites<NodeMetadata>();
+
   constructor(private readonly options: ReconcilerOptions) {}
 
   async reconcile(nodeName: string): Promise<ReconcileResult> {
     const { cache } = this.options;
-    let node = cache.node(nodeName);
+    const cachedNode = this.writtenNodes.read(nodeName, cache.node(nodeName));
     // A deleted Node takes its labels and taints with it; its NodeMetadata goes by garbage collection.
-    if (node === undefined) return {};
-    const nodeMetadata = cache.nodeMetadata(nodeName);
+    if (cachedNode === undefined) return {};
+    let node: NodeState = cachedNode;
+    const nodeMetadata = this.writtenNodeMetadatas.read(nodeName, cache.nodeMetadata(nodeName));
     const cacheWarm = cache.warm();
     const config = this.options.config();
     const now = new Date(this.options.clock.now());
@@ -63,14 +68,15 @@ export class NodeReconciler {
 
     const desired = desiredLabels(observation, config.labels);
     const labels = await this.reconcileLabels(node, desired, cacheWarm);
-    node = labels.node;
-    if (node === undefined) return {};
+    if (labels.node === undefined) return {};
+    node = this.remember(node, labels.node);
 
     const rules = rulesFor(config.policy, observation?.provider, nodeMetadata?.spec);
     const plans = planActions(triggersFrom(observation?.events ?? [], observation?.spot), rules, now);
     const currentEventId = handledEventId(nodeMetadata?.status?.maintenance);
-    node = await this.reconcileTaints(node, observation, rules, now, cacheWarm, currentEventId);
-    if (node === undefined) return {};
+    const tainted = await this.reconcileTaints(node, observation, rules, now, cacheWarm, currentEventId);
+    if (tainted === undefined) return {};
+    node = this.remember(node, tainted);
 
     if (nodeMetadata !== undefined) {
       const active = selectActive(plans, currentEventId);
@@ -78,6 +84,12 @@ export class NodeReconciler {
     }
     const wait = msUntilStart(plans, now);
     return wait === undefined ? {} : { requeueAfter: wait };
+  }
+
+  /** `after` replaced `before` (a write, or a fresh read after a conflict): read it until the cache catches up. */
+  private remember(before: NodeState, after: NodeState): NodeState {
+    if (after !== before) this.writtenNodes.wrote(after.metadata.name, before, after);
+    return after;
   }
 
   // ---- labels ----
@@ -173,7 +185,8 @@ export class NodeReconciler {
       conditions === ours && sameJson(status.maintenance, decision.status) && (generation === undefined || status.observedGeneration === generation);
     if (unchanged) return;
 
-    await this.options.writer.applyControllerStatus(nodeMetadata.metadata.name, next);
+    const written = await this.options.writer.applyControllerStatus(nodeMetadata.metadata.name, next);
+    this.writtenNodeMetadatas.wrote(nodeMetadata.metadata.name, nodeMetadata, written);
 
     if (conditions !== ours) this.reportLabeledChange(node, ours, labeled, desired, plan);
     this.reportMaintenance(node, decision.transition);

@@ -31,6 +31,9 @@ export class FakeCluster implements ClusterCache, NodeWriter {
   isWarm = true;
   private readonly nodes = new Map<string, FakeNode>();
   private readonly nodeMetadatas = new Map<string, NodeMetadata>();
+  /** While set, the cache answers from this snapshot: a watch that has not delivered our writes yet. */
+  private frozen: { nodes: Map<string, NodeState>; nodeMetadatas: Map<string, NodeMetadata> } | undefined;
+  private nodeMetadataVersion = 100;
   /** Runs once just before the next write of that kind reaches the "server" (to stage races). */
   private beforeNextWrite: Partial<Record<RecordedWrite['kind'], () => void>> = {};
 
@@ -52,6 +55,7 @@ export class FakeCluster implements ClusterCache, NodeWriter {
       nodeMetadata.metadata.generation = (existing?.metadata.generation ?? 0) + 1;
     } else if (existing?.spec !== undefined) nodeMetadata.spec = existing.spec;
     if (merged !== undefined) nodeMetadata.status = merged;
+    nodeMetadata.metadata.resourceVersion = String(++this.nodeMetadataVersion);
     this.nodeMetadatas.set(name, nodeMetadata);
   }
 
@@ -86,6 +90,17 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     return this.nodeMetadatas.get(name)?.status;
   }
 
+  /** The cache stops seeing changes (its watch lags) until thawCache(). */
+  freezeCache(): void {
+    const nodes = new Map([...this.nodes.keys()].map((name) => [name, this.node(name)!]));
+    const nodeMetadatas = new Map([...this.nodeMetadatas].map(([name, value]) => [name, structuredClone(value)]));
+    this.frozen = { nodes, nodeMetadatas };
+  }
+
+  thawCache(): void {
+    this.frozen = undefined;
+  }
+
   clearWrites(): void {
     this.writes.length = 0;
     this.reads.length = 0;
@@ -94,12 +109,13 @@ export class FakeCluster implements ClusterCache, NodeWriter {
   // ---- ClusterCache ----
 
   node(name: string): NodeState | undefined {
+    if (this.frozen !== undefined) return this.frozen.nodes.get(name);
     const node = this.nodes.get(name);
     return node === undefined ? undefined : this.stateOf(name, node);
   }
 
   nodeMetadata(name: string): NodeMetadata | undefined {
-    const value = this.nodeMetadatas.get(name);
+    const value = this.frozen !== undefined ? this.frozen.nodeMetadatas.get(name) : this.nodeMetadatas.get(name);
     return value === undefined ? undefined : structuredClone(value);
   }
 
@@ -138,7 +154,7 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     return this.stateOf(nodeName, node);
   }
 
-  async applyControllerStatus(name: string, status: ControllerStatus): Promise<void> {
+  async applyControllerStatus(name: string, status: ControllerStatus): Promise<NodeMetadata> {
     this.runStaged('status');
     this.writes.push({ kind: 'status', name, body: structuredClone(status) });
     const nodeMetadata = this.nodeMetadatas.get(name);
@@ -150,11 +166,14 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     else next.maintenance = status.maintenance;
     if (status.observedGeneration !== undefined) next.observedGeneration = status.observedGeneration;
     nodeMetadata.status = next;
+    nodeMetadata.metadata.resourceVersion = String(++this.nodeMetadataVersion);
+    return structuredClone(nodeMetadata);
   }
 
   async readNode(nodeName: string): Promise<NodeState | undefined> {
     this.reads.push(nodeName);
-    return this.node(nodeName);
+    const node = this.nodes.get(nodeName);
+    return node === undefined ? undefined : this.stateOf(nodeName, node);
   }
 
   private runStaged(kind: RecordedWrite['kind']): void {

@@ -81,6 +81,25 @@ describe('NodeReconciler', () => {
     expect(events.reasons()).toEqual(['LabelsApplied']);
   });
 
+  it('does not repeat its writes when the cache has not caught up with them yet (read-your-writes)', async () => {
+    cluster.setNodeMetadata(NODE, agentStatus({ events: [rebootEvent(T0 + 600_000)] }));
+    cluster.freezeCache();
+    await reconciler.reconcile(NODE);
+    expect(cluster.writes.map((w) => w.kind)).toEqual(['labels', 'taints', 'status']);
+    cluster.clearWrites();
+    await reconciler.reconcile(NODE);
+    expect(cluster.writes).toEqual([]);
+    expect(events.reasons()).toEqual(['LabelsApplied', 'TaintsUpdated', 'MaintenanceScheduled']);
+
+    // Once the cache catches up, it is the truth again; and so is a later change by someone else.
+    cluster.thawCache();
+    await reconciler.reconcile(NODE);
+    expect(cluster.writes).toEqual([]);
+    cluster.setNodeMetadata(NODE, agentStatus({ events: [] }));
+    await reconciler.reconcile(NODE);
+    expect(cluster.taints(NODE)).toBeUndefined();
+  });
+
   it('writes nothing at all for a node without NodeMetadata and without nodemeta labels or taints', async () => {
     await reconciler.reconcile(NODE);
     expect(cluster.writes).toEqual([]);
