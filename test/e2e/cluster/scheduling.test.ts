@@ -33,10 +33,14 @@ describe('scheduling on simulated AKS nodes', () => {
             metadata: { labels: { app: 'spread' } },
             spec: {
               containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }],
-              topologySpreadConstraints: [
-                { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: selector },
-                { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: selector },
-              ],
+              // nodeTaintsPolicy Honor: tainted nodes that other tests may add are not domains.
+              topologySpreadConstraints: ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'].map((topologyKey) => ({
+                maxSkew: 1,
+                topologyKey,
+                whenUnsatisfiable: 'DoNotSchedule',
+                nodeTaintsPolicy: 'Honor',
+                labelSelector: selector,
+              })),
             },
           },
         },
