@@ -43,6 +43,7 @@ export function parseAlibabaSystemEvents(text: string, warnings: Warnings): Syst
   if (trimmed === '') return { events: [], raw: undefined };
   const raw = trimmed.length > LIMITS.maxRawTextLength ? `${trimmed.slice(0, LIMITS.maxRawTextLength - 1)}…` : trimmed;
 
+  const warningsBefore = warnings.list.length;
   let items: unknown[];
   if (/^[[{"]/.test(trimmed)) {
     let parsed: unknown;
@@ -56,6 +57,8 @@ export function parseAlibabaSystemEvents(text: string, warnings: Warnings): Syst
     items = trimmed.split(/\r?\n/).filter((l) => l.trim() !== '');
   }
 
+  // "[]" or "{}": nothing worth keeping; an unreadable answer keeps its raw text for people.
+  if (items.length === 0) return { events: [], raw: warnings.list.length > warningsBefore ? raw : undefined };
   const events: ScheduledEvent[] = [];
   const seen = new Set<string>();
   let overflow = 0;
