@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global setTimeout, performance, fetch */
+/* global setTimeout, performance, fetch, console */
 // Figures for the metadata-service clients, measured in real time against the in-process emulator
 // on 127.0.0.1 (built code in dist/: run `make build` first).
 //
