@@ -184,7 +184,7 @@ describe('Azure IMDS client against the emulator', () => {
       expect(r.error).toBeInstanceOf(MetadataError);
       expect(r.error!.status).toBe(410);
       expect(r.error!.message).toMatch(/GET \/metadata\/scheduledevents\?api-version=2020-07-01: HTTP 410/);
-      expect(r.error!.message).toMatch(/still failing 1\.2 s after the first 410/);
+      expect(r.error!.message).toMatch(/still gone: the 1\.2 s retry window after the first 410 is used up/);
       expect(r.log.length).toBeGreaterThan(2);
     });
 

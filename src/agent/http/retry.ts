@@ -102,7 +102,7 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, ctx: Re
       case 'gone':
         firstGoneAt ??= now;
         windowEnd = firstGoneAt + policy.goneWindowMs;
-        if (now >= windowEnd) throw failure.withAttempts(n, `still failing ${policy.goneWindowMs / 1000} s after the first 410`);
+        if (now >= windowEnd) throw failure.withAttempts(n, goneMessage(policy));
         break;
       case 'malformed':
         malformedFailures += 1;
@@ -116,7 +116,10 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, ctx: Re
     const deadline = minDefined(ctx.deadline, windowEnd);
     const retryAfter = Math.min(failure.retryAfterMs ?? 0, policy.maxRetryAfterMs);
     const delay = backoff.nextBefore(now, deadline, retryAfter);
-    if (delay === undefined) throw failure.withAttempts(n, 'no time left to retry before the deadline');
+    if (delay === undefined) {
+      const goneLimit = windowEnd !== undefined && (ctx.deadline === undefined || windowEnd <= ctx.deadline);
+      throw failure.withAttempts(n, goneLimit ? goneMessage(policy) : 'no time left to retry before the deadline');
+    }
     ctx.onRetry?.({ attempt: n, delayMs: delay, error: failure });
     try {
       await clock.sleep(delay, ctx.signal);
@@ -124,6 +127,10 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, ctx: Re
       throw failure.withAttempts(n, 'gave up: the operation was cancelled or timed out');
     }
   }
+}
+
+function goneMessage(policy: RetryPolicy): string {
+  return `still gone: the ${policy.goneWindowMs / 1000} s retry window after the first 410 is used up`;
 }
 
 function minDefined(a: number | undefined, b: number | undefined): number | undefined {

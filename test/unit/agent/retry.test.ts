@@ -80,6 +80,7 @@ describe('withRetries', () => {
     const s = scripted(...Array.from({ length: 200 }, () => failure('http', 410)));
     const err = (await withRetries(s.op, context(clock)).catch((e: unknown) => e)) as MetadataError;
     expect(err.status).toBe(410);
+    expect(err.message).toMatch(/still gone: the 70 s retry window after the first 410 is used up/);
     expect(s.calls()).toBeGreaterThan(DEFAULT_RETRY_POLICY.maxAttempts);
     expect(clock.now() - start).toBeLessThanOrEqual(70_000);
     expect(clock.now() - start).toBeGreaterThan(60_000);
