@@ -132,6 +132,32 @@ describe('Azure IMDS client against the emulator', () => {
     }
   });
 
+  // The emulator, like IMDS, serves every primitive as a string (it refuses a number in a PATCH); an
+  // object where a string belongs is what it can serve, and the corpus covers the rest.
+  it('bounds a huge tag list and drops values of the wrong type, with warnings, without failing', async () => {
+    const original = await h.state();
+    const tags = Array.from({ length: 100 }, (_, i) => ({ name: `tag-${i}`, value: `a:${i};b` }));
+    await h.control('PATCH', `/vms/${h.vm}`, { tags, instance: { vmSize: { sku: 'x' } } });
+    const client = h.azure();
+    try {
+      const snapshot = await client.readInstance();
+      expect(snapshot.tags).toHaveLength(64);
+      expect(snapshot.tags![0]).toEqual({ name: 'tag-0', value: 'a:0;b' });
+      expect(snapshot.instance.instanceType).toBeUndefined();
+      expect(snapshot.instance.region).toBe('westeurope');
+      expect(snapshot.warnings).toEqual(
+        expect.arrayContaining([
+          'compute.vmSize: expected a string, got an object; ignored',
+          '36 tags beyond the first 64 dropped',
+        ]),
+      );
+    } finally {
+      await client.close();
+      const compute = original.instance as Record<string, unknown>;
+      await h.control('PATCH', `/vms/${h.vm}`, { tags: original.tags, instance: { vmSize: compute.vmSize } });
+    }
+  });
+
   it('falls back to a version the service lists when it refuses the pinned one (400 newest-versions)', async () => {
     const client = h.azure({ apiVersions: { instance: '2099-01-01' } });
     try {
