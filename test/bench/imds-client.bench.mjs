@@ -13,10 +13,13 @@
 //    default retry policy) runs while the emulator fails every scheduled-events request for
 //    --window-ms (status 500, 429, 410, reset, delay, malformed); the figure is the time from the
 //    window's end to the first successful read.
+// 4. How long one complete observation (`agent --once`) takes with the default budget, per provider.
 import { parseArgs } from 'node:util';
 import { systemClock } from '../../dist/agent/http/clock.js';
 import { DEFAULT_BUDGET, TokenBucket } from '../../dist/agent/http/token-bucket.js';
 import { AzureMetadataClient } from '../../dist/agent/providers/azure/client.js';
+import { AlibabaMetadataClient } from '../../dist/agent/providers/alibaba/client.js';
+import { observeOnce } from '../../dist/agent/observe.js';
 import { startEmulator } from '../../dist/emulator/emulator.js';
 import { silentLogger } from '../../dist/observability/logger.js';
 
@@ -95,8 +98,34 @@ async function recovery(emu, fault) {
   return { recoveredAfterMs, failedPolls };
 }
 
+async function onceFigures() {
+  const out = {};
+  for (const [provider, Client, extra] of [
+    ['azure', AzureMetadataClient, {}],
+    ['alibaba', AlibabaMetadataClient, { mode: 'hardened', readTags: true }],
+  ]) {
+    const e = await startEmulator({ provider, vms: 1 });
+    await fetch(`${e.url}/_emulator/vms/${e.vms[0]}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tagsEnabled: true, tags: [{ name: 'team', value: 'payments' }, { name: 'env', value: 'prod' }] }),
+    });
+    const budget = new TokenBucket({ ...DEFAULT_BUDGET, clock: systemClock });
+    const c = new Client({ endpoint: e.endpoint(e.vms[0]), budget, clock: systemClock, random: Math.random, logger: silentLogger(), ...extra });
+    const start = performance.now();
+    await observeOnce(c, systemClock);
+    const ms = Math.round(performance.now() - start);
+    const requests = (await (await fetch(`${e.url}/_emulator/vms/${e.vms[0]}/requests`)).json()).length;
+    out[provider] = { ms, requests };
+    await c.close();
+    await e.close();
+  }
+  return out;
+}
+
 const emu = await startEmulator({ provider: 'azure', vms: 1 });
 try {
+  console.log(JSON.stringify({ bench: 'imds one observation (agent --once), default budget, Alibaba with 2 tags', ...(await onceFigures()) }));
   console.log(JSON.stringify({ bench: 'imds budget', ...(await budgetFigures()) }));
   console.log(JSON.stringify({ bench: 'imds polling (20 concurrent readEvents, emulator limit 5/s)', ...(await pollingFigures(emu)) }));
   const faults = [
