@@ -1,0 +1,433 @@
+// The Helm chart on the real local control plane (docs/cluster.md): the renders pass server-side
+// dry-run, `helm install` places an agent on every node, and the chart's RBAC and admission policy
+// hold against real service-account tokens:
+//   - agents: tokens from TokenRequest against the chart's agent ServiceAccount, each bound to the
+//     agent DaemonSet pod on its node (so the API server puts that node into the user info), used
+//     through the agent's own publisher code (src/agent/publisher.ts);
+//   - controller: a token bound to one of the chart's controller pods, used by the real
+//     `nodemeta controller` process started here (kwok plays the kubelet, so the pods themselves
+//     run no image; the processes run on this machine with the pods' identities).
+// Two nodes of our own (kwok) keep the writes away from the nodes other tests use.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { AdmissionregistrationV1Api, AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { Conditions, FIELD_MANAGER_CONTROLLER, GROUP, Labels, PLURAL, TAG_LABEL_PREFIX, VERSION } from '../../src/api/names.js';
+import { setCondition, type AgentStatus, type NodeMetadata } from '../../src/api/nodemetadata.js';
+import { NodeMetadataPublisher, nodeMetadataPath } from '../../src/agent/publisher.js';
+import { kubeconfigCredentials } from '../../src/kube/credentials.js';
+import { KubeApiError } from '../../src/kube/errors.js';
+import { KubeRestClient } from '../../src/kube/rest-client.js';
+import { CHART_DIR, parseManifests, renderChart, VALUE_SETS, valuesFilesOf } from '../chart/helm.js';
+import {
+  apiStatus,
+  createTestNamespace,
+  deleteTestNamespace,
+  expectApiError,
+  kubeConfig,
+  kubeConfigForToken,
+  kubeconfigPath,
+  kubectl,
+  REPO_ROOT,
+  runTool,
+  simulatedNodes,
+  waitFor,
+} from './lib/cluster.js';
+
+const suffix = Math.random().toString(36).slice(2, 7);
+const RELEASE = `nodemeta-e2e-${suffix}`; // contains the chart name: resources are named <release>-<component>
+const AGENT_SA = `${RELEASE}-agent`;
+const CONTROLLER_SA = `${RELEASE}-controller`;
+const LEASE = 'nodemeta-controller';
+const NODES = [`nmchart-${suffix}-a`, `nmchart-${suffix}-b`];
+const [NODE_A, NODE_B] = NODES as [string, string];
+const NODEMETA = path.join(REPO_ROOT, 'dist/cmd/nodemeta.js');
+
+const kc = kubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+
+let ns = '';
+let installed = false;
+const processes: ChildProcess[] = [];
+const scratch = mkdtempSync(path.join(tmpdir(), 'nodemeta-chart-e2e-'));
+
+function helm(args: string[], timeoutMs = 300_000) {
+  return runTool('helm', [...args, '--kubeconfig', kubeconfigPath()], {
+    timeoutMs,
+    env: { HELM_CACHE_HOME: path.join(scratch, 'helm-cache'), HELM_CONFIG_HOME: path.join(scratch, 'helm-config'), HELM_DATA_HOME: path.join(scratch, 'helm-data') },
+  });
+}
+
+async function helmOk(args: string[], timeoutMs?: number): Promise<string> {
+  const r = await helm(args, timeoutMs);
+  if (r.code !== 0) throw new Error(`helm ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** A kwok node shaped like the cluster's simulated AKS nodes, in the given zone. */
+async function createNode(name: string, zone: string, template: V1Node): Promise<void> {
+  const labels = { ...template.metadata?.labels, 'kubernetes.io/hostname': name, 'topology.kubernetes.io/zone': zone, 'nodemeta.io/e2e': 'chart' };
+  await core.createNode({
+    body: {
+      metadata: { name, labels, annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' } },
+      status: { capacity: template.status?.capacity, allocatable: template.status?.allocatable, nodeInfo: template.status?.nodeInfo },
+    },
+  });
+}
+
+/** The chart's pod of a component on a node (or any node). */
+async function chartPod(component: 'agent' | 'controller', nodeName?: string): Promise<V1Pod> {
+  return waitFor(`the ${component} pod${nodeName ? ` on ${nodeName}` : ''}`, async () => {
+    const pods = await core.listNamespacedPod({
+      namespace: ns,
+      labelSelector: `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/component=${component}`,
+      ...(nodeName ? { fieldSelector: `spec.nodeName=${nodeName}` } : {}),
+    });
+    return pods.items.find((p) => p.status?.phase === 'Running' && p.metadata?.deletionTimestamp === undefined);
+  });
+}
+
+/** TokenRequest against a ServiceAccount, bound to a pod unless pod is undefined. */
+async function tokenFor(serviceAccount: string, pod: V1Pod | undefined): Promise<string> {
+  const spec = {
+    audiences: [],
+    expirationSeconds: 3600,
+    ...(pod ? { boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid } } : {}),
+  };
+  const r = await core.createNamespacedServiceAccountToken({ name: serviceAccount, namespace: ns, body: { spec } });
+  const token = r.status?.token;
+  if (!token) throw new Error(`no token for ${serviceAccount}`);
+  return token;
+}
+
+/** The agent's REST client (src/kube/rest-client.ts) authenticated by a token. */
+async function restClientFor(token: string): Promise<KubeRestClient> {
+  const admin = await kubeconfigCredentials(kubeconfigPath());
+  return new KubeRestClient({ server: admin.server, ca: admin.ca, token: async () => token, source: 'e2e token' });
+}
+
+/** What an agent on `node` publishes (a simulated Azure VM in eastus). */
+function agentStatus(node: string, zone: string, extra: Partial<AgentStatus> = {}): AgentStatus {
+  return {
+    provider: 'azure',
+    observedTime: new Date().toISOString(),
+    instance: { name: node, region: 'eastus', zone, faultDomain: '1', updateDomain: '2', instanceType: 'Standard_D4s_v5', priority: 'regular' },
+    tags: [{ name: 'team', value: 'blue' }],
+    events: [],
+    conditions: setCondition([], { type: Conditions.metadataAvailable, status: 'True', reason: 'Observed', message: 'azure metadata service answered' }, new Date()),
+    ...extra,
+  };
+}
+
+async function expectDenied(p: Promise<unknown>, status: number, message: RegExp): Promise<void> {
+  let error: unknown;
+  try {
+    await p;
+  } catch (err) {
+    error = err;
+  }
+  expect(error).toBeInstanceOf(KubeApiError);
+  const e = error as KubeApiError;
+  expect({ status: e.status, message: e.message }).toEqual({ status, message: expect.stringMatching(message) });
+}
+
+/** What the kubelet does for a ConfigMap volume: the files behind a `..data` symlink swapped in one rename. */
+function writeConfigMapVolume(dir: string, data: Record<string, string>): void {
+  mkdirSync(dir, { recursive: true });
+  const version = `..${Date.now()}_${Math.random().toString(36).slice(2, 8)}`;
+  mkdirSync(path.join(dir, version));
+  for (const [file, text] of Object.entries(data)) writeFileSync(path.join(dir, version, file), text);
+  const tmpLink = path.join(dir, '..data_tmp');
+  rmSync(tmpLink, { force: true });
+  symlinkSync(version, tmpLink);
+  renameSync(tmpLink, path.join(dir, '..data'));
+  for (const file of Object.keys(data)) if (!existsSync(path.join(dir, file))) symlinkSync(path.join('..data', file), path.join(dir, file));
+}
+
+async function configMapData(): Promise<Record<string, string>> {
+  return (await core.readNamespacedConfigMap({ name: `${RELEASE}-controller-config`, namespace: ns })).data ?? {};
+}
+
+async function nodeLabels(name: string): Promise<Record<string, string>> {
+  return (await core.readNode({ name })).metadata?.labels ?? {};
+}
+
+beforeAll(async () => {
+  const template = (await simulatedNodes())[0];
+  if (!template) throw new Error('no simulated nodes');
+  await createNode(NODE_A, 'eastus-1', template);
+  await createNode(NODE_B, 'eastus-2', template);
+  ns = await createTestNamespace('nodemeta-chart');
+  await helmOk(['install', RELEASE, CHART_DIR, '--namespace', ns, '--wait', '--timeout', '5m']);
+  installed = true;
+}, 420_000);
+
+afterAll(async () => {
+  for (const p of processes) if (p.exitCode === null) p.kill('SIGTERM');
+  if (installed) await helm(['uninstall', RELEASE, '--namespace', ns, '--wait', '--timeout', '3m']);
+  for (const name of NODES) {
+    await core.deleteNode({ name }).catch(() => undefined); // garbage-collects their NodeMetadata
+  }
+  if (ns) await deleteTestNamespace(ns);
+  rmSync(scratch, { recursive: true, force: true });
+}, 300_000);
+
+describe('helm chart: rendered manifests', () => {
+  test.each(Object.keys(VALUE_SETS))('every manifest of the %s render is accepted by the API server (server-side dry-run)', async (set) => {
+    const text = await renderChart(valuesFilesOf(set), ['--namespace', ns]);
+    const kinds = parseManifests(text).map((m) => m.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['CustomResourceDefinition', 'DaemonSet', 'Deployment', 'ValidatingAdmissionPolicy', 'ClusterRole', 'Job']));
+    const r = await kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=chart-dry-run', '--force-conflicts', '-f', '-'], { input: text });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.stdout.trim().split('\n')).toHaveLength(kinds.length);
+  });
+
+  test('the admission policy type-checks against the CRD schema without warnings', async () => {
+    const api = kc.makeApiClient(AdmissionregistrationV1Api);
+    const policy = await waitFor('the policy to be type-checked', async () => {
+      const p = await api.readValidatingAdmissionPolicy({ name: `${RELEASE}-agent-own-node` });
+      return p.status?.observedGeneration === p.metadata?.generation ? p : undefined;
+    });
+    expect(policy.status?.typeChecking?.expressionWarnings ?? []).toEqual([]);
+  });
+});
+
+describe('helm install', () => {
+  test('an agent pod runs on every node; both controller replicas are ready', async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    const nodes = (await core.listNode()).items.filter((n) => n.metadata?.labels?.['kubernetes.io/os'] === 'linux').map((n) => n.metadata?.name);
+    expect(nodes).toEqual(expect.arrayContaining(NODES));
+    const ds = await waitFor('the agent DaemonSet on every node', async () => {
+      const d = await apps.readNamespacedDaemonSet({ name: `${RELEASE}-agent`, namespace: ns });
+      const s = d.status;
+      return s && s.desiredNumberScheduled === nodes.length && s.numberReady === nodes.length ? d : undefined;
+    });
+    expect(ds.spec?.template.spec?.hostNetwork).toBe(true);
+    const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/component=agent` });
+    expect(pods.items.map((p) => p.spec?.nodeName).sort()).toEqual([...nodes].sort());
+    const dep = await apps.readNamespacedDeployment({ name: `${RELEASE}-controller`, namespace: ns });
+    expect(dep.status?.readyReplicas).toBe(2);
+  });
+});
+
+describe('an agent, with a token bound to its own DaemonSet pod', () => {
+  let agentA: KubeRestClient;
+  let agentToken = '';
+  beforeAll(async () => {
+    agentToken = await tokenFor(AGENT_SA, await chartPod('agent', NODE_A));
+    agentA = await restClientFor(agentToken);
+  });
+  afterAll(async () => {
+    await agentA?.close();
+  });
+
+  test('creates its own NodeMetadata (owned by its Node) and publishes its status', async () => {
+    const publisher = new NodeMetadataPublisher(agentA, NODE_A);
+    const created = await publisher.ensure();
+    expect(created.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Node', name: NODE_A });
+    const applied = await publisher.applyStatus(agentStatus(NODE_A, 'eastus-1'));
+    expect(applied.status?.instance?.zone).toBe('eastus-1');
+  });
+
+  test("is denied by the policy when it creates another node's NodeMetadata", async () => {
+    await expectDenied(new NodeMetadataPublisher(agentA, NODE_B).ensure(), 403, new RegExp(`may only write NodeMetadata "${NODE_A}", not "${NODE_B}"`));
+  });
+
+  test("is denied by the policy when it writes another node's status", async () => {
+    await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'NodeMetadata', metadata: { name: NODE_B } } });
+    await expectDenied(new NodeMetadataPublisher(agentA, NODE_B).applyStatus(agentStatus(NODE_B, 'eastus-2')), 403, /may only write NodeMetadata/);
+  });
+
+  test('is denied by the policy when it sets status.maintenance or a controller condition', async () => {
+    const publisher = new NodeMetadataPublisher(agentA, NODE_A);
+    const maintenance = { phase: 'Approved', eventId: 'fake-event', approve: 'fake-event' } as unknown as NonNullable<NodeMetadata['status']>['maintenance'];
+    await expectDenied(publisher.applyStatus({ ...agentStatus(NODE_A, 'eastus-1'), maintenance } as AgentStatus), 403, /status\.maintenance/);
+    const drained = setCondition(agentStatus(NODE_A, 'eastus-1').conditions ?? [], { type: Conditions.drained, status: 'True', reason: 'Drained', message: 'fake' }, new Date());
+    await expectDenied(publisher.applyStatus({ ...agentStatus(NODE_A, 'eastus-1'), conditions: drained }), 403, /its own condition/);
+  });
+
+  test('is denied by RBAC when it patches a Node, deletes or patches NodeMetadata, or reads pods and secrets', async () => {
+    await expectDenied(agentA.mergePatch(`/api/v1/nodes/${NODE_A}`, { metadata: { labels: { 'nodemeta.io/zone': 'fake' } } }), 403, /cannot patch resource "nodes"/);
+    await expectDenied(agentA.mergePatch(nodeMetadataPath(NODE_A), { spec: { drain: 'Disabled' } }), 403, /cannot patch resource "nodemetadatas"/);
+    const agentCustom = kubeConfigForToken(agentToken, 'agent').makeApiClient(CustomObjectsApi);
+    const deleted = await expectApiError(agentCustom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_A }));
+    expect(deleted.status).toBe(403);
+    expect(deleted.text).toMatch(/cannot delete resource \W*nodemetadatas/);
+    await expectDenied(agentA.get(`/api/v1/namespaces/${ns}/pods`), 403, /cannot list resource "pods"/);
+    await expectDenied(agentA.get(`/api/v1/namespaces/${ns}/secrets`), 403, /cannot list resource "secrets"/);
+  });
+
+  test('a token of the agent account not bound to a pod cannot write at all', async () => {
+    const unbound = await restClientFor(await tokenFor(AGENT_SA, undefined));
+    try {
+      await expectDenied(new NodeMetadataPublisher(unbound, NODE_A).applyStatus(agentStatus(NODE_A, 'eastus-1')), 403, /carries no node name/);
+    } finally {
+      await unbound.close();
+    }
+  });
+});
+
+describe('the controller, with its ServiceAccount token', () => {
+  let controllerPod: V1Pod;
+  let token = '';
+  const configDir = path.join(scratch, 'config');
+  let metricsUrl = '';
+  let logs = '';
+
+  beforeAll(async () => {
+    controllerPod = await chartPod('controller');
+    token = await tokenFor(CONTROLLER_SA, controllerPod);
+  });
+
+  test('may not delete pods nor read secrets; may evict; may use its own Lease only', async () => {
+    const ctl = kubeConfigForToken(token, 'controller');
+    const ctlCore = ctl.makeApiClient(CoreV1Api);
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'not-for-nodemeta' }, stringData: { password: 'x' } } });
+    expect((await expectApiError(ctlCore.readNamespacedSecret({ name: 'not-for-nodemeta', namespace: ns }))).status).toBe(403);
+    expect((await expectApiError(ctlCore.listSecretForAllNamespaces())).status).toBe(403);
+
+    await core.createNamespacedPod({
+      namespace: ns,
+      body: { metadata: { name: 'victim' }, spec: { nodeName: NODE_B, terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] } },
+    });
+    const denied = await expectApiError(ctlCore.deleteNamespacedPod({ name: 'victim', namespace: ns }));
+    expect(denied.status).toBe(403);
+    expect(denied.text).toMatch(/cannot delete resource \W*pods/);
+    // Pods leave only through the Eviction API (which honours PodDisruptionBudgets).
+    await ctlCore.createNamespacedPodEviction({ name: 'victim', namespace: ns, body: { metadata: { name: 'victim', namespace: ns } } });
+
+    const leases = ctl.makeApiClient(CoordinationV1Api);
+    const adminLeases = kc.makeApiClient(CoordinationV1Api);
+    await adminLeases.createNamespacedLease({ namespace: ns, body: { metadata: { name: 'someone-else' }, spec: { holderIdentity: 'x' } } });
+    expect((await expectApiError(leases.readNamespacedLease({ name: 'someone-else', namespace: ns }))).status).toBe(403);
+    const own = await leases.createNamespacedLease({ namespace: ns, body: { metadata: { name: LEASE }, spec: { holderIdentity: 'probe', leaseDurationSeconds: 1 } } });
+    await leases.replaceNamespacedLease({ name: LEASE, namespace: ns, body: { ...own, spec: { ...own.spec, holderIdentity: '' } } });
+
+    // The policy is the agent's alone: the controller writes status.maintenance (under another
+    // field manager here, removed again, so the real controller's fields are untouched).
+    const rest = await restClientFor(token);
+    try {
+      await rest.apply(
+        `${nodeMetadataPath(NODE_B)}/status`,
+        { apiVersion: `${GROUP}/${VERSION}`, kind: 'NodeMetadata', metadata: { name: NODE_B }, status: { maintenance: { phase: 'None' } } },
+        'e2e-controller-probe',
+      );
+      await rest.apply(`${nodeMetadataPath(NODE_B)}/status`, { apiVersion: `${GROUP}/${VERSION}`, kind: 'NodeMetadata', metadata: { name: NODE_B } }, 'e2e-controller-probe');
+    } finally {
+      await rest.close();
+    }
+  });
+
+  test("labels the agent's node from its NodeMetadata, and a `helm upgrade` of the config reaches it without a restart", async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    const generationBefore = (await apps.readNamespacedDeployment({ name: `${RELEASE}-controller`, namespace: ns })).metadata?.generation;
+    writeConfigMapVolume(configDir, await configMapData());
+    const kubeconfigFile = path.join(scratch, 'controller.kubeconfig');
+    writeFileSync(kubeconfigFile, kubeConfigForToken(token, 'controller').exportConfig());
+    const child = spawn(
+      process.execPath,
+      [
+        NODEMETA,
+        'controller',
+        '--kubeconfig',
+        kubeconfigFile,
+        '--config',
+        path.join(configDir, 'config.yaml'),
+        '--lease-namespace',
+        ns,
+        '--lease-name',
+        LEASE,
+        '--identity',
+        controllerPod.metadata?.name ?? 'e2e',
+        '--metrics-addr',
+        '127.0.0.1:0',
+      ],
+      { env: { ...process.env, POD_NAME: controllerPod.metadata?.name, POD_NAMESPACE: ns }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    processes.push(child);
+    child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
+    metricsUrl = await waitFor('the controller to listen', () => /"url":"(http:[^"]+)"/.exec(logs)?.[1] ?? (child.exitCode !== null ? Promise.reject(new Error(`controller exited ${child.exitCode}: ${logs}`)) : undefined));
+
+    const labels = await waitFor(`nodemeta labels on ${NODE_A}`, async () => {
+      const l = await nodeLabels(NODE_A);
+      return l[Labels.zone] === 'eastus-1' ? l : undefined;
+    }, { timeoutMs: 90_000 });
+    expect(labels).toMatchObject({ [Labels.provider]: 'azure', [Labels.region]: 'eastus', [Labels.faultDomain]: '1', [Labels.updateDomain]: '2', [Labels.priority]: 'regular' });
+    expect(labels[`${TAG_LABEL_PREFIX}team`]).toBeUndefined(); // not allow-listed yet
+    const node = await core.readNode({ name: NODE_A });
+    expect(node.metadata?.managedFields?.some((f) => f.manager === FIELD_MANAGER_CONTROLLER)).toBe(true);
+
+    await helmOk(['upgrade', RELEASE, CHART_DIR, '--namespace', ns, '--reuse-values', '--set-json', 'config={"labels":{"allowedTags":["team"]}}', '--wait', '--timeout', '3m']);
+    const data = await configMapData();
+    expect(data['config.yaml']).toContain('team');
+    // The kubelet refreshes the mounted volume; the controller sees the file change and reloads.
+    writeConfigMapVolume(configDir, data);
+    await waitFor(`tag label on ${NODE_A} after the upgrade`, async () => (await nodeLabels(NODE_A))[`${TAG_LABEL_PREFIX}team`] === 'blue', { timeoutMs: 90_000 });
+    const metrics = await (await fetch(`${metricsUrl.replace(/\/$/, '')}/metrics`)).text();
+    expect(metrics).toMatch(/nodemeta_controller_config_reloads_total\{result="success"\} [1-9]/);
+    // No restart: a config-only upgrade leaves the controller's pod template alone.
+    expect((await apps.readNamespacedDeployment({ name: `${RELEASE}-controller`, namespace: ns })).metadata?.generation).toBe(generationBefore);
+    expect(child.exitCode).toBeNull();
+  });
+});
+
+describe('helm uninstall', () => {
+  const cleanupImplemented = (() => {
+    try {
+      return readFileSync(path.join(REPO_ROOT, 'src/cmd/controller.ts'), 'utf8').includes("'cleanup'");
+    } catch {
+      return false;
+    }
+  })();
+
+  // The pre-delete hook runs `nodemeta controller --cleanup` in a Job; kwok completes the Job's pod
+  // without running the image, so the test runs that command itself, as the hook would, with the
+  // controller's token, while the controller still runs.
+  (cleanupImplemented ? test : test.skip)('the cleanup hook leaves no nodemeta labels, taints or cordons on the nodes', async () => {
+    const pod = await chartPod('controller');
+    const kubeconfigFile = path.join(scratch, 'cleanup.kubeconfig');
+    writeFileSync(kubeconfigFile, kubeConfigForToken(await tokenFor(CONTROLLER_SA, pod), 'cleanup').exportConfig());
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [NODEMETA, 'controller', '--cleanup', '--kubeconfig', kubeconfigFile, '--lease-namespace', ns, '--lease-name', LEASE], { stdio: 'inherit' });
+      child.on('exit', resolve);
+    });
+    expect(code).toBe(0);
+    for (const name of NODES) {
+      const node = await core.readNode({ name });
+      expect(Object.keys(node.metadata?.labels ?? {}).filter((k) => k.startsWith('nodemeta.io/') && k !== 'nodemeta.io/e2e' || k.startsWith(TAG_LABEL_PREFIX))).toEqual([]);
+      expect((node.spec?.taints ?? []).filter((t) => t.key.startsWith('nodemeta.io/'))).toEqual([]);
+      expect(node.metadata?.annotations?.['nodemeta.io/cordoned']).toBeUndefined();
+    }
+  });
+
+  test('removes every release resource but keeps the CRD and the NodeMetadata objects', async () => {
+    for (const p of processes) if (p.exitCode === null) p.kill('SIGTERM');
+    await helmOk(['uninstall', RELEASE, '--namespace', ns, '--wait', '--timeout', '3m']);
+    installed = false;
+    const apps = kc.makeApiClient(AppsV1Api);
+    const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+    const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+    const gone = async (p: Promise<unknown>) => {
+      try {
+        await p;
+        return false;
+      } catch (err) {
+        return apiStatus(err) === 404;
+      }
+    };
+    await waitFor('the release resources to be deleted', async () =>
+      (await gone(apps.readNamespacedDaemonSet({ name: `${RELEASE}-agent`, namespace: ns }))) &&
+      (await gone(apps.readNamespacedDeployment({ name: `${RELEASE}-controller`, namespace: ns }))) &&
+      (await gone(rbac.readClusterRole({ name: `${RELEASE}-agent` }))) &&
+      (await gone(rbac.readClusterRole({ name: `${RELEASE}-controller` }))) &&
+      (await gone(admission.readValidatingAdmissionPolicy({ name: `${RELEASE}-agent-own-node` }))),
+    );
+    // Helm never deletes what it installed from crds/: the CRD and the per-node data stay.
+    const objects = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: NodeMetadata[] };
+    expect(objects.items.map((o) => o.metadata?.name)).toEqual(expect.arrayContaining([NODE_A, NODE_B]));
+  });
+});
