@@ -4,7 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
-import { kubectlOk, waitFor } from './lib/cluster.js';
+import { NotLeaderError, WriteConflictError } from '../../src/controller/cluster-state.js';
+import { ownedLabelKeys } from '../../src/controller/labels.js';
+import { kubeNodeWriter } from '../../src/controller/node-writer.js';
+import { kubeConfig, kubectlOk, waitFor } from './lib/cluster.js';
 import {
   applyAgentStatus,
   createNode,
@@ -84,7 +87,7 @@ describe('nodemeta controller (one replica)', () => {
       'nodemeta.io/owner-note': 'ops',
       'nodemeta.io/priority': 'manual',
     });
-    expect(applied).not.toHaveProperty('tag.nodemeta.io/secret-ish');
+    expect(applied).not.toHaveProperty(['tag.nodemeta.io/secret-ish']);
 
     const node = await readNode(NODE);
     const apply = node.metadata?.managedFields?.find((entry) => entry.manager === 'nodemeta-controller' && entry.operation === 'Apply');
@@ -129,7 +132,7 @@ describe('nodemeta controller (one replica)', () => {
     });
     expect(labeled).toMatchObject({ status: 'False', reason: 'InvalidLabels' });
     expect((await labels())['tag.nodemeta.io/env']).toBe('prod');
-    expect(await labels()).not.toHaveProperty('tag.nodemeta.io/team');
+    expect(await labels()).not.toHaveProperty(['tag.nodemeta.io/team']);
     await waitFor('InvalidLabelSkipped Event', async () => (await nodeEvents()).find((e) => e.reason === 'InvalidLabelSkipped'));
   });
 
@@ -168,5 +171,46 @@ describe('nodemeta controller (one replica)', () => {
     writeFileSync(configFile, 'labels:\n  allowedTags: []\n');
     await waitFor('tag labels gone after the reload', async () => (await labels())['tag.nodemeta.io/env'] === undefined, { timeoutMs: 45_000 });
     expect(await labels()).toMatchObject({ 'nodemeta.io/zone': 'westeurope-2', 'nodemeta.io/owner-note': 'ops' });
+  });
+});
+
+describe('node writer against the real API server', () => {
+  const WRITER_NODE = `nmctl-${id}-writer`;
+  beforeAll(async () => {
+    // Not selected by the running controller: this node is the writer's alone.
+    await createNode(WRITER_NODE, { 'nodemeta-e2e-writer': id });
+  });
+  afterAll(async () => {
+    await deleteNode(WRITER_NODE);
+  });
+
+  it('classifies a failed taint `test` and a label owned by another manager as conflicts, and applies from a fresh read', async () => {
+    const writer = kubeNodeWriter({ kubeConfig: kubeConfig(), isLeading: () => true });
+    const fresh = (await writer.readNode(WRITER_NODE))!;
+    // A node without taints: the `test` for null on the missing path holds.
+    const tainted = await writer.patchTaints(WRITER_NODE, fresh.spec?.taints, [{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'NoSchedule' }]);
+    expect(tainted.spec?.taints).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'NoSchedule' }]);
+    // Based on a stale list (none, from before): the API server refuses instead of dropping the taint.
+    await expect(writer.patchTaints(WRITER_NODE, fresh.spec?.taints, [{ key: 'nodemeta.io/spot-termination', effect: 'NoSchedule' }])).rejects.toBeInstanceOf(
+      WriteConflictError,
+    );
+    await expect(writer.patchTaints(WRITER_NODE, [{ key: 'nodemeta.io/scheduled-event', value: 'Freeze', effect: 'NoSchedule' }], [])).rejects.toBeInstanceOf(
+      WriteConflictError,
+    );
+    const removed = await writer.patchTaints(WRITER_NODE, tainted.spec?.taints, []);
+    expect(removed.spec?.taints ?? []).toEqual([]);
+
+    await kubectlOk(['label', 'node', WRITER_NODE, 'nodemeta.io/zone=by-hand']);
+    await expect(writer.applyLabels(WRITER_NODE, { 'nodemeta.io/zone': 'westeurope-1' })).rejects.toBeInstanceOf(WriteConflictError);
+    const labelled = await writer.applyLabels(WRITER_NODE, { 'nodemeta.io/region': 'westeurope' });
+    expect(labelled.metadata.labels).toMatchObject({ 'nodemeta.io/zone': 'by-hand', 'nodemeta.io/region': 'westeurope' });
+    expect(ownedLabelKeys(labelled.metadata.managedFields)).toEqual(new Set(['nodemeta.io/region']));
+    // Applying the empty set removes what we owned, and only that.
+    const cleared = await writer.applyLabels(WRITER_NODE, {});
+    expect(cleared.metadata.labels).toHaveProperty(['nodemeta.io/zone'], 'by-hand');
+    expect(cleared.metadata.labels).not.toHaveProperty(['nodemeta.io/region']);
+
+    const refused = kubeNodeWriter({ kubeConfig: kubeConfig(), isLeading: () => false });
+    await expect(refused.applyLabels(WRITER_NODE, {})).rejects.toBeInstanceOf(NotLeaderError);
   });
 });
