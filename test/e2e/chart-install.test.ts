@@ -373,6 +373,43 @@ describe('the controller, with its ServiceAccount token', () => {
     expect((await apps.readNamespacedDeployment({ name: `${RELEASE}-controller`, namespace: ns })).metadata?.generation).toBe(generationBefore);
     expect(child.exitCode).toBeNull();
   });
+
+  test("an agent's scheduled event becomes the notice taint and phase Scheduled; its cancellation removes them", async () => {
+    const agent = await restClientFor(await tokenFor(AGENT_SA, await chartPod('agent', NODE_A)));
+    const publisher = new NodeMetadataPublisher(agent, NODE_A);
+    const notice = { key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'PreferNoSchedule' };
+    try {
+      // Reboot in 2 h, lead time 1 h by default: for now only the notice taint.
+      const reboot = {
+        id: `e2e-reboot-${suffix}`,
+        type: 'Reboot' as const,
+        rawType: 'Reboot',
+        status: 'Scheduled' as const,
+        // Whole seconds, as the metadata services give it.
+        notBefore: new Date(Math.floor(Date.now() / 1000 + 2 * 3600) * 1000).toISOString(),
+        source: 'Platform' as const,
+        resources: [NODE_A],
+      };
+      await publisher.applyStatus(agentStatus(NODE_A, 'eastus-1', { events: [reboot] }));
+      const node = await waitFor('the notice taint', async () => {
+        const n = await core.readNode({ name: NODE_A });
+        return n.spec?.taints?.some((t) => t.key === notice.key && t.value === notice.value && t.effect === notice.effect) ? n : undefined;
+      }, { timeoutMs: 60_000 });
+      expect(node.spec?.unschedulable).toBeFalsy();
+      const status = await waitFor('phase Scheduled', async () => {
+        const o = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_A })) as NodeMetadata;
+        return o.status?.maintenance?.phase === 'Scheduled' ? o.status : undefined;
+      });
+      expect(status.maintenance).toMatchObject({ eventId: reboot.id, eventType: 'Reboot' });
+      expect(Date.parse(status.maintenance?.notBefore ?? '')).toBe(Date.parse(reboot.notBefore));
+
+      // The platform cancels it: the agent publishes no event, the controller removes its taint.
+      await publisher.applyStatus(agentStatus(NODE_A, 'eastus-1', { events: [] }));
+      await waitFor('the notice taint to go', async () => !(await core.readNode({ name: NODE_A })).spec?.taints?.some((t) => t.key === notice.key), { timeoutMs: 60_000 });
+    } finally {
+      await agent.close();
+    }
+  });
 });
 
 describe('helm uninstall', () => {
