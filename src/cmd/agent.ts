@@ -1,51 +1,75 @@
 // `nodemeta agent`: flags in, wiring, run. The logic lives in src/agent/.
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { Registry } from 'prom-client';
 import { PROVIDERS, type ProviderName } from '../api/observation.js';
 import { systemClock } from '../agent/http/clock.js';
 import { isMetadataError } from '../agent/http/errors.js';
 import { DEFAULT_BUDGET, TokenBucket } from '../agent/http/token-bucket.js';
+import { AgentMetrics } from '../agent/metrics.js';
+import { NodeAgent } from '../agent/node-agent.js';
 import { observeOnce } from '../agent/observe.js';
-import { createProvider } from '../agent/providers/index.js';
+import { createProvider, type MetadataProvider } from '../agent/providers/index.js';
 import type { AlibabaAccessMode } from '../agent/providers/alibaba/client.js';
-import { createLogger } from '../observability/logger.js';
+import { NodeMetadataPublisher } from '../agent/publisher.js';
+import { inClusterCredentials, kubeconfigCredentials } from '../kube/credentials.js';
+import { KubeRestClient } from '../kube/rest-client.js';
+import { startHealthServer } from '../observability/health-server.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { UsageError, durationFlag, parseListenAddress } from './flags.js';
 
-const DEFAULT_TIMEOUT_MS = 150_000;
+const HELP = `Usage: nodemeta agent [flags]
 
-const HELP = `Usage: nodemeta agent --once [flags]
+Observes this VM through its cloud metadata service and publishes what it sees into the status of
+NodeMetadata/<node>; approves an Azure scheduled event when the controller asks for it.
+With --once: queries the service once and prints, as JSON on stdout, the observation the agent would
+write, then exits. Logs go to stderr as JSON lines.
 
-Observes this VM through its cloud metadata service. With --once: queries the service once and prints,
-as JSON on stdout, the observation the agent would write into its NodeMetadata status. Logs go to
-stderr as JSON lines.
-
-Flags:
-  --once                          query once, print the observation, exit
+Metadata service:
   --provider azure|alibaba|auto   which metadata service (default: auto, probe both)
   --endpoint URL                  base URL of the service (default: http://169.254.169.254 for Azure,
                                   http://100.100.100.200 for Alibaba); for the emulator:
                                   http://127.0.0.1:PORT or http://127.0.0.1:PORT/vm/<vm-name>
   --alibaba-mode hardened|normal  Alibaba access mode (default: hardened, with a session token)
   --alibaba-tags                  also read the instance's tags (Alibaba; one request per tag)
-  --timeout DURATION              give up after this long (default: 150s; e.g. 20s, 2m, 500ms).
-                                  Azure's first scheduled-events request may take up to 2 minutes.
+
+One observation:
+  --once                          query once, print the observation, exit
+  --timeout DURATION              give up after this long (default: 150s). Azure's first
+                                  scheduled-events request may take up to 2 minutes.
+
+Long-running (the DaemonSet):
+  --node-name NAME                this node (default: $NODE_NAME, from the downward API)
+  --kubeconfig PATH               talk to the API server with this kubeconfig (default: in-cluster
+                                  service-account credentials)
+  --metrics-addr [HOST]:PORT      /metrics, /healthz, /readyz (default: :9102; port 0 picks one)
+  --events-interval DURATION      maintenance polls (default: 1s on Azure, 5s on Alibaba)
+  --instance-interval DURATION    instance facts and tags (default: 60s)
+  --log-level LEVEL               error, warn, info or debug (default: info, or $LOG_LEVEL)
   -h, --help                      show this text
 
-Exit status: 0 observation printed; 1 the metadata service could not be read; 2 bad usage.
-The long-running mode (polling and publishing to NodeMetadata) is not implemented yet.`;
+Exit status: 0 done (or stopped by SIGTERM); 1 the metadata service could not be read (--once);
+2 bad usage.`;
 
 interface AgentFlags {
+  once: boolean;
   provider: ProviderName | 'auto';
   endpoint: string | undefined;
   alibabaMode: AlibabaAccessMode;
   alibabaTags: boolean;
   timeoutMs: number;
+  nodeName: string | undefined;
+  kubeconfig: string | undefined;
+  metrics: { host: string; port: number };
+  eventsIntervalMs: number | undefined;
+  instanceIntervalMs: number;
+  logLevel: string | undefined;
 }
 
-class UsageError extends Error {}
-
 export async function run(argv: string[]): Promise<number> {
-  let values;
+  let flags: AgentFlags;
   try {
-    ({ values } = parseArgs({
+    const { values } = parseArgs({
       args: argv,
       strict: true,
       allowPositionals: false,
@@ -56,89 +80,73 @@ export async function run(argv: string[]): Promise<number> {
         'alibaba-mode': { type: 'string', default: 'hardened' },
         'alibaba-tags': { type: 'boolean', default: false },
         timeout: { type: 'string' },
+        'node-name': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        'metrics-addr': { type: 'string', default: ':9102' },
+        'events-interval': { type: 'string' },
+        'instance-interval': { type: 'string' },
+        'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
-    }));
-  } catch (err) {
-    console.error(`nodemeta agent: ${err instanceof Error ? err.message : String(err)}\nRun \`nodemeta agent --help\` for usage.`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  let flags: AgentFlags;
-  try {
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
     flags = checkFlags(values);
   } catch (err) {
     console.error(`nodemeta agent: ${err instanceof Error ? err.message : String(err)}\nRun \`nodemeta agent --help\` for usage.`);
     return 2;
   }
-  if (!values.once) {
-    console.error('nodemeta agent: not yet implemented: the long-running mode; use --once');
-    return 2;
-  }
-  return runOnce(flags);
+  return flags.once ? runOnce(flags) : runAgent(flags);
 }
 
-function checkFlags(values: {
-  provider?: string;
-  endpoint?: string;
-  'alibaba-mode'?: string;
-  'alibaba-tags'?: boolean;
-  timeout?: string;
-}): AgentFlags {
-  const provider = values.provider ?? 'auto';
+function checkFlags(values: Record<string, string | boolean | undefined>): AgentFlags {
+  const text = (name: string) => values[name] as string | undefined;
+  const provider = text('provider') ?? 'auto';
   if (provider !== 'auto' && !(PROVIDERS as readonly string[]).includes(provider)) {
     throw new UsageError(`--provider must be azure, alibaba or auto, not "${provider}"`);
   }
-  const mode = values['alibaba-mode'] ?? 'hardened';
+  const mode = text('alibaba-mode') ?? 'hardened';
   if (mode !== 'hardened' && mode !== 'normal') throw new UsageError(`--alibaba-mode must be hardened or normal, not "${mode}"`);
-  if (values.endpoint !== undefined) {
+  const endpoint = text('endpoint');
+  if (endpoint !== undefined) {
     let url: URL;
     try {
-      url = new URL(values.endpoint);
+      url = new URL(endpoint);
     } catch {
-      throw new UsageError(`--endpoint "${values.endpoint}" is not a URL`);
+      throw new UsageError(`--endpoint "${endpoint}" is not a URL`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('--endpoint must be an http:// or https:// URL');
   }
-  const timeoutMs = values.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDurationMs(values.timeout);
-  if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout "${values.timeout}" is not a positive duration (e.g. 30s, 2m, 500ms)`);
+  const once = values.once === true;
+  const nodeName = text('node-name') || process.env.NODE_NAME || undefined;
+  if (!once && !nodeName) throw new UsageError('the node name is needed: set NODE_NAME (downward API spec.nodeName) or --node-name');
+  const logLevel = text('log-level');
+  if (logLevel !== undefined && !['error', 'warn', 'info', 'debug'].includes(logLevel)) throw new UsageError(`--log-level must be error, warn, info or debug, not "${logLevel}"`);
+  const eventsInterval = text('events-interval');
   return {
+    once,
     provider: provider as ProviderName | 'auto',
-    endpoint: values.endpoint,
+    endpoint,
     alibabaMode: mode,
-    alibabaTags: values['alibaba-tags'] ?? false,
-    timeoutMs,
+    alibabaTags: values['alibaba-tags'] === true,
+    timeoutMs: durationFlag('--timeout', text('timeout'), 150_000),
+    nodeName,
+    kubeconfig: text('kubeconfig'),
+    metrics: parseListenAddress('--metrics-addr', text('metrics-addr') ?? ':9102'),
+    eventsIntervalMs: eventsInterval === undefined ? undefined : durationFlag('--events-interval', eventsInterval, 1_000),
+    instanceIntervalMs: durationFlag('--instance-interval', text('instance-interval'), 60_000),
+    logLevel,
   };
 }
 
-/** `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds. */
-export function parseDurationMs(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
-  if (!m) return undefined;
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1_000;
-  return Math.round(Number(m[1]) * unit);
-}
-
 async function runOnce(flags: AgentFlags): Promise<number> {
-  const logger = createLogger({ component: 'agent' });
+  const logger = createLogger({ component: 'agent', level: flags.logLevel });
   const signal = AbortSignal.timeout(flags.timeoutMs);
-  const budget = new TokenBucket({ ...DEFAULT_BUDGET, clock: systemClock });
-  let provider;
+  let provider: MetadataProvider | undefined;
   try {
-    provider = await createProvider({
-      provider: flags.provider,
-      endpoint: flags.endpoint,
-      alibabaMode: flags.alibabaMode,
-      alibabaTags: flags.alibabaTags,
-      budget,
-      clock: systemClock,
-      random: Math.random,
-      logger,
-      signal,
-    });
+    provider = await openProvider(flags, logger, signal);
     const observation = await observeOnce(provider, systemClock, signal);
     process.stdout.write(`${JSON.stringify(observation, null, 2)}\n`);
     return 0;
@@ -150,4 +158,82 @@ async function runOnce(flags: AgentFlags): Promise<number> {
   } finally {
     await provider?.close();
   }
+}
+
+function openProvider(flags: AgentFlags, logger: Logger, signal: AbortSignal, metrics?: AgentMetrics): Promise<MetadataProvider> {
+  return createProvider({
+    provider: flags.provider,
+    endpoint: flags.endpoint,
+    alibabaMode: flags.alibabaMode,
+    alibabaTags: flags.alibabaTags,
+    // One budget for the whole process: every request, retries included, takes a slot.
+    budget: new TokenBucket({ ...DEFAULT_BUDGET, clock: systemClock }),
+    clock: systemClock,
+    random: Math.random,
+    logger,
+    signal,
+    onResponse: metrics && ((o) => metrics.imdsRequests.inc({ endpoint: o.endpoint, code: o.code })),
+  });
+}
+
+async function runAgent(flags: AgentFlags): Promise<number> {
+  const nodeName = flags.nodeName!;
+  const logger = createLogger({ component: 'agent', level: flags.logLevel });
+  logger.defaultMeta = { ...logger.defaultMeta, node: nodeName };
+  const stop = new AbortController();
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      logger.info('stopping', { signal: sig });
+      stop.abort();
+    });
+  }
+  const metrics = new AgentMetrics(new Registry(), { processMetrics: true });
+  let agent: NodeAgent | undefined;
+  const health = await startHealthServer({
+    ...flags.metrics,
+    registry: metrics.registry,
+    liveness: [{ name: 'poll-loop', check: () => agent?.alive() }],
+    readiness: [{ name: 'status', check: () => (agent ? agent.ready() : 'metadata service not detected yet') }],
+  });
+  logger.info('serving health and metrics', { url: health.url, pid: process.pid, host: hostname() });
+
+  const credentials = flags.kubeconfig ? await kubeconfigCredentials(flags.kubeconfig) : await inClusterCredentials();
+  const kube = new KubeRestClient(credentials, { userAgent: `nodemeta-agent/${nodeName}` });
+  let provider: MetadataProvider | undefined;
+  try {
+    provider = await detectUntilFound(flags, logger, stop.signal, metrics);
+    if (!provider) return 0;
+    const azure = provider.name === 'azure';
+    agent = new NodeAgent({
+      provider,
+      sink: new NodeMetadataPublisher(kube, nodeName),
+      clock: systemClock,
+      logger,
+      metrics,
+      eventsIntervalMs: flags.eventsIntervalMs ?? (azure ? 1_000 : 5_000),
+      instanceIntervalMs: flags.instanceIntervalMs,
+    });
+    logger.info('agent started', { provider: provider.name, kube: credentials.source });
+    await agent.run(stop.signal);
+    return 0;
+  } finally {
+    await provider?.close();
+    await kube.close();
+    await health.close();
+  }
+}
+
+/** At start the metadata service may be slow to come up: keep probing, with backoff, until stopped. */
+async function detectUntilFound(flags: AgentFlags, logger: Logger, signal: AbortSignal, metrics: AgentMetrics): Promise<MetadataProvider | undefined> {
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      return await openProvider(flags, logger, signal, metrics);
+    } catch (err) {
+      if (!isMetadataError(err)) throw err;
+      const waitMs = Math.min(60_000, 1_000 * 2 ** Math.min(attempt, 6));
+      logger.error('no metadata service found; retrying', { error: err.message, retryInMs: waitMs });
+      await systemClock.sleep(waitMs, signal).catch(() => undefined);
+    }
+  }
+  return undefined;
 }

@@ -19,6 +19,16 @@ export interface TransportOptions {
   requestTimeoutMs?: number;
   /** Answers larger than this are refused (a metadata document is a few KiB). */
   maxResponseBytes?: number;
+  /** Told of every request's outcome (metrics): HTTP status, or the failure kind. */
+  onResponse?: ResponseObserver;
+}
+
+/** `endpoint` is the request path with per-item parts folded (`tags/instance/*`), so it stays a small set. */
+export type ResponseObserver = (outcome: { method: HttpMethod; endpoint: string; code: string }) => void;
+
+/** Folds item-specific path parts so that a metric label has a bounded set of values. */
+export function endpointLabel(path: string): string {
+  return path.replace(/(\/tags\/instance\/).+$/, '$1*');
 }
 
 export const DEFAULT_TIMEOUTS = { connectTimeoutMs: 2_000, requestTimeoutMs: 10_000, maxResponseBytes: 4 * 1024 * 1024 } as const;
@@ -58,6 +68,7 @@ export class MetadataTransport {
   private readonly clock: Clock;
   private readonly requestTimeoutMs: number;
   private readonly maxResponseBytes: number;
+  private readonly onResponse: ResponseObserver | undefined;
 
   constructor(options: TransportOptions) {
     this.service = options.service;
@@ -66,6 +77,7 @@ export class MetadataTransport {
     this.clock = options.clock;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUTS.requestTimeoutMs;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_TIMEOUTS.maxResponseBytes;
+    this.onResponse = options.onResponse;
     this.agent = new Agent({
       connect: { timeout: options.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectTimeoutMs },
       headersTimeout: this.requestTimeoutMs,
@@ -115,9 +127,11 @@ export class MetadataTransport {
       responseHeaders = flattenHeaders(res.headers);
       text = await res.body.text();
     } catch (err) {
-      if (req.signal?.aborted) throw fail('timeout', 'cancelled or out of time', err);
-      throw classifyTransportError(err, fail, timeoutMs, this.maxResponseBytes);
+      const error = req.signal?.aborted ? fail('timeout', 'cancelled or out of time', err) : classifyTransportError(err, fail, timeoutMs, this.maxResponseBytes);
+      this.onResponse?.({ method: req.method, endpoint: endpointLabel(req.path), code: error.kind });
+      throw error;
     }
+    this.onResponse?.({ method: req.method, endpoint: endpointLabel(req.path), code: String(status) });
     return { status, headers: responseHeaders, text };
   }
 

@@ -2,6 +2,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { Clock, Random } from '../http/clock.js';
 import type { RetryPolicy } from '../http/retry.js';
 import type { TokenBucket } from '../http/token-bucket.js';
+import type { ResponseObserver } from '../http/transport.js';
 
 /** What every metadata-service client is built with; all of it injected, nothing global. */
 export interface ClientOptions {
@@ -21,6 +22,8 @@ export interface ClientOptions {
    * window for 410 answers.
    */
   operationTimeoutMs?: number;
+  /** Told of every request's outcome (the agent's request metrics). */
+  onResponse?: ResponseObserver;
 }
 
 export const DEFAULT_OPERATION_TIMEOUT_MS = 80_000;

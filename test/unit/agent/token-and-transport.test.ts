@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseDurationMs } from '../../../src/cmd/agent.js';
+import { parseDurationMs } from '../../../src/cmd/flags.js';
 import { MetadataError } from '../../../src/agent/http/errors.js';
 import { httpError, parseRetryAfter, type MetadataTransport, type TransportRequest, type TransportResponse } from '../../../src/agent/http/transport.js';
 import { MetadataTokenSource } from '../../../src/agent/providers/alibaba/token.js';

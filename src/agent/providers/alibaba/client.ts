@@ -72,6 +72,7 @@ export class AlibabaMetadataClient implements MetadataProvider {
       clock: options.clock,
       connectTimeoutMs: options.connectTimeoutMs,
       requestTimeoutMs: options.requestTimeoutMs,
+      onResponse: options.onResponse,
     });
     this.tokens = this.mode === 'hardened' ? new MetadataTokenSource(this.transport, this.clock, options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS) : undefined;
   }

@@ -81,6 +81,7 @@ export class AzureMetadataClient implements MetadataProvider {
       clock: options.clock,
       connectTimeoutMs: options.connectTimeoutMs,
       requestTimeoutMs: options.requestTimeoutMs,
+      onResponse: options.onResponse,
     });
   }
 
