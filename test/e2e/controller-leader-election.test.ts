@@ -2,7 +2,7 @@
 // leads and writes, the other keeps warm caches and writes nothing; when the leader is killed
 // (no chance to release the Lease) the other takes over after the Lease expires and carries on.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CoordinationV1Api } from '@kubernetes/client-node';
+import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
 import { createTestNamespace, deleteTestNamespace, kubeConfig, waitFor } from './lib/cluster.js';
 import { applyAgentStatus, createNode, createNodeMetadata, deleteNode, installCrd, readNode, runId, startController, type ControllerProcess } from './controller-harness.js';
@@ -105,5 +105,20 @@ describe('nodemeta controller (two replicas, leader election)', () => {
     const releasedAt = Date.now();
     await waitFor('the standby to lead', async () => (await leaseHolder()) === standby.identity, { timeoutMs: 30_000 });
     expect(Date.now() - releasedAt).toBeLessThan(5_000);
+  });
+
+  it('a leader that finds its Lease taken stops writing at once and exits 1 (to restart clean)', async () => {
+    const leader = controllers.find((c) => c.child.exitCode === null && c.child.signalCode === null);
+    expect(leader).toBeDefined();
+    await waitFor('the remaining replica to lead', () => leader!.isLeader());
+    const coordination = kubeConfig().makeApiClient(CoordinationV1Api);
+    const lease = await coordination.readNamespacedLease({ name: LEASE, namespace });
+    lease.spec = { ...lease.spec, holderIdentity: 'someone-else', renewTime: new V1MicroTime(), leaseDurationSeconds: 60 };
+    await coordination.replaceNamespacedLease({ name: LEASE, namespace, body: lease });
+    const stolenAt = Date.now();
+    expect(await leader!.exited).toBe(1);
+    // It notices on its next renewal (retry period 1 s), well before its renew deadline.
+    expect(Date.now() - stolenAt).toBeLessThan(4_000);
+    expect(leader!.logs.join('\n')).toContain('lost the lease');
   });
 });
