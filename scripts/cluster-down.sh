@@ -7,6 +7,7 @@ set -euo pipefail
 # shellcheck source=lib/cluster-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/cluster-common.sh"
 
+cluster_lock
 if [[ ! -d "$CLUSTER_DIR" ]]; then
   log "no local cluster at $CLUSTER_DIR"
   exit 0

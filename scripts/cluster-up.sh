@@ -5,6 +5,7 @@
 # real ones; only the kubelets are simulated (kwok moves nodes to Ready and pods to Running/Ready).
 #
 #   scripts/cluster-up.sh [--nodes N] [--timeout SECONDS]
+#   scripts/cluster-up.sh --status     exit 0 if the cluster runs and is healthy, 1 if not; changes nothing
 #
 # Idempotent: if the cluster recorded in .cache/cluster is running and healthy, it says so and exits 0;
 # if only part of it runs, it stops that part and starts afresh. On failure it prints the tail of
@@ -29,6 +30,7 @@ while [[ $# -gt 0 ]]; do
     --nodes=*) NODES="${1#*=}"; shift ;;
     --timeout) TIMEOUT="$2"; shift 2 ;;
     --timeout=*) TIMEOUT="${1#*=}"; shift ;;
+    --status) STATUS_ONLY=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -36,6 +38,7 @@ done
 [[ "$NODES" =~ ^[0-9]+$ && "$NODES" -ge 1 && "$NODES" -le 1000 ]] || die "--nodes must be 1..1000 (got '$NODES')"
 
 START=$(date +%s.%N)
+cluster_lock
 # CLUSTER_BIN_DIR: use binaries from elsewhere (e.g. another build of the same layout); default: the pins'.
 BIN="${CLUSTER_BIN_DIR:-$("$REPO_ROOT/test/tools/build.sh" --print-dir)}"
 [[ -f "$BIN/.complete" ]] || die "control-plane binaries for the current pins are not built ($BIN): run 'make tools'"
@@ -55,6 +58,10 @@ if [[ $running -eq ${#CLUSTER_COMPONENTS[@]} ]] &&
    "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" get --raw /readyz --request-timeout=5s >/dev/null 2>&1; then
   log "cluster already running ($(grep '^API_SERVER=' "$CLUSTER_DIR/cluster.env" | cut -d= -f2)); kubeconfig: $KUBECONFIG_ADMIN"
   exit 0
+fi
+if [[ -n "${STATUS_ONLY:-}" ]]; then
+  log "no healthy cluster at $CLUSTER_DIR"
+  exit 1
 fi
 if [[ $recorded -gt 0 || -d "$CLUSTER_DIR" ]]; then
   log "found a partial or stale cluster in $CLUSTER_DIR ($running of ${#CLUSTER_COMPONENTS[@]} components alive): stopping it"
@@ -169,8 +176,9 @@ start() {
   {
     echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $*"
   } >"$CLUSTER_DIR/logs/$c.log"
+  # 8>&-: the component must not inherit (and so hold) the cluster lock's file descriptor.
   setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$CLUSTER_DIR/pids/$c.pid" "$@" \
-    >>"$CLUSTER_DIR/logs/$c.log" 2>&1 </dev/null &
+    >>"$CLUSTER_DIR/logs/$c.log" 2>&1 </dev/null 8>&- &
   local i
   for i in $(seq 1 100); do
     # started = the pid file is written and the process has exec'd our binary

@@ -13,12 +13,25 @@
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CLUSTER_DIR="${CLUSTER_DIR:-$REPO_ROOT/.cache/cluster}"
-CLUSTER_LOGS_ARCHIVE="${CLUSTER_LOGS_ARCHIVE:-$(dirname "$CLUSTER_DIR")/cluster-logs}"
+CLUSTER_LOGS_ARCHIVE="${CLUSTER_LOGS_ARCHIVE:-$REPO_ROOT/.cache/cluster-logs}"
 NODEMETA_CACHE="${NODEMETA_CACHE:-$HOME/.cache/nodemeta}"
 export NODEMETA_CACHE
 
 # Components in start order; cluster-down stops them in reverse.
 CLUSTER_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+# cluster_lock: one cluster-up/cluster-down at a time per CLUSTER_DIR (cluster-up's own call of
+# cluster-down inherits the lock through CLUSTER_LOCK_HELD).
+cluster_lock() {
+  [[ "${CLUSTER_LOCK_HELD:-}" == "$CLUSTER_DIR" ]] && return 0
+  mkdir -p "$(dirname "$CLUSTER_DIR")"
+  exec 8>"$CLUSTER_DIR.lock"
+  if ! flock -n 8; then
+    log "waiting for another cluster-up/cluster-down on $CLUSTER_DIR"
+    flock 8
+  fi
+  export CLUSTER_LOCK_HELD="$CLUSTER_DIR"
+}
 
 log() { printf '%s [cluster] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

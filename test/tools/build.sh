@@ -57,8 +57,10 @@ fi
 
 mkdir -p "$NODEMETA_CACHE/bin"
 exec 9>"$NODEMETA_CACHE/bin/.lock"
-echo ">> waiting for the build lock ($NODEMETA_CACHE/bin/.lock)" >&2
-flock 9
+if ! flock -n 9; then
+  echo ">> another build is running; waiting for its lock ($NODEMETA_CACHE/bin/.lock)" >&2
+  flock 9
+fi
 if [[ -f "$BIN/.complete" ]]; then echo ">> control-plane tools up to date: $BIN"; exit 0; fi
 
 TMP="$NODEMETA_CACHE/bin/.tmp-$KEY-$$"
@@ -66,7 +68,7 @@ rm -rf "$TMP"; mkdir -p "$TMP/kwok-stages"
 trap 'rm -rf "$TMP"' EXIT
 LOG="$TMP/build.log"
 echo ">> building control-plane tools into $BIN ($(go version | cut -d' ' -f3), $(nproc) cores)"
-echo "   first build on a fresh machine takes about 20-30 minutes on 2 cores; later runs reuse it"
+echo "   a cold build takes about 20 minutes on 2 cores (docs/cluster.md); later runs reuse it"
 START_ALL=$(date +%s)
 
 build() { # build <module dir> <output name> <package> [ldflags]

@@ -18,7 +18,10 @@ describe('scheduling on simulated AKS nodes', () => {
   });
 
   test('a Deployment with topologySpreadConstraints spreads over nodes and zones, and its pods become Running/Ready', async () => {
-    const nodes = await simulatedNodes();
+    // Other e2e tests share the cluster and may cordon or taint nodes: spread over those that are free now.
+    const nodes = (await simulatedNodes()).filter(
+      (n) => !n.spec?.unschedulable && !(n.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute'),
+    );
     expect(nodes.length).toBeGreaterThanOrEqual(3);
     const replicas = Math.min(nodes.length, 6);
     const selector = { matchLabels: { app: 'spread' } };
@@ -33,6 +36,15 @@ describe('scheduling on simulated AKS nodes', () => {
             metadata: { labels: { app: 'spread' } },
             spec: {
               containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }],
+              affinity: {
+                nodeAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: {
+                    nodeSelectorTerms: [
+                      { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: nodes.map((n) => n.metadata?.name ?? '') }] },
+                    ],
+                  },
+                },
+              },
               // nodeTaintsPolicy Honor: tainted nodes that other tests may add are not domains.
               topologySpreadConstraints: ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'].map((topologyKey) => ({
                 maxSkew: 1,

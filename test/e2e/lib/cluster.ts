@@ -1,7 +1,7 @@
 // The local control plane for end-to-end tests (see docs/cluster.md).
 //
 // The e2e project's global setup (test/e2e/setup/global-setup.js) builds the tools if needed and runs
-// scripts/cluster-up.sh once per jest run; tests use this module to reach that cluster:
+// scripts/cluster-up.sh once per jest run (process.env.CLUSTER_DIR says where); tests use this module:
 //
 //   const kc = kubeConfig();                     // admin KubeConfig (client cert, system:masters)
 //   const core = kc.makeApiClient(CoreV1Api);
@@ -15,7 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { ApiException, CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const CLUSTER_DIR = process.env.CLUSTER_DIR ?? path.join(REPO_ROOT, '.cache/cluster');
+/**
+ * The cluster's directory: the jest global setup sets CLUSTER_DIR (a cluster of the run's own under
+ * .cache/e2e-clusters/, or a running .cache/cluster that a person started); default .cache/cluster.
+ */
+export function clusterDir(): string {
+  return process.env.CLUSTER_DIR ?? path.join(REPO_ROOT, '.cache/cluster');
+}
 
 /** What scripts/cluster-up.sh recorded in .cache/cluster/cluster.json. */
 export interface ClusterInfo {
@@ -39,7 +45,7 @@ export interface ClusterInfo {
 
 /** The running cluster's description; throws if no cluster is up. */
 export function clusterInfo(): ClusterInfo {
-  const file = path.join(CLUSTER_DIR, 'cluster.json');
+  const file = path.join(clusterDir(), 'cluster.json');
   if (!existsSync(file)) {
     throw new Error(`no local cluster: ${file} is missing (run 'make cluster-up', or run the e2e jest project)`);
   }
@@ -209,7 +215,7 @@ export async function simulatedNodes(): Promise<V1Node[]> {
 
 /** The last lines of a component's log (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok). */
 export function componentLogTail(component: string, lines = 40): string {
-  const file = path.join(CLUSTER_DIR, 'logs', `${component}.log`);
+  const file = path.join(clusterDir(), 'logs', `${component}.log`);
   if (!existsSync(file)) return `(no log at ${file})`;
   return execFileSync('tail', ['-n', String(lines), file], { encoding: 'utf8' });
 }
