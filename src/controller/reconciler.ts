@@ -216,10 +216,10 @@ export class NodeReconciler {
         return;
       }
       case 'cancelled':
-        this.options.events.record(ref, 'Normal', 'MaintenanceCancelled', `${transition.previous.eventType ?? 'event'} ${transition.previous.eventId ?? ''} is no longer announced`.replace('  ', ' '));
+        this.options.events.record(ref, 'Normal', 'MaintenanceCancelled', `${describeEvent(transition.previous)} is no longer announced`);
         return;
       case 'ended':
-        this.options.events.record(ref, 'Normal', 'MaintenanceEnded', `${transition.previous.eventType ?? 'event'} ${transition.previous.eventId ?? ''} is over`.replace('  ', ' '));
+        this.options.events.record(ref, 'Normal', 'MaintenanceEnded', `${describeEvent(transition.previous)} is over`);
         return;
     }
   }
@@ -237,6 +237,10 @@ export class NodeReconciler {
 /** The event the node is handling, if any: selectActive keeps it while it ranks level with the best. */
 function handledEventId(maintenance: MaintenanceStatus | undefined): string | undefined {
   return maintenance?.phase === 'None' ? undefined : maintenance?.eventId;
+}
+
+function describeEvent(maintenance: MaintenanceStatus): string {
+  return [maintenance.eventType ?? 'event', maintenance.eventId].filter((part) => part !== undefined).join(' ');
 }
 
 /** While the caches are cold nothing is removed: our taints the plan no longer wants stay. */
