@@ -88,6 +88,9 @@ describe('nodemeta controller (two replicas, leader election)', () => {
     await waitFor('the follower to take the lease', async () => (await leaseHolder()) === follower.identity, { timeoutMs: 60_000 });
     expect(Date.now() - killedAt).toBeLessThan(30_000);
     await waitFor('the new leader to report it', () => follower.isLeader());
+    // It reconciles every node on taking over, and finds nothing to do: the old leader's writes stand.
+    await waitFor('the new leader to reconcile the node', async () => /reconcile_duration_seconds_count\{result="success"\} [1-9]/.test(await follower.metrics()));
+    expect(await follower.apiWrites(['nodes', 'nodemetadatas'])).toBe(0);
 
     // The new leader acts on changes.
     await applyAgentStatus(NODE, { ...status([]), instance: { region: 'cn-hangzhou', zone: 'cn-hangzhou-i', instanceType: 'ecs.g7.large', priority: 'regular' } });
