@@ -13,6 +13,7 @@ import { FIELD_MANAGER_AGENT, GROUP, PLURAL } from '../../src/api/names.js';
 import { parseConfig } from '../../src/controller/config.js';
 import { LEASE_NAME } from '../../src/controller/controller.js';
 import { configValuesSchema } from './config-values-schema.js';
+import { generatedBlocks, README, withBlocks } from './readme.js';
 import { CHART_DIR, findManifest, GOLDEN_DIR, helm, NAMESPACE, parseManifests, REPO_ROOT, renderChart, VALUE_SETS, valuesFilesOf, type Manifest } from './helm.js';
 
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
@@ -63,6 +64,21 @@ describe('chart files', () => {
       writeFileSync(file, `${JSON.stringify(schema, null, 2)}\n`);
     }
     expect(schema.properties.config).toEqual(expected);
+  });
+});
+
+describe('chart README', () => {
+  test('its values, metrics and Events references are generated from values.yaml and the code', async () => {
+    if (UPDATE) writeFileSync(README, withBlocks(readFileSync(README, 'utf8'), await generatedBlocks()));
+    const readme = readFileSync(README, 'utf8');
+    expect(readme).toBe(withBlocks(readme, await generatedBlocks()));
+  });
+
+  test('every value in values.yaml is in the reference', async () => {
+    const table = (await generatedBlocks()).values!;
+    for (const key of ['agent.provider', 'agent.alibaba.mode', 'controller.leaderElection.leaseName', 'config', 'metrics.serviceMonitor.enabled', 'cleanup.enabled', 'admissionPolicy.enabled']) {
+      expect(table).toContain(`| \`${key}\` |`);
+    }
   });
 });
 
