@@ -20,6 +20,7 @@ import { NodeMetadataPublisher, nodeMetadataPath } from '../../src/agent/publish
 import { kubeconfigCredentials } from '../../src/kube/credentials.js';
 import { KubeApiError } from '../../src/kube/errors.js';
 import { KubeRestClient } from '../../src/kube/rest-client.js';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator.js';
 import { CHART_DIR, parseManifests, renderChart, VALUE_SETS, valuesFilesOf } from '../chart/helm.js';
 import {
   apiStatus,
@@ -409,6 +410,77 @@ describe('the controller, with its ServiceAccount token', () => {
     } finally {
       await agent.close();
     }
+  });
+});
+
+describe('agent processes with their DaemonSet pods’ tokens, against the IMDS emulator', () => {
+  let emulator: RunningEmulator | undefined;
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  test('each agent labels its own node through the controller; a Reboot becomes the notice taint and goes away with the event', async () => {
+    emulator = await startEmulator({
+      provider: 'azure',
+      scenario: [
+        'provider: azure',
+        'vms:',
+        `  - {name: ${NODE_A}, instance: {location: eastus, zone: "1", platformFaultDomain: "0", platformUpdateDomain: "3"}}`,
+        `  - {name: ${NODE_B}, instance: {location: eastus, zone: "2", platformFaultDomain: "1", platformUpdateDomain: "4"}}`,
+      ].join('\n'),
+    });
+    const agentLogs: Record<string, string> = {};
+    for (const node of NODES) {
+      const kubeconfigFile = path.join(scratch, `agent-${node}.kubeconfig`);
+      writeFileSync(kubeconfigFile, kubeConfigForToken(await tokenFor(AGENT_SA, await chartPod('agent', node)), `agent-${node}`).exportConfig());
+      agentLogs[node] = '';
+      const child = spawn(
+        process.execPath,
+        [NODEMETA, 'agent', '--provider', 'azure', '--endpoint', emulator.endpoint(node), '--kubeconfig', kubeconfigFile, '--metrics-addr', '127.0.0.1:0', '--events-interval', '1s'],
+        { env: { ...process.env, NODE_NAME: node }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      processes.push(child);
+      child.stderr?.on('data', (d: Buffer) => (agentLogs[node] += d.toString()));
+      child.stdout?.on('data', (d: Buffer) => (agentLogs[node] += d.toString()));
+    }
+    const agentOf = (node: string) => `agent on ${node}: ${agentLogs[node]?.slice(-2000)}`;
+
+    // Each agent publishes its own NodeMetadata; the controller turns it into labels.
+    for (const [node, zone] of [[NODE_A, '1'], [NODE_B, '2']] as const) {
+      const status = await waitFor(`NodeMetadata ${node} from its agent`, async () => {
+        const o = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: node })) as NodeMetadata;
+        return o.status?.instance?.faultDomain === (node === NODE_A ? '0' : '1') ? o.status : undefined;
+      }, { timeoutMs: 90_000 }).catch((err: Error) => Promise.reject(new Error(`${err.message}\n${agentOf(node)}`)));
+      expect(status.provider).toBe('azure');
+      expect(status.instance?.zone).toContain(zone);
+      const labels = await waitFor(`labels on ${node}`, async () => {
+        const l = await nodeLabels(node);
+        return l[Labels.zone] === status.instance?.zone && l[Labels.faultDomain] === status.instance?.faultDomain ? l : undefined;
+      }, { timeoutMs: 60_000 });
+      expect(labels[Labels.provider]).toBe('azure');
+      expect(labels[Labels.updateDomain]).toBe(node === NODE_A ? '3' : '4');
+    }
+
+    // Azure announces a Reboot of node A two hours ahead: notice taint, phase Scheduled.
+    const post = await fetch(`${emulator.url}/_emulator/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'Reboot', resources: [NODE_A], notBefore: '+2h', lifecycle: 'manual' }),
+    });
+    expect(post.status).toBe(201);
+    const { EventId: eventId } = (await post.json()) as { EventId: string };
+    const notice = (n: V1Node) => n.spec?.taints?.some((t) => t.key === 'nodemeta.io/scheduled-event' && t.value === 'Reboot' && t.effect === 'PreferNoSchedule');
+    await waitFor('the Reboot notice taint on node A', async () => notice(await core.readNode({ name: NODE_A })), { timeoutMs: 60_000 }).catch((err: Error) =>
+      Promise.reject(new Error(`${err.message}\n${agentOf(NODE_A)}`)),
+    );
+    const scheduled = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_A })) as NodeMetadata;
+    expect(scheduled.status?.maintenance).toMatchObject({ phase: 'Scheduled', eventType: 'Reboot' });
+    if (eventId) expect(scheduled.status?.maintenance?.eventId).toBe(eventId);
+
+    // The platform cancels it: the taint goes.
+    const all = (await (await fetch(`${emulator.url}/_emulator/events`)).json()) as { EventId: string }[];
+    for (const e of all) expect((await fetch(`${emulator.url}/_emulator/events/${e.EventId}`, { method: 'DELETE' })).status).toBe(200);
+    await waitFor('the notice taint to go from node A', async () => !notice(await core.readNode({ name: NODE_A })), { timeoutMs: 60_000 });
   });
 });
 
