@@ -250,6 +250,25 @@ describe('an agent, with a token bound to its own DaemonSet pod', () => {
     await expectDenied(publisher.applyStatus({ ...agentStatus(NODE_A, 'eastus-1'), conditions: drained }), 403, /its own condition/);
   });
 
+  test('is denied by the policy when it creates its NodeMetadata with a spec, a finalizer or a foreign owner', async () => {
+    const collection = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+    const body = (extra: Record<string, unknown>, metadata: Record<string, unknown> = {}) => ({
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'NodeMetadata',
+      metadata: { name: NODE_A, ...metadata },
+      ...extra,
+    });
+    // Admission runs before storage, so these are judged even though NodeMetadata/A exists.
+    await expectDenied(agentA.create(collection, body({ spec: { drain: 'Disabled' } })), 403, /may not set or change spec/);
+    await expectDenied(agentA.create(collection, body({}, { finalizers: ['example.com/keep'] })), 403, /without finalizers and owned by its own Node/);
+    const nodeB = await core.readNode({ name: NODE_B });
+    await expectDenied(
+      agentA.create(collection, body({}, { ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: NODE_B, uid: nodeB.metadata?.uid }] })),
+      403,
+      /owned by its own Node/,
+    );
+  });
+
   test('is denied by RBAC when it patches a Node, deletes or patches NodeMetadata, or reads pods and secrets', async () => {
     await expectDenied(agentA.mergePatch(`/api/v1/nodes/${NODE_A}`, { metadata: { labels: { 'nodemeta.io/zone': 'fake' } } }), 403, /cannot patch resource "nodes"/);
     await expectDenied(agentA.mergePatch(nodeMetadataPath(NODE_A), { spec: { drain: 'Disabled' } }), 403, /cannot patch resource "nodemetadatas"/);
