@@ -1,4 +1,5 @@
-import { Agent, request } from 'undici';
+import http from 'node:http';
+import https from 'node:https';
 import type { Clock } from './clock.js';
 import { MetadataError, oneLine } from './errors.js';
 import type { TokenBucket } from './token-bucket.js';
@@ -55,17 +56,21 @@ export interface TransportResponse {
 }
 
 /**
- * HTTP to one metadata endpoint through its own undici Agent: never a proxy (the global dispatcher,
- * HTTP_PROXY and friends are ignored, as both providers require), keep-alive, explicit connect,
- * headers and body timeouts, bounded answers. Transport failures become MetadataErrors of kind
- * timeout / connection / malformed; any HTTP status is returned for the provider to interpret.
+ * HTTP to one metadata endpoint through its own `node:http` (or `node:https`) Agent: never a proxy
+ * (the Agent gets an empty proxy environment, so HTTP_PROXY and NODE_USE_ENV_PROXY=1 are ignored,
+ * as both providers require), keep-alive, explicit connect, headers and body timeouts, bounded
+ * answers. Core http rather than undici: its parser is native, where undici's is WebAssembly, which
+ * V8's `--lite-mode` (the agent's memory budget) does not run. Transport failures become
+ * MetadataErrors of kind timeout / connection / malformed; any HTTP status is returned for the
+ * provider to interpret.
  */
 export class MetadataTransport {
   readonly service: string;
   readonly baseUrl: URL;
-  private readonly agent: Agent;
+  private readonly agent: http.Agent;
   private readonly budget: TokenBucket;
   private readonly clock: Clock;
+  private readonly connectTimeoutMs: number;
   private readonly requestTimeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly onResponse: ResponseObserver | undefined;
@@ -75,17 +80,20 @@ export class MetadataTransport {
     this.baseUrl = parseBaseUrl(options.baseUrl, options.service);
     this.budget = options.budget;
     this.clock = options.clock;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectTimeoutMs;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUTS.requestTimeoutMs;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_TIMEOUTS.maxResponseBytes;
     this.onResponse = options.onResponse;
-    this.agent = new Agent({
-      connect: { timeout: options.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectTimeoutMs },
-      headersTimeout: this.requestTimeoutMs,
-      bodyTimeout: this.requestTimeoutMs,
-      keepAliveTimeout: 4_000,
-      connections: 4,
-      maxResponseSize: this.maxResponseBytes,
-    });
+    const agentOptions: http.AgentOptions = {
+      keepAlive: true,
+      maxSockets: 4,
+      // An idle socket lives this long unless the server's Keep-Alive header asks for less.
+      timeout: 4_000,
+      // Node 24 proxies an Agent given a proxy environment; an empty one means "no proxy", also if a
+      // later Node falls back to process.env for Agents built without one (nodejs/node#64528).
+      proxyEnv: {},
+    };
+    this.agent = this.baseUrl.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
 
   /** The URL for a path, for messages and probes (no secrets in it: tokens travel in headers). */
@@ -98,8 +106,7 @@ export class MetadataTransport {
 
   async send(req: TransportRequest): Promise<TransportResponse> {
     const shown = describePath(req.path, req.query);
-    const fail = (kind: 'timeout' | 'connection' | 'malformed', detail: string, cause?: unknown): MetadataError =>
-      new MetadataError({ kind, service: this.service, method: req.method, path: shown, detail, cause });
+    const fail: Fail = (kind, detail, cause) => new MetadataError({ kind, service: this.service, method: req.method, path: shown, detail, cause });
 
     await this.budget.take({ signal: req.signal, deadline: req.deadline, service: this.service });
     let timeoutMs = req.timeoutMs ?? this.requestTimeoutMs;
@@ -110,55 +117,157 @@ export class MetadataTransport {
     }
     const headers: Record<string, string> = { 'user-agent': 'nodemeta-agent', ...req.headers };
     if (req.body !== undefined) headers['content-type'] ??= 'application/json';
-    let status: number;
-    let responseHeaders: Record<string, string | undefined>;
-    let text: string;
+    if (req.method !== 'GET') headers['content-length'] = String(Buffer.byteLength(req.body ?? ''));
+    let response: TransportResponse;
     try {
-      const res = await request(this.url(req.path, req.query), {
-        dispatcher: this.agent,
+      response = await exchange({
+        url: this.url(req.path, req.query),
+        agent: this.agent,
         method: req.method,
         headers,
         body: req.body,
         signal: req.signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
+        connectTimeoutMs: this.connectTimeoutMs,
+        timeoutMs,
+        maxResponseBytes: this.maxResponseBytes,
+        fail,
       });
-      status = res.statusCode;
-      responseHeaders = flattenHeaders(res.headers);
-      text = await res.body.text();
     } catch (err) {
-      const error = req.signal?.aborted ? fail('timeout', 'cancelled or out of time', err) : classifyTransportError(err, fail, timeoutMs, this.maxResponseBytes);
+      const error = req.signal?.aborted ? fail('timeout', 'cancelled or out of time', err) : err instanceof MetadataError ? err : classifyTransportError(err, fail);
       this.onResponse?.({ method: req.method, endpoint: endpointLabel(req.path), code: error.kind });
       throw error;
     }
-    this.onResponse?.({ method: req.method, endpoint: endpointLabel(req.path), code: String(status) });
-    return { status, headers: responseHeaders, text };
+    this.onResponse?.({ method: req.method, endpoint: endpointLabel(req.path), code: String(response.status) });
+    return response;
   }
 
+  /** Destroys the Agent's sockets, idle and busy: requests still running fail as connection errors. */
   async close(): Promise<void> {
-    await this.agent.close();
+    this.agent.destroy();
+    await Promise.resolve();
   }
 }
 
 type Fail = (kind: 'timeout' | 'connection' | 'malformed', detail: string, cause?: unknown) => MetadataError;
 
-function classifyTransportError(err: unknown, fail: Fail, timeoutMs: number, maxBytes: number): MetadataError {
+interface Exchange {
+  url: URL;
+  agent: http.Agent;
+  method: HttpMethod;
+  headers: Record<string, string>;
+  body: string | undefined;
+  signal: AbortSignal | undefined;
+  connectTimeoutMs: number;
+  /** For the headers after the request is on the wire, then for each pause in the body. */
+  timeoutMs: number;
+  maxResponseBytes: number;
+  fail: Fail;
+}
+
+/**
+ * One request and its whole answer. Times are undici's: connect (TCP, and TLS for https), headers
+ * (from a connected socket to the status line and headers), body (longest pause between chunks).
+ * An answer cut short (the server closes early, or fewer bytes than its Content-Length) is an error,
+ * never a shorter body.
+ */
+function exchange(x: Exchange): Promise<TransportResponse> {
+  return new Promise<TransportResponse>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const arm = (ms: number, error: () => MetadataError) => {
+      clearTimeout(timer);
+      if (settled) return;
+      timer = setTimeout(() => finish(error()), ms);
+    };
+    const onAbort = () => finish(x.fail('timeout', 'cancelled or out of time', x.signal?.reason));
+    const finish = (error: Error | undefined, response?: TransportResponse) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      x.signal?.removeEventListener('abort', onAbort);
+      if (error) {
+        // Destroying the request also destroys its socket, so a half-read answer is never reused.
+        request.destroy();
+        reject(error);
+      } else {
+        resolve(response!);
+      }
+    };
+    const waitForHeaders = () => arm(x.timeoutMs, () => x.fail('timeout', `no answer within ${x.timeoutMs} ms`));
+
+    const transport = x.url.protocol === 'https:' ? https : http;
+    const request = transport.request(x.url, { agent: x.agent, method: x.method, headers: x.headers });
+    if (x.signal?.aborted) {
+      onAbort();
+      return;
+    }
+    x.signal?.addEventListener('abort', onAbort, { once: true });
+    request.on('error', (err) => finish(err));
+    request.on('socket', (socket) => {
+      // A fresh socket is still connecting; a kept-alive one is ready for the request at once.
+      if (!socket.connecting) {
+        waitForHeaders();
+        return;
+      }
+      arm(x.connectTimeoutMs, () => x.fail('timeout', 'could not connect in time'));
+      socket.once(transport === https ? 'secureConnect' : 'connect', waitForHeaders);
+    });
+    request.on('response', (res) => {
+      const status = res.statusCode ?? 0;
+      const declared = res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
+      if (declared !== undefined && declared > x.maxResponseBytes) {
+        finish(x.fail('malformed', `answer larger than ${x.maxResponseBytes} bytes`));
+        return;
+      }
+      const stalled = () => x.fail('timeout', `answer body stalled for ${x.timeoutMs} ms`);
+      arm(x.timeoutMs, stalled);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > x.maxResponseBytes) {
+          finish(x.fail('malformed', `answer larger than ${x.maxResponseBytes} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+        arm(x.timeoutMs, stalled);
+      });
+      res.on('error', (err) => finish(err));
+      res.on('close', () => {
+        // 'end' comes before 'close' for a complete answer; a close without it is a cut-off answer.
+        if (!res.complete) finish(prematureClose());
+      });
+      res.on('end', () => {
+        if (!res.complete || (declared !== undefined && size !== declared)) {
+          finish(prematureClose());
+          return;
+        }
+        finish(undefined, { status, headers: flattenHeaders(res.headers), text: Buffer.concat(chunks, size).toString('utf8') });
+      });
+    });
+    request.end(x.body);
+  });
+}
+
+/** The socket closed before the answer was complete: what undici calls "other side closed". */
+class PrematureCloseError extends Error {
+  override name = 'PrematureCloseError';
+  readonly code = 'ERR_PREMATURE_CLOSE';
+}
+
+function prematureClose(): PrematureCloseError {
+  return new PrematureCloseError('the connection closed before the complete answer arrived');
+}
+
+function classifyTransportError(err: unknown, fail: Fail): MetadataError {
   const code = errorCode(err);
   switch (code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return fail('timeout', 'could not connect in time', err);
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return fail('timeout', `no answer within ${timeoutMs} ms`, err);
-    case 'UND_ERR_BODY_TIMEOUT':
-      return fail('timeout', `answer body stalled for ${timeoutMs} ms`, err);
-    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
-      return fail('malformed', `answer larger than ${maxBytes} bytes`, err);
     case 'ECONNREFUSED':
       return fail('connection', 'connection refused', err);
-    case 'ECONNRESET':
+    case 'ECONNRESET': // also Node's "socket hang up" (closed before any answer) and "aborted" (mid-answer)
     case 'EPIPE':
-    case 'UND_ERR_SOCKET':
-    case 'UND_ERR_CLOSED':
+    case 'ERR_PREMATURE_CLOSE':
+    case 'ERR_STREAM_PREMATURE_CLOSE':
       return fail('connection', 'connection reset or closed before a complete answer', err);
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
