@@ -249,6 +249,31 @@ describe('workloads', () => {
   });
 });
 
+describe('the rendered command lines', () => {
+  // `nodemeta <command> ... --help` parses every flag strictly before it prints the help, so it
+  // exits 0 only if the binary knows every flag the chart passes.
+  const nodemeta = path.join(REPO_ROOT, 'dist/cmd/nodemeta.js');
+  const accepts = (args: string[]) => {
+    try {
+      execFileSync(process.execPath, [nodemeta, ...args, '--help'], { stdio: 'pipe', encoding: 'utf8' });
+      return 'ok';
+    } catch (err) {
+      return String((err as { stderr?: string }).stderr ?? err);
+    }
+  };
+  const cleanupImplemented = readFileSync(path.join(REPO_ROOT, 'src/cmd/controller.ts'), 'utf8').includes("'cleanup'");
+
+  test.each(Object.keys(VALUE_SETS))('the %s controller and agent flags are flags of the nodemeta binary (make build first)', (set) => {
+    const m = renders[set]!.manifests;
+    expect(accepts(findManifest(m, 'Deployment', 'nodemeta-controller').spec.template.spec.containers[0].args)).toBe('ok');
+    expect(accepts(findManifest(m, 'DaemonSet', 'nodemeta-agent').spec.template.spec.containers[0].args)).toBe('ok');
+  });
+
+  (cleanupImplemented ? test : test.skip)('the cleanup hook flags are flags of the nodemeta binary', () => {
+    expect(accepts(findManifest(renders.default!.manifests, 'Job', 'nodemeta-cleanup').spec.template.spec.containers[0].args)).toBe('ok');
+  });
+});
+
 describe('least privilege', () => {
   const manifests = () => renders.default!.manifests;
   type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
