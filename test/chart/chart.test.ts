@@ -129,6 +129,13 @@ describe('values schema', () => {
     expect(r.stderr).toMatch(message);
   });
 
+  test('refuses Kubernetes older than 1.32 (the admission policy needs the node name in pod-bound tokens)', async () => {
+    const old = await helm(['template', 'nodemeta', CHART_DIR, '--kube-version', '1.31.9']);
+    expect(old.code).not.toBe(0);
+    expect(old.stderr).toContain('chart requires kubeVersion: >=1.32.0-0');
+    expect((await helm(['template', 'nodemeta', CHART_DIR, '--kube-version', '1.32.0'])).code).toBe(0);
+  });
+
   test('accepts the configuration example of docs/configuration.md', async () => {
     const doc = readFileSync(path.join(REPO_ROOT, 'docs/configuration.md'), 'utf8');
     const example = /## Example\s+```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
