@@ -3,7 +3,6 @@
 // In a pod: the service-account token, re-read as the kubelet rotates it. Outside: a kubeconfig.
 
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -77,6 +76,8 @@ export async function kubeconfigCredentials(path: string, contextName?: string):
   const text = await readFile(path, 'utf8').catch((err: unknown) => {
     throw new CredentialsError(`cannot read kubeconfig ${path}: ${(err as Error).message}`);
   });
+  // Loaded here, not at the top: in a pod the agent never reads a kubeconfig, so never pays for a YAML parser.
+  const { parse: parseYaml } = await import('yaml');
   let doc: KubeconfigFile;
   try {
     doc = parseYaml(text) as KubeconfigFile;

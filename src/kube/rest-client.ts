@@ -1,7 +1,10 @@
 // A small REST client for the few calls the agent makes (read its Node, apply its NodeMetadata
-// status, watch its own object), over undici with its own Agent: no proxy, no global dispatcher.
+// status, watch its own object), over node:https with its own Agent: no proxy, no global agent.
+// Core https rather than undici: undici parses HTTP in WebAssembly, which V8's --lite-mode (the
+// agent's memory budget, docs in DESIGN.md "Runtime and libraries") does not run.
 
-import { Agent, request, type Dispatcher } from 'undici';
+import http from 'node:http';
+import https from 'node:https';
 import { KubeApiError } from './errors.js';
 import type { KubeCredentials } from './credentials.js';
 
@@ -24,8 +27,19 @@ export interface KubeRestClientOptions {
   timeoutMs?: number;
 }
 
+/** TCP and TLS connect; the API server is near, so it answers fast or not at all. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** A response whose body has not been read yet. */
+interface OpenResponse {
+  statusCode: number;
+  body: http.IncomingMessage;
+  /** (Re)starts the wait for the next piece of the body (none when the request's timeout is 0). */
+  touch: () => void;
+}
+
 export class KubeRestClient {
-  private readonly dispatcher: Agent;
+  private readonly agent: http.Agent;
   private readonly userAgent: string;
   private readonly timeoutMs: number;
 
@@ -35,16 +49,24 @@ export class KubeRestClient {
   ) {
     this.userAgent = options.userAgent ?? 'nodemeta';
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.dispatcher = new Agent({
-      connect: {
-        ca: credentials.ca,
-        cert: credentials.cert,
-        key: credentials.key,
-        rejectUnauthorized: !credentials.insecureSkipTLSVerify,
-        timeout: 10_000,
-      },
-      keepAliveTimeout: 30_000,
-    });
+    const common = {
+      keepAlive: true,
+      maxSockets: 4,
+      // Node 24 proxies an Agent given a proxy environment; an empty one means "no proxy", also if a
+      // later Node falls back to process.env for Agents built without one (nodejs/node#64528).
+      proxyEnv: {},
+      // Idle kept-alive sockets close after this long (active ones are timed by the request).
+      timeout: 30_000,
+    };
+    this.agent = credentials.server.startsWith('http://')
+      ? new http.Agent(common)
+      : new https.Agent({
+          ...common,
+          ca: credentials.ca,
+          cert: credentials.cert,
+          key: credentials.key,
+          rejectUnauthorized: !credentials.insecureSkipTLSVerify,
+        });
   }
 
   get server(): string {
@@ -79,39 +101,61 @@ export class KubeRestClient {
   /**
    * Streams a watch: calls `onEvent` for each event until the server ends the stream, the signal
    * aborts, or an ERROR event arrives (then it throws a KubeApiError, e.g. 410 Gone: re-list).
+   * The stream is newline-delimited JSON, one event a line, split anywhere across chunks.
    */
   async watch<T>(path: string, query: Record<string, string | number | boolean | undefined>, onEvent: (event: WatchEvent<T>) => void, signal?: AbortSignal): Promise<void> {
     const res = await this.send('GET', path, { query: { ...query, watch: true, allowWatchBookmarks: true }, signal, timeoutMs: 0 });
     if (res.statusCode >= 300) throw await this.toError(res, 'GET', path);
+    const decoder = new TextDecoder();
     let buffered = '';
-    for await (const chunk of res.body) {
-      buffered += (chunk as Buffer).toString('utf8');
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline).trim();
-        buffered = buffered.slice(newline + 1);
-        if (!line) continue;
-        const event = JSON.parse(line) as WatchEvent<T>;
-        if (event.type === 'ERROR') {
-          const status = event.object as { code?: number; reason?: string; message?: string };
-          throw new KubeApiError(status.code ?? 500, status.reason ?? 'Unknown', status.message ?? 'watch error', 'WATCH', path, status);
+    try {
+      for await (const chunk of res.body) {
+        buffered += decoder.decode(chunk as Buffer, { stream: true });
+        let newline: number;
+        while ((newline = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          if (!line) continue;
+          const event = JSON.parse(line) as WatchEvent<T>;
+          if (event.type === 'ERROR') {
+            const status = event.object as { code?: number; reason?: string; message?: string };
+            throw new KubeApiError(status.code ?? 500, status.reason ?? 'Unknown', status.message ?? 'watch error', 'WATCH', path, status);
+          }
+          onEvent(event);
         }
-        onEvent(event);
       }
+    } catch (err) {
+      if (signal?.aborted) throw abortReason(signal);
+      throw err;
+    } finally {
+      // Stopping early (an ERROR event, a throwing onEvent) must not leave the stream open.
+      res.body.destroy();
     }
+    if (!res.body.complete) throw new Error(`GET ${path}: the watch stream was cut off`, { cause: res.body.errored ?? undefined });
   }
 
+  /** Destroys the Agent's sockets, idle and busy (a running watch ends with an error). */
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    this.agent.destroy();
+    await Promise.resolve();
   }
 
   private async json<T>(method: string, path: string, options: RequestOptions): Promise<T> {
     const res = await this.send(method, path, options);
     if (res.statusCode >= 300) throw await this.toError(res, method, path);
-    return (await res.body.json()) as T;
+    const text = await readText(res);
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new Error(`${method} ${path}: the answer is not JSON (${(err as Error).message})`, { cause: err });
+    }
   }
 
-  private async send(method: string, path: string, options: RequestOptions): Promise<Dispatcher.ResponseData> {
+  /**
+   * Sends a request and waits for the status line and headers. `timeoutMs` (0: none) bounds the wait
+   * for the headers, and then each pause in the body; `signal` aborts either.
+   */
+  private async send(method: string, path: string, options: RequestOptions): Promise<OpenResponse> {
     const url = new URL(this.credentials.server + path);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.userAgent };
@@ -121,21 +165,55 @@ export class KubeRestClient {
     if (options.body !== undefined) {
       headers['content-type'] = options.contentType ?? 'application/json';
       body = JSON.stringify(options.body); // JSON is valid YAML, so apply-patch+yaml takes it too
+      headers['content-length'] = String(Buffer.byteLength(body));
     }
-    const timeout = options.timeoutMs ?? this.timeoutMs;
-    return request(url, {
-      method: method as Dispatcher.HttpMethod,
-      headers,
-      body,
-      dispatcher: this.dispatcher,
-      signal: options.signal,
-      headersTimeout: timeout || 0,
-      bodyTimeout: timeout || 0,
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const signal = options.signal;
+    signal?.throwIfAborted();
+
+    return new Promise<OpenResponse>((resolve, reject) => {
+      const transport = url.protocol === 'http:' ? http : https;
+      const request = transport.request(url, { agent: this.agent, method, headers });
+      let timer: NodeJS.Timeout | undefined;
+      let answered: http.IncomingMessage | undefined;
+      // Before the answer, errors end the request; after it, they end the body being read.
+      const fail = (err: Error) => (answered ?? request).destroy(err);
+      const arm = (ms: number, message: string) => {
+        clearTimeout(timer);
+        if (ms > 0) timer = setTimeout(() => fail(new KubeTimeoutError(`${method} ${path}: ${message}`)), ms);
+      };
+      const onAbort = () => fail(abortReason(signal!));
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      request.on('error', (err) => {
+        // After the answer arrived, an error (reset, timeout, abort) ends the body being read.
+        if (answered) return answered.destroy(err);
+        cleanup();
+        reject(err);
+      });
+      request.on('socket', (socket) => {
+        const waitForHeaders = () => arm(timeoutMs, `no answer within ${timeoutMs} ms`);
+        if (!socket.connecting) return waitForHeaders();
+        arm(CONNECT_TIMEOUT_MS, `could not connect to ${this.credentials.server} in ${CONNECT_TIMEOUT_MS} ms`);
+        socket.once(transport === https ? 'secureConnect' : 'connect', () => {
+          if (!answered) waitForHeaders();
+        });
+      });
+      request.on('response', (res) => {
+        answered = res;
+        clearTimeout(timer);
+        res.on('close', cleanup);
+        resolve({ statusCode: res.statusCode ?? 0, body: res, touch: () => arm(timeoutMs, `the answer stalled for ${timeoutMs} ms`) });
+      });
+      request.end(body);
     });
   }
 
-  private async toError(res: Dispatcher.ResponseData, method: string, path: string): Promise<KubeApiError> {
-    const text = await res.body.text().catch(() => '');
+  private async toError(res: OpenResponse, method: string, path: string): Promise<KubeApiError> {
+    const text = await readText(res).catch(() => '');
     let status: { reason?: string; message?: string } | undefined;
     try {
       status = JSON.parse(text) as { reason?: string; message?: string };
@@ -144,4 +222,26 @@ export class KubeRestClient {
     }
     return new KubeApiError(res.statusCode, status?.reason ?? 'Unknown', status?.message ?? text.slice(0, 300), method, path, status ?? text);
   }
+}
+
+/** No answer, or a stalled one, within the request's time. */
+export class KubeTimeoutError extends Error {
+  override name = 'KubeTimeoutError';
+  readonly code = 'ETIMEDOUT';
+}
+
+/** The whole body as text; an answer cut short (reset, fewer bytes than announced) is an error. */
+async function readText(res: OpenResponse): Promise<string> {
+  res.touch();
+  const chunks: Buffer[] = [];
+  for await (const chunk of res.body) {
+    res.touch();
+    chunks.push(chunk as Buffer);
+  }
+  if (!res.body.complete) throw new Error('the connection closed before the complete answer arrived');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new DOMException('This operation was aborted', 'AbortError');
 }
