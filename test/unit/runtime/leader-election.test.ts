@@ -10,7 +10,7 @@ class MemoryLeaseStore {
 
   /** A view for one replica; `broken()` makes that replica's calls fail (a partitioned leader). */
   view(): LeaseStore & { broken: boolean } {
-    const store = this;
+    const store: MemoryLeaseStore = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the view's methods need the shared store
     const view = {
       broken: false,
       async get() {
