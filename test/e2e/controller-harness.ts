@@ -2,15 +2,14 @@
 // (`node dist/cmd/nodemeta.js controller ...`) against the local control plane; nodes are
 // kwok-managed Node objects of the test's own, and their NodeMetadata status is written the way
 // the agent writes it (server-side apply on /status, field manager nodemeta-agent).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
 import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
-import { REPO_ROOT, apiStatus, kubeConfig, kubeconfigPath, kubectlOk, waitFor } from './lib/cluster.js';
-
-const NODEMETA = path.join(REPO_ROOT, 'dist/cmd/nodemeta.js');
+import { REPO_ROOT, apiStatus, kubeConfig, kubeconfigPath, kubectlOk } from './lib/cluster.js';
+import { startNodemeta } from './lib/nodemeta-process.js';
 
 export async function installCrd(): Promise<void> {
   await kubectlOk(['apply', '--server-side', '--force-conflicts', '--field-manager', 'nodemeta-e2e', '-f', path.join(REPO_ROOT, 'crds/nodemetadatas.nodemeta.io.yaml')]);
@@ -114,49 +113,19 @@ export interface ControllerProcess {
 
 /** Starts `nodemeta controller` with the admin kubeconfig; resolves once its health server listens. */
 export async function startController(identity: string, args: string[]): Promise<ControllerProcess> {
-  if (!existsSync(NODEMETA)) throw new Error(`${NODEMETA} is missing: run 'make build' first`);
-  const child = spawn(
-    process.execPath,
-    [NODEMETA, 'controller', '--kubeconfig', kubeconfigPath(), '--identity', identity, '--metrics-addr', '127.0.0.1:0', '--log-level', 'debug', ...args],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: withoutPodEnv(process.env) },
+  const controller = await startNodemeta(
+    `controller ${identity}`,
+    ['controller', '--kubeconfig', kubeconfigPath(), '--identity', identity, '--metrics-addr', '127.0.0.1:0', '--log-level', 'debug', ...args],
+    'health and metrics server listening',
+    withoutPodEnv(process.env),
   );
-  const logs: string[] = [];
-  let healthUrl: string | undefined;
-  let buffer = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => {
-    buffer += chunk;
-    const lines = buffer.split('\n');
-    buffer = lines.pop()!;
-    for (const line of lines) {
-      logs.push(line);
-      if (healthUrl === undefined && line.includes('health and metrics server listening')) {
-        try {
-          healthUrl = (JSON.parse(line) as { url: string }).url;
-        } catch {
-          // not JSON: ignore
-        }
-      }
-    }
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let exitCode: number | null | undefined;
-  void exited.then((code) => (exitCode = code));
-  const url = await waitFor(
-    `controller ${identity} to listen`,
-    () => {
-      if (exitCode !== undefined) throw new Error(`controller ${identity} exited ${exitCode}:\n${logs.slice(-20).join('\n')}`);
-      return healthUrl;
-    },
-    { timeoutMs: 30_000, intervalMs: 100 },
-  );
-  const metrics = async () => (await fetch(`${url}/metrics`)).text();
+  const metrics = async () => (await fetch(`${controller.url}/metrics`)).text();
   return {
     identity,
-    child,
-    healthUrl: url,
-    logs,
-    exited,
+    child: controller.child,
+    healthUrl: controller.url,
+    logs: controller.logs,
+    exited: controller.exited,
     metrics,
     async apiWrites(resources) {
       const text = await metrics();
@@ -169,10 +138,7 @@ export async function startController(identity: string, args: string[]): Promise
     async isLeader() {
       return /^nodemeta_controller_is_leader 1$/m.test(await metrics());
     },
-    async stop(signal = 'SIGTERM') {
-      if (exitCode === undefined) child.kill(signal);
-      return exited;
-    },
+    stop: (signal) => controller.stop(signal),
   };
 }
 
