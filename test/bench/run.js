@@ -6,6 +6,7 @@
 //
 //   node test/bench/run.js                 every bench
 //   node test/bench/run.js memory imds     only the benches whose file name contains one of these
+//   node test/bench/run.js memory -- --settle 30s    arguments after `--` go to every bench run
 //
 // The built code is needed (dist/, `make build`); `make bench` builds first.
 import { spawn } from 'node:child_process';
@@ -14,7 +15,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
-const filters = process.argv.slice(2);
+const dashes = process.argv.indexOf('--', 2);
+const filters = dashes < 0 ? process.argv.slice(2) : process.argv.slice(2, dashes);
+const benchArgs = dashes < 0 ? [] : process.argv.slice(dashes + 1);
 const benches = readdirSync(dir)
   .filter((f) => f.endsWith('.bench.mjs'))
   .filter((f) => filters.length === 0 || filters.some((word) => f.includes(word)))
@@ -27,7 +30,7 @@ if (benches.length === 0) {
 
 function runOne(file) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(dir, file)], { stdio: 'inherit' });
+    const child = spawn(process.execPath, [path.join(dir, file), ...benchArgs], { stdio: 'inherit' });
     child.on('close', (code, signal) => resolve(signal ? `killed by ${signal}` : code));
   });
 }
