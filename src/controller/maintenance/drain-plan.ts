@@ -1,0 +1,118 @@
+// Which pods of a node a drain evicts, which it leaves alone and which hold it up, and how long
+// each evicted pod may take to stop. Pure: the wiring turns the informer's pods into DrainPod.
+//
+// Rules and their reasons (docs/maintenance.md):
+// - DaemonSet pods are skipped: the DaemonSet controller ignores `unschedulable` and would put them
+//   straight back (kubectl drain --ignore-daemonsets does the same).
+// - Mirror pods (annotation kubernetes.io/config.mirror) are skipped: the API server cannot evict
+//   them, the kubelet owns them.
+// - Pods already terminating (deletionTimestamp) are not evicted again: counted, waited for.
+// - Succeeded/Failed pods hold no workload: skipped.
+// - A pod no controller owns is gone for good once evicted: it blocks unless forceUnmanagedPods.
+// - A pod with an emptyDir loses that data: it blocks unless deleteEmptyDirData.
+// - The grace period is capped by maxGracePeriod and by the time left before NotBefore minus a
+//   margin, so the pod has stopped before the platform takes the VM; never below 1 s (0 would be a
+//   force delete with no SIGTERM at all).
+
+import type { BlockedPod } from '../../api/nodemetadata.js';
+
+export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+/** Kubernetes' default terminationGracePeriodSeconds. */
+export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
+/** Evictions should end this long before NotBefore: API latency, kubelet reaction, volume detach. */
+export const GRACE_MARGIN_MS = 10_000;
+
+/** The fields of a Pod a drain looks at. */
+export interface DrainPod {
+  namespace: string;
+  name: string;
+  uid: string;
+  /** Kinds of metadata.ownerReferences, e.g. ['ReplicaSet']. */
+  ownerKinds: readonly string[];
+  annotations?: Readonly<Record<string, string>>;
+  deletionTimestamp?: string;
+  terminationGracePeriodSeconds?: number;
+  volumes?: readonly { name: string; emptyDir: boolean }[];
+  /** status.phase: Pending, Running, Succeeded, Failed, Unknown. */
+  phase?: string;
+}
+
+export interface DrainOptions {
+  maxGracePeriodMs: number;
+  deleteEmptyDirData: boolean;
+  forceUnmanagedPods: boolean;
+}
+
+export interface PodToEvict {
+  namespace: string;
+  name: string;
+  uid: string;
+  gracePeriodSeconds: number;
+}
+
+export type SkipReason = 'DaemonSet' | 'Mirror' | 'Terminating' | 'Completed';
+
+export interface SkippedPod {
+  namespace: string;
+  name: string;
+  reason: SkipReason;
+}
+
+export interface DrainPlan {
+  evict: PodToEvict[];
+  skipped: SkippedPod[];
+  /** Pods the configuration forbids evicting; the drain cannot finish while they are there. */
+  blocked: BlockedPod[];
+  /** Pods already on their way out: the drain waits for them but does not evict them. */
+  terminating: number;
+}
+
+export function planDrain(pods: readonly DrainPod[], options: DrainOptions, now: Date, notBefore: number | undefined): DrainPlan {
+  const plan: DrainPlan = { evict: [], skipped: [], blocked: [], terminating: 0 };
+  for (const pod of sortedPods(pods)) {
+    const skip = skipReason(pod);
+    if (skip !== undefined) {
+      plan.skipped.push({ namespace: pod.namespace, name: pod.name, reason: skip });
+      if (skip === 'Terminating') plan.terminating++;
+      continue;
+    }
+    const block = blockReason(pod, options);
+    if (block !== undefined) {
+      plan.blocked.push({ namespace: pod.namespace, name: pod.name, reason: block });
+      continue;
+    }
+    plan.evict.push({ namespace: pod.namespace, name: pod.name, uid: pod.uid, gracePeriodSeconds: gracePeriodSeconds(pod.terminationGracePeriodSeconds, options.maxGracePeriodMs, now, notBefore) });
+  }
+  return plan;
+}
+
+function skipReason(pod: DrainPod): SkipReason | undefined {
+  if (pod.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return 'Mirror';
+  if (pod.ownerKinds.includes('DaemonSet')) return 'DaemonSet';
+  if (pod.deletionTimestamp !== undefined) return 'Terminating';
+  if (pod.phase === 'Succeeded' || pod.phase === 'Failed') return 'Completed';
+  return undefined;
+}
+
+function blockReason(pod: DrainPod, options: DrainOptions): string | undefined {
+  if (pod.ownerKinds.length === 0 && !options.forceUnmanagedPods) return 'unmanaged pod (no controller recreates it; drain.forceUnmanagedPods is false)';
+  const emptyDirs = (pod.volumes ?? []).filter((volume) => volume.emptyDir).map((volume) => volume.name);
+  if (emptyDirs.length > 0 && !options.deleteEmptyDirData) return `emptyDir volume ${emptyDirs.join(', ')} would be lost (drain.deleteEmptyDirData is false)`;
+  return undefined;
+}
+
+/**
+ * min(the pod's own grace period, maxGracePeriod, time left before NotBefore minus GRACE_MARGIN_MS),
+ * in whole seconds, at least 1.
+ */
+export function gracePeriodSeconds(podSeconds: number | undefined, maxGracePeriodMs: number, now: Date, notBefore: number | undefined): number {
+  const limits = [podSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS, Math.floor(maxGracePeriodMs / 1000)];
+  if (notBefore !== undefined) limits.push(Math.floor((notBefore - now.getTime() - GRACE_MARGIN_MS) / 1000));
+  return Math.max(1, Math.min(...limits));
+}
+
+/** Deterministic order (namespace, name): the same pods give the same plan and the same status. */
+function sortedPods(pods: readonly DrainPod[]): DrainPod[] {
+  const key = (pod: DrainPod) => `${pod.namespace}/${pod.name}`;
+  return [...pods].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}

@@ -1,0 +1,345 @@
+// The maintenance state machine of one node (docs/maintenance.md): from what status.maintenance says
+// and what is true now (the active plan, the Node, its pods, the drain budget, approvals), the next
+// status and the writes that take the node there, as data. Pure and stateless: everything it needs
+// is in the input, so it resumes after a crash or a leader change at any step, and given its own
+// output back with the facts unchanged it asks for nothing more.
+//
+// Phases: None → Scheduled → Cordoned (waiting for budget) → Draining → Drained → Approved →
+// Completed, and Failed when the eviction timeout passes with pods left. One transition per call;
+// a transition returns requeueAfterMs 0 so the wiring looks again at once.
+
+import { MaintenancePhase, SPOT_TERMINATION, type BlockedPod, type MaintenanceStatus } from '../../api/nodemetadata.js';
+import type { ProviderName } from '../../api/observation.js';
+import type { ControllerConfig } from '../config.js';
+import type { PlannedAction } from '../policy.js';
+import { GRACE_MARGIN_MS, type DrainPlan, type PodToEvict } from './drain-plan.js';
+
+/** The CRD bounds status.maintenance.blockedPods. */
+export const MAX_BLOCKED_PODS = 20;
+/** First retry of an eviction the API refused (429 from a PodDisruptionBudget); doubles per attempt. */
+export const EVICTION_RETRY_MS = 5_000;
+export const EVICTION_RETRY_MAX_MS = 60_000;
+/** How often to look at a node whose pods are terminating or that waits to become Ready. */
+export const POLL_MS = 10_000;
+
+export type Action =
+  /** spec.unschedulable=true and annotation nodemeta.io/cordoned=<eventId>, in one conflict-checked write. */
+  | { kind: 'Cordon'; eventId: string }
+  /** spec.unschedulable=false and the annotation removed, in one write. */
+  | { kind: 'Uncordon' }
+  /** Eviction API calls, concurrently; each pod with its own capped grace period. */
+  | { kind: 'EvictPods'; pods: PodToEvict[]; gracePeriodSeconds: number }
+  /** status.maintenance.approve = eventId (already in the returned status); for the Event and metrics. */
+  | { kind: 'RequestApproval'; eventId: string }
+  /** status.maintenance.approve removed (already so in the returned status). */
+  | { kind: 'ClearApprovalRequest' }
+  /** A Kubernetes Event on the Node. */
+  | { kind: 'Emit'; type: 'Normal' | 'Warning'; reason: string; message: string };
+
+export interface NodeFacts {
+  unschedulable: boolean;
+  /** Value of the nodemeta.io/cordoned annotation: the event nodemeta cordoned the node for. */
+  cordonedFor: string | undefined;
+  ready: boolean;
+}
+
+/** What the wiring remembers of the evictions it made (in memory: lost on restart, which is fine). */
+export interface EvictionAttempt {
+  uid: string;
+  attempts: number;
+  /** Epoch ms of the last attempt. */
+  lastAttemptMs: number;
+  /** Why the last attempt was refused, e.g. `PodDisruptionBudget default/web allows no disruption`. */
+  blockedBy?: string;
+}
+
+export interface DrainBudgetFacts {
+  /** Other nodes in phase Draining now (this node not counted). */
+  draining: number;
+  /** config.drainBudget(maxConcurrentDrains, managed nodes). */
+  limit: number;
+}
+
+export interface ApprovalFacts {
+  /** approvalReady(...) for the active event: every cluster node in its Resources is drained. */
+  resourcesDrained: boolean;
+  /** Event ids the agent recorded in status.approvals. */
+  approvedEventIds: readonly string[];
+}
+
+export interface MaintenanceInput {
+  current: MaintenanceStatus | undefined;
+  /** policy.selectActive(...): the event the node acts on, or none. */
+  active: PlannedAction | undefined;
+  provider: ProviderName | undefined;
+  node: NodeFacts;
+  /** planDrain(...) over the node's pods now. */
+  pods: DrainPlan;
+  evictions: readonly EvictionAttempt[];
+  budget: DrainBudgetFacts;
+  approval: ApprovalFacts;
+  config: Pick<ControllerConfig, 'drain' | 'approve' | 'uncordonAfterCompletion'>;
+  now: Date;
+  /** False while the caches are cold: an event that seems gone is not trusted to be gone. */
+  cacheWarm: boolean;
+}
+
+export interface MaintenanceStep {
+  status: MaintenanceStatus;
+  actions: Action[];
+  requeueAfterMs?: number;
+}
+
+export function nextMaintenanceStep(input: MaintenanceInput): MaintenanceStep {
+  const { current, active } = input;
+  const handling = current !== undefined && current.phase !== MaintenancePhase.None && current.phase !== MaintenancePhase.Completed ? current : undefined;
+  if (active === undefined) {
+    if (handling === undefined) return { status: current ?? { phase: MaintenancePhase.None }, actions: [] };
+    if (!input.cacheWarm) return { status: handling, actions: [] };
+    return finish(handling, input);
+  }
+  if (handling?.eventId !== active.eventId) {
+    // A new event, or one that replaces the event handled so far: start over from Scheduled. A
+    // cordon made for the old event is re-labelled (Cordon) or undone (Uncordon) in the next steps.
+    const replaced = handling === undefined ? '' : ` (replaces ${handling.eventId ?? 'an event'})`;
+    return transition(scheduledStatus(active), [emit('Normal', 'MaintenanceScheduled', `${describe(active)}: action ${active.action}${active.due ? ' now' : ` at ${iso(active.startAt)}`}${replaced}`)]);
+  }
+  switch (handling.phase) {
+    case MaintenancePhase.Scheduled:
+    case MaintenancePhase.Cordoned:
+      return beforeDrain(handling, active, input);
+    case MaintenancePhase.Draining:
+      return draining(handling, active, input);
+    case MaintenancePhase.Drained:
+      return drained(handling, active, input);
+    case MaintenancePhase.Approved:
+      return approved(handling, input);
+    case MaintenancePhase.Failed:
+      return failed(handling, input);
+    default:
+      return { status: handling, actions: [] };
+  }
+}
+
+// ---- phases ----
+
+/** Scheduled and Cordoned: decide whether the node should be cordoned, and whether to drain now. */
+function beforeDrain(status: MaintenanceStatus, active: PlannedAction, input: MaintenanceInput): MaintenanceStep {
+  const wantsCordon = active.due && (active.action === 'Cordon' || active.action === 'Drain');
+  if (!wantsCordon) {
+    // Not due yet, or the policy now says Taint (or spec.drain: Disabled): no cordon of ours.
+    const actions: Action[] = ownsCordon(input.node) ? [{ kind: 'Uncordon' }] : [];
+    if (status.phase !== MaintenancePhase.Scheduled) return transition({ ...status, phase: MaintenancePhase.Scheduled }, actions);
+    return withWait({ status, actions }, active.due ? undefined : active.startAt - input.now.getTime());
+  }
+  const cordon = ensureCordon(status, input.node);
+  if (active.action === 'Drain') {
+    const forceAt = drainForcedAt(active, input);
+    if (input.budget.draining < input.budget.limit || input.now.getTime() >= forceAt) return startDrain(status, active, input, cordon);
+    if (status.phase === MaintenancePhase.Cordoned) return withWait({ status, actions: cordon }, forceAt - input.now.getTime());
+    const message = `${describe(active)}: ${input.budget.draining} of ${input.budget.limit} drains under way; cordoned, drains when budget frees up or at ${iso(forceAt)}`;
+    return withWait(transition({ ...status, phase: MaintenancePhase.Cordoned }, [...cordon, emit('Normal', 'DrainWaitingForBudget', message)]), undefined);
+  }
+  if (status.phase === MaintenancePhase.Cordoned) return { status, actions: cordon };
+  return transition({ ...status, phase: MaintenancePhase.Cordoned }, [...cordon, emit('Normal', 'NodeCordoned', `${describe(active)}: cordoned, pods stay (action Cordon)`)]);
+}
+
+function startDrain(status: MaintenanceStatus, active: PlannedAction, input: MaintenanceInput, cordon: Action[]): MaintenanceStep {
+  const started: MaintenanceStatus = { ...status, phase: MaintenancePhase.Draining, startedTime: isoNow(input.now) };
+  const counted = withPodCounts(started, input, remainingPods(input.pods));
+  const budget = input.budget.draining < input.budget.limit ? '' : ' (deadline reached: drains beyond the budget)';
+  const actions: Action[] = [...cordon, ...evictions(input), emit('Normal', 'DrainStarted', `${describe(active)}: evicting ${input.pods.evict.length} pods${budget}`)];
+  return transition(counted, actions);
+}
+
+function draining(status: MaintenanceStatus, active: PlannedAction, input: MaintenanceInput): MaintenanceStep {
+  const cordon = ensureCordon(status, input.node);
+  const remaining = remainingPods(input.pods);
+  if (remaining === 0) {
+    const drained = withPodCounts({ ...status, phase: MaintenancePhase.Drained, drainedTime: isoNow(input.now) }, input, 0);
+    delete drained.lastError;
+    return transition(drained, [...cordon, emit('Normal', 'NodeDrained', `${describe(active)}: all pods evicted`)]);
+  }
+  const startedMs = status.startedTime === undefined ? input.now.getTime() : Date.parse(status.startedTime);
+  const timeoutAt = startedMs + input.config.drain.evictionTimeoutMs;
+  const counted = withPodCounts(status, input, remaining);
+  if (input.now.getTime() >= timeoutAt) {
+    const error = `drain timed out after ${Math.round(input.config.drain.evictionTimeoutMs / 1000)}s with ${remaining} pods left${blockedSummary(counted.blockedPods)}`;
+    return transition({ ...counted, phase: MaintenancePhase.Failed, lastError: error }, [...cordon, emit('Warning', 'DrainFailed', `${describe(active)}: ${error}; the node stays cordoned`)]);
+  }
+  const actions: Action[] = [...cordon, ...evictions(input)];
+  const waits = [timeoutAt - input.now.getTime(), nextRetryMs(input), input.pods.terminating > 0 || input.pods.blocked.length > 0 ? POLL_MS : undefined];
+  return withWait({ status: counted, actions }, minDefined(waits));
+}
+
+function drained(status: MaintenanceStatus, active: PlannedAction, input: MaintenanceInput): MaintenanceStep {
+  const cordon = ensureCordon(status, input.node);
+  const eventId = active.eventId;
+  if (input.approval.approvedEventIds.includes(eventId)) {
+    const approved: MaintenanceStatus = { ...status, phase: MaintenancePhase.Approved };
+    delete approved.approve;
+    const actions: Action[] = [...cordon, ...(status.approve === undefined ? [] : [{ kind: 'ClearApprovalRequest' } as const])];
+    return transition(approved, [...actions, emit('Normal', 'MaintenanceApproved', `${describe(active)}: approved, the platform may start it now`)]);
+  }
+  if (!approvable(active, input)) return { status, actions: cordon };
+  if (status.approve === eventId) {
+    // Asked already. Take the request back if a node in Resources stopped being drained before the
+    // agent acted on it: approving would start maintenance on a node with pods.
+    if (input.approval.resourcesDrained) return { status, actions: cordon };
+    const withdrawn = { ...status };
+    delete withdrawn.approve;
+    return transition(withdrawn, [...cordon, { kind: 'ClearApprovalRequest' }, emit('Normal', 'ApprovalWithdrawn', `${describe(active)}: a node in the event's Resources is no longer drained`)]);
+  }
+  if (!input.approval.resourcesDrained) return { status, actions: cordon };
+  return transition({ ...status, approve: eventId }, [...cordon, { kind: 'RequestApproval', eventId }, emit('Normal', 'ApprovalRequested', `${describe(active)}: every node in the event's Resources is drained`)]);
+}
+
+function approved(status: MaintenanceStatus, input: MaintenanceInput): MaintenanceStep {
+  return { status, actions: ensureCordon(status, input.node) };
+}
+
+function failed(status: MaintenanceStatus, input: MaintenanceInput): MaintenanceStep {
+  // The pods may go by other means (an admin, a PDB that loosened and a controller scaling down).
+  if (remainingPods(input.pods) === 0) {
+    const drained = withPodCounts({ ...status, phase: MaintenancePhase.Drained, drainedTime: isoNow(input.now) }, input, 0);
+    delete drained.lastError;
+    return transition(drained, [...ensureCordon(status, input.node), emit('Normal', 'NodeDrained', `${describeStatus(status)}: the pods left after the drain had failed`)]);
+  }
+  return { status, actions: ensureCordon(status, input.node) };
+}
+
+/** The event is gone (ran, or was cancelled): once the node is Ready, undo what nodemeta did. */
+function finish(status: MaintenanceStatus, input: MaintenanceInput): MaintenanceStep {
+  if (!input.node.ready) return withWait({ status, actions: [] }, POLL_MS);
+  const actions: Action[] = [];
+  if (input.config.uncordonAfterCompletion && status.eventId !== undefined && input.node.cordonedFor === status.eventId) actions.push({ kind: 'Uncordon' });
+  if (status.approve !== undefined) actions.push({ kind: 'ClearApprovalRequest' });
+  const completed: MaintenanceStatus = { ...status, phase: MaintenancePhase.Completed, completedTime: isoNow(input.now) };
+  delete completed.approve;
+  delete completed.blockedPods;
+  const notBefore = status.notBefore === undefined ? NaN : Date.parse(status.notBefore);
+  // Gone before NotBefore means cancelled, unless it was approved: approval starts it early.
+  const cancelled = status.phase !== MaintenancePhase.Approved && !Number.isNaN(notBefore) && input.now.getTime() < notBefore;
+  const kept = input.node.unschedulable && actions.length === 0 ? '; the node stays cordoned (not cordoned by nodemeta for this event)' : '';
+  actions.push(emit('Normal', cancelled ? 'MaintenanceCancelled' : 'MaintenanceCompleted', `${describeStatus(status)} ${cancelled ? 'was cancelled' : 'is over'}${kept}`));
+  return { status: completed, actions };
+}
+
+// ---- helpers ----
+
+/** nodemeta's cordon for any event: the annotation is there and the node is cordoned. */
+function ownsCordon(node: NodeFacts): boolean {
+  return node.cordonedFor !== undefined;
+}
+
+/**
+ * Cordon{eventId} when the node is schedulable, or cordoned by nodemeta for another event (re-label
+ * it). A node cordoned without our annotation was cordoned by someone else: left exactly as it is,
+ * so that nodemeta never uncordons it later.
+ */
+function ensureCordon(status: MaintenanceStatus, node: NodeFacts): Action[] {
+  const eventId = status.eventId ?? '';
+  if (!node.unschedulable) return [{ kind: 'Cordon', eventId }];
+  if (node.cordonedFor !== undefined && node.cordonedFor !== eventId) return [{ kind: 'Cordon', eventId }];
+  return [];
+}
+
+/**
+ * A node waiting for budget drains anyway once the time left before NotBefore is what a drain needs
+ * (maxGracePeriod plus the margin); an event without NotBefore (already started) drains at once.
+ */
+function drainForcedAt(active: PlannedAction, input: MaintenanceInput): number {
+  if (active.deadline === undefined) return input.now.getTime();
+  return active.deadline - input.config.drain.maxGracePeriodMs - GRACE_MARGIN_MS;
+}
+
+function approvable(active: PlannedAction, input: MaintenanceInput): boolean {
+  // Only Azure scheduled events can be approved (StartRequests); Alibaba and spot reclaims cannot.
+  return input.config.approve === 'AfterDrain' && input.provider === 'azure' && active.eventType !== SPOT_TERMINATION;
+}
+
+function remainingPods(pods: DrainPlan): number {
+  return pods.evict.length + pods.blocked.length + pods.terminating;
+}
+
+/** EvictPods for the pods never tried, or whose backoff has passed; pods terminating are not in plan.evict. */
+function evictions(input: MaintenanceInput): Action[] {
+  const attempts = new Map(input.evictions.map((attempt) => [attempt.uid, attempt]));
+  const nowMs = input.now.getTime();
+  const due = input.pods.evict.filter((pod) => {
+    const attempt = attempts.get(pod.uid);
+    return attempt === undefined || attempt.lastAttemptMs + retryDelayMs(attempt.attempts) <= nowMs;
+  });
+  if (due.length === 0) return [];
+  return [{ kind: 'EvictPods', pods: due, gracePeriodSeconds: Math.max(...due.map((pod) => pod.gracePeriodSeconds)) }];
+}
+
+function retryDelayMs(attempts: number): number {
+  return Math.min(EVICTION_RETRY_MAX_MS, EVICTION_RETRY_MS * 2 ** Math.max(0, attempts - 1));
+}
+
+function nextRetryMs(input: MaintenanceInput): number | undefined {
+  const pending = new Set(input.pods.evict.map((pod) => pod.uid));
+  const waits = input.evictions.filter((attempt) => pending.has(attempt.uid)).map((attempt) => attempt.lastAttemptMs + retryDelayMs(attempt.attempts) - input.now.getTime());
+  return waits.length === 0 ? undefined : Math.max(0, Math.min(...waits));
+}
+
+/** Pod counts and the pods that hold the drain up: refused evictions (PDB) first, then configuration. */
+function withPodCounts(status: MaintenanceStatus, input: MaintenanceInput, remaining: number): MaintenanceStatus {
+  const total = Math.max(status.totalPods ?? 0, remaining);
+  const next: MaintenanceStatus = { ...status, totalPods: total, pendingPods: remaining, evictedPods: total - remaining };
+  const attempts = new Map(input.evictions.map((attempt) => [attempt.uid, attempt]));
+  const refused: BlockedPod[] = input.pods.evict.flatMap((pod) => {
+    const blockedBy = attempts.get(pod.uid)?.blockedBy;
+    return blockedBy === undefined ? [] : [{ namespace: pod.namespace, name: pod.name, reason: blockedBy }];
+  });
+  const blocked = [...refused, ...input.pods.blocked].slice(0, MAX_BLOCKED_PODS);
+  if (blocked.length > 0) next.blockedPods = blocked;
+  else delete next.blockedPods;
+  return next;
+}
+
+function blockedSummary(blocked: readonly BlockedPod[] | undefined): string {
+  if (blocked === undefined || blocked.length === 0) return '';
+  return `; blocked: ${blocked.slice(0, 3).map((pod) => `${pod.namespace}/${pod.name} (${pod.reason})`).join(', ')}${blocked.length > 3 ? ', …' : ''}`;
+}
+
+function scheduledStatus(action: PlannedAction): MaintenanceStatus {
+  const status: MaintenanceStatus = { phase: MaintenancePhase.Scheduled, eventId: action.eventId, eventType: action.eventType };
+  if (action.deadline !== undefined) status.notBefore = iso(action.deadline);
+  return status;
+}
+
+function transition(status: MaintenanceStatus, actions: Action[]): MaintenanceStep {
+  return { status, actions, requeueAfterMs: 0 };
+}
+
+function withWait(step: MaintenanceStep, waitMs: number | undefined): MaintenanceStep {
+  if (waitMs === undefined || step.requeueAfterMs !== undefined) return step;
+  return { ...step, requeueAfterMs: Math.max(0, waitMs) };
+}
+
+function minDefined(values: readonly (number | undefined)[]): number | undefined {
+  const defined = values.filter((value) => value !== undefined);
+  return defined.length === 0 ? undefined : Math.min(...defined);
+}
+
+function emit(type: 'Normal' | 'Warning', reason: string, message: string): Action {
+  return { kind: 'Emit', type, reason, message };
+}
+
+function describe(active: PlannedAction): string {
+  return `${active.eventType} ${active.eventId}`;
+}
+
+function describeStatus(status: MaintenanceStatus): string {
+  return [status.eventType ?? 'event', status.eventId].filter((part) => part !== undefined).join(' ');
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function isoNow(now: Date): string {
+  return iso(now.getTime());
+}
