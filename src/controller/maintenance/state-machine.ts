@@ -212,7 +212,10 @@ function failed(status: MaintenanceStatus, input: MaintenanceInput): Maintenance
 function finish(status: MaintenanceStatus, input: MaintenanceInput): MaintenanceStep {
   if (!input.node.ready) return withWait({ status, actions: [] }, POLL_MS);
   const actions: Action[] = [];
-  if (input.config.uncordonAfterCompletion && status.eventId !== undefined && input.node.cordonedFor === status.eventId) actions.push({ kind: 'Uncordon' });
+  // Any nodemeta annotation counts, not only one naming this event: no event is active any more, and
+  // a cordon left for an event nodemeta replaced would otherwise stay forever. No annotation: someone
+  // else cordoned the node, and it stays cordoned.
+  if (input.config.uncordonAfterCompletion && ownsCordon(input.node)) actions.push({ kind: 'Uncordon' });
   if (status.approve !== undefined) actions.push({ kind: 'ClearApprovalRequest' });
   const completed: MaintenanceStatus = { ...status, phase: MaintenancePhase.Completed, completedTime: isoNow(input.now) };
   delete completed.approve;

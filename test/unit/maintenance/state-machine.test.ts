@@ -263,7 +263,7 @@ describe('completion, cancellation, and whose cordon it is', () => {
   test.each<[string, Partial<MaintenanceInput>, string[]]>([
     ['nodemeta cordoned it for this event: uncordoned', { current: status('Approved', { notBefore: at(-5) }), node: ours() }, ['Uncordon', 'Emit:MaintenanceCompleted']],
     ['an admin cordoned it: stays cordoned', { current: status('Drained', { notBefore: at(-5) }), node: adminCordoned }, ['Emit:MaintenanceCompleted']],
-    ['cordoned for another event (annotation does not match): stays cordoned', { current: status('Drained', { notBefore: at(-5) }), node: ours('E0') }, ['Emit:MaintenanceCompleted']],
+    ['cordoned by nodemeta for an event it replaced, no event left: uncordoned (never cordoned forever)', { current: status('Scheduled', { notBefore: at(-5) }), node: ours('E0') }, ['Uncordon', 'Emit:MaintenanceCompleted']],
     ['uncordonAfterCompletion: false: stays cordoned', { current: status('Drained', { notBefore: at(-5) }), node: ours(), config: config('uncordonAfterCompletion: false') }, ['Emit:MaintenanceCompleted']],
     ['cancelled before NotBefore while draining: undone the same way', { current: draining(), node: ours() }, ['Uncordon', 'Emit:MaintenanceCancelled']],
     ['cancelled while waiting for budget', { current: status('Cordoned'), node: ours() }, ['Uncordon', 'Emit:MaintenanceCancelled']],
