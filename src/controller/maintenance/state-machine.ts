@@ -109,13 +109,14 @@ export function nextMaintenanceStep(input: MaintenanceInput): MaintenanceStep {
     case MaintenancePhase.Cordoned:
       return beforeDrain(handling, active, input);
     case MaintenancePhase.Draining:
-      return draining(handling, active, input);
     case MaintenancePhase.Drained:
-      return drained(handling, active, input);
+    case MaintenancePhase.Failed:
+      // The policy no longer drains for this event (spec.drain: Disabled, or a new configuration):
+      // stop and fall back to what it asks for now. An approved event is under way: left alone.
+      if (active.action !== 'Drain') return stopDrain(handling, active, input);
+      return handling.phase === MaintenancePhase.Draining ? draining(handling, active, input) : handling.phase === MaintenancePhase.Drained ? drained(handling, active, input) : failed(handling, input);
     case MaintenancePhase.Approved:
       return approved(handling, input);
-    case MaintenancePhase.Failed:
-      return failed(handling, input);
     default:
       return { status: handling, actions: [] };
   }
@@ -142,6 +143,15 @@ function beforeDrain(status: MaintenanceStatus, active: PlannedAction, input: Ma
   }
   if (status.phase === MaintenancePhase.Cordoned) return { status, actions: cordon };
   return transition({ ...status, phase: MaintenancePhase.Cordoned }, [...cordon, emit('Normal', 'NodeCordoned', `${describe(active)}: cordoned, pods stay (action Cordon)`)]);
+}
+
+function stopDrain(status: MaintenanceStatus, active: PlannedAction, input: MaintenanceInput): MaintenanceStep {
+  const stopped: MaintenanceStatus = { phase: MaintenancePhase.Scheduled, eventId: status.eventId, eventType: status.eventType };
+  if (status.notBefore !== undefined) stopped.notBefore = status.notBefore;
+  const next = beforeDrain(stopped, active, input);
+  const clear: Action[] = status.approve === undefined ? [] : [{ kind: 'ClearApprovalRequest' }];
+  const message = `${describe(active)}: the policy now says ${active.action}; drain stopped`;
+  return transition(next.status, [...clear, ...next.actions.filter((action) => action.kind !== 'Emit'), emit('Normal', 'DrainStopped', message)]);
 }
 
 function startDrain(status: MaintenanceStatus, active: PlannedAction, input: MaintenanceInput, cordon: Action[]): MaintenanceStep {

@@ -112,6 +112,24 @@ describe('transitions', () => {
     expect(kinds(step)).toEqual(['Uncordon']);
   });
 
+  test.each<[string, MaintenanceStatus, string, MaintenanceStatus['phase'], string[]]>([
+    ['Draining, spec.drain: Disabled (policy says Taint) → Scheduled, uncordoned', draining(), 'Taint', 'Scheduled', ['Uncordon', 'Emit:DrainStopped']],
+    ['Drained with approval asked, drain disabled → Scheduled, request withdrawn', status('Drained', { approve: 'E1' }), 'Taint', 'Scheduled', ['ClearApprovalRequest', 'Uncordon', 'Emit:DrainStopped']],
+    ['Failed, policy now Cordon → Cordoned, stays cordoned', status('Failed'), 'Cordon', 'Cordoned', ['Emit:DrainStopped']],
+  ])('%s', (_name, current, action, phase, actions) => {
+    const cfg = config(`policy: {Reboot: {action: ${action}}}`);
+    const step = nextMaintenanceStep(input({ current, active: plan({}, 'azure', cfg), node: ours(), config: cfg, pods: podsPlan([pod('a')]) }));
+    expect(step.status).toMatchObject({ phase, eventId: 'E1' });
+    expect(step.status.approve).toBeUndefined();
+    expect(step.status.startedTime).toBeUndefined();
+    expect(kinds(step)).toEqual(actions);
+  });
+
+  test('an approved event is under way: a policy change does not undo it', () => {
+    const step = nextMaintenanceStep(input({ current: status('Approved'), active: plan({}, 'azure', config('policy: {Reboot: {action: Taint}}')), node: ours() }));
+    expect(step).toEqual({ status: status('Approved'), actions: [] });
+  });
+
   test('not due yet: requeue at the start of the action', () => {
     const step = nextMaintenanceStep(input({ current: status('Scheduled', { notBefore: at(36 * 60) }), active: plan({ notBefore: at(36 * 60) }, 'alibaba'), provider: 'alibaba' }));
     expect(step.requeueAfterMs).toBe(35 * 3600_000);
