@@ -97,7 +97,7 @@ maybe('KubeRestClient over node:https (local TLS server, openssl certificates)',
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const peer = (req.socket as TLSSocket).getPeerCertificate();
-        const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), clientCN: peer?.subject?.CN };
+        const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), clientCN: [peer?.subject?.CN ?? []].flat()[0] };
         seen.push(s);
         route(s, res);
       });
