@@ -1,18 +1,29 @@
 // `nodemeta controller`: flags in, configuration checked, wiring, run. The logic lives in src/controller/.
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../controller/config-watcher.js';
+import { runCleanup, summaryLine, type CleanupOptions } from '../controller/cleanup.js';
 import { parseDuration } from '../controller/config.js';
 import { defaultIdentity, DEFAULT_LEADER_ELECTION, LEASE_NAME, runController, type ControllerOptions } from '../controller/controller.js';
 import { loadKubeConfig } from '../kube/kubeconfig.js';
 import { createLogger } from '../observability/logger.js';
 
 const HELP = `Usage: nodemeta controller (--config FILE | --default-config) [flags]
+       nodemeta controller --cleanup [--leader-elect=false] [--lease-namespace NS] [--lease-name NAME]
 
 Reconciles node labels, taints and maintenance status from NodeMetadata objects. Runs as a
 leader-elected Deployment: every replica keeps its caches warm and serves /readyz, only the leader
 writes. Logs go to stderr as JSON lines.
 
+ --cleanup removes everything nodemeta wrote on the nodes and exits (the Helm chart's pre-delete
+hook runs it on \`helm uninstall\`): it takes the controller's Lease whoever holds it (for 5 minutes)
+and waits --renew-deadline so the running replicas stop writing, then on every node removes the
+labels field manager nodemeta-controller owns, the taints with key prefix nodemeta.io/, and
+uncordons the nodes nodemeta cordoned (annotation nodemeta.io/cordoned; a node someone else
+cordoned stays cordoned). It logs each node, prints a one-line summary on stdout and exits 0 when
+every node is clean, 1 otherwise. Running it again changes nothing. No --config needed.
+
 Flags:
+  --cleanup                   clean the nodes and exit (see above; honours --node-selector)
   --config FILE               configuration file (YAML, see docs/configuration.md); reloaded when it
                               changes, a rejected change keeps the last good configuration
   --default-config            run on the default configuration (no file)
@@ -32,7 +43,8 @@ Flags:
   --log-level LEVEL           error, warn, info, debug (default: info)
   -h, --help                  show this text
 
-Exit status: 0 stopped by SIGTERM/SIGINT; 1 leadership lost or a fatal error (restart clean);
+Exit status (--cleanup: 0 every node clean, 1 some node not clean or the Lease not taken):
+0 stopped by SIGTERM/SIGINT; 1 leadership lost or a fatal error (restart clean);
 2 bad usage or an invalid configuration file at start.`;
 
 class UsageError extends Error {}
@@ -45,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
       console.log(HELP);
       return 0;
     }
+    if (parsed.cleanup) return await cleanup(parsed);
     options = await buildOptions(parsed);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
@@ -68,8 +81,34 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+async function cleanup(flags: Flags): Promise<number> {
+  const kubeConfig = loadKubeConfig(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig });
+  const logger = createLogger({ component: 'controller', level: flags.logLevel });
+  const options: CleanupOptions = {
+    kubeConfig,
+    logger,
+    leaderElect: flags.leaderElect,
+    leaseNamespace: flags.leaseNamespace,
+    leaseName: flags.leaseName,
+    identity: flags.identity,
+    renewDeadlineMs: flags.renewDeadlineMs,
+  };
+  if (flags.nodeSelector !== undefined) options.nodeSelector = flags.nodeSelector;
+  try {
+    const summary = await runCleanup(options);
+    console.log(summaryLine(summary));
+    return summary.failed.length === 0 ? 0 : 1;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    logger.error('cleanup failed', { error: message });
+    console.log(`nodemeta cleanup: FAILED before every node was checked: ${message}`);
+    return 1;
+  }
+}
+
 interface Flags {
   help: boolean;
+  cleanup: boolean;
   config?: string;
   defaultConfig: boolean;
   kubeconfig?: string;
@@ -100,6 +139,7 @@ function parseFlags(argv: string[]): Flags {
       options: {
         config: { type: 'string' },
         'default-config': { type: 'boolean', default: false },
+        cleanup: { type: 'boolean', default: false },
         kubeconfig: { type: 'string' },
         'leader-elect': { type: 'boolean', default: true },
         'lease-namespace': { type: 'string' },
@@ -120,7 +160,7 @@ function parseFlags(argv: string[]): Flags {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   if (values.help) return { help: true } as Flags;
-  if (values.config === undefined && !values['default-config']) throw new UsageError('--config FILE is required (or --default-config)');
+  if (values.config === undefined && !values['default-config'] && !values.cleanup) throw new UsageError('--config FILE is required (or --default-config)');
   if (values.config !== undefined && values['default-config']) throw new UsageError('--config and --default-config exclude each other');
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError(`--workers must be a whole number from 1 to 64 (got ${JSON.stringify(values.workers)})`);
@@ -136,6 +176,7 @@ function parseFlags(argv: string[]): Flags {
   if (timing.renewDeadlineMs <= timing.retryPeriodMs) throw new UsageError('--renew-deadline must be longer than --retry-period');
   const flags: Flags = {
     help: false,
+    cleanup: values.cleanup,
     defaultConfig: values['default-config'],
     leaderElect: values['leader-elect'],
     leaseNamespace: values['lease-namespace'] ?? (process.env.POD_NAMESPACE || 'nodemeta-system'),

@@ -7,6 +7,8 @@
 //   the labels' Apply entry.
 // - NodeMetadata status: server-side apply on /status, field manager nodemeta-controller,
 //   force=true: those fields are the controller's alone (the agent applies its own).
+// - Uncordon (cleanup only, kubeNodeCleanupWriter): a JSON patch guarded by a `test` of the
+//   nodemeta.io/cordoned annotation (cleanup.ts), 409 or 422 → WriteConflictError.
 // Every write first checks that this replica still leads; a write after a lost lease could undo
 // what the new leader just did.
 
@@ -14,6 +16,7 @@ import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOpti
 import { API_VERSION, FIELD_MANAGER_CONTROLLER, GROUP, KIND, PLURAL, VERSION } from '../api/names.js';
 import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
 import { NotLeaderError, WriteConflictError, nodeStateOf, type NodeWriter } from './cluster-state.js';
+import { uncordonPatch, type CleanupWriter } from './cleanup.js';
 import { labelApplyBody } from './labels.js';
 import type { ApiResource, ApiVerb } from './metrics.js';
 import { taintsPatch } from './taints.js';
@@ -81,6 +84,31 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
       } catch (error) {
         if (statusOf(error) === 404) return undefined;
         throw classify(error, [], `read node ${nodeName}`);
+      }
+    },
+  };
+}
+
+/** The NodeWriter plus the guarded uncordon `nodemeta controller --cleanup` needs. */
+export function kubeNodeCleanupWriter(options: KubeNodeWriterOptions): CleanupWriter {
+  const core = options.kubeConfig.makeApiClient(CoreV1Api);
+  const writer = kubeNodeWriter(options);
+  return {
+    applyLabels: writer.applyLabels,
+    patchTaints: writer.patchTaints,
+    readNode: writer.readNode,
+    async uncordon(nodeName, cordonedFor) {
+      if (!options.isLeading()) throw new NotLeaderError('not the leader: refusing to write');
+      options.onWrite?.('nodes', 'patch');
+      try {
+        const node = await core.patchNode(
+          { name: nodeName, body: uncordonPatch(cordonedFor), fieldManager: FIELD_MANAGER_CONTROLLER },
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+        );
+        return nodeStateOf(node);
+      } catch (error) {
+        // 422: the `test` op failed (the annotation changed or went since we read it).
+        throw classify(error, [409, 422], `uncordon node ${nodeName}`);
       }
     },
   };

@@ -9,7 +9,7 @@
 //     run no image; the processes run on this machine with the pods' identities).
 // Two nodes of our own (kwok) keep the writes away from the nodes other tests use.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -504,18 +504,10 @@ describe('agent processes with their DaemonSet pods’ tokens, against the IMDS 
 });
 
 describe('helm uninstall', () => {
-  const cleanupImplemented = (() => {
-    try {
-      return readFileSync(path.join(REPO_ROOT, 'src/cmd/controller.ts'), 'utf8').includes("'cleanup'");
-    } catch {
-      return false;
-    }
-  })();
-
   // The pre-delete hook runs `nodemeta controller --cleanup` in a Job; kwok completes the Job's pod
   // without running the image, so the test runs that command itself, as the hook would, with the
   // controller's token, while the controller still runs.
-  (cleanupImplemented ? test : test.skip)('the cleanup hook leaves no nodemeta labels, taints or cordons on the nodes', async () => {
+  test('the cleanup hook leaves no nodemeta labels, taints or cordons on the nodes', async () => {
     const pod = await chartPod('controller');
     const kubeconfigFile = path.join(scratch, 'cleanup.kubeconfig');
     writeFileSync(kubeconfigFile, kubeConfigForToken(await tokenFor(CONTROLLER_SA, pod), 'cleanup').exportConfig());

@@ -1,0 +1,257 @@
+// `nodemeta controller --cleanup`: what `helm uninstall` runs (the chart's pre-delete hook) so that
+// no node keeps a nodemeta label, taint or cordon once nodemeta is gone.
+// 1. Take the controller's Lease by force (the one place a takeover regardless of the holder is
+//    right: the release is being removed) with a long duration, then wait the renew deadline: a
+//    replica that cannot renew stops writing (leader-election.ts), so none re-adds what we remove.
+//    The Lease is not released afterwards: the replicas must stay idle until Helm deletes them.
+// 2. Per node, from a fresh read, a pure plan (planNodeCleanup) then the writes through the same
+//    NodeWriter the reconciler uses:
+//    - labels: an empty server-side apply as field manager nodemeta-controller (force=false). SSA
+//      removes exactly the labels that manager owned; a label another manager also owns stays with
+//      it (labels.ts);
+//    - taints: the nodemeta.io/ ones go, through the `test`-guarded JSON patch (taints.ts);
+//    - cordon: only when nodemeta.io/cordoned says nodemeta cordoned the node; an admin's cordon
+//      (no annotation) stays. Uncordon and annotation removal are one guarded patch.
+//    A conflict (someone changed the node meanwhile) re-reads and re-plans, never forces.
+// 3. A node is clean when its plan is empty; the run succeeds only when every node is clean.
+
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { Annotations, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
+import { kubeLeaseStore } from '../kube/lease-store.js';
+import type { Logger } from '../observability/logger.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { LeaseConflictError, sleep, type LeaseStore } from '../runtime/leader-election.js';
+import { WriteConflictError, nodeStateOf, type NodeState, type NodeWriter } from './cluster-state.js';
+import { ownedLabelKeys } from './labels.js';
+import { kubeNodeCleanupWriter } from './node-writer.js';
+import { isNodemetaTaint, type JsonPatchOperation, type Taint } from './taints.js';
+
+/** What cleanup removes from one node; empty lists and `uncordon: false` mean the node is clean. */
+export interface NodeCleanupPlan {
+  node: string;
+  /** Labels field manager nodemeta-controller owns (present on the node). */
+  labels: string[];
+  /** True when the manager owns any label key, even one absent from the node: the apply drops the claim. */
+  applyEmptyLabels: boolean;
+  /** nodemeta.io/ taints to remove. */
+  taints: Taint[];
+  /** The taints that stay (the patch's new list). */
+  keepTaints: Taint[];
+  /** The nodemeta.io/cordoned value when nodemeta cordoned the node; undefined otherwise. */
+  uncordonFor: string | undefined;
+}
+
+export function planNodeCleanup(node: NodeState, manager: string = FIELD_MANAGER_CONTROLLER): NodeCleanupPlan {
+  const owned = ownedLabelKeys(node.metadata.managedFields, manager);
+  const present = node.metadata.labels ?? {};
+  const taints = node.spec?.taints ?? [];
+  return {
+    node: node.metadata.name,
+    labels: [...owned].filter((key) => key in present).sort(),
+    applyEmptyLabels: owned.size > 0,
+    taints: taints.filter(isNodemetaTaint),
+    keepTaints: taints.filter((taint) => !isNodemetaTaint(taint)),
+    uncordonFor: node.metadata.annotations?.[Annotations.cordoned],
+  };
+}
+
+export function isClean(plan: NodeCleanupPlan): boolean {
+  return !plan.applyEmptyLabels && plan.taints.length === 0 && plan.uncordonFor === undefined;
+}
+
+/** RFC 6901: `/` in a key is spelled `~1`, `~` is `~0`. */
+function pointerToken(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/**
+ * The JSON patch that uncordons a node nodemeta cordoned: guarded by a `test` that the annotation
+ * still holds the value we read (if it changed or went, the patch fails with 422 and we re-plan),
+ * it removes the annotation and sets spec.unschedulable=false in one request.
+ */
+export function uncordonPatch(cordonedFor: string): JsonPatchOperation[] {
+  const annotation = `/metadata/annotations/${pointerToken(Annotations.cordoned)}`;
+  return [
+    { op: 'test', path: annotation, value: cordonedFor },
+    { op: 'remove', path: annotation },
+    { op: 'add', path: '/spec/unschedulable', value: false },
+  ];
+}
+
+/** The writes cleanup needs: the reconciler's NodeWriter plus the guarded uncordon. */
+export interface CleanupWriter extends Pick<NodeWriter, 'applyLabels' | 'patchTaints' | 'readNode'> {
+  /** Applies uncordonPatch(cordonedFor). Throws WriteConflictError when the annotation changed meanwhile. */
+  uncordon(nodeName: string, cordonedFor: string): Promise<NodeState>;
+}
+
+export interface NodeCleanupResult {
+  node: string;
+  labelsRemoved: string[];
+  taintsRemoved: string[];
+  uncordoned: boolean;
+  clean: boolean;
+  error?: string;
+}
+
+const MAX_ATTEMPTS = 5;
+
+/** Cleans one node: plan from the state given, write, re-read and re-plan on conflict. */
+export async function cleanNode(writer: CleanupWriter, initial: NodeState): Promise<NodeCleanupResult> {
+  const result: NodeCleanupResult = { node: initial.metadata.name, labelsRemoved: [], taintsRemoved: [], uncordoned: false, clean: false };
+  let state: NodeState | undefined = initial;
+  for (let attempt = 1; state !== undefined; attempt++) {
+    let plan = planNodeCleanup(state);
+    if (isClean(plan)) {
+      result.clean = true;
+      return result;
+    }
+    if (attempt > MAX_ATTEMPTS) break;
+    try {
+      if (plan.applyEmptyLabels) {
+        state = await writer.applyLabels(plan.node, {});
+        result.labelsRemoved.push(...plan.labels.filter((key) => !(key in (state?.metadata.labels ?? {}))));
+        plan = planNodeCleanup(state);
+      }
+      if (plan.taints.length > 0) {
+        state = await writer.patchTaints(plan.node, state.spec?.taints, plan.keepTaints);
+        result.taintsRemoved.push(...plan.taints.map((taint) => taint.key));
+      }
+      if (plan.uncordonFor !== undefined) {
+        state = await writer.uncordon(plan.node, plan.uncordonFor);
+        result.uncordoned = true;
+      }
+    } catch (error) {
+      if (!(error instanceof WriteConflictError)) {
+        result.error = error instanceof Error ? error.message : String(error);
+        return result;
+      }
+      state = await writer.readNode(plan.node);
+    }
+  }
+  if (state === undefined) {
+    // Deleted meanwhile: nothing of ours is left on it.
+    result.clean = true;
+    return result;
+  }
+  result.error = `node ${result.node} still changing after ${MAX_ATTEMPTS} attempts (conflicts)`;
+  return result;
+}
+
+export interface LeaseTakeoverOptions {
+  store: LeaseStore;
+  identity: string;
+  clock: Clock;
+  logger: Logger;
+  /** How long the taken Lease holds (long: the replicas must stay idle until they are deleted). */
+  leaseDurationSeconds: number;
+  /** The replicas' renew deadline: after it, a replica that lost the Lease has stopped writing. */
+  renewDeadlineMs: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Takes the Lease whoever holds it, then waits until no other replica can still be writing.
+ * Returns the previous holder ('' when none).
+ */
+export async function takeLease(options: LeaseTakeoverOptions): Promise<string> {
+  const { store, identity, clock } = options;
+  for (let attempt = 1; ; attempt++) {
+    const now = new Date(clock.now());
+    const desired = { holderIdentity: identity, leaseDurationSeconds: options.leaseDurationSeconds, acquireTime: now, renewTime: now };
+    try {
+      const current = await store.get();
+      let previous = '';
+      if (current === undefined) {
+        await store.create({ ...desired, leaseTransitions: 0 });
+      } else {
+        previous = current.holderIdentity ?? '';
+        const transitions = (current.leaseTransitions ?? 0) + (previous === identity ? 0 : 1);
+        await store.update({ ...desired, leaseTransitions: transitions, resourceVersion: current.resourceVersion });
+      }
+      options.logger.info('cleanup: took the lease', { identity, previousHolder: previous, leaseDurationSeconds: options.leaseDurationSeconds });
+      if (previous !== '' && previous !== identity) {
+        options.logger.info('cleanup: waiting the renew deadline so the running replicas stop writing', { renewDeadlineMs: options.renewDeadlineMs });
+        await sleep(clock, options.renewDeadlineMs, options.signal);
+      }
+      return previous;
+    } catch (error) {
+      // A replica renewed between our read and write: read again (its next renewal will then fail).
+      if (!(error instanceof LeaseConflictError) || attempt >= 10) throw error;
+    }
+  }
+}
+
+export interface CleanupSummary {
+  nodes: number;
+  changed: number;
+  failed: NodeCleanupResult[];
+  labelsRemoved: number;
+  taintsRemoved: number;
+  uncordoned: number;
+}
+
+/** Cleans every node given, one at a time (the uninstall is not in a hurry; the API server is shared). */
+export async function cleanNodes(writer: CleanupWriter, nodes: readonly NodeState[], logger: Logger): Promise<CleanupSummary> {
+  const summary: CleanupSummary = { nodes: nodes.length, changed: 0, failed: [], labelsRemoved: 0, taintsRemoved: 0, uncordoned: 0 };
+  for (const node of nodes) {
+    const result = await cleanNode(writer, node);
+    const changed = result.labelsRemoved.length > 0 || result.taintsRemoved.length > 0 || result.uncordoned;
+    if (changed) summary.changed++;
+    summary.labelsRemoved += result.labelsRemoved.length;
+    summary.taintsRemoved += result.taintsRemoved.length;
+    if (result.uncordoned) summary.uncordoned++;
+    const fields = { node: result.node, labelsRemoved: result.labelsRemoved, taintsRemoved: result.taintsRemoved, uncordoned: result.uncordoned };
+    if (!result.clean) {
+      summary.failed.push(result);
+      logger.error('cleanup: node not clean', { ...fields, error: result.error ?? 'unknown' });
+    } else {
+      logger.info(changed ? 'cleanup: node cleaned' : 'cleanup: node already clean', fields);
+    }
+  }
+  return summary;
+}
+
+export function summaryLine(summary: CleanupSummary): string {
+  const head = `nodemeta cleanup: ${summary.nodes} node(s), ${summary.changed} changed (${summary.labelsRemoved} label(s) removed, ${summary.taintsRemoved} taint(s) removed, ${summary.uncordoned} uncordoned)`;
+  if (summary.failed.length === 0) return `${head}, every node clean`;
+  return `${head}, ${summary.failed.length} NOT clean: ${summary.failed.map((r) => `${r.node} (${r.error ?? 'unknown'})`).join('; ')}`;
+}
+
+export interface CleanupOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  leaderElect: boolean;
+  leaseNamespace: string;
+  leaseName: string;
+  identity: string;
+  renewDeadlineMs: number;
+  /** Only nodes matching this label selector (default: all). */
+  nodeSelector?: string;
+  clock?: Clock;
+  signal?: AbortSignal;
+}
+
+/** The Lease the cleanup holds: long enough for the uninstall to delete the replicas first. */
+export const CLEANUP_LEASE_SECONDS = 300;
+
+export async function runCleanup(options: CleanupOptions): Promise<CleanupSummary> {
+  // systemClock unrefs its timers (a pending requeue must not hold a stopping controller); here
+  // the wait for the renew deadline is all that runs, and an unref'd timer would end the process.
+  const clock = options.clock ?? { ...systemClock, setTimeout: (callback: () => void, delayMs: number) => setTimeout(callback, delayMs) };
+  if (options.leaderElect) {
+    await takeLease({
+      store: kubeLeaseStore(options.kubeConfig, options.leaseNamespace, options.leaseName),
+      identity: options.identity,
+      clock,
+      logger: options.logger,
+      leaseDurationSeconds: CLEANUP_LEASE_SECONDS,
+      renewDeadlineMs: options.renewDeadlineMs,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+  }
+  const core = options.kubeConfig.makeApiClient(CoreV1Api);
+  const list = await core.listNode(options.nodeSelector === undefined ? {} : { labelSelector: options.nodeSelector });
+  // Cleanup holds the Lease (or runs with leader election off): its writes are never refused.
+  const writer = kubeNodeCleanupWriter({ kubeConfig: options.kubeConfig, isLeading: () => true });
+  return cleanNodes(writer, list.items.map(nodeStateOf), options.logger);
+}
