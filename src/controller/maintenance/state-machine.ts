@@ -98,6 +98,12 @@ export function nextMaintenanceStep(input: MaintenanceInput): MaintenanceStep {
     if (!input.cacheWarm) return { status: handling, actions: [] };
     return finish(handling, input);
   }
+  if (handling === undefined && current?.phase === MaintenancePhase.Completed && current.eventId === active.eventId) {
+    // An event id is never reused (Azure: a GUID; Alibaba: an event id; a spot reclaim ends the
+    // node): one that is back after it was completed is a glitch in what the agent saw, not new
+    // maintenance. Draining the node again for it would be double work.
+    return { status: current, actions: [] };
+  }
   if (handling?.eventId !== active.eventId) {
     // A new event, or one that replaces the event handled so far: start over from Scheduled. A
     // cordon made for the old event is re-labelled (Cordon) or undone (Uncordon) in the next steps.
@@ -178,7 +184,7 @@ function draining(status: MaintenanceStatus, active: PlannedAction, input: Maint
     return transition({ ...counted, phase: MaintenancePhase.Failed, lastError: error }, [...cordon, emit('Warning', 'DrainFailed', `${describe(active)}: ${error}; the node stays cordoned`)]);
   }
   const actions: Action[] = [...cordon, ...evictions(input)];
-  const waits = [timeoutAt - input.now.getTime(), nextRetryMs(input), input.pods.terminating > 0 || input.pods.blocked.length > 0 ? POLL_MS : undefined];
+  const waits = [timeoutAt - input.now.getTime(), nextRetryMs(input), POLL_MS];
   return withWait({ status: counted, actions }, minDefined(waits));
 }
 

@@ -79,6 +79,12 @@ describe('transitions', () => {
     expect(kinds(step)).toEqual(actions);
   });
 
+  test('an event seen again after it was completed is not handled twice', () => {
+    const done = status('Completed', { completedTime: at(-1) });
+    expect(nextMaintenanceStep(input({ current: done, active: plan() }))).toEqual({ status: done, actions: [] });
+    expect(nextMaintenanceStep(input({ current: done, active: plan({ id: 'E2' }) })).status).toMatchObject({ phase: 'Scheduled', eventId: 'E2' });
+  });
+
   test('a transition asks to look again at once', () => {
     expect(nextMaintenanceStep(input({ active: plan() })).requeueAfterMs).toBe(0);
   });
