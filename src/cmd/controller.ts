@@ -14,7 +14,7 @@ Reconciles node labels, taints and maintenance status from NodeMetadata objects.
 leader-elected Deployment: every replica keeps its caches warm and serves /readyz, only the leader
 writes. Logs go to stderr as JSON lines.
 
- --cleanup removes everything nodemeta wrote on the nodes and exits (the Helm chart's pre-delete
+--cleanup removes everything nodemeta wrote on the nodes and exits (the Helm chart's pre-delete
 hook runs it on \`helm uninstall\`): it takes the controller's Lease whoever holds it (for 5 minutes)
 and waits --renew-deadline so the running replicas stop writing, then on every node removes the
 labels field manager nodemeta-controller owns, the taints with key prefix nodemeta.io/, and

@@ -194,7 +194,14 @@ export interface CleanupSummary {
 export async function cleanNodes(writer: CleanupWriter, nodes: readonly NodeState[], logger: Logger): Promise<CleanupSummary> {
   const summary: CleanupSummary = { nodes: nodes.length, changed: 0, failed: [], labelsRemoved: 0, taintsRemoved: 0, uncordoned: 0 };
   for (const node of nodes) {
-    const result = await cleanNode(writer, node);
+    let result: NodeCleanupResult;
+    try {
+      result = await cleanNode(writer, node);
+    } catch (error) {
+      // The re-read after a conflict failed: this node is reported, the others still get cleaned.
+      const message = error instanceof Error ? error.message : String(error);
+      result = { node: node.metadata.name, labelsRemoved: [], taintsRemoved: [], uncordoned: false, clean: false, error: message };
+    }
     const changed = result.labelsRemoved.length > 0 || result.taintsRemoved.length > 0 || result.uncordoned;
     if (changed) summary.changed++;
     summary.labelsRemoved += result.labelsRemoved.length;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { cleanNode, isClean, planNodeCleanup, summaryLine, takeLease, uncordonPatch, type CleanupWriter } from '../../../src/controller/cleanup.js';
+import { cleanNode, cleanNodes, isClean, planNodeCleanup, summaryLine, takeLease, uncordonPatch, type CleanupWriter } from '../../../src/controller/cleanup.js';
 import { WriteConflictError, type NodeState } from '../../../src/controller/cluster-state.js';
 import type { LeaseRecord, LeaseStore } from '../../../src/runtime/leader-election.js';
 import type { Logger } from '../../../src/observability/logger.js';
@@ -167,6 +167,33 @@ describe('cleanNode', () => {
     };
     const result = await cleanNode(writer, dirty());
     expect(result).toMatchObject({ clean: false, error: 'forbidden' });
+  });
+});
+
+describe('cleanNodes', () => {
+  it('reports a node whose re-read fails and still cleans the others', async () => {
+    const broken = fakeWriter(node({ taints: [{ key: 'nodemeta.io/spot-termination', effect: 'NoSchedule' }] }), 1);
+    broken.readNode = async () => {
+      throw new Error('connection reset');
+    };
+    const summary = await cleanNodes(broken, [structuredClone(broken.state), { metadata: { name: 'n2' } }], silent);
+    expect(summary).toMatchObject({ nodes: 2, changed: 0, failed: [{ node: 'n1', clean: false, error: 'connection reset' }] });
+    expect(summaryLine(summary)).toMatch(/2 node\(s\), 0 changed .*1 NOT clean: n1 \(connection reset\)/);
+  });
+});
+
+describe('nodemeta controller --help', () => {
+  it('documents --cleanup', async () => {
+    const { run } = await import('../../../src/cmd/controller.js');
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (...args: unknown[]) => void lines.push(args.join(' '));
+    try {
+      expect(await run(['--help'])).toBe(0);
+    } finally {
+      console.log = log;
+    }
+    expect(lines.join('\n')).toMatch(/--cleanup\s+clean the nodes and exit/);
   });
 });
 
