@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process, console, setTimeout */
 // make demo: the local control plane with six simulated AKS nodes, one emulated Azure VM and one
 // real nodemeta agent per node, two controller replicas electing a leader, and a Deployment the real
 // scheduler spreads over nodemeta's fault-domain label. Prints what happened; with a terminal it

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global process, console, fetch */
+/* global process, console, fetch, setTimeout */
 // How long from a change in a VM's metadata to the change on its Node, through every real part:
 // emulated IMDS → agent process → NodeMetadata status (API server) → controller process → Node.
 //
