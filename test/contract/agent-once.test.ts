@@ -18,7 +18,7 @@ const NODEMETA = join(process.cwd(), 'dist/cmd/nodemeta.js');
 
 function runAgent(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [NODEMETA, 'agent', ...args], { env: { ...process.env, HTTP_PROXY: 'http://127.0.0.1:9', http_proxy: 'http://127.0.0.1:9' } });
+    const child = spawn(process.execPath, [NODEMETA, 'agent', ...args], { env: { ...process.env, NODE_NAME: '', HTTP_PROXY: 'http://127.0.0.1:9', http_proxy: 'http://127.0.0.1:9' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -110,7 +110,10 @@ describe('provider detection and nodemeta agent --once', () => {
     expect(none.stderr).toMatch(/nodemeta agent: provider detection: no metadata service answered/);
     expect((await runAgent(['--once', '--provider', 'gcp'])).code).toBe(2);
     expect((await runAgent(['--once', '--timeout', 'soon'])).code).toBe(2);
-    expect((await runAgent([])).stderr).toMatch(/not yet implemented.*--once/);
+    // The long-running mode needs to know its node (downward API): without it, a usage error.
+    const noNode = await runAgent([]);
+    expect(noNode.code).toBe(2);
+    expect(noNode.stderr).toMatch(/node name is needed: set NODE_NAME .* or --node-name/);
     const help = await runAgent(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--once[\s\S]*--provider[\s\S]*--endpoint[\s\S]*--alibaba-mode[\s\S]*--alibaba-tags[\s\S]*--timeout/);
