@@ -2,10 +2,10 @@
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../controller/config-watcher.js';
 import { runCleanup, summaryLine, type CleanupOptions } from '../controller/cleanup.js';
-import { parseDuration } from '../controller/config.js';
 import { defaultIdentity, DEFAULT_LEADER_ELECTION, LEASE_NAME, runController, type ControllerOptions } from '../controller/controller.js';
 import { loadKubeConfig } from '../kube/kubeconfig.js';
 import { createLogger } from '../observability/logger.js';
+import { UsageError, durationFlag, parseListenAddress } from './flags.js';
 
 const HELP = `Usage: nodemeta controller (--config FILE | --default-config) [flags]
        nodemeta controller --cleanup [--leader-elect=false] [--lease-namespace NS] [--lease-name NAME]
@@ -47,7 +47,6 @@ Exit status (--cleanup: 0 every node clean, 1 some node not clean or the Lease n
 0 stopped by SIGTERM/SIGINT; 1 leadership lost or a fatal error (restart clean);
 2 bad usage or an invalid configuration file at start.`;
 
-class UsageError extends Error {}
 
 export async function run(argv: string[]): Promise<number> {
   let options: ControllerOptions;
@@ -82,15 +81,10 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function cleanup(flags: Flags): Promise<number> {
-  const kubeConfig = loadKubeConfig(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig });
-  const logger = createLogger({ component: 'controller', level: flags.logLevel });
+  const common = commonOptions(flags);
+  const { logger } = common;
   const options: CleanupOptions = {
-    kubeConfig,
-    logger,
-    leaderElect: flags.leaderElect,
-    leaseNamespace: flags.leaseNamespace,
-    leaseName: flags.leaseName,
-    identity: flags.identity,
+    ...common,
     renewDeadlineMs: flags.renewDeadlineMs,
   };
   if (flags.nodeSelector !== undefined) options.nodeSelector = flags.nodeSelector;
@@ -165,7 +159,7 @@ function parseFlags(argv: string[]): Flags {
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError(`--workers must be a whole number from 1 to 64 (got ${JSON.stringify(values.workers)})`);
   if (!['error', 'warn', 'info', 'debug'].includes(values['log-level'])) throw new UsageError(`--log-level must be error, warn, info or debug (got ${JSON.stringify(values['log-level'])})`);
-  const { host, port } = parseAddress(values['metrics-addr'], values['health-port']);
+  const { host, port } = parseListenAddress('--metrics-addr', values['metrics-addr'], values['health-port']);
   const timing = {
     leaseDurationMs: durationFlag('--lease-duration', values['lease-duration'], DEFAULT_LEADER_ELECTION.leaseDurationMs),
     renewDeadlineMs: durationFlag('--renew-deadline', values['renew-deadline'], DEFAULT_LEADER_ELECTION.renewDeadlineMs),
@@ -194,20 +188,16 @@ function parseFlags(argv: string[]): Flags {
   return flags;
 }
 
-function parseAddress(address: string, healthPort: string | undefined): { host: string; port: number } {
-  const match = /^(.*):(\d{1,5})$/.exec(address);
-  if (match === null) throw new UsageError(`--metrics-addr must be [HOST]:PORT (got ${JSON.stringify(address)})`);
-  const host = match[1] === '' ? '0.0.0.0' : match[1]!.replace(/^\[(.*)\]$/, '$1');
-  const port = Number(healthPort ?? match[2]);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`port must be from 0 to 65535 (got ${JSON.stringify(healthPort ?? match[2])})`);
-  return { host, port };
-}
-
-function durationFlag(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) throw new UsageError(`${name} must be a positive duration such as 15s (got ${JSON.stringify(text)})`);
-  return ms;
+/** What the controller and its cleanup mode are both built with: the API client, logs and the Lease. */
+function commonOptions(flags: Flags) {
+  return {
+    kubeConfig: loadKubeConfig(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }),
+    logger: createLogger({ component: 'controller', level: flags.logLevel }),
+    leaderElect: flags.leaderElect,
+    leaseNamespace: flags.leaseNamespace,
+    leaseName: flags.leaseName,
+    identity: flags.identity,
+  };
 }
 
 async function buildOptions(flags: Flags): Promise<ControllerOptions> {
@@ -216,15 +206,8 @@ async function buildOptions(flags: Flags): Promise<ControllerOptions> {
     const loaded = await loadConfigFile(flags.config);
     if (!loaded.ok) throw new Error(`invalid configuration ${flags.config}: ${loaded.errors.join('; ')}`);
   }
-  const kubeConfig = loadKubeConfig(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig });
-  const logger = createLogger({ component: 'controller', level: flags.logLevel });
   const options: ControllerOptions = {
-    kubeConfig,
-    logger,
-    leaderElect: flags.leaderElect,
-    leaseNamespace: flags.leaseNamespace,
-    leaseName: flags.leaseName,
-    identity: flags.identity,
+    ...commonOptions(flags),
     leaderElection: { leaseDurationMs: flags.leaseDurationMs, renewDeadlineMs: flags.renewDeadlineMs, retryPeriodMs: flags.retryPeriodMs },
     workers: flags.workers,
     metricsHost: flags.metricsHost,
