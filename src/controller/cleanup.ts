@@ -23,8 +23,8 @@ import { systemClock, type Clock } from '../runtime/clock.js';
 import { LeaseConflictError, sleep, type LeaseStore } from '../runtime/leader-election.js';
 import { WriteConflictError, nodeStateOf, type NodeState, type NodeWriter } from './cluster-state.js';
 import { ownedLabelKeys } from './labels.js';
-import { kubeNodeCleanupWriter } from './node-writer.js';
-import { isNodemetaTaint, type JsonPatchOperation, type Taint } from './taints.js';
+import { kubeNodeWriter } from './node-writer.js';
+import { isNodemetaTaint, type Taint } from './taints.js';
 
 /** What cleanup removes from one node; empty lists and `uncordon: false` mean the node is clean. */
 export interface NodeCleanupPlan {
@@ -59,30 +59,8 @@ export function isClean(plan: NodeCleanupPlan): boolean {
   return !plan.applyEmptyLabels && plan.taints.length === 0 && plan.uncordonFor === undefined;
 }
 
-/** RFC 6901: `/` in a key is spelled `~1`, `~` is `~0`. */
-function pointerToken(key: string): string {
-  return key.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-/**
- * The JSON patch that uncordons a node nodemeta cordoned: guarded by a `test` that the annotation
- * still holds the value we read (if it changed or went, the patch fails with 422 and we re-plan),
- * it removes the annotation and sets spec.unschedulable=false in one request.
- */
-export function uncordonPatch(cordonedFor: string): JsonPatchOperation[] {
-  const annotation = `/metadata/annotations/${pointerToken(Annotations.cordoned)}`;
-  return [
-    { op: 'test', path: annotation, value: cordonedFor },
-    { op: 'remove', path: annotation },
-    { op: 'add', path: '/spec/unschedulable', value: false },
-  ];
-}
-
-/** The writes cleanup needs: the reconciler's NodeWriter plus the guarded uncordon. */
-export interface CleanupWriter extends Pick<NodeWriter, 'applyLabels' | 'patchTaints' | 'readNode'> {
-  /** Applies uncordonPatch(cordonedFor). Throws WriteConflictError when the annotation changed meanwhile. */
-  uncordon(nodeName: string, cordonedFor: string): Promise<NodeState>;
-}
+/** The writes cleanup needs: the reconciler's NodeWriter's label, taint and uncordon writes. */
+export type CleanupWriter = Pick<NodeWriter, 'applyLabels' | 'patchTaints' | 'readNode' | 'uncordon'>;
 
 export interface NodeCleanupResult {
   node: string;
@@ -259,6 +237,6 @@ export async function runCleanup(options: CleanupOptions): Promise<CleanupSummar
   const core = options.kubeConfig.makeApiClient(CoreV1Api);
   const list = await core.listNode(options.nodeSelector === undefined ? {} : { labelSelector: options.nodeSelector });
   // Cleanup holds the Lease (or runs with leader election off): its writes are never refused.
-  const writer = kubeNodeCleanupWriter({ kubeConfig: options.kubeConfig, isLeading: () => true });
+  const writer = kubeNodeWriter({ kubeConfig: options.kubeConfig, isLeading: () => true });
   return cleanNodes(writer, list.items.map(nodeStateOf), options.logger);
 }

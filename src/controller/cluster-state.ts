@@ -2,9 +2,10 @@
 // informer caches and the client-node writer implement them in production (controller.ts,
 // node-writer.ts), plain maps and a recording writer in the unit tests.
 
-import type { V1Node } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
 import type { ManagedFieldsEntry } from './labels.js';
+import type { DrainPod, PodToEvict } from './maintenance/drain-plan.js';
 import type { Taint, TaintEffect } from './taints.js';
 
 /** The parts of a Node the controller reads, as plain JSON (timestamps as the API server writes them). */
@@ -21,15 +22,30 @@ export interface NodeState {
     taints?: Taint[];
     unschedulable?: boolean;
   };
+  /** The node's Ready condition is True (status.conditions). */
+  ready?: boolean;
 }
 
 /** What reconcile reads: the informer caches. */
 export interface ClusterCache {
   node(name: string): NodeState | undefined;
   nodeMetadata(name: string): NodeMetadata | undefined;
+  /** The names of the nodes nodemeta manages (the node selector's), for the drain budget and approvals. */
+  nodeNames(): string[];
+  /** The pods bound to a node (spec.nodeName), as a drain sees them. */
+  podsOn(nodeName: string): DrainPod[];
   /** Every informer has listed since its last (re)start; false means "do not remove anything". */
   warm(): boolean;
 }
+
+/** What one eviction request came to (Eviction API, policy/v1). */
+export type EvictionResult =
+  /** Accepted: the pod is terminating now. */
+  | { kind: 'evicted' }
+  /** Refused for now, typically 429 from a PodDisruptionBudget; `reason` says which and why. */
+  | { kind: 'blocked'; reason: string }
+  /** The pod is gone, or its name now belongs to another pod (uid precondition): nothing to evict. */
+  | { kind: 'gone' };
 
 /** The writes reconcile makes. Each returns the object as the API server stored it. */
 export interface NodeWriter {
@@ -41,6 +57,12 @@ export interface NodeWriter {
   applyControllerStatus(name: string, status: ControllerStatus): Promise<NodeMetadata>;
   /** A fresh read from the API server after a conflict; undefined when the node is gone. */
   readNode(nodeName: string): Promise<NodeState | undefined>;
+  /** cordonPatch(node, eventId): guarded by what `node` shows. Throws WriteConflictError when that changed. */
+  cordon(node: NodeState, eventId: string): Promise<NodeState>;
+  /** uncordonPatch(cordonedFor). Throws WriteConflictError when the annotation changed meanwhile. */
+  uncordon(nodeName: string, cordonedFor: string): Promise<NodeState>;
+  /** One Eviction API call (never a delete), with the pod's uid as precondition. Throws on other errors. */
+  evictPod(pod: PodToEvict): Promise<EvictionResult>;
 }
 
 /** Someone else changed what we based a write on: re-read, re-plan, try again (never force). */
@@ -82,10 +104,29 @@ export function nodeStateOf(node: V1Node): NodeState {
     }
     if (node.spec.unschedulable !== undefined) state.spec.unschedulable = node.spec.unschedulable;
   }
+  const ready = node.status?.conditions?.find((condition) => condition.type === 'Ready');
+  if (ready !== undefined) state.ready = ready.status === 'True';
   return state;
 }
 
 /** metav1.Time's wire form: RFC 3339 with whole seconds. */
 function rfc3339(time: Date | string): string {
   return typeof time === 'string' ? time : time.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** A client-node V1Pod (deserialized from a list, or raw JSON from a watch) as a drain sees it. */
+export function drainPodOf(pod: V1Pod): DrainPod {
+  const metadata = pod.metadata ?? {};
+  const drainPod: DrainPod = {
+    namespace: metadata.namespace ?? 'default',
+    name: metadata.name ?? '',
+    uid: metadata.uid ?? '',
+    ownerKinds: (metadata.ownerReferences ?? []).filter((owner) => owner.controller === true).map((owner) => owner.kind),
+  };
+  if (metadata.annotations !== undefined) drainPod.annotations = metadata.annotations;
+  if (metadata.deletionTimestamp !== undefined && metadata.deletionTimestamp !== null) drainPod.deletionTimestamp = rfc3339(metadata.deletionTimestamp as Date | string);
+  if (pod.spec?.terminationGracePeriodSeconds !== undefined) drainPod.terminationGracePeriodSeconds = pod.spec.terminationGracePeriodSeconds;
+  if (pod.spec?.volumes !== undefined) drainPod.volumes = pod.spec.volumes.map((volume) => ({ name: volume.name, emptyDir: volume.emptyDir !== undefined && volume.emptyDir !== null }));
+  if (pod.status?.phase !== undefined) drainPod.phase = pod.status.phase;
+  return drainPod;
 }

@@ -10,10 +10,10 @@
 // takes over without waiting for it to expire, close the informers.
 
 import { hostname } from 'node:os';
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { GROUP, PLURAL, VERSION } from '../api/names.js';
-import type { NodeMetadata } from '../api/nodemetadata.js';
+import { MaintenancePhase, type NodeMetadata } from '../api/nodemetadata.js';
 import { kubeEventSink } from '../kube/event-sink.js';
 import { kubeLeaseStore } from '../kube/lease-store.js';
 import { KubeEventRecorder, type ObjectReference } from '../observability/events.js';
@@ -24,7 +24,7 @@ import { ResilientInformer } from '../runtime/informer.js';
 import { runLeaderElection, sleep } from '../runtime/leader-election.js';
 import { defaultControllerRateLimiter } from '../runtime/rate-limiter.js';
 import { runWorkers, WorkQueue } from '../runtime/workqueue.js';
-import { nodeStateOf, type ClusterCache } from './cluster-state.js';
+import { drainPodOf, nodeStateOf, type ClusterCache } from './cluster-state.js';
 import { DEFAULT_CONFIG, type ControllerConfig } from './config.js';
 import { ConfigWatcher, type ConfigReload } from './config-watcher.js';
 import { createControllerMetrics, type ControllerMetrics } from './metrics.js';
@@ -85,7 +85,9 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   const registry = options.registry ?? new Registry();
   let queue: WorkQueue | undefined;
   let leading = false;
-  const metrics = createControllerMetrics({ registry, queueDepth: () => queue?.len() ?? 0 });
+  // Filled in below, once the informers exist.
+  let nodesByPhase: () => ReadonlyMap<string, number> = () => new Map();
+  const metrics = createControllerMetrics({ registry, queueDepth: () => queue?.len() ?? 0, nodesByPhase: () => nodesByPhase() });
   metrics.isLeader.set(0);
 
   const events = new KubeEventRecorder({
@@ -118,16 +120,62 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     clock,
     logger,
   });
+  // Every pod of the cluster: a drain must see the pods of its node, and their deletions end it.
+  // The cache holds each pod as the API server sends it; drainPodOf reads the few fields a drain needs.
+  const pods = new ResilientInformer<V1Pod>({
+    name: 'pods',
+    kubeConfig,
+    path: '/api/v1/pods',
+    list: () => core.listPodForAllNamespaces(),
+    clock,
+    logger,
+  });
+  const podsByNode = new PodsByNode();
   const enqueue = (name: string | undefined) => {
     if (name !== undefined && name !== '') queue?.add(name);
   };
+  // A pod matters to the controller only while its node drains (or failed to): its going may end the drain.
+  const podPhases: readonly string[] = [MaintenancePhase.Draining, MaintenancePhase.Failed];
+  const onPod = (pod: V1Pod) => {
+    const nodeName = pod.spec?.nodeName;
+    if (nodeName === undefined || nodeName === '') return;
+    const phase = (nodeMetadatas.get(nodeName) as NodeMetadata | undefined)?.status?.maintenance?.phase;
+    if (phase !== undefined && podPhases.includes(phase)) enqueue(nodeName);
+  };
+  pods.on('add', (pod) => {
+    podsByNode.put(pod);
+    onPod(pod);
+  });
+  pods.on('update', (pod) => {
+    podsByNode.put(pod);
+    onPod(pod);
+  });
+  pods.on('delete', (pod) => {
+    podsByNode.remove(pod);
+    onPod(pod);
+  });
   const enqueueAll = () => {
     for (const node of nodes.list()) enqueue(node.metadata?.name);
   };
+  // A node's maintenance phase can unblock others: a drain that ends frees budget for the nodes
+  // waiting Cordoned, a node that becomes Drained may complete the set an approval waits for.
+  const waitingPhases: readonly string[] = [MaintenancePhase.Cordoned, MaintenancePhase.Drained];
+  const phases = new Map<string, string>();
+  const onNodeMetadata = (nodeMetadata: KubernetesObject, deleted: boolean) => {
+    const name = nodeMetadata.metadata?.name;
+    if (name === undefined) return;
+    const phase = deleted ? undefined : (nodeMetadata as NodeMetadata).status?.maintenance?.phase;
+    const before = phases.get(name);
+    if (phase === undefined) phases.delete(name);
+    else phases.set(name, phase);
+    // NodeMetadata is named after its Node.
+    enqueue(name);
+    if (before === phase) return;
+    for (const [other, otherPhase] of phases) if (other !== name && waitingPhases.includes(otherPhase)) enqueue(other);
+  };
   for (const verb of ['add', 'update', 'delete'] as const) {
     nodes.on(verb, (node) => enqueue(node.metadata?.name));
-    // NodeMetadata is named after its Node.
-    nodeMetadatas.on(verb, (nodeMetadata) => enqueue(nodeMetadata.metadata?.name));
+    nodeMetadatas.on(verb, (nodeMetadata) => onNodeMetadata(nodeMetadata, verb === 'delete'));
   }
   const cache: ClusterCache = {
     node: (name) => {
@@ -135,7 +183,18 @@ export async function runController(options: ControllerOptions, signal: AbortSig
       return node === undefined ? undefined : nodeStateOf(node);
     },
     nodeMetadata: (name) => nodeMetadatas.get(name) as NodeMetadata | undefined,
-    warm: () => nodes.hasSynced() && nodeMetadatas.hasSynced(),
+    nodeNames: () => nodes.list().map((node) => node.metadata?.name ?? '').filter((name) => name !== ''),
+    podsOn: (nodeName) => podsByNode.on(nodeName).map(drainPodOf),
+    // The pods cache too: a drain planned from a cold pod cache would find the node empty.
+    warm: () => nodes.hasSynced() && nodeMetadatas.hasSynced() && pods.hasSynced(),
+  };
+  nodesByPhase = () => {
+    const counts = new Map<string, number>();
+    for (const name of cache.nodeNames()) {
+      const phase = cache.nodeMetadata(name)?.status?.maintenance?.phase ?? MaintenancePhase.None;
+      counts.set(phase, (counts.get(phase) ?? 0) + 1);
+    }
+    return counts;
   };
 
   // ---- configuration ----
@@ -169,6 +228,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     readiness: [
       { name: 'nodes informer', check: () => (nodes.hasSynced() ? undefined : 'not synced') },
       { name: 'nodemetadatas informer', check: () => (nodeMetadatas.hasSynced() ? undefined : 'not synced') },
+      { name: 'pods informer', check: () => (pods.hasSynced() ? undefined : 'not synced') },
     ],
   });
   logger.info('health and metrics server listening', { url: health.url });
@@ -203,7 +263,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
 
   let exit: ControllerExit = 'stopped';
   try {
-    await Promise.race([Promise.all([nodes.start(), nodeMetadatas.start()]), abortable(signal)]);
+    await Promise.race([Promise.all([nodes.start(), nodeMetadatas.start(), pods.start()]), abortable(signal)]);
     if (signal.aborted) return exit;
     logger.info('caches synced');
 
@@ -243,7 +303,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     queue?.shutDown();
     watcher?.stop();
     await Promise.race([events.flush(), sleep(clock, 2_000)]);
-    await Promise.all([nodes.stop(), nodeMetadatas.stop()]).catch(() => undefined);
+    await Promise.all([nodes.stop(), nodeMetadatas.stop(), pods.stop()]).catch(() => undefined);
     await health.close();
     logger.info('controller stopped', { reason: exit });
   }
@@ -269,4 +329,43 @@ async function stopWorkers(queue: WorkQueue | undefined, workersDone: Promise<vo
 
 function abortable(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+}
+
+/**
+ * The pods cache indexed by spec.nodeName, kept by the informer's events: a drain asks for one
+ * node's pods, and scanning every pod of a large cluster on each reconcile would not do. A pod's
+ * nodeName is set once (binding) and never changes, so an update only refreshes the entry.
+ */
+class PodsByNode {
+  private readonly byNode = new Map<string, Map<string, V1Pod>>();
+
+  put(pod: V1Pod): void {
+    const nodeName = pod.spec?.nodeName;
+    const key = podKey(pod);
+    if (nodeName === undefined || nodeName === '' || key === undefined) return;
+    let pods = this.byNode.get(nodeName);
+    if (pods === undefined) {
+      pods = new Map();
+      this.byNode.set(nodeName, pods);
+    }
+    pods.set(key, pod);
+  }
+
+  remove(pod: V1Pod): void {
+    const nodeName = pod.spec?.nodeName;
+    const key = podKey(pod);
+    if (nodeName === undefined || key === undefined) return;
+    const pods = this.byNode.get(nodeName);
+    pods?.delete(key);
+    if (pods?.size === 0) this.byNode.delete(nodeName);
+  }
+
+  on(nodeName: string): V1Pod[] {
+    return [...(this.byNode.get(nodeName)?.values() ?? [])];
+  }
+}
+
+function podKey(pod: V1Pod): string | undefined {
+  const { namespace, name } = pod.metadata ?? {};
+  return name === undefined ? undefined : `${namespace ?? ''}/${name}`;
 }

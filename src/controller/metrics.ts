@@ -4,7 +4,7 @@
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type ApiResource = 'nodes' | 'nodemetadatas' | 'events';
+export type ApiResource = 'nodes' | 'nodemetadatas' | 'events' | 'pods/eviction';
 export type ApiVerb = 'apply' | 'patch' | 'create';
 
 export interface ControllerMetrics {
@@ -18,17 +18,25 @@ export interface ControllerMetrics {
   isLeader: Gauge<never>;
   configReloads: Counter<'result'>;
   eventsDropped: Counter<never>;
+  evictions: Counter<'result'>;
+  drainDuration: Histogram<never>;
+  eventToCordon: Histogram<never>;
+  maintenanceTransitions: Counter<'phase'>;
+  nodesByPhase: Gauge<'phase'>;
 }
 
 export interface ControllerMetricsOptions {
   registry: Registry;
   /** Read at scrape time: keys ready in the work queue (0 while not leading). */
   queueDepth?: () => number;
+  /** Read at scrape time: how many managed nodes are in each maintenance phase. */
+  nodesByPhase?: () => ReadonlyMap<string, number>;
 }
 
 export function createControllerMetrics(options: ControllerMetricsOptions): ControllerMetrics {
   const registers = [options.registry];
   const queueDepth = options.queueDepth;
+  const nodesByPhase = options.nodesByPhase;
   return {
     reconcileDuration: new Histogram({
       name: 'nodemeta_controller_reconcile_duration_seconds',
@@ -86,6 +94,41 @@ export function createControllerMetrics(options: ControllerMetricsOptions): Cont
       name: 'nodemeta_controller_events_dropped_total',
       help: 'Kubernetes Events that could not be written (API error or a full backlog); reconciles never wait for Events.',
       registers,
+    }),
+    evictions: new Counter({
+      name: 'nodemeta_controller_evictions_total',
+      help: 'Eviction API calls made by drains, by result: evicted, blocked (refused, e.g. by a PodDisruptionBudget; retried with backoff), gone (the pod had already left), error.',
+      labelNames: ['result'],
+      registers,
+    }),
+    drainDuration: new Histogram({
+      name: 'nodemeta_controller_drain_duration_seconds',
+      help: 'Time from the start of a drain to the node being empty (phase Draining to Drained).',
+      buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    }),
+    eventToCordon: new Histogram({
+      name: 'nodemeta_controller_event_to_cordon_seconds',
+      help: 'Time from the controller first seeing a maintenance event to its cordon of the node (0 for events acted on at once, the lead time for planned ones).',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400],
+      registers,
+    }),
+    maintenanceTransitions: new Counter({
+      name: 'nodemeta_controller_maintenance_transitions_total',
+      help: 'Maintenance phase changes written to NodeMetadata status, by the phase entered.',
+      labelNames: ['phase'],
+      registers,
+    }),
+    nodesByPhase: new Gauge({
+      name: 'nodemeta_controller_nodes_by_phase',
+      help: 'Managed nodes per maintenance phase (None for nodes without maintenance), as the caches show them.',
+      labelNames: ['phase'],
+      registers,
+      collect() {
+        if (nodesByPhase === undefined) return;
+        this.reset();
+        for (const [phase, count] of nodesByPhase()) this.set({ phase }, count);
+      },
     }),
   };
 }

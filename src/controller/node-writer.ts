@@ -7,16 +7,20 @@
 //   the labels' Apply entry.
 // - NodeMetadata status: server-side apply on /status, field manager nodemeta-controller,
 //   force=true: those fields are the controller's alone (the agent applies its own).
-// - Uncordon (cleanup only, kubeNodeCleanupWriter): a JSON patch guarded by a `test` of the
-//   nodemeta.io/cordoned annotation (cleanup.ts), 409 or 422 → WriteConflictError.
+// - Cordon and uncordon: JSON patches guarded by `test` ops (cordon.ts), 409 or 422 →
+//   WriteConflictError.
+// - Evictions: POST pods/eviction (policy/v1) with the pod's uid as precondition, never a delete,
+//   so PodDisruptionBudgets hold. 429 (a PDB allows no disruption now) and the API server's 500 for a
+//   pod under several PDBs are "blocked" with the server's reason; 404 and a failed uid precondition
+//   mean the pod is gone.
 // Every write first checks that this replica still leads; a write after a lost lease could undo
 // what the new leader just did.
 
 import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, FIELD_MANAGER_CONTROLLER, GROUP, KIND, PLURAL, VERSION } from '../api/names.js';
 import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
-import { NotLeaderError, WriteConflictError, nodeStateOf, type NodeWriter } from './cluster-state.js';
-import { uncordonPatch, type CleanupWriter } from './cleanup.js';
+import { NotLeaderError, WriteConflictError, nodeStateOf, type EvictionResult, type NodeWriter } from './cluster-state.js';
+import { cordonPatch, uncordonPatch } from './cordon.js';
 import { labelApplyBody } from './labels.js';
 import type { ApiResource, ApiVerb } from './metrics.js';
 import { taintsPatch } from './taints.js';
@@ -86,32 +90,60 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
         throw classify(error, [], `read node ${nodeName}`);
       }
     },
-  };
-}
 
-/** The NodeWriter plus the guarded uncordon `nodemeta controller --cleanup` needs. */
-export function kubeNodeCleanupWriter(options: KubeNodeWriterOptions): CleanupWriter {
-  const core = options.kubeConfig.makeApiClient(CoreV1Api);
-  const writer = kubeNodeWriter(options);
-  return {
-    applyLabels: writer.applyLabels,
-    patchTaints: writer.patchTaints,
-    readNode: writer.readNode,
+    async cordon(node, eventId) {
+      return patchNodeGuarded(node.metadata.name, cordonPatch(node, eventId), `cordon node ${node.metadata.name}`);
+    },
+
     async uncordon(nodeName, cordonedFor) {
-      if (!options.isLeading()) throw new NotLeaderError('not the leader: refusing to write');
-      options.onWrite?.('nodes', 'patch');
+      return patchNodeGuarded(nodeName, uncordonPatch(cordonedFor), `uncordon node ${nodeName}`);
+    },
+
+    async evictPod(pod): Promise<EvictionResult> {
+      beforeWrite('pods/eviction', 'create');
+      const body = {
+        apiVersion: 'policy/v1',
+        kind: 'Eviction',
+        metadata: { name: pod.name, namespace: pod.namespace },
+        deleteOptions: { gracePeriodSeconds: pod.gracePeriodSeconds, preconditions: { uid: pod.uid } },
+      };
       try {
-        const node = await core.patchNode(
-          { name: nodeName, body: uncordonPatch(cordonedFor), fieldManager: FIELD_MANAGER_CONTROLLER },
-          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-        );
-        return nodeStateOf(node);
+        await core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body });
+        return { kind: 'evicted' };
       } catch (error) {
-        // 422: the `test` op failed (the annotation changed or went since we read it).
-        throw classify(error, [409, 422], `uncordon node ${nodeName}`);
+        const status = statusOf(error);
+        const reason = evictionRefusal(error);
+        if (status === 404) return { kind: 'gone' };
+        // The name now belongs to another pod (the uid precondition failed): ours is gone.
+        if (status === 409 && /precondition/i.test(reason)) return { kind: 'gone' };
+        // 429: a PDB allows no disruption now. 409: the PDB changed under the eviction (retry).
+        // 500 "more than one PodDisruptionBudget": the API server cannot evict it until an admin fixes the PDBs.
+        if (status === 429 || status === 409 || (status === 500 && /PodDisruptionBudget/i.test(reason))) return { kind: 'blocked', reason };
+        throw classify(error, [], `evict pod ${pod.namespace}/${pod.name}`);
       }
     },
   };
+
+  async function patchNodeGuarded(nodeName: string, body: object, what: string) {
+    beforeWrite('nodes', 'patch');
+    try {
+      const node = await core.patchNode({ name: nodeName, body, fieldManager: FIELD_MANAGER_CONTROLLER }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
+      return nodeStateOf(node);
+    } catch (error) {
+      // 422: a `test` op failed (what we based the patch on changed since we read it).
+      throw classify(error, [409, 422], what);
+    }
+  }
+}
+
+/** The API server's reason for refusing an eviction: its message and causes, e.g. the PDB that blocks. */
+function evictionRefusal(error: unknown): string {
+  if (!(error instanceof ApiException)) return messageOf(error);
+  const body = error.body as unknown;
+  const parsed = (typeof body === 'string' ? safeParse(body) : body) as { message?: unknown; details?: { causes?: { message?: unknown }[] } } | undefined;
+  const causes = (parsed?.details?.causes ?? []).map((cause) => cause.message).filter((message): message is string => typeof message === 'string');
+  const message = typeof parsed?.message === 'string' ? parsed.message : messageOf(error);
+  return [message, ...causes].join(': ').slice(0, 300);
 }
 
 /** A client-node error as a WriteConflictError (for the given statuses) or an Error that says what failed. */

@@ -4,23 +4,28 @@
 // writes nothing the second time (STYLE.md, habit 1).
 //
 // Order of writes: labels, then taints (each based on the object the previous write returned,
-// so a taint `test` is never judged against a stale list), then the NodeMetadata status, which
-// records what was done; its Events are recorded only after it was written.
+// so a taint `test` is never judged against a stale list), then the maintenance step
+// (maintenance/state-machine.ts): its cordon or uncordon, then the NodeMetadata status that records
+// it, then the evictions it asks for (after the status, so a node's Draining phase, which the drain
+// budget counts, is visible before any of its pods is evicted); Events are recorded last.
 // Conflicts: a write that loses a race (409, or a failed JSON-patch `test`) is re-planned from a
 // fresh read a few times; if it keeps losing, reconcile throws and the work queue retries the key
 // with backoff. Nothing is ever forced onto the Node.
 
-import { Conditions, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
-import { observationOf, setCondition, type Condition, type ControllerStatus, type MaintenanceStatus, type NodeMetadata } from '../api/nodemetadata.js';
+import { Annotations, Conditions, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
+import { MaintenancePhase, observationOf, setCondition, type Condition, type ConditionUpdate, type ControllerStatus, type MaintenanceStatus, type NodeMetadata } from '../api/nodemetadata.js';
 import type { Observation } from '../api/observation.js';
 import type { EventRecorder, ObjectReference } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import { WriteConflictError, type ClusterCache, type NodeState, type NodeWriter } from './cluster-state.js';
-import type { ControllerConfig } from './config.js';
+import { drainBudget, type ControllerConfig } from './config.js';
 import { desiredLabels, labeledCondition, ownedLabelKeys, planLabelChanges, type DesiredLabels, type LabelPlan } from './labels.js';
-import { nextMaintenance, type MaintenanceTransition } from './maintenance/phase.js';
+import { approvalReady, vmIndex } from './maintenance/approval.js';
+import { planDrain } from './maintenance/drain-plan.js';
+import { EvictionLedger, evictPods, type EvictionReport } from './maintenance/evictor.js';
+import { nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep } from './maintenance/state-machine.js';
 import { ReadYourWrites } from './read-your-writes.js';
 import { msUntilStart, planActions, rulesFor, selectActive, triggersFrom, type PlannedAction } from './policy.js';
 import { desiredTaints, isNodemetaTaint, mergeTaints, type Taint } from './taints.js';
@@ -30,6 +35,10 @@ export interface ReconcileCounters {
   labelsApplied: { inc(value?: number): void };
   labelsRemoved: { inc(value?: number): void };
   invalidLabels: { inc(value?: number): void };
+  evictions?: { inc(labels: { result: string }, value?: number): void };
+  drainDuration?: { observe(seconds: number): void };
+  eventToCordon?: { observe(seconds: number): void };
+  maintenanceTransitions?: { inc(labels: { phase: string }): void };
 }
 
 export interface ReconcilerOptions {
@@ -51,6 +60,15 @@ const CONTROLLER_CONDITIONS: readonly string[] = [Conditions.labeled, Conditions
 export class NodeReconciler {
   private readonly writtenNodes = new ReadYourWrites<NodeState>();
   private readonly writtenNodeMetadatas = new ReadYourWrites<NodeMetadata>();
+  private readonly evictions = new EvictionLedger();
+  /**
+   * Nodes this process has put into Draining. Planning a node's step and taking a drain slot happen
+   * with no await in between, so two workers can never both take the last slot; the cache alone
+   * would show neither node Draining until their status writes come back through the watch.
+   */
+  private readonly drainSlots = new Set<string>();
+  /** When this process first saw each node's current event (epoch ms), for the event → cordon metric. */
+  private readonly eventSeen = new Map<string, { eventId: string; ms: number }>();
 
   constructor(private readonly options: ReconcilerOptions) {}
 
@@ -78,12 +96,17 @@ export class NodeReconciler {
     if (tainted === undefined) return {};
     node = this.remember(node, tainted);
 
+    let maintenanceWait: number | undefined;
     if (nodeMetadata !== undefined) {
       const active = selectActive(plans, currentEventId);
-      await this.reconcileStatus(node, nodeMetadata, desired, labels.plan, active, now, cacheWarm);
+      maintenanceWait = await this.reconcileMaintenance(node, nodeMetadata, observation, desired, labels.plan, active, { now, cacheWarm, config });
+    } else {
+      this.drainSlots.delete(nodeName);
     }
-    const wait = msUntilStart(plans, now);
-    return wait === undefined ? {} : { requeueAfter: wait };
+    const waits = [msUntilStart(plans, now), maintenanceWait].filter((wait) => wait !== undefined);
+    if (waits.length === 0) return {};
+    // The work queue takes 0 as "no requeue": a transition that wants another look at once gets 1 ms.
+    return { requeueAfter: Math.max(1, Math.min(...waits)) };
   }
 
   /** `after` replaced `before` (a write, or a fresh read after a conflict): read it until the cache catches up. */
@@ -161,35 +184,154 @@ export class NodeReconciler {
     this.options.events.record(nodeRef(node), 'Normal', 'TaintsUpdated', parts.join('; '));
   }
 
-  // ---- NodeMetadata status ----
+  // ---- maintenance and NodeMetadata status ----
 
-  private async reconcileStatus(
-    node: NodeState,
+  /**
+   * One step of the node's maintenance state machine: its node writes (cordon, uncordon), the status
+   * that records them, then its evictions and Events. Returns when to look at the node again.
+   */
+  private async reconcileMaintenance(
+    start: NodeState,
     nodeMetadata: NodeMetadata,
+    observation: Observation | undefined,
     desired: DesiredLabels,
     plan: LabelPlan,
     active: PlannedAction | undefined,
-    now: Date,
-    cacheWarm: boolean,
-  ): Promise<void> {
+    context: { now: Date; cacheWarm: boolean; config: ControllerConfig },
+  ): Promise<number | undefined> {
+    const name = start.metadata.name;
     const status = nodeMetadata.status ?? {};
+    let node = start;
+    let step: MaintenanceStep;
+    for (let attempt = 0; ; attempt++) {
+      step = nextMaintenanceStep(this.maintenanceInput(node, nodeMetadata, observation, active, context));
+      // Synchronously with the decision (see drainSlots).
+      if (step.status.phase === MaintenancePhase.Draining) this.drainSlots.add(name);
+      else this.drainSlots.delete(name);
+      try {
+        node = await this.applyNodeActions(node, step.actions, context.now);
+        break;
+      } catch (error) {
+        const fresh = await this.afterConflict(error, attempt, name, 'cordon');
+        if (fresh === undefined) return undefined;
+        node = this.remember(node, fresh);
+      }
+    }
+
     const generation = nodeMetadata.metadata.generation;
     const ours = (status.conditions ?? []).filter((condition) => CONTROLLER_CONDITIONS.includes(condition.type));
     const labeled = labeledCondition(desired, plan, generation);
-    const conditions = setCondition(ours, labeled, now);
-    const decision = nextMaintenance(status.maintenance, active, { now, cacheWarm });
-
-    const next: ControllerStatus = { maintenance: decision.status, conditions };
+    const conditions = withDrainedCondition(setCondition(ours, labeled, context.now), step.status, generation, context.now);
+    const next: ControllerStatus = { maintenance: step.status, conditions };
     if (generation !== undefined) next.observedGeneration = generation;
     const unchanged =
-      conditions === ours && sameJson(status.maintenance, decision.status) && (generation === undefined || status.observedGeneration === generation);
-    if (unchanged) return;
+      sameJson(conditions, ours) && sameJson(status.maintenance, step.status) && (generation === undefined || status.observedGeneration === generation);
+    if (!unchanged) {
+      const written = await this.options.writer.applyControllerStatus(name, next);
+      this.writtenNodeMetadatas.wrote(name, nodeMetadata, written);
+      if (!sameJson(conditions, ours)) this.reportLabeledChange(node, ours, labeled, desired, plan);
+      this.reportPhaseChange(node, status.maintenance, step.status);
+    }
 
-    const written = await this.options.writer.applyControllerStatus(nodeMetadata.metadata.name, next);
-    this.writtenNodeMetadatas.wrote(nodeMetadata.metadata.name, nodeMetadata, written);
+    for (const action of step.actions) {
+      if (action.kind !== 'EvictPods') continue;
+      this.reportEvictions(node, await evictPods(name, action.pods, { writer: this.options.writer, ledger: this.evictions, clock: this.options.clock }));
+    }
+    if (step.status.phase !== MaintenancePhase.Draining && step.status.phase !== MaintenancePhase.Failed) this.evictions.forget(name);
+    for (const action of step.actions) {
+      if (action.kind === 'Emit') this.options.events.record(nodeRef(node), action.type, action.reason, action.message);
+    }
+    // A refused eviction is tried again after its backoff: the next step's wait counts it.
+    return step.requeueAfterMs;
+  }
 
-    if (conditions !== ours) this.reportLabeledChange(node, ours, labeled, desired, plan);
-    this.reportMaintenance(node, decision.transition);
+  /** Everything nextMaintenanceStep needs, from the caches (read through our own writes). */
+  private maintenanceInput(
+    node: NodeState,
+    nodeMetadata: NodeMetadata,
+    observation: Observation | undefined,
+    active: PlannedAction | undefined,
+    context: { now: Date; cacheWarm: boolean; config: ControllerConfig },
+  ): MaintenanceInput {
+    const { cache } = this.options;
+    const { config, now } = context;
+    const name = node.metadata.name;
+    const managed = cache.nodeNames();
+    const peers = new Map(managed.map((peer) => [peer, peer === name ? nodeMetadata : this.writtenNodeMetadatas.read(peer, cache.nodeMetadata(peer))]));
+    const drainingPeers = new Set([...this.drainSlots].filter((peer) => peer !== name));
+    for (const [peer, peerMetadata] of peers) {
+      if (peer !== name && peerMetadata?.status?.maintenance?.phase === MaintenancePhase.Draining) drainingPeers.add(peer);
+    }
+    const event = active === undefined ? undefined : observation?.events.find((candidate) => candidate.id === active.eventId);
+    const resourcesDrained =
+      event !== undefined &&
+      approvalReady(
+        { id: event.id, resources: event.resources },
+        vmIndex([...peers].map(([peer, peerMetadata]) => ({ nodeName: peer, vmName: peerMetadata?.status?.instance?.name }))),
+        new Map([...peers].map(([peer, peerMetadata]) => [peer, peerMetadata?.status?.maintenance])),
+      );
+    return {
+      current: nodeMetadata.status?.maintenance,
+      active,
+      provider: observation?.provider,
+      node: { unschedulable: node.spec?.unschedulable === true, cordonedFor: node.metadata.annotations?.[Annotations.cordoned], ready: node.ready ?? false },
+      pods: planDrain(cache.podsOn(name), config.drain, now, active?.deadline),
+      evictions: this.evictions.attempts(name),
+      budget: { draining: drainingPeers.size, limit: drainBudget(config.drain.maxConcurrentDrains, managed.length) },
+      approval: { resourcesDrained, approvedEventIds: (nodeMetadata.status?.approvals ?? []).map((approval) => approval.eventId) },
+      config,
+      now,
+      cacheWarm: context.cacheWarm,
+    };
+  }
+
+  /** Cordon and Uncordon, each one guarded write; a lost race throws WriteConflictError for a re-plan. */
+  private async applyNodeActions(start: NodeState, actions: readonly Action[], now: Date): Promise<NodeState> {
+    let node = start;
+    const name = node.metadata.name;
+    for (const action of actions) {
+      if (action.kind === 'Cordon') {
+        node = this.remember(node, await this.options.writer.cordon(node, action.eventId));
+        this.options.logger.info('node cordoned', { node: name, eventId: action.eventId });
+        const seen = this.eventSeen.get(name);
+        if (seen?.eventId === action.eventId) {
+          this.options.counters?.eventToCordon?.observe((now.getTime() - seen.ms) / 1000);
+          this.eventSeen.delete(name);
+        }
+      } else if (action.kind === 'Uncordon') {
+        const cordonedFor = node.metadata.annotations?.[Annotations.cordoned];
+        if (cordonedFor === undefined) continue;
+        node = this.remember(node, await this.options.writer.uncordon(name, cordonedFor));
+        this.options.logger.info('node uncordoned', { node: name, cordonedFor });
+      }
+    }
+    return node;
+  }
+
+  private reportEvictions(node: NodeState, reports: readonly EvictionReport[]): void {
+    const name = node.metadata.name;
+    for (const { pod, outcome, newlyBlocked } of reports) {
+      this.options.counters?.evictions?.inc({ result: outcome.kind });
+      if (outcome.kind === 'evicted') this.options.logger.info('pod evicted', { node: name, pod: `${pod.namespace}/${pod.name}`, gracePeriodSeconds: pod.gracePeriodSeconds });
+      if ((outcome.kind === 'blocked' || outcome.kind === 'error') && newlyBlocked) {
+        this.options.logger.warn('eviction refused, retrying with backoff', { node: name, pod: `${pod.namespace}/${pod.name}`, reason: outcome.reason });
+        this.options.events.record(nodeRef(node), 'Warning', 'EvictionBlocked', `pod ${pod.namespace}/${pod.name}: ${outcome.reason}`);
+      }
+    }
+  }
+
+  private reportPhaseChange(node: NodeState, before: MaintenanceStatus | undefined, after: MaintenanceStatus): void {
+    const name = node.metadata.name;
+    if (before?.phase === after.phase && before.eventId === after.eventId) return;
+    this.options.counters?.maintenanceTransitions?.inc({ phase: after.phase });
+    this.options.logger.info('maintenance phase', { node: name, from: before?.phase ?? 'None', to: after.phase, eventId: after.eventId, eventType: after.eventType });
+    if (after.phase === MaintenancePhase.Scheduled && after.eventId !== undefined && before?.eventId !== after.eventId) {
+      this.eventSeen.set(name, { eventId: after.eventId, ms: this.options.clock.now() });
+    }
+    if (after.phase === MaintenancePhase.Drained && before?.phase === MaintenancePhase.Draining && after.startedTime !== undefined && after.drainedTime !== undefined) {
+      this.options.counters?.drainDuration?.observe((Date.parse(after.drainedTime) - Date.parse(after.startedTime)) / 1000);
+    }
+    if (after.phase === MaintenancePhase.Completed || after.phase === MaintenancePhase.None) this.eventSeen.delete(name);
   }
 
   private reportLabeledChange(node: NodeState, before: readonly Condition[], labeled: ReturnType<typeof labeledCondition>, desired: DesiredLabels, plan: LabelPlan): void {
@@ -200,28 +342,6 @@ export class NodeReconciler {
     this.options.counters?.invalidLabels.inc(problems);
     this.options.logger.warn('labels skipped', { node: node.metadata.name, invalid: desired.invalid, ownedElsewhere: plan.skipped });
     this.options.events.record(nodeRef(node), 'Warning', 'InvalidLabelSkipped', labeled.message);
-  }
-
-  private reportMaintenance(node: NodeState, transition: MaintenanceTransition): void {
-    const ref = nodeRef(node);
-    switch (transition.kind) {
-      case 'none':
-        return;
-      case 'scheduled': {
-        const { action } = transition;
-        const notBefore = action.deadline === undefined ? 'no NotBefore' : `NotBefore ${new Date(action.deadline).toISOString()}`;
-        const starts = action.due ? 'now' : `at ${new Date(action.startAt).toISOString()}`;
-        const replaced = transition.replaced === undefined ? '' : ` (replaces ${transition.replaced})`;
-        this.options.events.record(ref, 'Normal', 'MaintenanceScheduled', `${action.eventType} ${action.eventId}, ${notBefore}: action ${action.action} starts ${starts}${replaced}`);
-        return;
-      }
-      case 'cancelled':
-        this.options.events.record(ref, 'Normal', 'MaintenanceCancelled', `${describeEvent(transition.previous)} is no longer announced`);
-        return;
-      case 'ended':
-        this.options.events.record(ref, 'Normal', 'MaintenanceEnded', `${describeEvent(transition.previous)} is over`);
-        return;
-    }
   }
 
   // ---- conflicts ----
@@ -239,8 +359,33 @@ function handledEventId(maintenance: MaintenanceStatus | undefined): string | un
   return maintenance?.phase === 'None' ? undefined : maintenance?.eventId;
 }
 
-function describeEvent(maintenance: MaintenanceStatus): string {
-  return [maintenance.eventType ?? 'event', maintenance.eventId].filter((part) => part !== undefined).join(' ');
+/**
+ * The Drained condition follows the drain: True once the node is empty (Drained, Approved), False
+ * while it drains or after a failed drain, absent when no drain is under way.
+ */
+function withDrainedCondition(conditions: Condition[], maintenance: MaintenanceStatus, observedGeneration: number | undefined, now: Date): Condition[] {
+  const update = drainedCondition(maintenance, observedGeneration);
+  if (update === undefined) {
+    const kept = conditions.filter((condition) => condition.type !== Conditions.drained);
+    return kept.length === conditions.length ? conditions : kept;
+  }
+  return setCondition(conditions, update, now);
+}
+
+function drainedCondition(maintenance: MaintenanceStatus, observedGeneration: number | undefined): ConditionUpdate | undefined {
+  const base = { type: Conditions.drained, ...(observedGeneration === undefined ? {} : { observedGeneration }) };
+  const event = [maintenance.eventType, maintenance.eventId].filter((part) => part !== undefined).join(' ');
+  switch (maintenance.phase) {
+    case MaintenancePhase.Draining:
+      return { ...base, status: 'False', reason: 'Draining', message: `${event}: ${maintenance.pendingPods ?? 0} of ${maintenance.totalPods ?? 0} pods left` };
+    case MaintenancePhase.Failed:
+      return { ...base, status: 'False', reason: 'DrainFailed', message: maintenance.lastError ?? `${event}: drain failed` };
+    case MaintenancePhase.Drained:
+    case MaintenancePhase.Approved:
+      return { ...base, status: 'True', reason: 'Drained', message: `${event}: ${maintenance.evictedPods ?? 0} pods evicted` };
+    default:
+      return undefined;
+  }
 }
 
 /** While the caches are cold nothing is removed: our taints the plan no longer wants stay. */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
 import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
-import { REPO_ROOT, apiStatus, kubeConfig, kubeconfigPath, kubectlOk } from './lib/cluster.js';
+import { REPO_ROOT, apiStatus, kubeConfig, kubeconfigPath, kubectlOk, waitFor } from './lib/cluster.js';
 import { startNodemeta } from './lib/nodemeta-process.js';
 
 export async function installCrd(): Promise<void> {
@@ -21,10 +21,15 @@ export function runId(): string {
   return `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 }
 
-/** A kwok-managed Node labelled for this run (the controllers under test select on that label). */
+/**
+ * A kwok-managed Node labelled for this run (the controllers under test select on that label),
+ * returned once it has settled: Ready, and without the `node.kubernetes.io/` taints the API server's
+ * NodeTaint admission puts on a new node and the node-lifecycle controller takes off once kwok
+ * reports it Ready. A test that reads the taints before then races that controller.
+ */
 export async function createNode(name: string, selectorLabel: Record<string, string>): Promise<V1Node> {
   const core = kubeConfig().makeApiClient(CoreV1Api);
-  return core.createNode({
+  await core.createNode({
     body: {
       metadata: {
         name,
@@ -33,6 +38,12 @@ export async function createNode(name: string, selectorLabel: Record<string, str
       },
       spec: {},
     },
+  });
+  return waitFor(`node ${name} Ready without lifecycle taints`, async () => {
+    const node = await core.readNode({ name });
+    const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    const lifecycleTaints = (node.spec?.taints ?? []).filter((t) => t.key.startsWith('node.kubernetes.io/'));
+    return ready && lifecycleTaints.length === 0 ? node : undefined;
   });
 }
 

@@ -1,0 +1,90 @@
+// The edge that carries out an EvictPods action: Eviction API calls, a bounded number at a time,
+// and the memory of what each pod's last attempt came to (EvictionAttempt), which the state
+// machine needs to back off a refused pod and to report what blocks the drain.
+//
+// That memory lives in this process only. After a restart or a leader change it is empty, which is
+// safe: a pod already evicted is terminating and the drain plan skips it, so no pod is evicted
+// twice; a pod whose eviction was refused is simply tried once more at once.
+
+import type { Clock } from '../../runtime/clock.js';
+import type { EvictionResult, NodeWriter } from '../cluster-state.js';
+import type { PodToEvict } from './drain-plan.js';
+import type { EvictionAttempt } from './state-machine.js';
+
+/** Evictions in flight at once for one node: quick for 100 pods, gentle on the API server. */
+export const EVICTION_CONCURRENCY = 10;
+
+export type EvictionOutcome = EvictionResult | { kind: 'error'; reason: string };
+
+export interface EvictionReport {
+  pod: PodToEvict;
+  outcome: EvictionOutcome;
+  /** The first refusal for this pod, or a refusal for another reason than the last one. */
+  newlyBlocked: boolean;
+}
+
+/** Per node, per pod uid: the attempts this process made. */
+export class EvictionLedger {
+  private readonly byNode = new Map<string, Map<string, EvictionAttempt>>();
+
+  attempts(nodeName: string): EvictionAttempt[] {
+    return [...(this.byNode.get(nodeName)?.values() ?? [])];
+  }
+
+  /** The node's drain is over (or never was): forget its attempts. */
+  forget(nodeName: string): void {
+    this.byNode.delete(nodeName);
+  }
+
+  record(nodeName: string, uid: string, nowMs: number, blockedBy: string | undefined): { changed: boolean } {
+    let attempts = this.byNode.get(nodeName);
+    if (attempts === undefined) {
+      attempts = new Map();
+      this.byNode.set(nodeName, attempts);
+    }
+    const previous = attempts.get(uid);
+    const next: EvictionAttempt = { uid, attempts: (previous?.attempts ?? 0) + 1, lastAttemptMs: nowMs };
+    if (blockedBy !== undefined) next.blockedBy = blockedBy;
+    attempts.set(uid, next);
+    return { changed: previous?.blockedBy !== blockedBy };
+  }
+}
+
+export interface EvictPodsOptions {
+  writer: Pick<NodeWriter, 'evictPod'>;
+  ledger: EvictionLedger;
+  clock: Clock;
+  concurrency?: number;
+}
+
+/**
+ * Evicts `pods` of `nodeName`, at most `concurrency` requests at a time, and records each attempt.
+ * An error (not a refusal) is recorded as an attempt too, so the pod backs off like a refused one;
+ * a NotLeaderError stops the rest at once and is thrown.
+ */
+export async function evictPods(nodeName: string, pods: readonly PodToEvict[], options: EvictPodsOptions): Promise<EvictionReport[]> {
+  const reports: EvictionReport[] = [];
+  const queue = [...pods];
+  let fatal: unknown;
+  const worker = async () => {
+    for (let pod = queue.shift(); pod !== undefined && fatal === undefined; pod = queue.shift()) {
+      let outcome: EvictionOutcome;
+      try {
+        outcome = await options.writer.evictPod(pod);
+      } catch (error) {
+        if ((error as Error).name === 'NotLeaderError') {
+          fatal = error;
+          return;
+        }
+        outcome = { kind: 'error', reason: error instanceof Error ? error.message : String(error) };
+      }
+      const blockedBy = outcome.kind === 'blocked' || outcome.kind === 'error' ? outcome.reason : undefined;
+      const { changed } = options.ledger.record(nodeName, pod.uid, options.clock.now(), blockedBy);
+      reports.push({ pod, outcome, newlyBlocked: blockedBy !== undefined && changed });
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(options.concurrency ?? EVICTION_CONCURRENCY, pods.length)) }, worker);
+  await Promise.all(workers);
+  if (fatal !== undefined) throw fatal;
+  return reports;
+}
