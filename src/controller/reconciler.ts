@@ -54,6 +54,9 @@ export interface ReconcilerOptions {
   conflictRetries?: number;
 }
 
+/** How soon to look again at a node whose maintenance waits for the caches to be warm. */
+const COLD_CACHE_RETRY_MS = 1_000;
+
 /** The controller's condition types: it applies these and only these in status.conditions. */
 const CONTROLLER_CONDITIONS: readonly string[] = [Conditions.labeled, Conditions.drained];
 
@@ -201,6 +204,9 @@ export class NodeReconciler {
   ): Promise<number | undefined> {
     const name = start.metadata.name;
     const status = nodeMetadata.status ?? {};
+    // Cold caches (an informer relisting after an error) may show a node without its pods or a peer
+    // without its phase: a drain would look finished, a budget free. Nothing moves until they are warm.
+    if (!context.cacheWarm) return COLD_CACHE_RETRY_MS;
     let node = start;
     let step: MaintenanceStep;
     for (let attempt = 0; ; attempt++) {

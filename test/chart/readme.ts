@@ -1,6 +1,6 @@
 // The generated parts of charts/nodemeta/README.md: the values reference (from values.yaml and its
 // `# --` comments), the metrics (from the components' own registries) and the Kubernetes Events
-// (from the controller's `events.record` calls). chart.test.ts checks the README against them;
+// (from the controller's `events.record` and state-machine `emit` calls). chart.test.ts checks the README against them;
 // UPDATE_GOLDEN=1 rewrites the blocks between the `<!-- generated:NAME -->` markers.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -83,10 +83,11 @@ export function eventsTable(): string {
   const found = new Map<string, { type: string; files: Set<string> }>();
   for (const file of sourceFiles(path.join(REPO_ROOT, 'src/controller'))) {
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/\.record\(\s*([^,]+),\s*'(Normal|Warning)',\s*'([A-Z][A-Za-z]+)'/g)) {
-      const entry = found.get(m[3]!) ?? { type: m[2]!, files: new Set<string>() };
+    // `events.record(ref, 'Normal', 'Reason', ...)` in the wiring, `emit('Normal', 'Reason', ...)` in the state machine.
+    for (const m of text.matchAll(/(?:\.record\(\s*[^,]+,|\bemit\()\s*'(Normal|Warning)',\s*'([A-Z][A-Za-z]+)'/g)) {
+      const entry = found.get(m[2]!) ?? { type: m[1]!, files: new Set<string>() };
       entry.files.add(path.relative(REPO_ROOT, file));
-      found.set(m[3]!, entry);
+      found.set(m[2]!, entry);
     }
   }
   const rows = ['| Reason | Type | Recorded in |', '| --- | --- | --- |'];

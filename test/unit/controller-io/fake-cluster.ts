@@ -1,15 +1,16 @@
 // A small in-memory cluster for the reconciler's unit tests: it is both the informer cache and the
 // writer, and plays the API server's rules that matter here (SSA label ownership with conflicts,
-// the JSON-patch `test` guard on taints, status apply of the controller's fields). Every write is
-// recorded, so tests can assert "zero writes".
+// the JSON-patch `test` guards on taints and cordon, status apply of the controller's fields, the
+// Eviction API's answers). Every write is recorded, so tests can assert "zero writes".
 import type { ControllerStatus, NodeMetadata, NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
-import { FIELD_MANAGER_CONTROLLER } from '../../../src/api/names.js';
-import { WriteConflictError, type ClusterCache, type NodeState, type NodeWriter } from '../../../src/controller/cluster-state.js';
+import { Annotations, FIELD_MANAGER_CONTROLLER } from '../../../src/api/names.js';
+import { WriteConflictError, type ClusterCache, type EvictionResult, type NodeState, type NodeWriter } from '../../../src/controller/cluster-state.js';
+import type { DrainPod, PodToEvict } from '../../../src/controller/maintenance/drain-plan.js';
 import type { Taint } from '../../../src/controller/taints.js';
 import type { EventRecorder, EventType, ObjectReference } from '../../../src/observability/events.js';
 
 export interface RecordedWrite {
-  kind: 'labels' | 'taints' | 'status';
+  kind: 'labels' | 'taints' | 'status' | 'cordon' | 'uncordon' | 'eviction';
   name: string;
   body: unknown;
 }
@@ -22,8 +23,14 @@ interface FakeNode {
   /** Keys nodemeta-controller owns through its Apply entry. */
   owned: Set<string>;
   taints: Taint[] | undefined;
+  unschedulable: boolean;
+  annotations: Record<string, string>;
+  ready: boolean;
   resourceVersion: number;
 }
+
+/** How the fake Eviction API answers for a pod: evict it (default), refuse it, or say it is gone. */
+export type EvictionAnswer = (pod: PodToEvict) => EvictionResult | Error;
 
 export class FakeCluster implements ClusterCache, NodeWriter {
   readonly writes: RecordedWrite[] = [];
@@ -31,16 +38,60 @@ export class FakeCluster implements ClusterCache, NodeWriter {
   isWarm = true;
   private readonly nodes = new Map<string, FakeNode>();
   private readonly nodeMetadatas = new Map<string, NodeMetadata>();
+  private readonly pods = new Map<string, DrainPod[]>();
+  /** Pods evicted (accepted), in order, as namespace/name. */
+  readonly evicted: string[] = [];
+  evictionAnswer: EvictionAnswer = () => ({ kind: 'evicted' });
   /** While set, the cache answers from this snapshot: a watch that has not delivered our writes yet. */
   private frozen: { nodes: Map<string, NodeState>; nodeMetadatas: Map<string, NodeMetadata> } | undefined;
   private nodeMetadataVersion = 100;
   /** Runs once just before the next write of that kind reaches the "server" (to stage races). */
   private beforeNextWrite: Partial<Record<RecordedWrite['kind'], () => void>> = {};
 
-  addNode(name: string, init: { labels?: Record<string, string>; labelManager?: string; taints?: Taint[] } = {}): void {
+  addNode(name: string, init: { labels?: Record<string, string>; labelManager?: string; taints?: Taint[]; unschedulable?: boolean; ready?: boolean } = {}): void {
     const labels = { ...init.labels };
     const foreignOwners = new Map(Object.keys(labels).map((key) => [key, init.labelManager ?? 'kubelet']));
-    this.nodes.set(name, { uid: `uid-${name}`, labels, foreignOwners, owned: new Set(), taints: init.taints, resourceVersion: 1 });
+    this.nodes.set(name, {
+      uid: `uid-${name}`,
+      labels,
+      foreignOwners,
+      owned: new Set(),
+      taints: init.taints,
+      unschedulable: init.unschedulable ?? false,
+      annotations: {},
+      ready: init.ready ?? true,
+      resourceVersion: 1,
+    });
+  }
+
+  /** Pods bound to the node (a ReplicaSet's, unless ownerKinds says otherwise). */
+  addPods(nodeName: string, names: readonly string[], init: Partial<DrainPod> = {}): void {
+    const pods = this.pods.get(nodeName) ?? [];
+    for (const name of names) pods.push({ namespace: 'default', name, uid: `uid-${name}`, ownerKinds: ['ReplicaSet'], phase: 'Running', ...init });
+    this.pods.set(nodeName, pods);
+  }
+
+  /** The kubelet finished the terminating pods: they are gone. */
+  finishTerminating(nodeName: string): void {
+    this.pods.set(nodeName, (this.pods.get(nodeName) ?? []).filter((pod) => pod.deletionTimestamp === undefined));
+  }
+
+  /** Someone (an admin, a controller scaling down) deletes pods outright. */
+  deletePods(nodeName: string): void {
+    this.pods.set(nodeName, []);
+  }
+
+  setReady(name: string, ready: boolean): void {
+    const node = this.mustNode(name);
+    node.ready = ready;
+    node.resourceVersion++;
+  }
+
+  /** Someone else cordons (or uncordons) the node, without nodemeta's annotation. */
+  setUnschedulable(name: string, unschedulable: boolean): void {
+    const node = this.mustNode(name);
+    node.unschedulable = unschedulable;
+    node.resourceVersion++;
   }
 
   setNodeMetadata(name: string, status: NodeMetadataStatus | undefined, spec?: NodeMetadata['spec']): void {
@@ -119,6 +170,14 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     return value === undefined ? undefined : structuredClone(value);
   }
 
+  nodeNames(): string[] {
+    return [...this.nodes.keys()];
+  }
+
+  podsOn(nodeName: string): DrainPod[] {
+    return (this.pods.get(nodeName) ?? []).map((pod) => ({ ...pod }));
+  }
+
   warm(): boolean {
     return this.isWarm;
   }
@@ -176,6 +235,52 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     return node === undefined ? undefined : this.stateOf(nodeName, node);
   }
 
+  async cordon(state: NodeState, eventId: string): Promise<NodeState> {
+    this.runStaged('cordon');
+    const name = state.metadata.name;
+    this.writes.push({ kind: 'cordon', name, body: { eventId } });
+    const node = this.mustNode(name);
+    // The patch's `test` ops: what the caller read must still be so.
+    const sameCordon = node.unschedulable === (state.spec?.unschedulable === true);
+    const sameAnnotation = node.annotations[Annotations.cordoned] === state.metadata.annotations?.[Annotations.cordoned];
+    if (!sameCordon || !sameAnnotation) throw new WriteConflictError('testing value /spec/unschedulable failed');
+    node.unschedulable = true;
+    node.annotations[Annotations.cordoned] = eventId;
+    node.resourceVersion++;
+    return this.stateOf(name, node);
+  }
+
+  async uncordon(name: string, cordonedFor: string): Promise<NodeState> {
+    this.runStaged('uncordon');
+    this.writes.push({ kind: 'uncordon', name, body: { cordonedFor } });
+    const node = this.mustNode(name);
+    if (node.annotations[Annotations.cordoned] !== cordonedFor) throw new WriteConflictError('testing value /metadata/annotations/nodemeta.io~1cordoned failed');
+    delete node.annotations[Annotations.cordoned];
+    node.unschedulable = false;
+    node.resourceVersion++;
+    return this.stateOf(name, node);
+  }
+
+  async evictPod(pod: PodToEvict): Promise<EvictionResult> {
+    this.writes.push({ kind: 'eviction', name: `${pod.namespace}/${pod.name}`, body: { gracePeriodSeconds: pod.gracePeriodSeconds } });
+    const answer = this.evictionAnswer(pod);
+    if (answer instanceof Error) throw answer;
+    if (answer.kind === 'evicted') {
+      for (const pods of this.pods.values()) {
+        const found = pods.find((candidate) => candidate.uid === pod.uid);
+        if (found !== undefined) found.deletionTimestamp = new Date(T_EVICTED).toISOString();
+      }
+      this.evicted.push(`${pod.namespace}/${pod.name}`);
+    }
+    return answer;
+  }
+
+  /** The taints, cordon and annotation of a node, for assertions. */
+  cordonOf(name: string): { unschedulable: boolean; cordonedFor: string | undefined } {
+    const node = this.mustNode(name);
+    return { unschedulable: node.unschedulable, cordonedFor: node.annotations[Annotations.cordoned] };
+  }
+
   private runStaged(kind: RecordedWrite['kind']): void {
     const action = this.beforeNextWrite[kind];
     delete this.beforeNextWrite[kind];
@@ -202,8 +307,11 @@ export class FakeCluster implements ClusterCache, NodeWriter {
         ],
       },
       spec: {},
+      ready: node.ready,
     };
+    if (Object.keys(node.annotations).length > 0) state.metadata.annotations = { ...node.annotations };
     if (node.taints !== undefined) state.spec!.taints = node.taints.map((taint) => ({ ...taint }));
+    if (node.unschedulable) state.spec!.unschedulable = true;
     return state;
   }
 }
@@ -216,6 +324,9 @@ function controllerFields(status: NodeMetadataStatus): Pick<NodeMetadataStatus, 
   if (status.observedGeneration !== undefined) part.observedGeneration = status.observedGeneration;
   return part;
 }
+
+/** deletionTimestamp of pods the fake Eviction API accepted (its value does not matter to a drain). */
+const T_EVICTED = Date.UTC(2026, 10, 22, 4, 0, 0);
 
 export interface RecordedEvent {
   object: ObjectReference;

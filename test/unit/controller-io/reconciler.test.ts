@@ -82,6 +82,8 @@ describe('NodeReconciler', () => {
   });
 
   it('does not repeat its writes when the cache has not caught up with them yet (read-your-writes)', async () => {
+    // Taint only: the maintenance step is settled after one reconcile, so any write after it is a repeat.
+    current = config('policy:\n  Reboot:\n    action: Taint\n');
     cluster.setNodeMetadata(NODE, agentStatus({ events: [rebootEvent(T0 + 600_000)] }));
     cluster.freezeCache();
     await reconciler.reconcile(NODE);
@@ -198,26 +200,31 @@ describe('NodeReconciler', () => {
     it('adds the notice taint and phase Scheduled at once, switches it to NoSchedule when the action starts, and requeues for that moment', async () => {
       const notBefore = T0 + 2 * 3_600_000;
       cluster.setNodeMetadata(NODE, agentStatus({ events: [rebootEvent(notBefore)] }));
-      const first = await reconciler.reconcile(NODE);
+      // A transition asks for another look at once (1 ms); that look writes nothing and waits for the start.
+      expect(await reconciler.reconcile(NODE)).toEqual({ requeueAfter: 1 });
+      const writes = cluster.writes.length;
       // Reboot → Drain with the default 1 h lead time: starts at NotBefore - 1 h.
-      expect(first).toEqual({ requeueAfter: 3_600_000 });
+      expect(await reconciler.reconcile(NODE)).toEqual({ requeueAfter: 3_600_000 });
+      expect(cluster.writes).toHaveLength(writes);
       expect(cluster.taints(NODE)).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'PreferNoSchedule' }]);
       expect(cluster.status(NODE)?.maintenance).toEqual({ phase: 'Scheduled', eventId: 'EV-1', eventType: 'Reboot', notBefore: '2026-11-22T06:00:00Z' });
       expect(events.reasons()).toEqual(['LabelsApplied', 'TaintsUpdated', 'MaintenanceScheduled']);
-      expect(events.events.at(-1)?.message).toContain('action Drain starts at 2026-11-22T05:00:00.000Z');
+      expect(events.events.at(-1)?.message).toContain('action Drain at 2026-11-22T05:00:00Z');
 
       cluster.clearWrites();
       clock.advance(3_600_000 - 1);
       expect(await reconciler.reconcile(NODE)).toEqual({ requeueAfter: 1 });
       expect(cluster.writes).toEqual([]);
 
+      // The drain starts: NoSchedule taint, cordon, then the status that says Draining (no pods to evict).
       clock.advance(1);
-      expect(await reconciler.reconcile(NODE)).toEqual({});
+      expect(await reconciler.reconcile(NODE)).toEqual({ requeueAfter: 1 });
       expect(cluster.taints(NODE)).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'NoSchedule' }]);
-      expect(cluster.writes.map((w) => w.kind)).toEqual(['taints']);
+      expect(cluster.writes.map((w) => w.kind)).toEqual(['taints', 'cordon', 'status']);
+      expect(cluster.status(NODE)?.maintenance?.phase).toBe('Draining');
     });
 
-    it('removes the taint and returns to phase None when the event goes away', async () => {
+    it('removes the taint and completes the maintenance as cancelled when the event goes away before NotBefore', async () => {
       cluster.setNodeMetadata(NODE, agentStatus({ events: [rebootEvent(T0 + 600_000)] }));
       await reconciler.reconcile(NODE);
       expect(cluster.taints(NODE)).toHaveLength(1);
@@ -225,7 +232,7 @@ describe('NodeReconciler', () => {
       cluster.setNodeMetadata(NODE, agentStatus({ events: [] }));
       await reconciler.reconcile(NODE);
       expect(cluster.taints(NODE)).toBeUndefined();
-      expect(cluster.status(NODE)?.maintenance).toEqual({ phase: 'None' });
+      expect(cluster.status(NODE)?.maintenance).toEqual({ phase: 'Completed', eventId: 'EV-1', eventType: 'Reboot', notBefore: '2026-11-22T04:10:00Z', completedTime: '2026-11-22T04:00:00Z' });
       expect(events.reasons().slice(-2)).toEqual(['TaintsUpdated', 'MaintenanceCancelled']);
     });
 
