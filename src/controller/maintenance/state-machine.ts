@@ -240,7 +240,7 @@ function finish(status: MaintenanceStatus, input: MaintenanceInput): Maintenance
   // Gone before NotBefore means cancelled, unless it was approved: approval starts it early.
   const cancelled = status.phase !== MaintenancePhase.Approved && !Number.isNaN(notBefore) && input.now.getTime() < notBefore;
   const kept = input.node.unschedulable && actions.length === 0 ? '; the node stays cordoned (not cordoned by nodemeta for this event)' : '';
-  actions.push(emit('Normal', cancelled ? 'MaintenanceCancelled' : 'MaintenanceCompleted', `${describeStatus(status)} ${cancelled ? 'was cancelled' : 'is over'}${kept}`));
+  actions.push(cancelled ? emit('Normal', 'MaintenanceCancelled', `${describeStatus(status)} was cancelled${kept}`) : emit('Normal', 'MaintenanceCompleted', `${describeStatus(status)} is over${kept}`));
   return { status: completed, actions };
 }
 
