@@ -136,7 +136,7 @@ describe('nodemeta controller (one replica)', () => {
     await waitFor('InvalidLabelSkipped Event', async () => (await nodeEvents()).find((e) => e.reason === 'InvalidLabelSkipped'));
   });
 
-  it('taints the node for a scheduled event, reports phase Scheduled, and removes the taint when the event goes', async () => {
+  it('taints and cordons the node for a scheduled event, drains it (no pods), and undoes both when the event goes', async () => {
     const notBefore = new Date(Date.now() + 10 * 60_000).toISOString();
     const event = { id: `EV-${id}`, type: 'Reboot' as const, rawType: 'Reboot', status: 'Scheduled' as const, notBefore, source: 'Platform' as const, resources: [NODE], durationSeconds: -1 };
     await applyAgentStatus(NODE, status({ events: [event] }));
@@ -146,12 +146,18 @@ describe('nodemeta controller (one replica)', () => {
       return ours.length > 0 ? ours : undefined;
     });
     expect(taints).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'NoSchedule' }]);
-    const maintenance = await waitFor('phase Scheduled', async () => {
+    // The node runs no pods: the drain ends at once.
+    const maintenance = await waitFor('phase Drained', async () => {
       const m = (await readNodeMetadataStatus(NODE))?.maintenance;
-      return m?.phase === 'Scheduled' ? m : undefined;
+      return m?.phase === 'Drained' ? m : undefined;
     });
-    expect(maintenance).toMatchObject({ eventId: `EV-${id}`, eventType: 'Reboot' });
-    await waitFor('MaintenanceScheduled Event', async () => (await nodeEvents()).find((e) => e.reason === 'MaintenanceScheduled'));
+    expect(maintenance).toMatchObject({ eventId: `EV-${id}`, eventType: 'Reboot', totalPods: 0, pendingPods: 0 });
+    const cordoned = await readNode(NODE);
+    expect(cordoned.spec?.unschedulable).toBe(true);
+    expect(cordoned.metadata?.annotations?.['nodemeta.io/cordoned']).toBe(`EV-${id}`);
+    for (const reason of ['MaintenanceScheduled', 'DrainStarted', 'NodeDrained']) {
+      await waitFor(`${reason} Event`, async () => (await nodeEvents()).find((e) => e.reason === reason));
+    }
 
     // Someone else's taint arrives meanwhile: it must survive our changes.
     await kubectlOk(['taint', 'node', NODE, 'example.com/dedicated=e2e:NoSchedule']);
@@ -159,7 +165,11 @@ describe('nodemeta controller (one replica)', () => {
     await waitFor('scheduled-event taint to go', async () => nodemetaTaints(await readNode(NODE)).length === 0);
     const remaining = (await readNode(NODE)).spec?.taints ?? [];
     expect(remaining.map((t) => t.key)).toContain('example.com/dedicated');
-    await waitFor('phase None', async () => (await readNodeMetadataStatus(NODE))?.maintenance?.phase === 'None');
+    await waitFor('phase Completed', async () => (await readNodeMetadataStatus(NODE))?.maintenance?.phase === 'Completed');
+    const uncordoned = await readNode(NODE);
+    expect(uncordoned.spec?.unschedulable ?? false).toBe(false);
+    expect(uncordoned.metadata?.annotations ?? {}).not.toHaveProperty(['nodemeta.io/cordoned']);
+    // Gone before NotBefore and never approved: cancelled.
     await waitFor('MaintenanceCancelled Event', async () => (await nodeEvents()).find((e) => e.reason === 'MaintenanceCancelled'));
   });
 
