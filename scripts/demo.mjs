@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-/* global process, console, setTimeout */
+/* global process, console, setTimeout, fetch */
 // make demo: the local control plane with six simulated AKS nodes, one emulated Azure VM and one
 // real nodemeta agent per node, two controller replicas electing a leader, and a Deployment the real
-// scheduler spreads over nodemeta's fault-domain label. Prints what happened; with a terminal it
-// keeps running (kubectl get nmd works) until Ctrl-C, then stops everything it started.
+// scheduler spreads over nodemeta's fault-domain label. Then a maintenance act: the emulated Azure
+// platform schedules a Reboot of one VM, and the demo prints, as it happens, how nodemeta cordons the
+// node, drains it through the Eviction API (a PodDisruptionBudget holds one eviction back), has the
+// agent approve the event, and uncordons the node once the reboot is over. Prints what happened; with
+// a terminal it keeps running (kubectl get nmd works) until Ctrl-C, then stops everything it started.
+import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -121,6 +125,8 @@ async function main() {
 
   printReport(pods);
 
+  await maintenanceAct(emulator, kubeconfig);
+
   if (process.stdin.isTTY && !process.env.CI) {
     console.log('\nThe demo keeps running. In another terminal:');
     console.log(`  source ${path.relative(ROOT, CLUSTER_DIR)}/env.sh && kubectl get nmd`);
@@ -128,6 +134,251 @@ async function main() {
     console.log('Press Ctrl-C to stop.');
     await new Promise((resolve) => process.once('SIGINT', resolve));
   }
+}
+
+// ---- act 2: planned maintenance ----
+
+const ACT_NODE = 'aks-pool1-12345678-vmss000002';
+
+/**
+ * The platform schedules a Reboot of one VM; nodemeta cordons its node, drains it (the Eviction API,
+ * so the PodDisruptionBudget of Deployment checkout holds), asks the agent to approve the event once
+ * the node is empty, and uncordons it when the reboot is over. The demo plays the platform through
+ * the emulator's control API and prints a timeline of what it saw, as it happened, through watches
+ * on the node's NodeMetadata, the Node, its pods and its Events.
+ */
+async function maintenanceAct(emulator, kubeconfig) {
+  const control = async (method, p, body) => {
+    const res = await fetch(`${emulator.listening}/_emulator${p}`, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`emulator ${method} ${p}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : {};
+  };
+  console.log(`\nPlanned maintenance: the Azure platform schedules a Reboot of ${ACT_NODE}.`);
+  kubectl(['apply', '-f', '-'], { input: checkoutYaml() });
+  const checkout = await waitFor('3 checkout pods Ready and the PDB allowing 1 disruption', () => {
+    const list = JSON.parse(kubectl(['get', 'pods', '-n', NAMESPACE, '-l', 'app=checkout', '-o', 'json'])).items;
+    const ready = list.filter((p) => p.metadata.deletionTimestamp === undefined && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'));
+    const pdb = JSON.parse(kubectl(['get', 'pdb', 'checkout', '-n', NAMESPACE, '-o', 'json']));
+    return ready.length === 3 && pdb.status?.disruptionsAllowed === 1 ? ready : undefined;
+  });
+  const onNode = (list) => list.filter((p) => p.spec.nodeName === ACT_NODE).map((p) => p.metadata.name);
+  const allPods = JSON.parse(kubectl(['get', 'pods', '-n', NAMESPACE, '-o', 'json'])).items;
+  console.log(`  Deployment checkout: 3 replicas, ${onNode(checkout).length} of them on ${ACT_NODE} (preferred node affinity);`);
+  console.log('  PodDisruptionBudget checkout: maxUnavailable 1, so only one checkout pod may be down at a time.');
+  console.log(`  Pods on ${ACT_NODE} now: ${onNode(allPods).join(', ')}`);
+  console.log('  Controller policy (defaults): Reboot → Drain, starting 1h before NotBefore (at once for a 15 min notice); approve AfterDrain.');
+
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const rows = [];
+  let t0;
+  const at = () => (t0 === undefined ? 0 : Date.now() - t0);
+  const row = (step, source, what) => rows.push({ ms: at(), step, source, what });
+  const live = process.stdout.isTTY;
+  const print = (r) => console.log(`  ${`+${(r.ms / 1000).toFixed(2)}s`.padStart(8)}  ${(r.step ?? '').padEnd(11)} ${r.source.padEnd(12)} ${r.what}`);
+  const header = () => console.log(`\n  ${'TIME'.padStart(8)}  ${'STEP'.padEnd(11)} ${'SOURCE'.padEnd(12)} WHAT (times from the moment the platform scheduled the event)`);
+
+  let eventId;
+  const seen = new Set();
+  const once = (key, fn) => {
+    if (seen.has(key)) return;
+    seen.add(key);
+    fn();
+    if (live && t0 !== undefined) print(rows.at(-1));
+  };
+  let phase;
+  let progress;
+  let resolveApproved;
+  const approvedSeen = new Promise((resolve) => (resolveApproved = resolve));
+  let resolveDone;
+  const done = new Promise((resolve) => (resolveDone = resolve));
+  let completed = false;
+  let uncordoned = false;
+  let cordoned = false;
+
+  const onNodeMetadata = (_type, nmd) => {
+    if (eventId === undefined) return;
+    const status = nmd.status ?? {};
+    if ((status.events ?? []).some((e) => e.id === eventId)) once('agent-saw', () => row(undefined, 'NodeMetadata', 'the agent saw the event in IMDS and wrote it into status.events'));
+    const m = status.maintenance;
+    if (m?.eventId === eventId && m.phase !== phase) {
+      phase = m.phase;
+      const what = {
+        Scheduled: `phase Scheduled: ${m.eventType}, NotBefore ${m.notBefore ?? '-'}; the policy's Drain is due now`,
+        Cordoned: 'phase Cordoned: waiting for drain budget',
+        Draining: `phase Draining: ${m.totalPods ?? '?'} pods to evict through the Eviction API`,
+        Drained: `phase Drained: ${m.evictedPods ?? '?'} pods evicted, none left`,
+        Approved: 'phase Approved: the platform may start the reboot now',
+        Completed: 'phase Completed: the event is over and the node is Ready',
+        Failed: `phase Failed: ${m.lastError ?? ''}`,
+      }[m.phase] ?? `phase ${m.phase}`;
+      once(`phase-${m.phase}`, () => row(m.phase === 'Approved' ? undefined : m.phase.toLowerCase(), 'NodeMetadata', what));
+      if (m.phase === 'Completed') {
+        completed = true;
+        if (uncordoned) resolveDone();
+      }
+    }
+    if (m?.eventId === eventId && m.phase === 'Draining') {
+      const blocked = (m.blockedPods ?? []).map((b) => b.name);
+      const text = `${m.pendingPods} of ${m.totalPods} pods left${blocked.length > 0 ? `; held back by the PDB: ${blocked.join(', ')}` : ''}`;
+      if (text !== progress && m.pendingPods !== m.totalPods) {
+        progress = text;
+        once(`progress-${text}`, () => row(undefined, 'NodeMetadata', text));
+      }
+    }
+    if (m?.approve === eventId) once('asked', () => row(undefined, 'NodeMetadata', 'status.maintenance.approve set: the controller asks the agent to approve'));
+    const approval = (status.approvals ?? []).find((a) => a.eventId === eventId);
+    if (approval !== undefined) {
+      once('approved', () => row('approved', 'NodeMetadata', 'the agent POSTed StartRequests to IMDS and recorded it in status.approvals'));
+      resolveApproved();
+    }
+  };
+  const onNodeChange = (_type, node) => {
+    if (eventId === undefined) return;
+    const taint = (node.spec?.taints ?? []).find((t) => t.key === 'nodemeta.io/scheduled-event');
+    const taintText = taint === undefined ? 'none' : `${taint.key}=${taint.value}:${taint.effect}`;
+    if (taint !== undefined) once(`taint-${taintText}`, () => row(undefined, 'Node', `taint ${taintText}`));
+    else if (seen.has('cordoned')) once('taint-removed', () => row(undefined, 'Node', 'taint nodemeta.io/scheduled-event removed'));
+    if (node.spec?.unschedulable === true) {
+      cordoned = true;
+      once('cordoned', () => row('cordoned', 'Node', `spec.unschedulable=true, annotation nodemeta.io/cordoned=${node.metadata.annotations?.['nodemeta.io/cordoned'] ?? '(none)'}`));
+    } else if (cordoned) {
+      once('uncordoned', () => row('uncordoned', 'Node', 'spec.unschedulable removed: pods may land here again'));
+      uncordoned = true;
+      if (completed) resolveDone();
+    }
+  };
+  const onPod = (type, pod) => {
+    if (eventId === undefined) return;
+    if (type === 'DELETED') once(`gone-${pod.metadata.uid}`, () => row(undefined, 'Pod', `${pod.metadata.name} evicted and gone`));
+  };
+  let minHealthy = Infinity;
+  const onPdb = (_type, pdb) => {
+    if (eventId !== undefined && pdb.status?.currentHealthy !== undefined) minHealthy = Math.min(minHealthy, pdb.status.currentHealthy);
+  };
+  const eventsSynced = Date.now() + 1000;
+  const onEvent = (_type, event) => {
+    if (Date.now() < eventsSynced || eventId === undefined || event.source?.component !== 'nodemeta-controller') return;
+    once(`event-${event.metadata.uid}-${event.count ?? 1}`, () => row(undefined, 'Event', `${event.reason}: ${shorten(event.message, 110)}`));
+  };
+
+  const stops = [
+    watchLoop(kc, '/apis/nodemeta.io/v1alpha1/nodemetadatas', { fieldSelector: `metadata.name=${ACT_NODE}` }, onNodeMetadata),
+    watchLoop(kc, '/api/v1/nodes', { fieldSelector: `metadata.name=${ACT_NODE}` }, onNodeChange),
+    watchLoop(kc, '/api/v1/pods', { fieldSelector: `spec.nodeName=${ACT_NODE}` }, onPod),
+    watchLoop(kc, `/apis/policy/v1/namespaces/${NAMESPACE}/poddisruptionbudgets`, {}, onPdb),
+    watchLoop(kc, '/api/v1/events', { fieldSelector: `involvedObject.kind=Node,involvedObject.name=${ACT_NODE}` }, onEvent),
+  ];
+  try {
+    await sleep(Math.max(0, eventsSynced - Date.now()));
+    if (live) header();
+    // lifecycle manual: the event stays Scheduled until the demo, playing the platform, starts and removes it.
+    t0 = Date.now();
+    const event = await control('POST', '/events', { type: 'Reboot', resources: [ACT_NODE], lifecycle: 'manual' });
+    eventId = event.EventId;
+    once('posted', () => row('event', 'emulator', `the platform schedules Reboot ${eventId} for VM ${event.Resources.join(', ')}, NotBefore ${event.NotBefore} (15 min notice)`));
+    await withTimeout(approvedSeen, 120_000, 'the approval of the event');
+    const state = await control('GET', `/events/${eventId}`);
+    once('platform-approved', () => row(undefined, 'emulator', `the event is approved (${state.approvals.map((a) => a.vm).join(', ')}); the platform starts the reboot`));
+    await control('POST', `/events/${eventId}/start`);
+    await sleep(2000);
+    await control('DELETE', `/events/${eventId}`);
+    once('removed', () => row(undefined, 'emulator', 'the reboot is done: the platform removes the event from IMDS'));
+    await withTimeout(done, 60_000, 'completion and uncordon');
+    await sleep(300);
+  } finally {
+    for (const stop of stops) stop();
+  }
+  if (!live) {
+    header();
+    for (const r of rows.sort((a, b) => a.ms - b.ms)) print(r);
+  }
+  const when = (key) => rows.find((r) => r.step === key)?.ms;
+  const s = (ms) => (ms === undefined ? '?' : `${(ms / 1000).toFixed(1)} s`);
+  const after = JSON.parse(kubectl(['get', 'pods', '-n', NAMESPACE, '-l', 'app=checkout', '-o', 'json'])).items;
+  console.log(`\n  From the event: cordoned after ${s(when('cordoned'))}, drained after ${s(when('drained'))}, approved after ${s(when('approved'))}, completed after ${s(when('completed'))}, uncordoned after ${s(when('uncordoned'))}`);
+  console.log('  (the demo waited 2 s between the platform starting the reboot and removing the event).');
+  if (Number.isFinite(minHealthy)) console.log(`  The PodDisruptionBudget held: at least ${minHealthy} of 3 checkout pods stayed healthy throughout.`);
+  console.log(`  checkout pods now run on: ${[...new Set(after.map((p) => p.spec.nodeName))].sort().join(', ')}`);
+  console.log(`\nkubectl get nmd ${ACT_NODE}`);
+  console.log(kubectl(['get', 'nmd', ACT_NODE]).trimEnd().replace(/^/gm, '  '));
+}
+
+/**
+ * A watch that survives the client's 30 s idle timeout and server-side closes: it starts again from
+ * the last resourceVersion it saw (from scratch after a 410). The first connection lists the
+ * current objects as ADDED. Returns a function that stops it.
+ */
+function watchLoop(kc, apiPath, params, onEvent) {
+  let stopped = false;
+  let controller;
+  let resourceVersion;
+  void (async () => {
+    while (!stopped) {
+      await new Promise((resolve) => {
+        const query = { ...params, allowWatchBookmarks: true, ...(resourceVersion === undefined ? {} : { resourceVersion }) };
+        new Watch(kc)
+          .watch(
+            apiPath,
+            query,
+            (type, obj) => {
+              if (type === 'ERROR') {
+                resourceVersion = undefined;
+                return;
+              }
+              if (obj?.metadata?.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
+              if (type !== 'BOOKMARK') onEvent(type, obj);
+            },
+            () => resolve(),
+          )
+          .then((c) => {
+            controller = c;
+            if (stopped) c.abort();
+          }, resolve);
+      });
+      if (!stopped) await sleep(200);
+    }
+  })();
+  return () => {
+    stopped = true;
+    controller?.abort();
+  };
+}
+
+function withTimeout(promise, ms, what) {
+  return Promise.race([promise, sleep(ms).then(() => Promise.reject(new Error(`timed out after ${ms / 1000}s waiting for ${what}`)))]);
+}
+
+function shorten(text = '', max) {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function checkoutYaml() {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: checkout, namespace: ${NAMESPACE}}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: checkout}}
+  template:
+    metadata: {labels: {app: checkout}}
+    spec:
+      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
+      affinity:
+        nodeAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+            - weight: 100
+              preference: {matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [${ACT_NODE}]}]}
+      containers: [{name: checkout, image: registry.example/checkout:1}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: checkout, namespace: ${NAMESPACE}}
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app: checkout}}
+`;
 }
 
 function deploymentYaml() {
