@@ -1,0 +1,418 @@
+// Shared parts of the maintenance end-to-end scenarios (issue 5), every one against the real
+// control plane: each scenario has its own kwok nodes, its own emulated VMs (one in-process
+// emulator per scenario, real agent processes talking to it over HTTP), its own controller
+// process(es) selecting only its nodes (--node-selector) and its own namespace, so scenarios run
+// side by side in one file without disturbing each other.
+//
+// Nodes:
+// - managed nodes carry MANAGED_LABEL=<scenario id>: the scenario's controller selects them, an agent
+//   runs for each;
+// - a spare node (not managed, no agent) takes the pods a drain evicts: it is created only once the
+//   workload sits on the managed nodes, so nothing is scheduled onto it before.
+// Workloads pin themselves with a required node affinity on kubernetes.io/hostname (the managed
+// nodes they start on plus the spare), so a replacement pod has somewhere to go.
+//
+// Watches record every change the API server reports (NodeMetadata, Pods, a Node) from the start of
+// a scenario: invariants ("never more than one node Draining", "never below minAvailable", "the
+// annotation was never there") are checked over the whole history, not over samples.
+import { AppsV1Api, CoreV1Api, PolicyV1Api, Watch, type V1PodDisruptionBudgetSpec } from '@kubernetes/client-node';
+import { expect } from '@jest/globals';
+import { stringify } from 'yaml';
+import type { MaintenanceStatus, NodeMetadataStatus } from '../../src/api/nodemetadata.js';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator.js';
+import { startAgent, type AgentProcess } from './agent-harness.js';
+import { createNode, deleteNode, runId, startController, writeConfig, type ControllerProcess } from './controller-harness.js';
+import { createTestNamespace, deleteTestNamespace, kubeConfig, kubeconfigPath, waitFor } from './lib/cluster.js';
+
+export const MANAGED_LABEL = 'nodemeta-e2e-maintenance';
+export const CORDONED_ANNOTATION = 'nodemeta.io/cordoned';
+const KWOK_TOLERATION = { key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' };
+
+/** The raw JSON a watch delivers (no client-node models: timestamps are strings). */
+export interface RawObject {
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    deletionTimestamp?: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+    ownerReferences?: { kind: string; controller?: boolean }[];
+  };
+}
+export interface RawNodeMetadata extends RawObject {
+  status?: NodeMetadataStatus;
+}
+export interface RawPod extends RawObject {
+  spec?: { nodeName?: string };
+  status?: { phase?: string; conditions?: { type: string; status: string }[] };
+}
+export interface RawNode extends RawObject {
+  spec?: { unschedulable?: boolean; taints?: { key: string; value?: string; effect: string }[] };
+}
+
+export interface WatchEntry<T> {
+  /** Epoch ms when the test process received it. */
+  at: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: T;
+}
+
+/**
+ * A watch that records every change, restarting from the last resourceVersion if the server closes
+ * it. `state` is the latest object per name; `history` every change in the server's order.
+ */
+export class Recorder<T extends RawObject> {
+  readonly state = new Map<string, T>();
+  readonly history: WatchEntry<T>[] = [];
+  private abort: AbortController | undefined;
+  private stopped = false;
+  private lastResourceVersion: string | undefined;
+  private retries = 0;
+  /** Set when the watch could not be resumed: the history has a hole and invariants cannot be trusted. */
+  failure: string | undefined;
+
+  private constructor(
+    private readonly path: string,
+    private readonly query: Record<string, string>,
+    private readonly keep: (object: T) => boolean,
+  ) {}
+
+  static async start<T extends RawObject>(path: string, query: Record<string, string> = {}, keep: (object: T) => boolean = () => true): Promise<Recorder<T>> {
+    const recorder = new Recorder<T>(path, query, keep);
+    await recorder.connect();
+    return recorder;
+  }
+
+  private async connect(): Promise<void> {
+    const query: Record<string, string | boolean> = { ...this.query, allowWatchBookmarks: true };
+    if (this.lastResourceVersion !== undefined) query.resourceVersion = this.lastResourceVersion;
+    this.abort = await new Watch(kubeConfig()).watch(
+      this.path,
+      query,
+      (type, object: T) => {
+        this.retries = 0;
+        if (object?.metadata?.resourceVersion !== undefined) this.lastResourceVersion = object.metadata.resourceVersion;
+        if (type === 'BOOKMARK') return;
+        if (type === 'ERROR') {
+          this.failure = `watch ${this.path} error: ${JSON.stringify(object)}`;
+          return;
+        }
+        if (!this.keep(object)) return;
+        const entry: WatchEntry<T> = { at: Date.now(), type: type as WatchEntry<T>['type'], object };
+        this.history.push(entry);
+        if (type === 'DELETED') this.state.delete(object.metadata.name);
+        else this.state.set(object.metadata.name, object);
+      },
+      (err: unknown) => {
+        if (this.stopped || this.failure !== undefined) return;
+        // Closed by the server (timeout), or refused while its watch cache initializes (429 for a
+        // new CRD): resume from the last resourceVersion seen, so no change is missed.
+        this.retries++;
+        if (this.retries > 60) {
+          this.failure = `watch ${this.path} could not be resumed: ${String(err)}`;
+          return;
+        }
+        setTimeout(() => this.connect().catch((error: unknown) => (this.failure = `watch ${this.path} could not resume: ${String(error)}`)), 500);
+      },
+    );
+  }
+
+  /** Waits until `fn(state)` returns a value (not undefined/false/null). */
+  until<R>(what: string, fn: (state: ReadonlyMap<string, T>) => R | undefined | false | null, timeoutMs = 60_000): Promise<R> {
+    return waitFor(
+      what,
+      () => {
+        if (this.failure !== undefined) throw new Error(this.failure);
+        return fn(this.state);
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
+  }
+
+  /** Replays the history: `check` sees the state after every change. */
+  replay(check: (state: ReadonlyMap<string, T>, entry: WatchEntry<T>) => void): void {
+    const state = new Map<string, T>();
+    for (const entry of this.history) {
+      if (entry.type === 'DELETED') state.delete(entry.object.metadata.name);
+      else state.set(entry.object.metadata.name, entry.object);
+      check(state, entry);
+    }
+  }
+
+  /** Fails the test when the recording has a hole. */
+  expectComplete(): void {
+    expect(this.failure).toBeUndefined();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+  }
+}
+
+export const maintenanceOf = (object: RawNodeMetadata | undefined): MaintenanceStatus | undefined => object?.status?.maintenance;
+export const phaseOf = (object: RawNodeMetadata | undefined): string => maintenanceOf(object)?.phase ?? 'None';
+export const isReady = (pod: RawPod): boolean => pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+export const isTerminating = (pod: RawPod): boolean => pod.metadata.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null;
+
+export interface EmulatorEvent {
+  EventId?: string;
+  Id?: string;
+  EventStatus?: string;
+  approved?: boolean;
+  approvals?: { vm: string; time: string }[];
+}
+
+export interface DeploymentOptions {
+  replicas: number;
+  /** The nodes its pods may run on, besides the spare. */
+  nodes: string[];
+  /** Whether replacements may go to the spare node (default true). */
+  spare?: boolean;
+  terminationGracePeriodSeconds?: number;
+}
+
+export interface NodeEvent {
+  reason: string;
+  message: string;
+  type: string;
+  count: number;
+}
+
+/** One scenario's world: namespace, nodes, emulator, agents, controllers; torn down by tearDown(). */
+export class Scenario {
+  /** The value of MANAGED_LABEL on this scenario's managed nodes. */
+  readonly id: string;
+  /** Lower-case, short: goes into node names. */
+  readonly short: string;
+  readonly spare: string;
+  namespace = '';
+  emulator: RunningEmulator | undefined;
+  readonly agents: AgentProcess[] = [];
+  readonly controllers: ControllerProcess[] = [];
+  private readonly nodes: string[] = [];
+  private readonly recorders: Recorder<RawObject>[] = [];
+
+  constructor(readonly name: string) {
+    this.short = `${name}${runId()}`;
+    this.id = this.short;
+    this.spare = `spare-${this.short}`;
+  }
+
+  /** An AKS-style node name (`<scale set>vmss<6 chars>`): the emulator gives its VM compute.name `<scale set>vmss_<n>`. */
+  azureNode(index: number): string {
+    return `aks-${this.short}-12345678-vmss${index.toString(36).padStart(6, '0')}`;
+  }
+
+  async setUp(): Promise<void> {
+    this.namespace = await createTestNamespace(`maint-${this.name}`);
+  }
+
+  /** An emulator serving one VM per managed node (default metadata derived from each name). */
+  async startEmulator(provider: 'azure' | 'alibaba', vms: string[]): Promise<RunningEmulator> {
+    this.emulator = await startEmulator({ provider, scenario: stringify({ provider, vms: vms.map((name) => ({ name })) }) });
+    return this.emulator;
+  }
+
+  /** A kwok node the scenario's controller manages, and its agent against its emulated VM. */
+  async managedNode(name: string, provider: 'azure' | 'alibaba' = 'azure'): Promise<void> {
+    this.nodes.push(name);
+    await createNode(name, { [MANAGED_LABEL]: this.id });
+    if (this.emulator === undefined) throw new Error('start the emulator before the managed nodes');
+    const extraArgs = provider === 'alibaba' ? ['--events-interval', '1s', '--instance-interval', '30s'] : ['--instance-interval', '30s'];
+    this.agents.push(await startAgent({ node: name, provider, endpoint: this.emulator.endpoint(name), kubeconfig: kubeconfigPath(), extraArgs }));
+  }
+
+  /** The spare node (not managed): where evicted pods' replacements go. */
+  async spareNode(): Promise<void> {
+    this.nodes.push(this.spare);
+    await createNode(this.spare, { 'nodemeta-e2e-spare': this.id });
+  }
+
+  /** A controller process for this scenario's nodes only, with its own Lease namespace. */
+  async startController(configYaml: string, identity = 'a', extraArgs: string[] = []): Promise<ControllerProcess> {
+    const controller = await startController(`${this.short}-${identity}`, [
+      '--config',
+      writeConfig(configYaml),
+      '--node-selector',
+      `${MANAGED_LABEL}=${this.id}`,
+      '--lease-namespace',
+      this.namespace,
+      ...extraArgs,
+    ]);
+    this.controllers.push(controller);
+    return controller;
+  }
+
+  /** Waits until a controller leads and every managed node's agent has published its VM. */
+  async ready(nodeMetadata: Recorder<RawNodeMetadata>, nodes: string[]): Promise<void> {
+    await waitFor(`a leader among the ${this.name} controllers`, async () => {
+      for (const controller of this.controllers) if (await controller.isLeader().catch(() => false)) return true;
+      return false;
+    });
+    await nodeMetadata.until(`every agent of ${this.name} to publish its instance`, (state) =>
+      nodes.every((node) => state.get(node)?.status?.instance !== undefined && state.get(node)?.status?.conditions?.some((c) => c.type === 'MetadataAvailable' && c.status === 'True')),
+    );
+  }
+
+  /** The emulator's control API (docs/emulator.md), over HTTP like any user of it. */
+  async control<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+    if (this.emulator === undefined) throw new Error('no emulator');
+    const res = await fetch(`${this.emulator.url}/_emulator${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  /** Posts an event; returns its id. */
+  async postEvent(body: Record<string, unknown>): Promise<string> {
+    const event = await this.control<EmulatorEvent>('POST', '/events', body);
+    const id = event.EventId ?? event.Id;
+    if (id === undefined) throw new Error(`the emulator returned no event id: ${JSON.stringify(event)}`);
+    return id;
+  }
+
+  async deployment(name: string, options: DeploymentOptions): Promise<void> {
+    const hosts = [...options.nodes, ...(options.spare === false ? [] : [this.spare])];
+    await kubeConfig()
+      .makeApiClient(AppsV1Api)
+      .createNamespacedDeployment({
+        namespace: this.namespace,
+        body: {
+          metadata: { name },
+          spec: {
+            replicas: options.replicas,
+            selector: { matchLabels: { app: name } },
+            template: {
+              metadata: { labels: { app: name } },
+              spec: {
+                affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: hosts }] }] } } },
+                tolerations: [KWOK_TOLERATION],
+                terminationGracePeriodSeconds: options.terminationGracePeriodSeconds ?? 5,
+                containers: [{ name: 'app', image: 'registry.example/app:1' }],
+              },
+            },
+          },
+        },
+      });
+  }
+
+  async pdb(name: string, spec: Omit<V1PodDisruptionBudgetSpec, 'selector'>, app = name): Promise<void> {
+    const policy = kubeConfig().makeApiClient(PolicyV1Api);
+    await policy.createNamespacedPodDisruptionBudget({ namespace: this.namespace, body: { metadata: { name }, spec: { ...spec, selector: { matchLabels: { app } } } } });
+    // The disruption controller must have computed the budget, or the Eviction API refuses everything.
+    await waitFor(`PDB ${name} status`, async () => {
+      const pdb = await policy.readNamespacedPodDisruptionBudget({ name, namespace: this.namespace });
+      return pdb.status?.observedGeneration === pdb.metadata?.generation && (pdb.status?.expectedPods ?? 0) > 0;
+    });
+  }
+
+  /** Waits until `app` has exactly `count` Running/Ready pods, all on `nodes`; returns them. */
+  async runningPods(app: string, count: number, nodes: string[]): Promise<{ name: string; uid: string; node: string }[]> {
+    const core = kubeConfig().makeApiClient(CoreV1Api);
+    return waitFor(`${count} Running pods of ${app} on ${nodes.join(', ')}`, async () => {
+      const pods = (await core.listNamespacedPod({ namespace: this.namespace, labelSelector: `app=${app}` })).items;
+      const ready = pods.filter((p) => p.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && nodes.includes(p.spec?.nodeName ?? ''));
+      return pods.length === count && ready.length === count ? ready.map((p) => ({ name: p.metadata!.name!, uid: p.metadata!.uid!, node: p.spec!.nodeName! })) : undefined;
+    });
+  }
+
+  /** Records every NodeMetadata change of `nodes`. */
+  async watchNodeMetadata(nodes: string[]): Promise<Recorder<RawNodeMetadata>> {
+    return this.record(await Recorder.start<RawNodeMetadata>('/apis/nodemeta.io/v1alpha1/nodemetadatas', {}, (object) => nodes.includes(object.metadata.name)));
+  }
+
+  /** Records every change of the scenario namespace's pods. */
+  async watchPods(): Promise<Recorder<RawPod>> {
+    return this.record(await Recorder.start<RawPod>(`/api/v1/namespaces/${this.namespace}/pods`));
+  }
+
+  async watchNode(name: string): Promise<Recorder<RawNode>> {
+    return this.record(await Recorder.start<RawNode>('/api/v1/nodes', { fieldSelector: `metadata.name=${name}` }));
+  }
+
+  private record<T extends RawObject>(recorder: Recorder<T>): Recorder<T> {
+    this.recorders.push(recorder as unknown as Recorder<RawObject>);
+    return recorder;
+  }
+
+  /** The Kubernetes Events on a Node (the controller records them in namespace default). */
+  async nodeEvents(node: string): Promise<NodeEvent[]> {
+    const list = await kubeConfig().makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.kind=Node,involvedObject.name=${node}` });
+    return list.items.map((e) => ({ reason: e.reason ?? '', message: e.message ?? '', type: e.type ?? '', count: e.count ?? 1 }));
+  }
+
+  /** Waits until the Node has Events with every one of `reasons`; returns all its Events. */
+  async expectEvents(node: string, reasons: string[], timeoutMs = 30_000): Promise<NodeEvent[]> {
+    return waitFor(
+      `Events ${reasons.join(', ')} on ${node}`,
+      async () => {
+        const events = await this.nodeEvents(node);
+        const seen = new Set(events.map((e) => e.reason));
+        return reasons.every((reason) => seen.has(reason)) ? events : undefined;
+      },
+      { timeoutMs },
+    ).catch(async (error: unknown) => {
+      const seen = (await this.nodeEvents(node)).map((e) => e.reason);
+      throw new Error(`${(error as Error).message}; Events seen: ${seen.join(', ')}\n${this.logTail()}`);
+    });
+  }
+
+  /** The last log lines of this scenario's controllers, for failure messages. */
+  logTail(lines = 30): string {
+    return this.controllers.map((c) => `--- controller ${c.identity}\n${c.logs.slice(-lines).join('\n')}`).join('\n');
+  }
+
+  /** Accepted evictions per pod ("ns/name"), from every controller's JSON logs ('pod evicted'). */
+  evictionsLogged(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const controller of this.controllers) {
+      for (const line of controller.logs) {
+        if (!line.includes('"pod evicted"')) continue;
+        const entry = JSON.parse(line) as { message?: string; pod?: string };
+        if (entry.message !== 'pod evicted' || entry.pod === undefined) continue;
+        counts.set(entry.pod, (counts.get(entry.pod) ?? 0) + 1);
+      }
+    }
+    return counts;
+  }
+
+  async tearDown(): Promise<void> {
+    for (const recorder of this.recorders) recorder.stop();
+    await Promise.all(this.controllers.map((c) => c.stop('SIGKILL')));
+    await Promise.all(this.agents.map((a) => a.stop()));
+    await this.emulator?.close();
+    await Promise.all(this.nodes.map((name) => deleteNode(name).catch(() => undefined)));
+    if (this.namespace) await deleteTestNamespace(this.namespace).catch(() => undefined);
+  }
+}
+
+/** Runs `body` with a fresh scenario, torn down afterwards whatever happens; adds the controllers' logs to a failure. */
+export async function withScenario(name: string, body: (scenario: Scenario) => Promise<void>): Promise<void> {
+  const scenario = new Scenario(name);
+  try {
+    await scenario.setUp();
+    await body(scenario);
+  } catch (error) {
+    if (error instanceof Error) error.message += `\n${scenario.logTail()}`;
+    throw error;
+  } finally {
+    await scenario.tearDown();
+  }
+}
+
+/** A controller configuration with short timings; `extra` is YAML merged at top level (its keys replace these). */
+export function controllerConfig(extra: Record<string, unknown> = {}): string {
+  const base: Record<string, unknown> = {
+    drain: { maxConcurrentDrains: '100%', maxGracePeriod: '5s', evictionTimeout: '5m' },
+    approve: 'AfterDrain',
+  };
+  return stringify({ ...base, ...extra });
+}
+
+/** A duration from now as ISO 8601 at whole seconds (what the metadata services serve). */
+export function isoIn(ms: number): string {
+  return new Date(Math.floor((Date.now() + ms) / 1000) * 1000).toISOString().replace(/\.000Z$/, 'Z');
+}
