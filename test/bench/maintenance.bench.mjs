@@ -7,8 +7,10 @@
 //
 // 1. Event → cordon: a Preempt (action Drain, at once) for node 0 posted to the emulator until the
 //    Node shows spec.unschedulable=true on a watch; --events times, one after another (each waits for
-//    the drain, then the event is removed and the node uncordoned before the next). Split into event →
-//    the agent's status write (IMDS is polled every second) and that write → the cordon.
+//    the drain, then the event is removed and the node uncordoned before the next, then a random
+//    pause of up to 1 s so that events land anywhere in the agent's poll cycle, as real ones do).
+//    Split into event → the agent's status write (IMDS is polled every second) and that write → the
+//    cordon.
 // 2. Drain of --pods pods on node 1 (a Deployment pinned there by nodeSelector, no PDB): from the
 //    Preempt posted to phase Drained, and to the last pod of the node gone (watch).
 // 3. The same pods drained by the pinned `kubectl drain --ignore-daemonsets --delete-emptydir-data`
@@ -131,6 +133,9 @@ async function main() {
   const toAgent = [];
   const agentToCordon = [];
   for (let i = 0; i < EVENTS; i++) {
+    // The previous cycle ended just after an agent poll (it saw the event gone): without a random
+    // pause every event would land right after a poll and wait a whole poll interval for the next.
+    await sleep(Math.random() * 1000);
     const { id, t } = await preempt(NODE_CORDON);
     const seen = nmds.until(() => (nmds.get(NODE_CORDON)?.status?.events ?? []).some((e) => e.id === id), 60_000, 'the agent to publish the event');
     const cordoned = await nodes.until(() => unschedulable(NODE_CORDON), 60_000, `${NODE_CORDON} cordoned`);
