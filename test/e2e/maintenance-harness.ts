@@ -299,6 +299,29 @@ export class Scenario {
       });
   }
 
+  /** A DaemonSet on `nodes`: its pods are never evicted by a drain. */
+  async daemonSet(name: string, nodes: string[]): Promise<void> {
+    await kubeConfig()
+      .makeApiClient(AppsV1Api)
+      .createNamespacedDaemonSet({
+        namespace: this.namespace,
+        body: {
+          metadata: { name },
+          spec: {
+            selector: { matchLabels: { app: name } },
+            template: {
+              metadata: { labels: { app: name } },
+              spec: {
+                affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: nodes }] }] } } },
+                tolerations: [KWOK_TOLERATION],
+                containers: [{ name: 'agent', image: 'registry.example/agent:1' }],
+              },
+            },
+          },
+        },
+      });
+  }
+
   async pdb(name: string, spec: Omit<V1PodDisruptionBudgetSpec, 'selector'>, app = name): Promise<void> {
     const policy = kubeConfig().makeApiClient(PolicyV1Api);
     await policy.createNamespacedPodDisruptionBudget({ namespace: this.namespace, body: { metadata: { name }, spec: { ...spec, selector: { matchLabels: { app } } } } });

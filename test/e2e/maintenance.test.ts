@@ -6,16 +6,18 @@
 // controller (maintenance-harness.ts).
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { installCrd, nodemetaTaints, readNode } from './controller-harness.js';
-import { waitFor } from './lib/cluster.js';
+import { kubectlOk, waitFor } from './lib/cluster.js';
 import {
   CORDONED_ANNOTATION,
   controllerConfig,
+  isoIn,
   isReady,
   isTerminating,
   maintenanceOf,
   phaseOf,
   withScenario,
   type EmulatorEvent,
+  type RawNodeMetadata,
   type RawPod,
 } from './maintenance-harness.js';
 
@@ -36,6 +38,9 @@ function minimumAvailable(history: { state: ReadonlyMap<string, RawPod> }[], ini
   }
   return minimum;
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const DRAINED_OR_LATER = ['Drained', 'Approved'];
 
 describe('maintenance end to end', () => {
   test.concurrent(
@@ -106,6 +111,241 @@ describe('maintenance end to end', () => {
         const deleted = new Set(pods.history.filter((e) => e.type === 'DELETED').map((e) => e.object.metadata.uid));
         for (const pod of original) expect(deleted).toContain(pod.uid);
         expect([...s.evictionsLogged().values()].reduce((a, b) => a + b, 0)).toBe(3);
+      }),
+    SCENARIO_TIMEOUT,
+  );
+
+  test.concurrent(
+    '2. Preempt with 30 s notice: every evictable pod has left, its grace period ended, before NotBefore',
+    () =>
+      withScenario('preempt', async (s) => {
+        const node = s.azureNode(0);
+        const nmd = await s.watchNodeMetadata([node]);
+        await s.startEmulator('azure', [node]);
+        await s.managedNode(node);
+        // Pods that would like 2 minutes to stop, and a DaemonSet pod (not evicted: it would come back).
+        await s.deployment('web', { replicas: 4, nodes: [node], terminationGracePeriodSeconds: 120 });
+        await s.daemonSet('logs', [node]);
+        const web = await s.runningPods('web', 4, [node]);
+        const [daemon] = await s.runningPods('logs', 1, [node]);
+        await s.spareNode();
+        const pods = await s.watchPods();
+        await s.startController(controllerConfig({ drain: { maxConcurrentDrains: '100%', maxGracePeriod: '5m', evictionTimeout: '5m' } }));
+        await s.ready(nmd, [node]);
+
+        const notBefore = isoIn(30_000);
+        const notBeforeMs = Date.parse(notBefore);
+        const eventId = await s.postEvent({ type: 'Preempt', resources: [node], notBefore, lifecycle: 'manual' });
+        const drained = await nmd.until('phase Drained', (state) => (DRAINED_OR_LATER.includes(phaseOf(state.get(node))) ? maintenanceOf(state.get(node)) : undefined), 30_000);
+        expect(drained).toMatchObject({ eventId, eventType: 'Preempt', notBefore, totalPods: 4, pendingPods: 0 });
+        expect(Date.parse(drained.drainedTime!)).toBeLessThan(notBeforeMs);
+
+        // Each web pod: its eviction (deletionTimestamp set) came before NotBefore, and so did the end of
+        // its grace period (deletionTimestamp = eviction + grace, capped to end 10 s before NotBefore).
+        pods.expectComplete();
+        for (const pod of web) {
+          const leaving = pods.history.find((e) => e.object.metadata.uid === pod.uid && (isTerminating(e.object) || e.type === 'DELETED'));
+          expect(leaving).toBeDefined();
+          expect(leaving!.at).toBeLessThan(notBeforeMs);
+          const stopBy = leaving!.object.metadata.deletionTimestamp;
+          expect(stopBy).toBeDefined();
+          expect(Date.parse(stopBy!)).toBeLessThanOrEqual(notBeforeMs - 9_000);
+        }
+        expect(pods.history.some((e) => e.object.metadata.uid === daemon!.uid && (isTerminating(e.object) || e.type === 'DELETED'))).toBe(false);
+        const cordoned = await readNode(node);
+        expect(cordoned.spec?.unschedulable).toBe(true);
+        expect(nodemetaTaints(cordoned)).toContainEqual({ key: 'nodemeta.io/scheduled-event', value: 'Preempt', effect: 'NoSchedule' });
+        await s.expectEvents(node, ['DrainStarted', 'NodeDrained']);
+      }),
+    SCENARIO_TIMEOUT,
+  );
+
+  test.concurrent(
+    '3. one event naming two nodes\' VMs: approval is asked only once both are drained',
+    () =>
+      withScenario('pair', async (s) => {
+        const [a, b] = [s.azureNode(0), s.azureNode(1)];
+        const nmd = await s.watchNodeMetadata([a, b]);
+        await s.startEmulator('azure', [a, b]);
+        await s.managedNode(a);
+        await s.managedNode(b);
+        // a's pods are held by their PDB until there is room elsewhere; b has nothing to evict.
+        await s.deployment('web', { replicas: 2, nodes: [a] });
+        await s.runningPods('web', 2, [a]);
+        await s.pdb('web', { maxUnavailable: 1 });
+        await s.startController(controllerConfig());
+        await s.ready(nmd, [a, b]);
+
+        const eventId = await s.postEvent({ type: 'Reboot', resources: [a, b], lifecycle: 'manual' });
+        await nmd.until('b Drained while a is still draining, blocked', (state) => phaseOf(state.get(b)) === 'Drained' && phaseOf(state.get(a)) === 'Draining' && (maintenanceOf(state.get(a))?.blockedPods ?? []).length > 0);
+        // Time for a wrong approval to show (the agents look every 2 s): none.
+        await sleep(5_000);
+        expect(maintenanceOf(nmd.state.get(a))?.approve).toBeUndefined();
+        expect(maintenanceOf(nmd.state.get(b))?.approve).toBeUndefined();
+        expect((await s.control<EmulatorEvent>('GET', `/events/${eventId}`)).approved).toBe(false);
+
+        await s.spareNode();
+        await nmd.until('both Approved', (state) => phaseOf(state.get(a)) === 'Approved' && phaseOf(state.get(b)) === 'Approved', 90_000);
+        const emulated = await s.control<EmulatorEvent>('GET', `/events/${eventId}`);
+        expect(emulated.approvals?.map((x) => x.vm).sort()).toEqual([a, b].sort());
+        const aDrained = Date.parse(maintenanceOf(nmd.state.get(a))!.drainedTime!);
+        for (const approval of emulated.approvals!) expect(Date.parse(approval.time)).toBeGreaterThanOrEqual(aDrained);
+
+        // Over the whole history: whenever either node asked for approval, both were drained.
+        nmd.expectComplete();
+        let asked = 0;
+        nmd.replay((state) => {
+          const askers = [a, b].filter((n) => maintenanceOf(state.get(n))?.approve === eventId);
+          if (askers.length === 0) return;
+          asked++;
+          const phases = [a, b].map((n) => phaseOf(state.get(n)));
+          expect(phases.every((phase) => DRAINED_OR_LATER.includes(phase)) ? 'both drained' : `approval asked while ${phases.join(' / ')}`).toBe('both drained');
+        });
+        expect(asked).toBeGreaterThan(0);
+
+        await s.control('DELETE', `/events/${eventId}`);
+        await nmd.until('both Completed', (state) => phaseOf(state.get(a)) === 'Completed' && phaseOf(state.get(b)) === 'Completed');
+        for (const n of [a, b]) {
+          await waitFor(`${n} uncordoned`, async () => (await readNode(n)).spec?.unschedulable !== true);
+          await s.expectEvents(n, ['NodeDrained', 'ApprovalRequested', 'MaintenanceApproved', 'MaintenanceCompleted']);
+        }
+      }),
+    SCENARIO_TIMEOUT,
+  );
+
+  test.concurrent(
+    '5. events cancelled before they start: taints removed, the node uncordoned, MaintenanceCancelled',
+    () =>
+      withScenario('cancel', async (s) => {
+        // a: a Reboot whose action is Cordon (cordoned at once, pods stay); b: a Redeploy with a lead
+        // time longer away than now (Scheduled, notice taint only).
+        const [a, b] = [s.azureNode(0), s.azureNode(1)];
+        const nmd = await s.watchNodeMetadata([a, b]);
+        await s.startEmulator('azure', [a, b]);
+        await s.managedNode(a);
+        await s.managedNode(b);
+        await s.deployment('web', { replicas: 1, nodes: [a], spare: false });
+        const [pod] = await s.runningPods('web', 1, [a]);
+        const pods = await s.watchPods();
+        await s.startController(controllerConfig({ policy: { Reboot: { action: 'Cordon' }, Redeploy: { action: 'Drain', leadTime: '5m' } } }));
+        await s.ready(nmd, [a, b]);
+
+        const reboot = await s.postEvent({ type: 'Reboot', resources: [a], notBefore: '+15m', lifecycle: 'manual' });
+        const redeploy = await s.postEvent({ type: 'Redeploy', resources: [b], notBefore: '+15m', lifecycle: 'manual' });
+        await nmd.until('a Cordoned, b Scheduled', (state) => phaseOf(state.get(a)) === 'Cordoned' && phaseOf(state.get(b)) === 'Scheduled' && maintenanceOf(state.get(b))?.eventId === redeploy);
+        const { na, nb } = await waitFor('a cordoned and tainted, b tainted', async () => {
+          const [na, nb] = [await readNode(a), await readNode(b)];
+          return nodemetaTaints(na).length > 0 && nodemetaTaints(nb).length > 0 && na.spec?.unschedulable === true ? { na, nb } : undefined;
+        });
+        expect(na.metadata?.annotations?.[CORDONED_ANNOTATION]).toBe(reboot);
+        expect(nodemetaTaints(na)).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'NoSchedule' }]);
+        expect(nb.spec?.unschedulable).not.toBe(true);
+        expect(nodemetaTaints(nb)).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Redeploy', effect: 'PreferNoSchedule' }]);
+        await s.expectEvents(a, ['MaintenanceScheduled', 'NodeCordoned']);
+
+        await s.control('DELETE', `/events/${reboot}`);
+        await s.control('DELETE', `/events/${redeploy}`);
+        await nmd.until('both Completed', (state) => phaseOf(state.get(a)) === 'Completed' && phaseOf(state.get(b)) === 'Completed');
+        for (const n of [a, b]) {
+          const after = await waitFor(`${n} untainted and schedulable`, async () => {
+            const node = await readNode(n);
+            return nodemetaTaints(node).length === 0 && node.spec?.unschedulable !== true ? node : undefined;
+          });
+          expect(after.metadata?.annotations?.[CORDONED_ANNOTATION]).toBeUndefined();
+          const events = await s.expectEvents(n, ['MaintenanceCancelled']);
+          expect(events.map((e) => e.reason)).not.toContain('MaintenanceCompleted');
+          expect(events.map((e) => e.reason)).not.toContain('DrainStarted');
+        }
+        // Cordon means the pods stay.
+        pods.expectComplete();
+        expect(pods.history.some((e) => e.object.metadata.uid === pod!.uid && (isTerminating(e.object) || e.type === 'DELETED'))).toBe(false);
+      }),
+    SCENARIO_TIMEOUT,
+  );
+
+  test.concurrent(
+    '6. a node an admin cordoned before the event stays cordoned after it; nodemeta never marks it as its own',
+    () =>
+      withScenario('admin', async (s) => {
+        const node = s.azureNode(0);
+        const nmd = await s.watchNodeMetadata([node]);
+        await s.startEmulator('azure', [node]);
+        await s.managedNode(node);
+        await s.deployment('web', { replicas: 1, nodes: [node] });
+        await s.runningPods('web', 1, [node]);
+        await s.spareNode();
+        await kubectlOk(['cordon', node]);
+        const nodeWatch = await s.watchNode(node);
+        await s.startController(controllerConfig());
+        await s.ready(nmd, [node]);
+
+        const eventId = await s.postEvent({ type: 'Reboot', resources: [node], lifecycle: 'manual' });
+        await nmd.until('phase Approved', (state) => phaseOf(state.get(node)) === 'Approved');
+        await s.runningPods('web', 1, [s.spare]);
+        await s.control('DELETE', `/events/${eventId}`);
+        await nmd.until('phase Completed', (state) => phaseOf(state.get(node)) === 'Completed');
+        await waitFor('the taint removed', async () => nodemetaTaints(await readNode(node)).length === 0);
+        await s.expectEvents(node, ['DrainStarted', 'NodeDrained', 'MaintenanceApproved', 'MaintenanceCompleted']);
+        // Give a wrong uncordon time to show.
+        await sleep(3_000);
+        const after = await readNode(node);
+        expect(after.spec?.unschedulable).toBe(true);
+        nodeWatch.expectComplete();
+        expect(nodeWatch.history.length).toBeGreaterThan(1);
+        for (const entry of nodeWatch.history) {
+          expect(entry.object.metadata.annotations?.[CORDONED_ANNOTATION]).toBeUndefined();
+          expect(entry.object.spec?.unschedulable).toBe(true);
+        }
+      }),
+    SCENARIO_TIMEOUT,
+  );
+
+  test.concurrent(
+    '7. an Alibaba spot termination time: cordon and drain at once, no approval step',
+    () =>
+      withScenario('spot', async (s) => {
+        const node = `cn-hangzhou.${s.short}.0`;
+        const nmd = await s.watchNodeMetadata([node]);
+        await s.startEmulator('alibaba', [node]);
+        await s.managedNode(node, 'alibaba');
+        await s.deployment('web', { replicas: 2, nodes: [node] });
+        await s.runningPods('web', 2, [node]);
+        await s.spareNode();
+        await s.startController(controllerConfig());
+        await s.ready(nmd, [node]);
+
+        await s.control('PATCH', `/vms/${node}`, { spot: { terminationTime: '+5m' } });
+        const drained = await nmd.until('phase Drained', (state) => (phaseOf(state.get(node)) === 'Drained' ? maintenanceOf(state.get(node)) : undefined));
+        expect(drained).toMatchObject({ eventId: 'spot-termination', eventType: 'SpotTermination', totalPods: 2, pendingPods: 0 });
+        const during = await readNode(node);
+        expect(during.spec?.unschedulable).toBe(true);
+        expect(during.metadata?.annotations?.[CORDONED_ANNOTATION]).toBe('spot-termination');
+        expect(nodemetaTaints(during).map((t) => `${t.key}:${t.effect}`)).toContain('nodemeta.io/spot-termination:NoSchedule');
+        await s.runningPods('web', 2, [s.spare]);
+        // It stays Drained: there is nothing to approve on Alibaba.
+        await sleep(5_000);
+        expect(phaseOf(nmd.state.get(node))).toBe('Drained');
+
+        // The reclaim is called off: the node is given back.
+        await s.control('PATCH', `/vms/${node}`, { spot: { terminationTime: null } });
+        await nmd.until('phase Completed', (state) => phaseOf(state.get(node)) === 'Completed');
+        await waitFor('uncordoned and untainted', async () => {
+          const n = await readNode(node);
+          return n.spec?.unschedulable !== true && nodemetaTaints(n).length === 0;
+        });
+        await s.expectEvents(node, ['MaintenanceScheduled', 'DrainStarted', 'NodeDrained']);
+
+        // Over the whole history: straight from Scheduled into Draining, approval never asked, nothing approved.
+        nmd.expectComplete();
+        const phases: string[] = [];
+        nmd.replay((state) => {
+          const current = state.get(node) as RawNodeMetadata | undefined;
+          expect(maintenanceOf(current)?.approve).toBeUndefined();
+          expect(current?.status?.approvals ?? []).toEqual([]);
+          const phase = phaseOf(current);
+          if (phases[phases.length - 1] !== phase) phases.push(phase);
+        });
+        expect(phases).toEqual(['None', 'Scheduled', 'Draining', 'Drained', 'Completed']);
       }),
     SCENARIO_TIMEOUT,
   );
