@@ -15,14 +15,14 @@
 // Watches record every change the API server reports (NodeMetadata, Pods, a Node) from the start of
 // a scenario: invariants ("never more than one node Draining", "never below minAvailable", "the
 // annotation was never there") are checked over the whole history, not over samples.
-import { AppsV1Api, CoreV1Api, PolicyV1Api, Watch, type V1PodDisruptionBudgetSpec } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, Watch, type V1Pod, type V1PodDisruptionBudgetSpec } from '@kubernetes/client-node';
 import { expect } from '@jest/globals';
 import { stringify } from 'yaml';
 import type { MaintenanceStatus, NodeMetadataStatus } from '../../src/api/nodemetadata.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator.js';
 import { startAgent, type AgentProcess } from './agent-harness.js';
 import { createNode, deleteNode, runId, startController, writeConfig, type ControllerProcess } from './controller-harness.js';
-import { createTestNamespace, deleteTestNamespace, kubeConfig, kubeconfigPath, waitFor } from './lib/cluster.js';
+import { apiStatus, createTestNamespace, deleteTestNamespace, kubeConfig, kubeconfigPath, waitFor } from './lib/cluster.js';
 
 export const MANAGED_LABEL = 'nodemeta-e2e-maintenance';
 export const CORDONED_ANNOTATION = 'nodemeta.io/cordoned';
@@ -172,6 +172,8 @@ export interface DeploymentOptions {
   /** Whether replacements may go to the spare node (default true). */
   spare?: boolean;
   terminationGracePeriodSeconds?: number;
+  /** Finalizers on every pod: an evicted pod then stays Terminating until the test removes them. */
+  finalizers?: string[];
 }
 
 export interface NodeEvent {
@@ -194,6 +196,7 @@ export class Scenario {
   readonly controllers: ControllerProcess[] = [];
   private readonly nodes: string[] = [];
   private readonly recorders: Recorder<RawObject>[] = [];
+  private holdsPods = false;
 
   constructor(readonly name: string) {
     this.short = `${name}${runId()}`;
@@ -275,6 +278,7 @@ export class Scenario {
   }
 
   async deployment(name: string, options: DeploymentOptions): Promise<void> {
+    if (options.finalizers !== undefined) this.holdsPods = true;
     const hosts = [...options.nodes, ...(options.spare === false ? [] : [this.spare])];
     await kubeConfig()
       .makeApiClient(AppsV1Api)
@@ -286,7 +290,7 @@ export class Scenario {
             replicas: options.replicas,
             selector: { matchLabels: { app: name } },
             template: {
-              metadata: { labels: { app: name } },
+              metadata: { labels: { app: name }, ...(options.finalizers === undefined ? {} : { finalizers: options.finalizers }) },
               spec: {
                 affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: hosts }] }] } } },
                 tolerations: [KWOK_TOLERATION],
@@ -402,13 +406,46 @@ export class Scenario {
     return counts;
   }
 
+  /** Removes the finalizers of the namespace's Terminating pods (what a kubelet's confirmation would let go); returns how many. */
+  releaseTerminatingPods(): Promise<number> {
+    return this.releasePods((pod) => Boolean(pod.metadata?.deletionTimestamp));
+  }
+
+  private async releasePods(which: (pod: V1Pod) => boolean): Promise<number> {
+    const core = kubeConfig().makeApiClient(CoreV1Api);
+    const pods = (await core.listNamespacedPod({ namespace: this.namespace })).items.filter((p) => (p.metadata?.finalizers ?? []).length > 0 && which(p));
+    for (const pod of pods) {
+      await core
+        .patchNamespacedPod({ name: pod.metadata!.name!, namespace: this.namespace, body: { metadata: { finalizers: null } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+        .catch(() => undefined);
+    }
+    return pods.length;
+  }
+
   async tearDown(): Promise<void> {
     for (const recorder of this.recorders) recorder.stop();
     await Promise.all(this.controllers.map((c) => c.stop('SIGKILL')));
     await Promise.all(this.agents.map((a) => a.stop()));
     await this.emulator?.close();
+    // The namespace first, while the nodes still exist: kwok then confirms its pods' deletion at once
+    // (pods bound to a deleted node wait for the pod garbage collector). Finalizers a scenario put
+    // on its pods are let go as the deletion reaches them.
+    if (this.namespace) {
+      await deleteTestNamespace(this.namespace).catch(() => undefined);
+      const core = kubeConfig().makeApiClient(CoreV1Api);
+      await waitFor(
+        `namespace ${this.namespace} to go`,
+        async () => {
+          if (this.holdsPods) await this.releasePods(() => true);
+          return core.readNamespace({ name: this.namespace }).then(
+            () => false,
+            (error: unknown) => apiStatus(error) === 404,
+          );
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      ).catch(() => undefined);
+    }
     await Promise.all(this.nodes.map((name) => deleteNode(name).catch(() => undefined)));
-    if (this.namespace) await deleteTestNamespace(this.namespace).catch(() => undefined);
   }
 }
 
