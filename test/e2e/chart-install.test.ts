@@ -364,6 +364,10 @@ describe('the controller, with its ServiceAccount token', () => {
         controllerPod.metadata?.name ?? 'e2e',
         '--metrics-addr',
         '127.0.0.1:0',
+        // This test's nodes only: the cluster's other simulated nodes run no agent, and while a
+        // managed node has not reported its VM name nothing may be approved (docs/maintenance.md).
+        '--node-selector',
+        'nodemeta.io/e2e=chart',
       ],
       { env: { ...process.env, POD_NAME: controllerPod.metadata?.name, POD_NAMESPACE: ns }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -438,7 +442,7 @@ describe('agent processes with their DaemonSet pods’ tokens, against the IMDS 
     await emulator?.close();
   });
 
-  test('each agent labels its own node through the controller; a Reboot becomes the notice taint and goes away with the event', async () => {
+  test('each agent labels its own node through the controller; a Reboot two hours ahead is a notice taint; one due now is drained, approved by the agent and undone afterwards', async () => {
     emulator = await startEmulator({
       provider: 'azure',
       scenario: [
@@ -500,6 +504,56 @@ describe('agent processes with their DaemonSet pods’ tokens, against the IMDS 
     const all = (await (await fetch(`${emulator.url}/_emulator/events`)).json()) as { EventId: string }[];
     for (const e of all) expect((await fetch(`${emulator.url}/_emulator/events/${e.EventId}`, { method: 'DELETE' })).status).toBe(200);
     await waitFor('the notice taint to go from node A', async () => !notice(await core.readNode({ name: NODE_A })), { timeoutMs: 60_000 });
+
+    // A Reboot with Azure's usual 15 min notice on node B, which runs a Deployment's pod: the
+    // controller (its ServiceAccount) cordons and drains through the Eviction API, the agent (its
+    // pod's token) approves; when the platform is done, the node comes back into service.
+    const apps = kc.makeApiClient(AppsV1Api);
+    const appLabels = { app: `drained-${suffix}` };
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name: appLabels.app },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: appLabels },
+          template: {
+            metadata: { labels: appLabels },
+            spec: { nodeSelector: { 'kubernetes.io/hostname': NODE_B }, terminationGracePeriodSeconds: 5, containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
+          },
+        },
+      },
+    });
+    const appPods = async () => (await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${appLabels.app}` })).items;
+    const first = await waitFor('the app pod Running on node B', async () => (await appPods()).find((p) => p.spec?.nodeName === NODE_B && p.status?.phase === 'Running'));
+    const reboot = await fetch(`${emulator.url}/_emulator/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'Reboot', resources: [NODE_B], notBefore: '+15m', lifecycle: 'manual' }),
+    });
+    expect(reboot.status).toBe(201);
+    const { EventId: rebootId } = (await reboot.json()) as { EventId: string };
+    const approved = await waitFor('node B drained and the Reboot approved by its agent', async () => {
+      const o = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_B })) as NodeMetadata;
+      return o.status?.maintenance?.phase === 'Approved' ? o.status : undefined;
+    }, { timeoutMs: 90_000 }).catch((err: Error) => Promise.reject(new Error(`${err.message}\n${agentOf(NODE_B)}`)));
+    expect(approved.maintenance).toMatchObject({ eventId: rebootId, eventType: 'Reboot', evictedPods: 1, pendingPods: 0 });
+    expect(approved.approvals?.map((a) => a.eventId)).toContain(rebootId);
+    const emulated = (await (await fetch(`${emulator.url}/_emulator/events/${rebootId}`)).json()) as { approved: boolean };
+    expect(emulated.approved).toBe(true);
+    // The pod left through an eviction (a new one could not land on the cordoned node).
+    expect((await appPods()).some((p) => p.metadata?.uid === first.metadata?.uid && p.metadata?.deletionTimestamp === undefined)).toBe(false);
+    const cordoned = await core.readNode({ name: NODE_B });
+    expect(cordoned.spec?.unschedulable).toBe(true);
+    expect(cordoned.metadata?.annotations?.['nodemeta.io/cordoned']).toBe(rebootId);
+
+    expect((await fetch(`${emulator.url}/_emulator/events/${rebootId}`, { method: 'DELETE' })).status).toBe(200);
+    await waitFor('node B uncordoned after the Reboot', async () => {
+      const node = await core.readNode({ name: NODE_B });
+      return node.spec?.unschedulable !== true && node.metadata?.annotations?.['nodemeta.io/cordoned'] === undefined;
+    }, { timeoutMs: 60_000 });
+    const done = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_B })) as NodeMetadata;
+    expect(done.status?.maintenance).toMatchObject({ phase: 'Completed', eventId: rebootId });
   });
 });
 
