@@ -21,6 +21,8 @@ export interface NodeState {
   spec?: {
     taints?: Taint[];
     unschedulable?: boolean;
+    /** The cloud's id of the VM, e.g. `azure:///subscriptions/…/virtualMachines/3`. */
+    providerID?: string;
   };
   /** The node's Ready condition is True (status.conditions). */
   ready?: boolean;
@@ -103,6 +105,7 @@ export function nodeStateOf(node: V1Node): NodeState {
       });
     }
     if (node.spec.unschedulable !== undefined) state.spec.unschedulable = node.spec.unschedulable;
+    if (node.spec.providerID !== undefined) state.spec.providerID = node.spec.providerID;
   }
   const ready = node.status?.conditions?.find((condition) => condition.type === 'Ready');
   if (ready !== undefined) state.ready = ready.status === 'True';

@@ -22,7 +22,7 @@ import type { ReconcileResult } from '../runtime/workqueue.js';
 import { WriteConflictError, type ClusterCache, type NodeState, type NodeWriter } from './cluster-state.js';
 import { drainBudget, type ControllerConfig } from './config.js';
 import { desiredLabels, labeledCondition, ownedLabelKeys, planLabelChanges, type DesiredLabels, type LabelPlan } from './labels.js';
-import { approvalReady, vmIndex } from './maintenance/approval.js';
+import { approvalReady, azureVmName, vmIndex } from './maintenance/approval.js';
 import { planDrain } from './maintenance/drain-plan.js';
 import { EvictionLedger, evictPods, type EvictionReport } from './maintenance/evictor.js';
 import { nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep } from './maintenance/state-machine.js';
@@ -273,7 +273,7 @@ export class NodeReconciler {
       event !== undefined &&
       approvalReady(
         { id: event.id, resources: event.resources },
-        vmIndex([...peers].map(([peer, peerMetadata]) => ({ nodeName: peer, vmName: peerMetadata?.status?.instance?.name }))),
+        vmIndex([...peers].map(([peer, peerMetadata]) => ({ nodeName: peer, vmName: peerMetadata?.status?.instance?.name ?? azureVmName(cache.node(peer)?.spec?.providerID) }))),
         new Map([...peers].map(([peer, peerMetadata]) => [peer, peerMetadata?.status?.maintenance])),
       );
     return {

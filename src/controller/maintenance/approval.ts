@@ -6,14 +6,17 @@
 //
 // Mapping Resources to nodes: Resources holds Azure VM names (`aks-pool1-12345678-vmss_3`), which
 // are not Kubernetes node names (`aks-pool1-12345678-vmss000003`). Each agent reports its own VM's
-// name (IMDS compute.name) in NodeMetadata `status.instance.name`; that is the only link nodemeta
-// trusts. Azure compares VM names without regard to case, and so does this.
+// name (IMDS compute.name) in NodeMetadata `status.instance.name`; that is the link nodemeta trusts
+// first. A node whose agent has not reported yet is mapped through its providerID (azureVmName),
+// which AKS sets when the node registers. Azure compares VM names without regard to case, and so
+// does this.
 //
 // A Resources entry no cluster node reports: it is another VM in the same availability set or
 // scale set that is not in this cluster (or not managed by nodemeta). It is not ours to drain, and
 // waiting for it would wait forever, so it does not hold up the approval. But that is only safe when
-// the mapping is complete: while some managed node has not reported its VM name yet, an unknown
-// name might be that node, so nothing is approved (the event then simply starts at NotBefore).
+// the mapping is complete: while some managed node has neither reported its VM name nor has a
+// providerID that names one, an unknown name might be that node, so nothing is approved (the event
+// then simply starts at NotBefore).
 //
 // "Drained or later" means the peer handles this very event and is Drained or Approved. Completed is
 // not enough: a completed node has been uncordoned and may run pods again.
@@ -32,6 +35,21 @@ export interface VmIndex {
   nodesByVmName: ReadonlyMap<string, string>;
   /** Managed nodes whose agent has not reported a VM name yet. */
   unmapped: readonly string[];
+}
+
+/**
+ * The Azure VM name a node's providerID names, for nodes whose agent has not reported one (a new
+ * node, or a Windows pool the Linux-only DaemonSet does not cover). AKS writes
+ * `azure:///subscriptions/…/virtualMachineScaleSets/<scale set>/virtualMachines/<instance id>` for
+ * scale-set VMs, whose VM name is `<scale set>_<instance id>`, and
+ * `azure:///subscriptions/…/virtualMachines/<name>` for availability-set VMs.
+ */
+export function azureVmName(providerID: string | undefined): string | undefined {
+  if (providerID === undefined || !providerID.toLowerCase().startsWith('azure://')) return undefined;
+  const scaleSet = /\/virtualMachineScaleSets\/([^/]+)\/virtualMachines\/([^/]+)$/i.exec(providerID);
+  if (scaleSet !== null) return `${scaleSet[1]}_${scaleSet[2]}`;
+  const single = /\/virtualMachines\/([^/]+)$/i.exec(providerID);
+  return single === null ? undefined : single[1];
 }
 
 export function vmIndex(nodes: readonly { nodeName: string; vmName: string | undefined }[]): VmIndex {

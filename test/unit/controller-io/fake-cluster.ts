@@ -26,6 +26,7 @@ interface FakeNode {
   unschedulable: boolean;
   annotations: Record<string, string>;
   ready: boolean;
+  providerID?: string;
   resourceVersion: number;
 }
 
@@ -48,7 +49,7 @@ export class FakeCluster implements ClusterCache, NodeWriter {
   /** Runs once just before the next write of that kind reaches the "server" (to stage races). */
   private beforeNextWrite: Partial<Record<RecordedWrite['kind'], () => void>> = {};
 
-  addNode(name: string, init: { labels?: Record<string, string>; labelManager?: string; taints?: Taint[]; unschedulable?: boolean; ready?: boolean } = {}): void {
+  addNode(name: string, init: { labels?: Record<string, string>; labelManager?: string; taints?: Taint[]; unschedulable?: boolean; ready?: boolean; providerID?: string } = {}): void {
     const labels = { ...init.labels };
     const foreignOwners = new Map(Object.keys(labels).map((key) => [key, init.labelManager ?? 'kubelet']));
     this.nodes.set(name, {
@@ -60,6 +61,7 @@ export class FakeCluster implements ClusterCache, NodeWriter {
       unschedulable: init.unschedulable ?? false,
       annotations: {},
       ready: init.ready ?? true,
+      ...(init.providerID === undefined ? {} : { providerID: init.providerID }),
       resourceVersion: 1,
     });
   }
@@ -312,6 +314,7 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     if (Object.keys(node.annotations).length > 0) state.metadata.annotations = { ...node.annotations };
     if (node.taints !== undefined) state.spec!.taints = node.taints.map((taint) => ({ ...taint }));
     if (node.unschedulable) state.spec!.unschedulable = true;
+    if (node.providerID !== undefined) state.spec!.providerID = node.providerID;
     return state;
   }
 }

@@ -241,6 +241,23 @@ describe('NodeReconciler maintenance', () => {
       expect(cluster.status(NODE)?.maintenance?.approve).toBe('EV-1');
     });
 
+    it('maps a node without an agent through its providerID: one the event does not name does not hold the approval up, one it names does', async () => {
+      const WINDOWS = 'akswin000002';
+      const vmss = 'azure:///subscriptions/0000/resourceGroups/mc/providers/Microsoft.Compute/virtualMachineScaleSets';
+      cluster.addNode(WINDOWS, { providerID: `${vmss}/akswin/virtualMachines/2` });
+      cluster.setNodeMetadata(OTHER, agentStatus(OTHER_VM, []));
+      cluster.setNodeMetadata(NODE, agentStatus(VM, [event('Reboot', T0 + 15 * 60_000, [VM])]));
+      await settle(NODE);
+      expect(phase(NODE)).toBe('Drained');
+      expect(cluster.status(NODE)?.maintenance?.approve).toBe('EV-1');
+
+      // The same, but the event also names the agent-less node's VM: it is not drained, so no approval.
+      cluster.setNodeMetadata(NODE, agentStatus(VM, [event('Reboot', T0 + 15 * 60_000, [VM, 'akswin_2'], 'EV-2')]));
+      await settle(NODE);
+      expect(cluster.status(NODE)?.maintenance).toMatchObject({ phase: 'Drained', eventId: 'EV-2' });
+      expect(cluster.status(NODE)?.maintenance?.approve).toBeUndefined();
+    });
+
     it('never lets two nodes drain at once under maxConcurrentDrains 1, even when both are reconciled at the same moment', async () => {
       current = config('drain:\n  maxConcurrentDrains: 1\n  maxGracePeriod: 1m\n');
       const notBefore = T0 + 15 * 60_000;

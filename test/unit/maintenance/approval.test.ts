@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { MaintenancePhase, MaintenanceStatus } from '../../../src/api/nodemetadata.js';
-import { approvalReady, vmIndex } from '../../../src/controller/maintenance/approval.js';
+import { approvalReady, azureVmName, vmIndex } from '../../../src/controller/maintenance/approval.js';
 
 const event = { id: 'E1', resources: ['aks-pool1-12345678-vmss_3', 'aks-pool1-12345678-vmss_4'] };
 const index = vmIndex([
@@ -49,5 +49,19 @@ describe('approvalReady', () => {
     ]);
     expect(partial.unmapped).toEqual(['new-node']);
     expect(approvalReady({ id: 'E1', resources: ['aks-pool1-12345678-vmss_3', 'unknown-vm'] }, partial, phases({ 'aks-pool1-12345678-vmss000003': ['Drained', 'E1'] }))).toBe(false);
+  });
+});
+
+describe('azureVmName', () => {
+  test.each([
+    ['azure:///subscriptions/0000/resourceGroups/mc_rg_aks_westeurope/providers/Microsoft.Compute/virtualMachineScaleSets/aks-pool1-12345678-vmss/virtualMachines/3', 'aks-pool1-12345678-vmss_3'],
+    ['azure:///subscriptions/0000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/aks-agentpool-1-0', 'aks-agentpool-1-0'],
+    ['AZURE:///subscriptions/0000/resourceGroups/rg/providers/Microsoft.Compute/VirtualMachineScaleSets/akswin/VirtualMachines/12', 'akswin_12'],
+  ])('%s names VM %s', (providerID, vm) => {
+    expect(azureVmName(providerID)).toBe(vm);
+  });
+
+  test.each([undefined, '', 'alicloud://cn-hangzhou.i-bp1', 'kwok://node-1', 'azure:///subscriptions/0000/resourceGroups/rg'])('%s names no Azure VM', (providerID) => {
+    expect(azureVmName(providerID)).toBeUndefined();
   });
 });
