@@ -159,9 +159,10 @@ describe('NodeMetadata CRD', () => {
     expect(version).toMatchObject({ name: VERSION, served: true, storage: true, subresources: { status: {} } });
   });
 
-  test('printer columns show provider, zone, fault/update domain, event and phase, and point at real fields', () => {
-    const columns = version.additionalPrinterColumns;
-    expect(columns.map((column) => column.name)).toEqual(['Provider', 'Zone', 'FD', 'UD', 'Event', 'Phase', 'Age']);
+  test('printer columns show provider, zone, fault/update domain, event and phase (NotBefore and pending pods with -o wide), and point at real fields', () => {
+    const columns = version.additionalPrinterColumns as { name: string; jsonPath: string; priority?: number }[];
+    expect(columns.filter((column) => column.priority === undefined).map((column) => column.name)).toEqual(['Provider', 'Zone', 'FD', 'UD', 'Event', 'Phase', 'Age']);
+    expect(columns.filter((column) => column.priority === 1).map((column) => column.name)).toEqual(['NotBefore', 'Pending']);
     for (const { jsonPath } of columns) {
       if (jsonPath === '.metadata.creationTimestamp') continue;
       expect(() => schemaAt(jsonPath.slice(1).split('.'))).not.toThrow();
