@@ -110,22 +110,37 @@ export function nextMaintenanceStep(input: MaintenanceInput): MaintenanceStep {
     const replaced = handling === undefined ? '' : ` (replaces ${handling.eventId ?? 'an event'})`;
     return transition(scheduledStatus(active), [emit('Normal', 'MaintenanceScheduled', `${describe(active)}: action ${active.action}${active.due ? ' now' : ` at ${iso(active.startAt)}`}${replaced}`)]);
   }
-  switch (handling.phase) {
+  // The event's NotBefore as the platform gives it now: Azure may move it, and drops it once the
+  // event has started (EventStatus Started). finish() tells a run from a cancellation by it, so an
+  // event that started (a neighbour's approval starts it for every VM in Resources) and then left
+  // the metadata service is over, not cancelled.
+  const status = followNotBefore(handling, active);
+  switch (status.phase) {
     case MaintenancePhase.Scheduled:
     case MaintenancePhase.Cordoned:
-      return beforeDrain(handling, active, input);
+      return beforeDrain(status, active, input);
     case MaintenancePhase.Draining:
     case MaintenancePhase.Drained:
     case MaintenancePhase.Failed:
       // The policy no longer drains for this event (spec.drain: Disabled, or a new configuration):
       // stop and fall back to what it asks for now. An approved event is under way: left alone.
-      if (active.action !== 'Drain') return stopDrain(handling, active, input);
-      return handling.phase === MaintenancePhase.Draining ? draining(handling, active, input) : handling.phase === MaintenancePhase.Drained ? drained(handling, active, input) : failed(handling, input);
+      if (active.action !== 'Drain') return stopDrain(status, active, input);
+      return status.phase === MaintenancePhase.Draining ? draining(status, active, input) : status.phase === MaintenancePhase.Drained ? drained(status, active, input) : failed(status, input);
     case MaintenancePhase.Approved:
-      return approved(handling, input);
+      return approved(status, input);
     default:
-      return { status: handling, actions: [] };
+      return { status, actions: [] };
   }
+}
+
+/** `status` with notBefore set to the active event's deadline now (absent once the event has started). */
+function followNotBefore(status: MaintenanceStatus, active: PlannedAction): MaintenanceStatus {
+  const notBefore = active.deadline === undefined ? undefined : iso(active.deadline);
+  if (status.notBefore === notBefore) return status;
+  const next: MaintenanceStatus = { ...status };
+  if (notBefore === undefined) delete next.notBefore;
+  else next.notBefore = notBefore;
+  return next;
 }
 
 // ---- phases ----
@@ -274,7 +289,10 @@ function drainForcedAt(active: PlannedAction, input: MaintenanceInput): number {
 
 function approvable(active: PlannedAction, input: MaintenanceInput): boolean {
   // Only Azure scheduled events can be approved (StartRequests); Alibaba and spot reclaims cannot.
-  return input.config.approve === 'AfterDrain' && input.provider === 'azure' && active.eventType !== SPOT_TERMINATION;
+  // One without NotBefore has started (a neighbour's approval, its time came, or posted Started):
+  // under way, nothing to approve, and a request made before it started is not withdrawn when a
+  // neighbour finishes first (finish() clears it).
+  return input.config.approve === 'AfterDrain' && input.provider === 'azure' && active.eventType !== SPOT_TERMINATION && active.deadline !== undefined;
 }
 
 function remainingPods(pods: DrainPlan): number {
