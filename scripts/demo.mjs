@@ -221,6 +221,7 @@ async function maintenanceAct(emulator, kubeconfig) {
     }
     if (m?.eventId === eventId && m.phase === 'Draining') {
       const blocked = (m.blockedPods ?? []).map((b) => b.name);
+      for (const name of blocked) heldBack.add(name);
       const text = `${m.pendingPods} of ${m.totalPods} pods left${blocked.length > 0 ? `; held back by the PDB: ${blocked.join(', ')}` : ''}`;
       if (text !== progress && m.pendingPods !== m.totalPods) {
         progress = text;
@@ -254,6 +255,7 @@ async function maintenanceAct(emulator, kubeconfig) {
     if (type === 'DELETED') once(`gone-${pod.metadata.uid}`, () => row(undefined, 'Pod', `${pod.metadata.name} evicted and gone`));
   };
   let minHealthy = Infinity;
+  const heldBack = new Set();
   const onPdb = (_type, pdb) => {
     if (eventId !== undefined && pdb.status?.currentHealthy !== undefined) minHealthy = Math.min(minHealthy, pdb.status.currentHealthy);
   };
@@ -261,6 +263,8 @@ async function maintenanceAct(emulator, kubeconfig) {
   const onEvent = (_type, event) => {
     if (Date.now() < eventsSynced || eventId === undefined || event.source?.component !== 'nodemeta-controller') return;
     once(`event-${event.metadata.uid}-${event.count ?? 1}`, () => row(undefined, 'Event', `${event.reason}: ${shorten(event.message, 110)}`));
+    const blocked = event.reason === 'EvictionBlocked' ? /^pod [^/]+\/(\S+):/.exec(event.message ?? '') : null;
+    if (blocked) heldBack.add(blocked[1]);
   };
 
   const stops = [
@@ -300,6 +304,14 @@ async function maintenanceAct(emulator, kubeconfig) {
   console.log(`\n  From the event: cordoned after ${s(when('cordoned'))}, drained after ${s(when('drained'))}, approved after ${s(when('approved'))}, completed after ${s(when('completed'))}, uncordoned after ${s(when('uncordoned'))}`);
   console.log('  (the demo waited 2 s between the platform starting the reboot and removing the event).');
   if (Number.isFinite(minHealthy)) console.log(`  The PodDisruptionBudget held: at least ${minHealthy} of 3 checkout pods stayed healthy throughout.`);
+  if (heldBack.size > 0) {
+    console.log(`  The Eviction API refused ${[...heldBack].join(', ')} (429: the PDB allowed no disruption) until a replacement`);
+    console.log('  was Ready elsewhere; nodemeta retried with backoff (5 s, doubling).');
+  } else {
+    console.log('  No eviction was refused this time: kwok makes each replacement pod Ready at once, so the PDB allowed');
+    console.log('  the next eviction while the API server was still retrying it. When it is slower the API answers 429');
+    console.log('  and nodemeta retries the pod with backoff (5 s, doubling).');
+  }
   console.log(`  checkout pods now run on: ${[...new Set(after.map((p) => p.spec.nodeName))].sort().join(', ')}`);
   console.log(`\nkubectl get nmd ${ACT_NODE}`);
   console.log(kubectl(['get', 'nmd', ACT_NODE]).trimEnd().replace(/^/gm, '  '));
