@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { installCrd, nodemetaTaints, readNode } from './controller-harness.js';
 import { waitFor } from './lib/cluster.js';
-import { CORDONED_ANNOTATION, controllerConfig, isTerminating, maintenanceOf, phaseOf, withScenario, type Scenario } from './maintenance-harness.js';
+import { CORDONED_ANNOTATION, controllerConfig, isoIn, isTerminating, maintenanceOf, phaseOf, withScenario, type Scenario } from './maintenance-harness.js';
 
 const SCENARIO_TIMEOUT = 240_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -89,21 +89,25 @@ describe('maintenance drains end to end', () => {
   );
 
   test.concurrent(
-    '8. maxConcurrentDrains 1 with events on three nodes: never more than one node Draining at a time',
+    '8. maxConcurrentDrains 1 with events on three nodes: never more than one node Draining at a time, unless a deadline forces it',
     () =>
       withScenario('budget', async (s) => {
         const nodes = [0, 1, 2].map((i) => s.azureNode(i));
-        const nmd = await s.watchNodeMetadata(nodes);
-        await s.startEmulator('azure', nodes);
-        for (const node of nodes) await s.managedNode(node);
+        const urgent = s.azureNode(3);
+        const all = [...nodes, urgent];
+        const nmd = await s.watchNodeMetadata(all);
+        await s.startEmulator('azure', all);
+        for (const node of all) await s.managedNode(node);
         // Two pods per node, each pair under a PDB allowing one disruption: no drain is instant.
         for (const [i, node] of nodes.entries()) {
           await s.deployment(`web${i}`, { replicas: 2, nodes: [node] });
           await s.runningPods(`web${i}`, 2, [node]);
           await s.pdb(`web${i}`, { maxUnavailable: 1 });
         }
+        await s.deployment('batch', { replicas: 1, nodes: [urgent] });
+        await s.runningPods('batch', 1, [urgent]);
         await s.startController(controllerConfig({ drain: { maxConcurrentDrains: 1, maxGracePeriod: '5s', evictionTimeout: '5m' } }));
-        await s.ready(nmd, nodes);
+        await s.ready(nmd, all);
 
         // NotBefore 15 min away: no deadline forces a drain beyond the budget.
         const events = await Promise.all(nodes.map((node) => s.postEvent({ type: 'Reboot', resources: [node], notBefore: '+15m', lifecycle: 'manual' })));
@@ -112,6 +116,7 @@ describe('maintenance drains end to end', () => {
           const phases = nodes.map((n) => phaseOf(state.get(n)));
           return [...phases].sort().join() === 'Cordoned,Cordoned,Draining' ? nodes.filter((_, i) => phases[i] === 'Cordoned') : undefined;
         });
+        const held = nodes.find((n) => !waiting.includes(n))!;
         await sleep(5_000);
         for (const node of waiting) {
           expect(phaseOf(nmd.state.get(node))).toBe('Cordoned');
@@ -121,17 +126,34 @@ describe('maintenance drains end to end', () => {
           await s.expectEvents(node, ['DrainWaitingForBudget']);
         }
 
+        // A Preempt 30 s ahead on a fourth node while the budget is spent: it waits too, then drains
+        // anyway once only maxGracePeriod + 10 s are left before NotBefore.
+        const notBefore = isoIn(30_000);
+        const forcedAt = Date.parse(notBefore) - 5_000 - 10_000;
+        await s.postEvent({ type: 'Preempt', resources: [urgent], notBefore, lifecycle: 'manual' });
+        const urgentDrained = await nmd.until('the Preempt node drained', (state) => (DRAINED_OR_LATER.includes(phaseOf(state.get(urgent))) ? maintenanceOf(state.get(urgent)) : undefined), 60_000);
+        expect(Date.parse(urgentDrained.startedTime!)).toBeGreaterThanOrEqual(Math.floor(forcedAt / 1000) * 1000);
+        expect(Date.parse(urgentDrained.drainedTime!)).toBeLessThan(Date.parse(notBefore));
+        const urgentEvents = await s.expectEvents(urgent, ['DrainWaitingForBudget', 'DrainStarted', 'NodeDrained']);
+        expect(urgentEvents.find((e) => e.reason === 'DrainStarted')?.message).toMatch(/deadline reached: drains beyond the budget/);
+        // Meanwhile the others still wait for the held drain.
+        expect(nodes.map((n) => phaseOf(nmd.state.get(n)))).toEqual(nodes.map((n) => (n === held ? 'Draining' : 'Cordoned')));
+
         await s.spareNode();
         await nmd.until('every node drained and approved', (state) => nodes.every((n) => phaseOf(state.get(n)) === 'Approved'), 120_000);
         for (const [i, node] of nodes.entries()) expect(maintenanceOf(nmd.state.get(node))?.eventId).toBe(events[i]);
 
-        // Over the whole history: at most one node Draining at any moment, and each drained in turn.
+        // Over the whole history: at most one node Draining at any moment, except the Preempt node
+        // once its deadline forced it; and each drained in turn.
         nmd.expectComplete();
         let most = 0;
         const drainedInTurn: string[] = [];
         nmd.replay((state, entry) => {
-          most = Math.max(most, nodes.filter((n) => phaseOf(state.get(n)) === 'Draining').length);
-          if (phaseOf(entry.object) === 'Draining' && drainedInTurn[drainedInTurn.length - 1] !== entry.object.metadata.name) drainedInTurn.push(entry.object.metadata.name);
+          const drainingNow = all.filter((n) => phaseOf(state.get(n)) === 'Draining');
+          most = Math.max(most, drainingNow.filter((n) => n !== urgent).length);
+          if (drainingNow.length > 1) expect(drainingNow.includes(urgent) && entry.at >= forcedAt ? 'forced by the deadline' : `${drainingNow.join(', ')} Draining at once`).toBe('forced by the deadline');
+          const name = entry.object.metadata.name;
+          if (name !== urgent && phaseOf(entry.object) === 'Draining' && drainedInTurn[drainedInTurn.length - 1] !== name) drainedInTurn.push(name);
         });
         expect(most).toBe(1);
         expect([...drainedInTurn].sort()).toEqual([...nodes].sort());
