@@ -51,7 +51,9 @@ describe('maintenance drains end to end', () => {
         });
         const terminatingBefore = [...pods.state.values()].filter(isTerminating).map((p) => p.metadata.name);
         expect(terminatingBefore).toHaveLength(2);
-        expect([...s.evictionsLogged().keys()].sort()).toEqual(terminatingBefore.map((name) => `${s.namespace}/${name}`).sort());
+        const logged = terminatingBefore.map((name) => `${s.namespace}/${name}`).sort();
+        // (the log lines come over a pipe, and may trail the status the controller wrote after them)
+        await waitFor('the two evictions in the leader\'s log', () => [...s.evictionsLogged().keys()].sort().join() === logged.join(), { timeoutMs: 10_000 });
 
         // Killed without a chance to release the Lease; room for the pods appears meanwhile.
         await first.stop('SIGKILL');

@@ -17,12 +17,14 @@
 // annotation was never there") are checked over the whole history, not over samples.
 import { AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, Watch, type V1Pod, type V1PodDisruptionBudgetSpec } from '@kubernetes/client-node';
 import { expect } from '@jest/globals';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { stringify } from 'yaml';
 import type { MaintenanceStatus, NodeMetadataStatus } from '../../src/api/nodemetadata.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator.js';
 import { startAgent, type AgentProcess } from './agent-harness.js';
 import { createNode, deleteNode, runId, startController, writeConfig, type ControllerProcess } from './controller-harness.js';
-import { apiStatus, createTestNamespace, deleteTestNamespace, kubeConfig, kubeconfigPath, waitFor } from './lib/cluster.js';
+import { apiStatus, clusterDir, createTestNamespace, deleteTestNamespace, kubeConfig, kubeconfigPath, waitFor } from './lib/cluster.js';
 
 export const MANAGED_LABEL = 'nodemeta-e2e-maintenance';
 export const CORDONED_ANNOTATION = 'nodemeta.io/cordoned';
@@ -387,6 +389,20 @@ export class Scenario {
     });
   }
 
+  /** Every process's log and the watches' history, kept with the cluster's logs (kept after the run). */
+  private keepLogs(): void {
+    try {
+      const dir = path.join(clusterDir(), 'logs', 'maintenance', this.short);
+      mkdirSync(dir, { recursive: true });
+      for (const c of this.controllers) writeFileSync(path.join(dir, `controller-${c.identity}.log`), `${c.logs.join('\n')}\n`);
+      for (const a of this.agents) writeFileSync(path.join(dir, `agent-${a.node}.log`), `${a.logs.join('\n')}\n`);
+      const history = this.recorders.flatMap((r) => r.history.map((e) => JSON.stringify({ at: new Date(e.at).toISOString(), type: e.type, object: e.object })));
+      writeFileSync(path.join(dir, 'watches.jsonl'), `${history.join('\n')}\n`);
+    } catch {
+      // best effort: logs are for people
+    }
+  }
+
   /** The last log lines of this scenario's controllers, for failure messages. */
   logTail(lines = 30): string {
     return this.controllers.map((c) => `--- controller ${c.identity}\n${c.logs.slice(-lines).join('\n')}`).join('\n');
@@ -426,6 +442,7 @@ export class Scenario {
     for (const recorder of this.recorders) recorder.stop();
     await Promise.all(this.controllers.map((c) => c.stop('SIGKILL')));
     await Promise.all(this.agents.map((a) => a.stop()));
+    this.keepLogs();
     await this.emulator?.close();
     // The namespace first, while the nodes still exist: kwok then confirms its pods' deletion at once
     // (pods bound to a deleted node wait for the pod garbage collector). Finalizers a scenario put
