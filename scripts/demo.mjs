@@ -12,6 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLUSTER_DIR = process.env.CLUSTER_DIR ?? path.join(ROOT, '.cache/cluster');
@@ -19,6 +20,8 @@ const NODEMETA = path.join(ROOT, 'dist/cmd/nodemeta.js');
 const NAMESPACE = 'nodemeta-demo';
 const children = [];
 let startedCluster = false;
+/** The demo has started to change the cluster (CRDs, its namespace): clean up its namespace at the end. */
+let usingCluster = false;
 const t0 = Date.now();
 
 const say = (text) => console.log(`[demo +${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${text}`);
@@ -73,7 +76,7 @@ async function stopAll() {
   stopping = true;
   for (const { child } of children.reverse()) child.kill('SIGTERM');
   await sleep(1500);
-  if (kubectlPath) kubectl(['delete', 'namespace', NAMESPACE, '--ignore-not-found', '--wait=false'], { allowFail: true });
+  if (usingCluster) kubectl(['delete', 'namespace', NAMESPACE, '--ignore-not-found', '--wait=false'], { allowFail: true });
   if (startedCluster) {
     say('stopping the cluster the demo started');
     sh('scripts/cluster-down.sh', [], { env: { CLUSTER_DIR }, allowFail: true });
@@ -93,7 +96,17 @@ async function main() {
   kubectlPath = path.join(cluster.binDir, 'kubectl');
   const kubeconfig = path.join(CLUSTER_DIR, 'kubeconfig');
   say(`Kubernetes ${cluster.kubeVersion} at ${cluster.apiServer}`);
+  if (!startedCluster) {
+    // A running cluster with other nodes is not the demo's (a test's, or someone's own): the demo's
+    // controllers would reconcile those nodes too. Use it only when it has exactly the demo's nodes.
+    const fleet = parse(readFileSync(path.join(ROOT, 'demo/aks-fleet.yaml'), 'utf8')).vms.map((vm) => vm.name).sort();
+    const names = kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}']).split(/\s+/).filter(Boolean).sort();
+    if (names.join(' ') !== fleet.join(' ')) {
+      throw new Error(`the running cluster in ${path.relative(ROOT, CLUSTER_DIR)} has nodes ${names.join(', ')}, not the demo's ${fleet.length}: stop it (make cluster-down) or run the demo with CLUSTER_DIR=<another directory>`);
+    }
+  }
 
+  usingCluster = true;
   kubectl(['apply', '--server-side', '-f', 'crds/']);
   kubectl(['wait', '--for=condition=Established', 'crd/nodemetadatas.nodemeta.io', '--timeout=60s']);
   kubectl(['create', 'namespace', NAMESPACE], { allowFail: true });
