@@ -1,12 +1,11 @@
 // `nodemeta agent`: flags in, wiring, run. The logic lives in src/agent/.
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Registry } from 'prom-client';
 import { PROVIDERS, type ProviderName } from '../api/observation.js';
 import { systemClock } from '../agent/http/clock.js';
 import { isMetadataError } from '../agent/http/errors.js';
 import { DEFAULT_BUDGET, TokenBucket } from '../agent/http/token-bucket.js';
-import { AgentMetrics } from '../agent/metrics.js';
+import { AgentMetrics, newRegistry } from '../agent/metrics.js';
 import { NodeAgent } from '../agent/node-agent.js';
 import { observeOnce } from '../agent/observe.js';
 import { createProvider, type MetadataProvider } from '../agent/providers/index.js';
@@ -187,7 +186,7 @@ async function runAgent(flags: AgentFlags): Promise<number> {
       stop.abort();
     });
   }
-  const metrics = new AgentMetrics(new Registry(), { processMetrics: true });
+  const metrics = new AgentMetrics(newRegistry(), { processMetrics: true });
   let agent: NodeAgent | undefined;
   const health = await startHealthServer({
     ...flags.metrics,

@@ -6,8 +6,8 @@
 // Order of writes: labels, then taints (each based on the object the previous write returned,
 // so a taint `test` is never judged against a stale list), then the maintenance step
 // (maintenance/state-machine.ts): its cordon or uncordon, then the NodeMetadata status that records
-// it, then the evictions it asks for (after the status, so a node's Draining phase, which the drain
-// budget counts, is visible before any of its pods is evicted); Events are recorded last.
+// it and the step's Events, then the evictions it asks for (after the status, so a node's Draining
+// phase, which the drain budget counts, is visible before any of its pods is evicted).
 // Conflicts: a write that loses a race (409, or a failed JSON-patch `test`) is re-planned from a
 // fresh read a few times; if it keeps losing, reconcile throws and the work queue retries the key
 // with backoff. Nothing is ever forced onto the Node.
@@ -239,14 +239,16 @@ export class NodeReconciler {
       this.reportPhaseChange(node, status.maintenance, step.status);
     }
 
+    // The step's Events once its status is written, before its evictions: DrainStarted comes before
+    // any EvictionBlocked it leads to.
+    for (const action of step.actions) {
+      if (action.kind === 'Emit') this.options.events.record(nodeRef(node), action.type, action.reason, action.message);
+    }
     for (const action of step.actions) {
       if (action.kind !== 'EvictPods') continue;
       this.reportEvictions(node, await evictPods(name, action.pods, { writer: this.options.writer, ledger: this.evictions, clock: this.options.clock }));
     }
     if (step.status.phase !== MaintenancePhase.Draining && step.status.phase !== MaintenancePhase.Failed) this.evictions.forget(name);
-    for (const action of step.actions) {
-      if (action.kind === 'Emit') this.options.events.record(nodeRef(node), action.type, action.reason, action.message);
-    }
     // A refused eviction is tried again after its backoff: the next step's wait counts it.
     return step.requeueAfterMs;
   }
@@ -328,7 +330,7 @@ export class NodeReconciler {
 
   private reportPhaseChange(node: NodeState, before: MaintenanceStatus | undefined, after: MaintenanceStatus): void {
     const name = node.metadata.name;
-    if (before?.phase === after.phase && before.eventId === after.eventId) return;
+    if ((before?.phase ?? MaintenancePhase.None) === after.phase && before?.eventId === after.eventId) return;
     this.options.counters?.maintenanceTransitions?.inc({ phase: after.phase });
     this.options.logger.info('maintenance phase', { node: name, from: before?.phase ?? 'None', to: after.phase, eventId: after.eventId, eventType: after.eventType });
     if (after.phase === MaintenancePhase.Scheduled && after.eventId !== undefined && before?.eventId !== after.eventId) {

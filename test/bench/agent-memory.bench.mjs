@@ -28,7 +28,8 @@ import { parseDurationMs } from '../../dist/cmd/flags.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NODEMETA = path.join(REPO, 'dist/cmd/nodemeta.js');
-const V8_FLAGS = ['--lite-mode', '--max-semi-space-size=1'];
+// NODEMETA_BENCH_V8_FLAGS (space-separated) replaces them, to compare other settings.
+const V8_FLAGS = process.env.NODEMETA_BENCH_V8_FLAGS ? process.env.NODEMETA_BENCH_V8_FLAGS.split(' ').filter(Boolean) : ['--lite-mode', '--max-semi-space-size=1'];
 const TARGET_MIB = 64;
 
 const { values } = parseArgs({
@@ -198,6 +199,11 @@ async function steadyState({ label, v8Flags, run, node, k8s }) {
       rss.push(kib);
       if (i < SAMPLES - 1) await sleep(1_000);
     }
+    // RSS is the agent's own (anonymous) memory plus the pages of files it maps, mostly the node
+    // executable's code: those are shared with every process running the same binary and are
+    // reclaimable page cache, not memory the agent allocated.
+    const anonMiB = mib(procKib(agent.child.pid, 'RssAnon') ?? 0);
+    const fileMiB = mib(procKib(agent.child.pid, 'RssFile') ?? 0);
     const ready = (await fetch(`${health.replace(/\/$/, '')}/readyz`)).status;
     const published = JSON.parse(k8s.kubectl('get', 'nodemetadatas.nodemeta.io', node, '-o', 'json')).status?.provider;
     const errors = agent.lines.filter((l) => /"level":"error"/.test(l)).length;
@@ -211,6 +217,8 @@ async function steadyState({ label, v8Flags, run, node, k8s }) {
       samples: SAMPLES,
       ...s,
       peakMiB: mib(procKib(agent.child.pid, 'VmHWM') ?? 0),
+      anonMiB,
+      fileMiB,
       readyz: ready,
       publishedProvider: published ?? null,
       errorLogLines: errors,
