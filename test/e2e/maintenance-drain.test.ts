@@ -202,6 +202,14 @@ describe('maintenance drains end to end', () => {
         expect(n.spec?.unschedulable).toBe(true);
         expect(n.metadata?.annotations?.[CORDONED_ANNOTATION]).toBe(eventId);
         expect(nodemetaTaints(n)).toContainEqual({ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'NoSchedule' });
+
+        // The event goes (the platform gave up on it): the node is given back, the pod untouched.
+        await s.control('DELETE', `/events/${eventId}`);
+        await nmd.until('phase Completed', (state) => phaseOf(state.get(node)) === 'Completed');
+        await waitFor('uncordoned and untainted', async () => {
+          const after = await readNode(node);
+          return after.spec?.unschedulable !== true && nodemetaTaints(after).length === 0 && after.metadata?.annotations?.[CORDONED_ANNOTATION] === undefined;
+        });
         pods.expectComplete();
         expect(pods.history.filter((e) => isTerminating(e.object) || e.type === 'DELETED')).toEqual([]);
         expect([...pods.state.values()].map((p) => p.metadata.uid)).toEqual([pod!.uid]);
