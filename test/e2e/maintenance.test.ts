@@ -111,6 +111,16 @@ describe('maintenance end to end', () => {
         const deleted = new Set(pods.history.filter((e) => e.type === 'DELETED').map((e) => e.object.metadata.uid));
         for (const pod of original) expect(deleted).toContain(pod.uid);
         expect([...s.evictionsLogged().values()].reduce((a, b) => a + b, 0)).toBe(3);
+
+        // And the metrics say the same.
+        const metrics = await s.controllers[0]!.metrics();
+        const metric = (name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+        expect(metric('nodemeta_controller_evictions_total{result="evicted"}')).toBe(3);
+        expect(metric('nodemeta_controller_evictions_total{result="blocked"}')).toBeGreaterThanOrEqual(1);
+        expect(metric('nodemeta_controller_drain_duration_seconds_count')).toBe(1);
+        expect(metric('nodemeta_controller_event_to_cordon_seconds_count')).toBe(1);
+        expect(metric('nodemeta_controller_maintenance_transitions_total{phase="Completed"}')).toBe(1);
+        expect(metric('nodemeta_controller_nodes_by_phase{phase="Completed"}')).toBe(1);
       }),
     SCENARIO_TIMEOUT,
   );
