@@ -276,10 +276,40 @@ describe('approval', () => {
     expect(step.status.phase).toBe('Drained');
   });
 
+  test('an event that has started (no NotBefore any more) is not approved: it is under way', () => {
+    const started = plan({ notBefore: undefined, started: true });
+    const step = nextMaintenanceStep(input({ current: status('Drained'), active: started, node: ours(), approval: { resourcesDrained: true, approvedEventIds: [] } }));
+    expect(kinds(step)).not.toContain('RequestApproval');
+    expect(step.status.approve).toBeUndefined();
+    expect(step.status.notBefore).toBeUndefined();
+  });
+
+  test('a request made before the event started is not withdrawn when a neighbour completes first', () => {
+    const started = plan({ notBefore: undefined, started: true });
+    const step = nextMaintenanceStep(input({ current: status('Drained', { approve: 'E1' }), active: started, node: ours(), approval: { resourcesDrained: false, approvedEventIds: [] } }));
+    expect(kinds(step)).not.toContain('Emit:ApprovalWithdrawn');
+    expect(step.status.approve).toBe('E1');
+  });
+
   test('no request before the node itself is drained', () => {
     const step = nextMaintenanceStep(input({ current: draining(), active: plan(), node: ours(), pods: podsPlan([pod('a')]), approval: { resourcesDrained: true, approvedEventIds: [] } }));
     expect(step.status.approve).toBeUndefined();
     expect(kinds(step)).not.toContain('RequestApproval');
+  });
+});
+
+describe('NotBefore follows the platform', () => {
+  test('a NotBefore Azure moved is written to the status', () => {
+    const step = nextMaintenanceStep(input({ current: status('Drained'), active: plan({ notBefore: at(25) }), node: ours() }));
+    expect(step.status.notBefore).toBe(at(25));
+  });
+
+  test('an event that started and then left the metadata service is over, not cancelled', () => {
+    // Started (a neighbour's approval starts it for every VM in Resources): NotBefore goes.
+    const started = nextMaintenanceStep(input({ current: status('Drained'), active: plan({ notBefore: undefined, started: true }), node: ours() }));
+    expect(started.status.notBefore).toBeUndefined();
+    const gone = nextMaintenanceStep(input({ current: started.status, node: ours() }));
+    expect(kinds(gone)).toEqual(['Uncordon', 'Emit:MaintenanceCompleted']);
   });
 });
 
