@@ -1,24 +1,19 @@
-// The agent's API-server client against the real kube-apiserver of the local cluster, when one runs
-// (`make cluster-up`, or CLUSTER_DIR pointing at one): kubeconfig credentials (client certificate),
-// reads, create, merge patch, and a watch streamed over node:https. Skipped when no cluster is up.
+// The agent's API-server client against the real kube-apiserver of the run's local cluster:
+// kubeconfig credentials (client certificate), reads, create, merge patch, and a watch streamed over
+// node:https. (It lived with the unit tests and was skipped there whenever no cluster was up, i.e.
+// always in CI; the e2e global setup always brings one up.)
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { kubeconfigCredentials } from '../../../src/kube/credentials.js';
-import { KubeApiError } from '../../../src/kube/errors.js';
-import { KubeRestClient, type WatchEvent } from '../../../src/kube/rest-client.js';
-import { clusterDir, kubeconfigPath, kubectl } from '../../e2e/lib/cluster.js';
-
-const clusterUp = existsSync(path.join(clusterDir(), 'cluster.json'));
-if (!clusterUp) console.log(`no local cluster at ${clusterDir()}: skipping the KubeRestClient tests against a real API server (make cluster-up)`);
-const maybe = clusterUp ? describe : describe.skip;
+import { kubeconfigCredentials } from '../../src/kube/credentials.js';
+import { KubeApiError } from '../../src/kube/errors.js';
+import { KubeRestClient, type WatchEvent } from '../../src/kube/rest-client.js';
+import { kubeconfigPath, kubectl } from './lib/cluster.js';
 
 interface ConfigMap {
   metadata: { name: string; resourceVersion?: string; labels?: Record<string, string> };
   data?: Record<string, string>;
 }
 
-maybe('KubeRestClient against the local kube-apiserver', () => {
+describe('KubeRestClient against the local kube-apiserver', () => {
   let client: KubeRestClient | undefined;
   let namespace: string | undefined;
 
