@@ -155,7 +155,7 @@ describe('nodemeta controller (one replica)', () => {
     const cordoned = await readNode(NODE);
     expect(cordoned.spec?.unschedulable).toBe(true);
     expect(cordoned.metadata?.annotations?.['nodemeta.io/cordoned']).toBe(`EV-${id}`);
-    for (const reason of ['MaintenanceScheduled', 'DrainStarted', 'NodeDrained']) {
+    for (const reason of ['MaintenanceScheduled', 'DrainStarted', 'Drained']) {
       await waitFor(`${reason} Event`, async () => (await nodeEvents()).find((e) => e.reason === reason));
     }
 

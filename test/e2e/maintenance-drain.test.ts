@@ -136,7 +136,7 @@ describe('maintenance drains end to end', () => {
         const urgentDrained = await nmd.until('the Preempt node drained', (state) => (DRAINED_OR_LATER.includes(phaseOf(state.get(urgent))) ? maintenanceOf(state.get(urgent)) : undefined), 60_000);
         expect(Date.parse(urgentDrained.startedTime!)).toBeGreaterThanOrEqual(Math.floor(forcedAt / 1000) * 1000);
         expect(Date.parse(urgentDrained.drainedTime!)).toBeLessThan(Date.parse(notBefore));
-        const urgentEvents = await s.expectEvents(urgent, ['DrainWaitingForBudget', 'DrainStarted', 'NodeDrained']);
+        const urgentEvents = await s.expectEvents(urgent, ['DrainWaitingForBudget', 'DrainStarted', 'Drained']);
         expect(urgentEvents.find((e) => e.reason === 'DrainStarted')?.message).toMatch(/deadline reached: drains beyond the budget/);
         // Meanwhile the others still wait for the held drain.
         expect(nodes.map((n) => phaseOf(nmd.state.get(n)))).toEqual(nodes.map((n) => (n === held ? 'Draining' : 'Cordoned')));

@@ -100,7 +100,7 @@ describe('maintenance end to end', () => {
         });
         expect(after.metadata?.annotations?.[CORDONED_ANNOTATION]).toBeUndefined();
 
-        const events = await s.expectEvents(node, ['MaintenanceScheduled', 'DrainStarted', 'EvictionBlocked', 'NodeDrained', 'ApprovalRequested', 'MaintenanceApproved', 'MaintenanceCompleted']);
+        const events = await s.expectEvents(node, ['MaintenanceScheduled', 'DrainStarted', 'EvictionBlocked', 'Drained', 'ApprovalRequested', 'MaintenanceApproved', 'MaintenanceCompleted']);
         expect(events.find((e) => e.reason === 'EvictionBlocked')?.message).toMatch(/disruption budget web\b/);
 
         // The PDB held at every moment the watch saw, and every original pod left through eviction.
@@ -165,7 +165,7 @@ describe('maintenance end to end', () => {
         const cordoned = await readNode(node);
         expect(cordoned.spec?.unschedulable).toBe(true);
         expect(nodemetaTaints(cordoned)).toContainEqual({ key: 'nodemeta.io/scheduled-event', value: 'Preempt', effect: 'NoSchedule' });
-        await s.expectEvents(node, ['DrainStarted', 'NodeDrained']);
+        await s.expectEvents(node, ['DrainStarted', 'Drained']);
       }),
     SCENARIO_TIMEOUT,
   );
@@ -216,7 +216,7 @@ describe('maintenance end to end', () => {
         await nmd.until('both Completed', (state) => phaseOf(state.get(a)) === 'Completed' && phaseOf(state.get(b)) === 'Completed', 60_000);
         for (const n of [a, b]) {
           await waitFor(`${n} uncordoned`, async () => (await readNode(n)).spec?.unschedulable !== true);
-          const events = await s.expectEvents(n, ['NodeDrained', 'ApprovalRequested', 'MaintenanceCompleted', ...(approvers.includes(n) ? ['MaintenanceApproved'] : [])]);
+          const events = await s.expectEvents(n, ['Drained', 'ApprovalRequested', 'MaintenanceCompleted', ...(approvers.includes(n) ? ['MaintenanceApproved'] : [])]);
           // It ran, early, for both: not a cancellation, whichever agent approved.
           expect(events.map((e) => e.reason)).not.toContain('MaintenanceCancelled');
           // Nor is the request taken back when the neighbour finishes first: the event was under way.
@@ -315,7 +315,7 @@ describe('maintenance end to end', () => {
         await s.control('DELETE', `/events/${eventId}`);
         await nmd.until('phase Completed', (state) => phaseOf(state.get(node)) === 'Completed');
         await waitFor('the taint removed', async () => nodemetaTaints(await readNode(node)).length === 0);
-        await s.expectEvents(node, ['DrainStarted', 'NodeDrained', 'MaintenanceApproved', 'MaintenanceCompleted']);
+        await s.expectEvents(node, ['DrainStarted', 'Drained', 'MaintenanceApproved', 'MaintenanceCompleted']);
         // Give a wrong uncordon time to show.
         await sleep(3_000);
         const after = await readNode(node);
@@ -363,7 +363,7 @@ describe('maintenance end to end', () => {
           const n = await readNode(node);
           return n.spec?.unschedulable !== true && nodemetaTaints(n).length === 0;
         });
-        await s.expectEvents(node, ['MaintenanceScheduled', 'DrainStarted', 'NodeDrained']);
+        await s.expectEvents(node, ['MaintenanceScheduled', 'DrainStarted', 'Drained']);
 
         // Over the whole history: straight from Scheduled into Draining, approval never asked, nothing approved.
         nmd.expectComplete();

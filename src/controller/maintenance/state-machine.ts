@@ -189,7 +189,7 @@ function draining(status: MaintenanceStatus, active: PlannedAction, input: Maint
   if (remaining === 0) {
     const drained = withPodCounts({ ...status, phase: MaintenancePhase.Drained, drainedTime: isoNow(input.now) }, input, 0);
     delete drained.lastError;
-    return transition(drained, [...cordon, emit('Normal', 'NodeDrained', `${describe(active)}: all pods evicted`)]);
+    return transition(drained, [...cordon, emit('Normal', 'Drained', `${describe(active)}: all pods evicted`)]);
   }
   const startedMs = status.startedTime === undefined ? input.now.getTime() : Date.parse(status.startedTime);
   const timeoutAt = startedMs + input.config.drain.evictionTimeoutMs;
@@ -234,7 +234,7 @@ function failed(status: MaintenanceStatus, input: MaintenanceInput): Maintenance
   if (remainingPods(input.pods) === 0) {
     const drained = withPodCounts({ ...status, phase: MaintenancePhase.Drained, drainedTime: isoNow(input.now) }, input, 0);
     delete drained.lastError;
-    return transition(drained, [...ensureCordon(status, input.node), emit('Normal', 'NodeDrained', `${describeStatus(status)}: the pods left after the drain had failed`)]);
+    return transition(drained, [...ensureCordon(status, input.node), emit('Normal', 'Drained', `${describeStatus(status)}: the pods left after the drain had failed`)]);
   }
   return { status, actions: ensureCordon(status, input.node) };
 }

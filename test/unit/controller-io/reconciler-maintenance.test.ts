@@ -108,7 +108,7 @@ describe('NodeReconciler maintenance', () => {
     expect(cluster.status(NODE)?.maintenance).toMatchObject({ pendingPods: 0, evictedPods: 2, approve: 'EV-1', drainedTime: '2026-11-22T04:00:20Z' });
     expect(cluster.status(NODE)?.conditions?.find((condition) => condition.type === 'Drained')).toMatchObject({ status: 'True', reason: 'Drained' });
     expect(metrics.drainSeconds).toEqual([20]);
-    expect(events.reasons()).toEqual(expect.arrayContaining(['MaintenanceScheduled', 'DrainStarted', 'NodeDrained', 'ApprovalRequested']));
+    expect(events.reasons()).toEqual(expect.arrayContaining(['MaintenanceScheduled', 'DrainStarted', 'Drained', 'ApprovalRequested']));
 
     // The agent approved (StartRequests) and recorded it.
     cluster.setNodeMetadata(NODE, agentStatus(VM, [reboot], [{ eventId: 'EV-1', time: new Date(clock.now()).toISOString() }]));

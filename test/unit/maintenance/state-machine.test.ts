@@ -66,13 +66,13 @@ describe('transitions', () => {
     ['Scheduled, action Cordon → Cordoned, no eviction', { current: status('Scheduled'), active: plan({}, 'azure', config('policy: {Reboot: {action: Cordon}}')), pods: podsPlan([pod('a')]) }, 'Cordoned', ['Cordon', 'Emit:NodeCordoned']],
     ['Scheduled, action Taint (notice) → stays Scheduled, no cordon', { current: status('Scheduled', { eventType: 'Freeze' }), active: plan({ type: 'Freeze' }) }, 'Scheduled', []],
     ['Scheduled, not due (Alibaba 36 h ahead) → stays Scheduled, no cordon', { current: status('Scheduled', { notBefore: at(36 * 60) }), active: plan({ notBefore: at(36 * 60) }, 'alibaba'), provider: 'alibaba' }, 'Scheduled', []],
-    ['Draining, pods all gone → Drained', { current: draining(), active: plan(), node: ours() }, 'Drained', ['Emit:NodeDrained']],
+    ['Draining, pods all gone → Drained', { current: draining(), active: plan(), node: ours() }, 'Drained', ['Emit:Drained']],
     ['Draining past evictionTimeout with pods left → Failed, stays cordoned', { current: draining({ startedTime: at(-31) }), active: plan(), node: ours(), pods: podsPlan([pod('a')]) }, 'Failed', ['Emit:DrainFailed']],
     ['Drained, Azure, all Resources drained → asks approval', { current: status('Drained'), active: plan(), node: ours(), approval: { resourcesDrained: true, approvedEventIds: [] } }, 'Drained', ['RequestApproval', 'Emit:ApprovalRequested']],
     ['Drained, approval asked, agent approved → Approved', { current: status('Drained', { approve: 'E1' }), active: plan(), node: ours(), approval: { resourcesDrained: true, approvedEventIds: ['E1'] } }, 'Approved', ['ClearApprovalRequest', 'Emit:MaintenanceApproved']],
     ['Approved, event gone (before NotBefore: the approval started it early), node Ready → Completed, not Cancelled', { current: status('Approved'), node: ours() }, 'Completed', ['Uncordon', 'Emit:MaintenanceCompleted']],
     ['Failed, event gone, node Ready → Completed, uncordoned', { current: status('Failed', { notBefore: at(-5) }), node: ours() }, 'Completed', ['Uncordon', 'Emit:MaintenanceCompleted']],
-    ['Failed, pods gone meanwhile → Drained', { current: status('Failed'), active: plan(), node: ours() }, 'Drained', ['Emit:NodeDrained']],
+    ['Failed, pods gone meanwhile → Drained', { current: status('Failed'), active: plan(), node: ours() }, 'Drained', ['Emit:Drained']],
   ])('%s', (_name, overrides, phase, actions) => {
     const step = nextMaintenanceStep(input(overrides));
     expect(step.status.phase).toBe(phase);
