@@ -94,7 +94,16 @@ API_SERVER="https://127.0.0.1:$API_PORT"
 
 # ---- PKI (openssl): one CA, serving certs, a client cert per component, SA signing key ----------
 PKI="$CLUSTER_DIR/pki"
-command -v openssl >/dev/null || die "openssl is required"
+if ! command -v openssl >/dev/null; then
+  # Debian's openssl package (ca-certificates depends on it, so it is nearly always there); as root
+  # on a machine without it, install it rather than fail.
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    log "installing openssl (Debian package)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl; } >/dev/null 2>&1 || die "openssl is required and could not be installed"
+  else
+    die "openssl is required (Debian: apt-get install openssl)"
+  fi
+fi
 (
   cd "$PKI"
   openssl ecparam -name prime256v1 -genkey -noout -out ca.key 2>/dev/null
