@@ -79,7 +79,11 @@ export class NodeReconciler {
     const { cache } = this.options;
     const cachedNode = this.writtenNodes.read(nodeName, cache.node(nodeName));
     // A deleted Node takes its labels and taints with it; its NodeMetadata goes by garbage collection.
-    if (cachedNode === undefined) return {};
+    // A spot VM reclaimed mid-drain goes this way too: its drain slot must not stay taken.
+    if (cachedNode === undefined) {
+      this.forgetNode(nodeName);
+      return {};
+    }
     let node: NodeState = cachedNode;
     const nodeMetadata = this.writtenNodeMetadatas.read(nodeName, cache.nodeMetadata(nodeName));
     const cacheWarm = cache.warm();
@@ -104,7 +108,7 @@ export class NodeReconciler {
       const active = selectActive(plans, currentEventId);
       maintenanceWait = await this.reconcileMaintenance(node, nodeMetadata, observation, desired, labels.plan, active, { now, cacheWarm, config });
     } else {
-      this.drainSlots.delete(nodeName);
+      this.forgetNode(nodeName);
     }
     const waits = [msUntilStart(plans, now), maintenanceWait].filter((wait) => wait !== undefined);
     if (waits.length === 0) return {};
@@ -253,6 +257,13 @@ export class NodeReconciler {
     return step.requeueAfterMs;
   }
 
+  /** What this process remembers of a node that is gone (or has no NodeMetadata any more). */
+  private forgetNode(name: string): void {
+    this.drainSlots.delete(name);
+    this.evictions.forget(name);
+    this.eventSeen.delete(name);
+  }
+
   /** Everything nextMaintenanceStep needs, from the caches (read through our own writes). */
   private maintenanceInput(
     node: NodeState,
@@ -266,7 +277,7 @@ export class NodeReconciler {
     const name = node.metadata.name;
     const managed = cache.nodeNames();
     const peers = new Map(managed.map((peer) => [peer, peer === name ? nodeMetadata : this.writtenNodeMetadatas.read(peer, cache.nodeMetadata(peer))]));
-    const drainingPeers = new Set([...this.drainSlots].filter((peer) => peer !== name));
+    const drainingPeers = new Set([...this.drainSlots].filter((peer) => peer !== name && peers.has(peer)));
     for (const [peer, peerMetadata] of peers) {
       if (peer !== name && peerMetadata?.status?.maintenance?.phase === MaintenancePhase.Draining) drainingPeers.add(peer);
     }

@@ -83,6 +83,13 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     this.pods.set(nodeName, []);
   }
 
+  /** The Node is deleted (a spot VM reclaimed): its pods and NodeMetadata go with it. */
+  removeNode(name: string): void {
+    this.nodes.delete(name);
+    this.pods.delete(name);
+    this.nodeMetadatas.delete(name);
+  }
+
   setReady(name: string, ready: boolean): void {
     const node = this.mustNode(name);
     node.ready = ready;

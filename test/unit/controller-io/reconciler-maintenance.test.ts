@@ -280,6 +280,22 @@ describe('NodeReconciler maintenance', () => {
       expect(phase(waiting)).toBe('Draining');
     });
 
+    it('frees the drain slot of a node deleted mid-drain (a reclaimed spot VM), so the next node drains at once', async () => {
+      current = config('drain:\n  maxConcurrentDrains: 1\n  maxGracePeriod: 1m\n');
+      const notBefore = T0 + 15 * 60_000;
+      cluster.addPods(NODE, ['a-1']);
+      cluster.addPods(OTHER, ['b-1']);
+      cluster.setNodeMetadata(NODE, agentStatus(VM, [event('Reboot', notBefore, [VM], 'EV-A')]));
+      await settle(NODE);
+      expect(phase(NODE)).toBe('Draining');
+      cluster.removeNode(NODE);
+      expect(await reconciler.reconcile(NODE)).toEqual({});
+
+      cluster.setNodeMetadata(OTHER, agentStatus(OTHER_VM, [event('Reboot', notBefore, [OTHER_VM], 'EV-B')]));
+      await settle(OTHER);
+      expect(phase(OTHER)).toBe('Draining');
+    });
+
     it('drains a node waiting for budget once its deadline leaves only the time a drain needs', async () => {
       current = config('drain:\n  maxConcurrentDrains: 1\n  maxGracePeriod: 1m\n');
       const notBefore = T0 + 15 * 60_000;
