@@ -221,6 +221,17 @@ describe('NodeReconciler maintenance', () => {
 
     beforeEach(() => cluster.addNode(OTHER));
 
+    /** Budget of one drain; NODE drains a Reboot with 15 min notice; OTHER's own Reboot comes next. */
+    const notBefore = T0 + 15 * 60_000;
+    const otherReboot = () => cluster.setNodeMetadata(OTHER, agentStatus(OTHER_VM, [event('Reboot', notBefore, [OTHER_VM], 'EV-B')]));
+    async function firstOfTwoDrains(): Promise<void> {
+      current = config('drain:\n  maxConcurrentDrains: 1\n  maxGracePeriod: 1m\n');
+      cluster.addPods(NODE, ['a-1']);
+      cluster.addPods(OTHER, ['b-1']);
+      cluster.setNodeMetadata(NODE, agentStatus(VM, [event('Reboot', notBefore, [VM], 'EV-A')]));
+      await settle(NODE);
+    }
+
     it('asks for approval of an event naming two nodes only once both are drained', async () => {
       const shared = event('Reboot', T0 + 15 * 60_000, [VM, OTHER_VM]);
       cluster.addPods(OTHER, ['web-9']);
@@ -260,11 +271,10 @@ describe('NodeReconciler maintenance', () => {
 
     it('never lets two nodes drain at once under maxConcurrentDrains 1, even when both are reconciled at the same moment', async () => {
       current = config('drain:\n  maxConcurrentDrains: 1\n  maxGracePeriod: 1m\n');
-      const notBefore = T0 + 15 * 60_000;
       cluster.addPods(NODE, ['a-1']);
       cluster.addPods(OTHER, ['b-1']);
       cluster.setNodeMetadata(NODE, agentStatus(VM, [event('Reboot', notBefore, [VM], 'EV-A')]));
-      cluster.setNodeMetadata(OTHER, agentStatus(OTHER_VM, [event('Reboot', notBefore, [OTHER_VM], 'EV-B')]));
+      otherReboot();
       for (let i = 0; i < 6; i++) await Promise.all([reconciler.reconcile(NODE), reconciler.reconcile(OTHER)]);
       expect([phase(NODE), phase(OTHER)].sort()).toEqual(['Cordoned', 'Draining']);
       const waiting = phase(NODE) === 'Cordoned' ? NODE : OTHER;
@@ -281,29 +291,19 @@ describe('NodeReconciler maintenance', () => {
     });
 
     it('frees the drain slot of a node deleted mid-drain (a reclaimed spot VM), so the next node drains at once', async () => {
-      current = config('drain:\n  maxConcurrentDrains: 1\n  maxGracePeriod: 1m\n');
-      const notBefore = T0 + 15 * 60_000;
-      cluster.addPods(NODE, ['a-1']);
-      cluster.addPods(OTHER, ['b-1']);
-      cluster.setNodeMetadata(NODE, agentStatus(VM, [event('Reboot', notBefore, [VM], 'EV-A')]));
-      await settle(NODE);
+      await firstOfTwoDrains();
       expect(phase(NODE)).toBe('Draining');
       cluster.removeNode(NODE);
       expect(await reconciler.reconcile(NODE)).toEqual({});
 
-      cluster.setNodeMetadata(OTHER, agentStatus(OTHER_VM, [event('Reboot', notBefore, [OTHER_VM], 'EV-B')]));
+      otherReboot();
       await settle(OTHER);
       expect(phase(OTHER)).toBe('Draining');
     });
 
     it('drains a node waiting for budget once its deadline leaves only the time a drain needs', async () => {
-      current = config('drain:\n  maxConcurrentDrains: 1\n  maxGracePeriod: 1m\n');
-      const notBefore = T0 + 15 * 60_000;
-      cluster.addPods(NODE, ['a-1']);
-      cluster.addPods(OTHER, ['b-1']);
-      cluster.setNodeMetadata(NODE, agentStatus(VM, [event('Reboot', notBefore, [VM], 'EV-A')]));
-      await settle(NODE);
-      cluster.setNodeMetadata(OTHER, agentStatus(OTHER_VM, [event('Reboot', notBefore, [OTHER_VM], 'EV-B')]));
+      await firstOfTwoDrains();
+      otherReboot();
       const wait = await settle(OTHER);
       expect(phase(OTHER)).toBe('Cordoned');
       // Forced start: NotBefore - maxGracePeriod - 10 s margin.
