@@ -5,7 +5,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
 import type { ManagedFieldsEntry } from './labels.js';
-import type { DrainPod, PodToEvict } from './maintenance/drain-plan.js';
+import { MIRROR_POD_ANNOTATION, type DrainPod, type PodToEvict } from './maintenance/drain-plan.js';
 import type { Taint, TaintEffect } from './taints.js';
 
 /** The parts of a Node the controller reads, as plain JSON (timestamps as the API server writes them). */
@@ -126,10 +126,41 @@ export function drainPodOf(pod: V1Pod): DrainPod {
     uid: metadata.uid ?? '',
     ownerKinds: (metadata.ownerReferences ?? []).filter((owner) => owner.controller === true).map((owner) => owner.kind),
   };
-  if (metadata.annotations !== undefined) drainPod.annotations = metadata.annotations;
+  // The one annotation a drain reads (mirror pods are skipped).
+  const mirror = metadata.annotations?.[MIRROR_POD_ANNOTATION];
+  if (mirror !== undefined) drainPod.annotations = { [MIRROR_POD_ANNOTATION]: mirror };
   if (metadata.deletionTimestamp !== undefined && metadata.deletionTimestamp !== null) drainPod.deletionTimestamp = rfc3339(metadata.deletionTimestamp as Date | string);
   if (pod.spec?.terminationGracePeriodSeconds !== undefined) drainPod.terminationGracePeriodSeconds = pod.spec.terminationGracePeriodSeconds;
   if (pod.spec?.volumes !== undefined) drainPod.volumes = pod.spec.volumes.map((volume) => ({ name: volume.name, emptyDir: volume.emptyDir !== undefined && volume.emptyDir !== null }));
   if (pod.status?.phase !== undefined) drainPod.phase = pod.status.phase;
   return drainPod;
+}
+
+/**
+ * The part of a Pod the controller keeps in its cache: what drainPodOf and the pod index read, and
+ * the resourceVersion the informer needs. Most of a Pod (containers, env, status details,
+ * managedFields) no drain decision looks at; the kept part is a fifth of it or less.
+ */
+export function podForCache(pod: V1Pod): V1Pod {
+  const metadata = pod.metadata ?? {};
+  const kept: V1Pod = {
+    metadata: {
+      ...pick(metadata, ['name', 'namespace', 'uid', 'resourceVersion', 'deletionTimestamp']),
+      ...(metadata.ownerReferences === undefined ? {} : { ownerReferences: metadata.ownerReferences.map(({ apiVersion, kind, name, uid, controller }) => ({ apiVersion, kind, name, uid, ...(controller === undefined ? {} : { controller }) })) }),
+      ...(metadata.annotations?.[MIRROR_POD_ANNOTATION] === undefined ? {} : { annotations: { [MIRROR_POD_ANNOTATION]: metadata.annotations[MIRROR_POD_ANNOTATION] } }),
+    },
+    spec: {
+      containers: [],
+      ...pick(pod.spec ?? { containers: [] }, ['nodeName', 'terminationGracePeriodSeconds']),
+      ...(pod.spec?.volumes === undefined ? {} : { volumes: pod.spec.volumes.map((volume) => (volume.emptyDir === undefined || volume.emptyDir === null ? { name: volume.name } : { name: volume.name, emptyDir: {} })) }),
+    },
+  };
+  if (pod.status?.phase !== undefined) kept.status = { phase: pod.status.phase };
+  return kept;
+}
+
+function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]): Pick<T, K> {
+  const picked = {} as Pick<T, K>;
+  for (const key of keys) if (source[key] !== undefined) picked[key] = source[key];
+  return picked;
 }

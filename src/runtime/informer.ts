@@ -26,6 +26,27 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   maxBackoffMs?: number;
   /** Called on each error before the restart (metrics). */
   onError?: (err: unknown) => void;
+  /**
+   * Applied to every object before the cache stores it, from the list and from the watch alike:
+   * keep only what the controller reads, so that a cache of every pod of a large cluster stays small.
+   * It must keep metadata.name, namespace and resourceVersion.
+   */
+  transform?: (obj: T) => T;
+}
+
+/** A Watch whose objects pass through `transform` before the ListWatch sees them. */
+class TransformingWatch<T> extends Watch {
+  constructor(
+    config: KubeConfig,
+    private readonly transform: (obj: T) => T,
+  ) {
+    super(config);
+  }
+
+  override watch(...[path, queryParams, callback, done]: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
+    // BOOKMARK and ERROR objects are not the resource: they pass as they are.
+    return super.watch(path, queryParams, (phase, obj: unknown, raw?: unknown) => callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.transform(obj as T) : obj, raw), done);
+  }
 }
 
 export class ResilientInformer<T extends KubernetesObject> implements ObjectCache<T> {
@@ -37,7 +58,16 @@ export class ResilientInformer<T extends KubernetesObject> implements ObjectCach
   private firstSync: { promise: Promise<void>; resolve: () => void };
 
   constructor(private readonly options: ResilientInformerOptions<T>) {
-    this.listWatch = new ListWatch<T>(options.path, new Watch(options.kubeConfig), options.list, false, options.labelSelector, options.fieldSelector);
+    const { transform } = options;
+    const watch = transform === undefined ? new Watch(options.kubeConfig) : new TransformingWatch<T>(options.kubeConfig, transform);
+    const list =
+      transform === undefined
+        ? options.list
+        : async () => {
+            const result = await options.list();
+            return { ...result, items: result.items.map(transform) };
+          };
+    this.listWatch = new ListWatch<T>(options.path, watch, list, false, options.labelSelector, options.fieldSelector);
     for (const verb of ['add', 'update', 'delete'] as const) {
       this.listWatch.on(verb, (obj) => {
         for (const handler of this.handlers[verb]) handler(obj);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { V1Node } from '@kubernetes/client-node';
-import { nodeStateOf } from '../../../src/controller/cluster-state.js';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { drainPodOf, nodeStateOf, podForCache } from '../../../src/controller/cluster-state.js';
 import { ReadYourWrites } from '../../../src/controller/read-your-writes.js';
 
 describe('nodeStateOf', () => {
@@ -42,5 +42,47 @@ describe('ReadYourWrites', () => {
     ryw.wrote('n', v('5', 'theirs'), v('6', 'ours'));
     expect(ryw.read('n', undefined)).toBeUndefined();
     expect(ryw.read('n', v('5', 'theirs'))?.value).toBe('theirs');
+  });
+});
+
+describe('podForCache', () => {
+  const pod = (extra: Partial<V1Pod['metadata']> = {}): V1Pod => ({
+    metadata: {
+      name: 'web-1',
+      namespace: 'shop',
+      uid: 'uid-1',
+      resourceVersion: '42',
+      labels: { app: 'web' },
+      annotations: { 'kubernetes.io/config.mirror': 'abc', 'example.com/big': 'x'.repeat(4096) },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-5d', uid: 'rs', controller: true, blockOwnerDeletion: true }],
+      deletionTimestamp: new Date('2026-11-22T04:00:05.000Z'),
+      managedFields: [{ manager: 'kube-controller-manager', operation: 'Update', fieldsV1: { 'f:spec': {} } }],
+      ...extra,
+    },
+    spec: {
+      nodeName: 'aks-pool1-12345678-vmss000000',
+      terminationGracePeriodSeconds: 90,
+      containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10', env: [{ name: 'A', value: 'b' }] }],
+      volumes: [{ name: 'cache', emptyDir: {} }, { name: 'config', configMap: { name: 'cfg' } }],
+    },
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }], podIP: '10.0.0.1' },
+  });
+
+  it('keeps everything a drain decides on: the drain sees the same pod', () => {
+    for (const p of [pod(), pod({ annotations: undefined, ownerReferences: undefined, deletionTimestamp: undefined })]) {
+      expect(drainPodOf(podForCache(p))).toEqual(drainPodOf(p));
+    }
+  });
+
+  it('keeps what the informer and the index need, and drops the rest', () => {
+    const kept = podForCache(pod());
+    expect(kept.metadata).toMatchObject({ name: 'web-1', namespace: 'shop', uid: 'uid-1', resourceVersion: '42' });
+    expect(kept.spec?.nodeName).toBe('aks-pool1-12345678-vmss000000');
+    expect(kept.metadata?.managedFields).toBeUndefined();
+    expect(kept.metadata?.labels).toBeUndefined();
+    expect(Object.keys(kept.metadata?.annotations ?? {})).toEqual(['kubernetes.io/config.mirror']);
+    expect(kept.spec?.containers).toEqual([]);
+    expect(kept.status).toEqual({ phase: 'Running' });
+    expect(JSON.stringify(kept).length).toBeLessThan(JSON.stringify(pod()).length / 5);
   });
 });
