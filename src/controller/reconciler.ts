@@ -297,7 +297,11 @@ export class NodeReconciler {
       pods: planDrain(cache.podsOn(name), config.drain, now, active?.deadline),
       evictions: this.evictions.attempts(name),
       budget: { draining: drainingPeers.size, limit: drainBudget(config.drain.maxConcurrentDrains, managed.length) },
-      approval: { resourcesDrained, approvedEventIds: (nodeMetadata.status?.approvals ?? []).map((approval) => approval.eventId) },
+      approval: {
+        resourcesDrained,
+        approvedEventIds: (nodeMetadata.status?.approvals ?? []).map((approval) => approval.eventId),
+        approvedByPeers: [...peers].flatMap(([peer, peerMetadata]) => (peer === name ? [] : (peerMetadata?.status?.approvals ?? []).map((approval) => approval.eventId))),
+      },
       config,
       now,
       cacheWarm: context.cacheWarm,

@@ -65,6 +65,11 @@ export interface ApprovalFacts {
   resourcesDrained: boolean;
   /** Event ids the agent recorded in status.approvals. */
   approvedEventIds: readonly string[];
+  /**
+   * Event ids the agents of other managed nodes recorded: one approval starts an Azure event for
+   * every VM in its Resources, so a node whose neighbour approved it has had its maintenance.
+   */
+  approvedByPeers?: readonly string[];
 }
 
 export interface MaintenanceInput {
@@ -252,8 +257,12 @@ function finish(status: MaintenanceStatus, input: MaintenanceInput): Maintenance
   delete completed.approve;
   delete completed.blockedPods;
   const notBefore = status.notBefore === undefined ? NaN : Date.parse(status.notBefore);
-  // Gone before NotBefore means cancelled, unless it was approved: approval starts it early.
-  const cancelled = status.phase !== MaintenancePhase.Approved && !Number.isNaN(notBefore) && input.now.getTime() < notBefore;
+  // Gone before NotBefore means cancelled, unless it was approved, here or on a neighbour the event
+  // also named: approval starts it early, for every VM in its Resources.
+  const approved =
+    status.phase === MaintenancePhase.Approved ||
+    (status.eventId !== undefined && (input.approval.approvedEventIds.includes(status.eventId) || (input.approval.approvedByPeers ?? []).includes(status.eventId)));
+  const cancelled = !approved && !Number.isNaN(notBefore) && input.now.getTime() < notBefore;
   const kept = input.node.unschedulable && actions.length === 0 ? '; the node stays cordoned (not cordoned by nodemeta for this event)' : '';
   actions.push(cancelled ? emit('Normal', 'MaintenanceCancelled', `${describeStatus(status)} was cancelled${kept}`) : emit('Normal', 'MaintenanceCompleted', `${describeStatus(status)} is over${kept}`));
   return { status: completed, actions };

@@ -313,6 +313,23 @@ describe('NotBefore follows the platform', () => {
   });
 });
 
+describe('ran or cancelled', () => {
+  test('gone before NotBefore after a neighbour approved it (its VM was rebooted before its agent saw Started): completed, not cancelled', () => {
+    const step = nextMaintenanceStep(input({ current: status('Drained', { approve: 'E1' }), node: ours(), approval: { resourcesDrained: true, approvedEventIds: [], approvedByPeers: ['E1'] } }));
+    expect(kinds(step)).toEqual(['Uncordon', 'ClearApprovalRequest', 'Emit:MaintenanceCompleted']);
+  });
+
+  test('its own agent approved but Approved was never written (a crash): completed', () => {
+    const step = nextMaintenanceStep(input({ current: status('Drained', { approve: 'E1' }), node: ours(), approval: { resourcesDrained: true, approvedEventIds: ['E1'] } }));
+    expect(kinds(step)).toContain('Emit:MaintenanceCompleted');
+  });
+
+  test('a neighbour approved another event: still cancelled', () => {
+    const step = nextMaintenanceStep(input({ current: status('Drained'), node: ours(), approval: { resourcesDrained: true, approvedEventIds: [], approvedByPeers: ['E0'] } }));
+    expect(kinds(step)).toContain('Emit:MaintenanceCancelled');
+  });
+});
+
 describe('completion, cancellation, and whose cordon it is', () => {
   test.each<[string, Partial<MaintenanceInput>, string[]]>([
     ['nodemeta cordoned it for this event: uncordoned', { current: status('Approved', { notBefore: at(-5) }), node: ours() }, ['Uncordon', 'Emit:MaintenanceCompleted']],
