@@ -537,7 +537,9 @@ describe('agent processes with their DaemonSet pods’ tokens, against the IMDS 
       const o = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_B })) as NodeMetadata;
       return o.status?.maintenance?.phase === 'Approved' ? o.status : undefined;
     }, { timeoutMs: 90_000 }).catch((err: Error) => Promise.reject(new Error(`${err.message}\n${agentOf(NODE_B)}`)));
-    expect(approved.maintenance).toMatchObject({ eventId: rebootId, eventType: 'Reboot', evictedPods: 1, pendingPods: 0 });
+    expect(approved.maintenance).toMatchObject({ eventId: rebootId, eventType: 'Reboot', pendingPods: 0 });
+    // The app's pod, and whichever of the chart's own controller pods the scheduler put on node B.
+    expect(approved.maintenance?.evictedPods).toBeGreaterThanOrEqual(1);
     expect(approved.approvals?.map((a) => a.eventId)).toContain(rebootId);
     const emulated = (await (await fetch(`${emulator.url}/_emulator/events/${rebootId}`)).json()) as { approved: boolean };
     expect(emulated.approved).toBe(true);
