@@ -38,17 +38,23 @@ async function leader(): Promise<ControllerProcess> {
   });
 }
 
-/** Writes to what nodemeta owns (Nodes, NodeMetadata, Events), counted by the API server itself. */
-async function apiServerWrites(): Promise<number> {
+/**
+ * Writes to Nodes (not their status) and NodeMetadata, counted by the API server itself, by verb and
+ * resource. Events are left out here: the scheduler and controller-manager write Events of their own
+ * at times nobody controls; nodemeta's Events are in the controllers' own write counters.
+ */
+async function apiServerWrites(): Promise<Record<string, number>> {
   const text = await kubectlOk(['get', '--raw', '/metrics']);
-  let sum = 0;
+  const counts: Record<string, number> = {};
   for (const m of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\d+)/gm)) {
     const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
     if (!['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'].includes(labels.verb ?? '')) continue;
     const nodeSpec = labels.resource === 'nodes' && (labels.subresource ?? '') === '';
-    if (nodeSpec || labels.resource === 'nodemetadatas' || labels.resource === 'events') sum += Number(m[2]);
+    if (!nodeSpec && labels.resource !== 'nodemetadatas') continue;
+    const key = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}`;
+    counts[key] = (counts[key] ?? 0) + Number(m[2]);
   }
-  return sum;
+  return counts;
 }
 
 beforeAll(async () => {
@@ -188,14 +194,16 @@ describe('a fleet of six nodes, their agents and two controllers', () => {
     await waitFor('label from the new leader', async () => (await labelsOf(node))['tag.nodemeta.io/team'] === 'after-failover', { timeoutMs: 60_000 });
   });
 
-  it('writes nothing to Nodes, NodeMetadata or Events during an idle minute', async () => {
+  it('writes nothing to Nodes, NodeMetadata or Events during an idle minute (controllers and agents)', async () => {
     // Let the last changes settle, then count the API server's own write counters.
     await new Promise((r) => setTimeout(r, 10_000));
     const before = await apiServerWrites();
     const controllerBefore = await Promise.all(controllers.map((c) => c.apiWrites()));
     await new Promise((r) => setTimeout(r, 60_000));
-    expect(await apiServerWrites()).toBe(before);
+    // nodemeta's own count first (Nodes, NodeMetadata and Events), then the API server's, which also
+    // sees the agents' NodeMetadata writes.
     expect(await Promise.all(controllers.map((c) => c.apiWrites()))).toEqual(controllerBefore);
+    expect(await apiServerWrites()).toEqual(before);
   }, 120_000);
 });
 
