@@ -2,9 +2,9 @@
 //
 // prom-client is loaded file by file, not through its index: the index also loads its Pushgateway,
 // cluster aggregation, Summary and every default metric, and some of those pull in
-// @opentelemetry/api (exemplars). The agent runs on every node and needs none of them. Measured with
-// Node 24 --lite-mode (RSS after import): index +10.3 MiB; these files with the process metrics
-// below +4.3 MiB. The controller, one per cluster, uses the index.
+// @opentelemetry/api (exemplars). The agent runs on every node and needs none of them; its
+// steady-state RSS is what test/bench/agent-memory.bench.mjs prints. The controller, one per
+// cluster, uses the index.
 
 import { createRequire } from 'node:module';
 import type { Counter as CounterClass, Gauge as GaugeClass, Histogram as HistogramClass, Registry as RegistryClass } from 'prom-client';
@@ -23,7 +23,7 @@ const Registry = require('prom-client/lib/registry.js') as typeof RegistryClass;
 
 /**
  * prom-client's default metrics the agent exports, by file: resident memory, heap, start time and
- * file descriptors. Not its CPU counter, which loads @opentelemetry/api (+2.8 MiB): processCpu below.
+ * file descriptors. Not its CPU counter, which loads @opentelemetry/api: the CPU counter below.
  */
 const PROCESS_METRICS = ['osMemoryHeap', 'heapSizeAndUsed', 'processStartTime', 'processOpenFileDescriptors', 'processMaxFileDescriptors'] as const;
 

@@ -126,7 +126,8 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     name: 'pods',
     kubeConfig,
     path: '/api/v1/pods',
-    list: () => listPodsInPages(core),
+    list: (page) => core.listPodForAllNamespaces(page),
+    pageSize: POD_LIST_PAGE,
     transform: podForCache,
     clock,
     logger,
@@ -332,27 +333,8 @@ function abortable(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 }
 
-/** Pods in the list's pages per request: the list of a large cluster never sits whole in memory. */
+/** Pods a list request: each page is trimmed (podForCache) before the next, as client-go pages by 500. */
 const POD_LIST_PAGE = 500;
-
-/**
- * Every pod, listed POD_LIST_PAGE at a time (one consistent snapshot: the API server serves the
- * pages of a continued list at the first page's resourceVersion), each page trimmed (podForCache)
- * before the next is fetched, so the whole deserialized list of a large cluster never sits in
- * memory at once. Measured, controller RSS 40 s after start with 600 kwok pods over 0 pods: +9.6 MiB
- * with one whole list, +9.6 MiB trimmed but unpaged, +5.8 MiB trimmed and paged.
- */
-async function listPodsInPages(core: CoreV1Api): Promise<KubernetesListObject<V1Pod>> {
-  const items: V1Pod[] = [];
-  let page = await core.listPodForAllNamespaces({ limit: POD_LIST_PAGE });
-  items.push(...page.items.map(podForCache));
-  while (page.metadata?._continue) {
-    page = await core.listPodForAllNamespaces({ limit: POD_LIST_PAGE, _continue: page.metadata._continue });
-    items.push(...page.items.map(podForCache));
-  }
-  const metadata = page.metadata?.resourceVersion === undefined ? {} : { resourceVersion: page.metadata.resourceVersion };
-  return { apiVersion: 'v1', kind: 'PodList', metadata, items };
-}
 
 /**
  * The pods cache indexed by spec.nodeName, kept by the informer's events: a drain asks for one

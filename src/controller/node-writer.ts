@@ -56,17 +56,7 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
     },
 
     async patchTaints(nodeName, current, next) {
-      beforeWrite('nodes', 'patch');
-      try {
-        const node = await core.patchNode(
-          { name: nodeName, body: taintsPatch(current, next), fieldManager: FIELD_MANAGER_CONTROLLER },
-          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-        );
-        return nodeStateOf(node);
-      } catch (error) {
-        // 422: the `test` op failed (the taints changed since we read them).
-        throw classify(error, [409, 422], `patch taints of node ${nodeName}`);
-      }
+      return patchNodeGuarded(nodeName, taintsPatch(current, next), `patch taints of node ${nodeName}`);
     },
 
     async applyControllerStatus(name, status: ControllerStatus) {
@@ -138,12 +128,15 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
 
 /** The API server's reason for refusing an eviction: its message and causes, e.g. the PDB that blocks. */
 function evictionRefusal(error: unknown): string {
-  if (!(error instanceof ApiException)) return messageOf(error);
+  const causes = (statusBody(error)?.details?.causes ?? []).map((cause) => cause.message).filter((message): message is string => typeof message === 'string');
+  return [messageOf(error), ...causes].join(': ').slice(0, 300);
+}
+
+/** The metav1.Status an ApiException carries (its body, parsed when it came as text). */
+function statusBody(error: unknown): { message?: unknown; details?: { causes?: { message?: unknown }[] } } | undefined {
+  if (!(error instanceof ApiException)) return undefined;
   const body = error.body as unknown;
-  const parsed = (typeof body === 'string' ? safeParse(body) : body) as { message?: unknown; details?: { causes?: { message?: unknown }[] } } | undefined;
-  const causes = (parsed?.details?.causes ?? []).map((cause) => cause.message).filter((message): message is string => typeof message === 'string');
-  const message = typeof parsed?.message === 'string' ? parsed.message : messageOf(error);
-  return [message, ...causes].join(': ').slice(0, 300);
+  return (typeof body === 'string' ? safeParse(body) : body) as ReturnType<typeof statusBody>;
 }
 
 /** A client-node error as a WriteConflictError (for the given statuses) or an Error that says what failed. */
@@ -163,10 +156,8 @@ export function statusOf(error: unknown): number | undefined {
 
 function messageOf(error: unknown): string {
   if (error instanceof ApiException) {
-    const body = error.body as unknown;
-    const parsed = typeof body === 'string' ? safeParse(body) : body;
-    const message = (parsed as { message?: unknown } | undefined)?.message;
-    return typeof message === 'string' ? message : String(body).slice(0, 300);
+    const message = statusBody(error)?.message;
+    return typeof message === 'string' ? message : String(error.body).slice(0, 300);
   }
   return error instanceof Error ? error.message : String(error);
 }

@@ -25,7 +25,7 @@ import { desiredLabels, labeledCondition, ownedLabelKeys, planLabelChanges, type
 import { approvalReady, azureVmName, vmIndex } from './maintenance/approval.js';
 import { planDrain } from './maintenance/drain-plan.js';
 import { EvictionLedger, evictPods, type EvictionReport } from './maintenance/evictor.js';
-import { nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep } from './maintenance/state-machine.js';
+import { describeStatus, nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep } from './maintenance/state-machine.js';
 import { ReadYourWrites } from './read-your-writes.js';
 import { msUntilStart, planActions, rulesFor, selectActive, triggersFrom, type PlannedAction } from './policy.js';
 import { desiredTaints, isNodemetaTaint, mergeTaints, type Taint } from './taints.js';
@@ -397,7 +397,7 @@ function withDrainedCondition(conditions: Condition[], maintenance: MaintenanceS
 
 function drainedCondition(maintenance: MaintenanceStatus, observedGeneration: number | undefined): ConditionUpdate | undefined {
   const base = { type: Conditions.drained, ...(observedGeneration === undefined ? {} : { observedGeneration }) };
-  const event = [maintenance.eventType, maintenance.eventId].filter((part) => part !== undefined).join(' ');
+  const event = describeStatus(maintenance);
   switch (maintenance.phase) {
     case MaintenancePhase.Draining:
       return { ...base, status: 'False', reason: 'Draining', message: `${event}: ${maintenance.pendingPods ?? 0} of ${maintenance.totalPods ?? 0} pods left` };

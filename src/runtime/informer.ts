@@ -17,7 +17,14 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;
   /** Watch path, e.g. `/api/v1/nodes`. */
   path: string;
-  list: () => Promise<KubernetesListObject<T>>;
+  /** One page of the list: `page` carries the limit and continue token when `pageSize` is set. */
+  list: (page: ListPage) => Promise<KubernetesListObject<T>>;
+  /**
+   * List this many objects a request, following the continue token (one consistent snapshot: the
+   * API server serves a continued list at its first page's resourceVersion). With `transform`, each
+   * page is trimmed before the next is fetched, so a large list never sits whole in memory.
+   */
+  pageSize?: number;
   labelSelector?: string;
   fieldSelector?: string;
   clock: Clock;
@@ -32,6 +39,11 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
    * It must keep metadata.name, namespace and resourceVersion.
    */
   transform?: (obj: T) => T;
+}
+
+export interface ListPage {
+  limit?: number;
+  _continue?: string;
 }
 
 /** A Watch whose objects pass through `transform` before the ListWatch sees them. */
@@ -60,13 +72,7 @@ export class ResilientInformer<T extends KubernetesObject> implements ObjectCach
   constructor(private readonly options: ResilientInformerOptions<T>) {
     const { transform } = options;
     const watch = transform === undefined ? new Watch(options.kubeConfig) : new TransformingWatch<T>(options.kubeConfig, transform);
-    const list =
-      transform === undefined
-        ? options.list
-        : async () => {
-            const result = await options.list();
-            return { ...result, items: result.items.map(transform) };
-          };
+    const list = () => listAll(options.list, options.pageSize, transform);
     this.listWatch = new ListWatch<T>(options.path, watch, list, false, options.labelSelector, options.fieldSelector);
     for (const verb of ['add', 'update', 'delete'] as const) {
       this.listWatch.on(verb, (obj) => {
@@ -149,4 +155,20 @@ function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
   return String(err);
+}
+
+/** Every page of a list, each passed through `transform`; the last page's resourceVersion. */
+async function listAll<T extends KubernetesObject>(
+  list: (page: ListPage) => Promise<KubernetesListObject<T>>,
+  pageSize: number | undefined,
+  transform: ((obj: T) => T) | undefined,
+): Promise<KubernetesListObject<T>> {
+  const trim = (items: T[]) => (transform === undefined ? items : items.map(transform));
+  let page = await list(pageSize === undefined ? {} : { limit: pageSize });
+  const items = trim(page.items);
+  while (pageSize !== undefined && page.metadata?._continue) {
+    page = await list({ limit: pageSize, _continue: page.metadata._continue });
+    items.push(...trim(page.items));
+  }
+  return { ...page, metadata: page.metadata?.resourceVersion === undefined ? {} : { resourceVersion: page.metadata.resourceVersion }, items };
 }

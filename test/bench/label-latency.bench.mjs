@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { printSamples } from './lib/samples.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NODEMETA = path.join(ROOT, 'dist/cmd/nodemeta.js');
@@ -47,11 +48,6 @@ const rssMiB = (pid) => {
   return m ? (Number(m[1]) / 1024).toFixed(1) : '?';
 };
 
-function summary(name, samples) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)];
-  console.log(`${name}: n=${sorted.length} median=${median} ms worst=${sorted.at(-1)} ms best=${sorted[0]} ms`);
-}
 
 async function main() {
   sh('scripts/cluster-up.sh', ['--nodes', '1'], { CLUSTER_DIR });
@@ -97,8 +93,8 @@ async function main() {
     await waitNode((n) => !(n.spec.taints ?? []).some((x) => x.key === 'nodemeta.io/scheduled-event'));
   }
   console.log(`agent --instance-interval ${INSTANCE_INTERVAL}; Kubernetes ${cluster.kubeVersion}`);
-  summary('tag change -> node label', tagLatency);
-  summary('scheduled event -> node taint', taintLatency);
+  printSamples('tag change -> node label', tagLatency);
+  printSamples('scheduled event -> node taint', taintLatency);
   console.log(`RSS: controller ${rssMiB(controller.pid)} MiB, agent ${rssMiB(agent.pid)} MiB (agent without --lite-mode here)`);
 }
 

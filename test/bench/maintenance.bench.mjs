@@ -26,7 +26,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { WatchedObjects, stats } from './lib/kube-watch.mjs';
+import { WatchedObjects } from './lib/kube-watch.mjs';
+import { printSamples } from './lib/samples.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NODEMETA = path.join(ROOT, 'dist/cmd/nodemeta.js');
@@ -43,6 +44,7 @@ const children = [];
 const watches = [];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (text) => console.log(`[maintenance bench] ${text}`);
+const fmt = (ms) => `${Math.round(ms)} ms`;
 
 function sh(cmd, args, env = {}) {
   const res = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
@@ -70,11 +72,6 @@ function start(name, args, readLine) {
   return new Promise((resolve) => child.stdout.setEncoding('utf8').once('data', (d) => resolve({ child, line: JSON.parse(d.split('\n')[0]) })));
 }
 
-const fmt = (ms) => `${Math.round(ms)} ms`;
-function summary(name, samples) {
-  const s = stats(samples);
-  console.log(`${name}: n=${s.n} median=${fmt(s.median)} worst=${fmt(s.worst)} best=${fmt(s.best)}`);
-}
 
 async function main() {
   log(`cluster in ${CLUSTER_DIR}; emulator, agent and controller logs in ${LOG_DIR}`);
@@ -192,14 +189,14 @@ async function main() {
   }
 
   console.log(`\nKubernetes ${cluster.kubeVersion}; agent events poll 1 s (default); controller default config; ${EVENTS} events, ${PODS} pods, ${ROUNDS} drain rounds`);
-  summary('1. Preempt posted -> Node spec.unschedulable=true (watch)', toCordon);
-  summary('   of which: event posted -> agent wrote it to NodeMetadata status', toAgent);
-  summary('   of which: status written -> node cordoned (controller)', agentToCordon);
-  summary(`2. nodemeta drain of ${PODS} pods, no PDB: event -> phase Drained`, nodemetaDrain.drained);
-  summary(`   event -> last pod gone from the node`, nodemetaDrain.lastGone);
-  summary(`   cordon -> phase Drained`, nodemetaDrain.cordonToDrained);
-  summary(`3. kubectl drain --ignore-daemonsets --delete-emptydir-data, ${PODS} pods: start -> kubectl exited`, kubectlDrain.exited);
-  summary(`   start -> last pod gone from the node`, kubectlDrain.lastGone);
+  printSamples('1. Preempt posted -> Node spec.unschedulable=true (watch)', toCordon);
+  printSamples('   of which: event posted -> agent wrote it to NodeMetadata status', toAgent);
+  printSamples('   of which: status written -> node cordoned (controller)', agentToCordon);
+  printSamples(`2. nodemeta drain of ${PODS} pods, no PDB: event -> phase Drained`, nodemetaDrain.drained);
+  printSamples(`   event -> last pod gone from the node`, nodemetaDrain.lastGone);
+  printSamples(`   cordon -> phase Drained`, nodemetaDrain.cordonToDrained);
+  printSamples(`3. kubectl drain --ignore-daemonsets --delete-emptydir-data, ${PODS} pods: start -> kubectl exited`, kubectlDrain.exited);
+  printSamples(`   start -> last pod gone from the node`, kubectlDrain.lastGone);
 }
 
 function deploymentYaml() {

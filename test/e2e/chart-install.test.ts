@@ -442,6 +442,17 @@ describe('agent processes with their DaemonSet pods’ tokens, against the IMDS 
     await emulator?.close();
   });
 
+  /** The platform schedules a Reboot of one VM (emulator control API, manual lifecycle); its event id. */
+  async function scheduleReboot(vm: string, notBefore: string): Promise<string> {
+    const post = await fetch(`${emulator!.url}/_emulator/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'Reboot', resources: [vm], notBefore, lifecycle: 'manual' }),
+    });
+    expect(post.status).toBe(201);
+    return ((await post.json()) as { EventId: string }).EventId;
+  }
+
   test('each agent labels its own node through the controller; a Reboot two hours ahead is a notice taint; one due now is drained, approved by the agent and undone afterwards', async () => {
     emulator = await startEmulator({
       provider: 'azure',
@@ -485,20 +496,14 @@ describe('agent processes with their DaemonSet pods’ tokens, against the IMDS 
     }
 
     // Azure announces a Reboot of node A two hours ahead: notice taint, phase Scheduled.
-    const post = await fetch(`${emulator.url}/_emulator/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'Reboot', resources: [NODE_A], notBefore: '+2h', lifecycle: 'manual' }),
-    });
-    expect(post.status).toBe(201);
-    const { EventId: eventId } = (await post.json()) as { EventId: string };
+    const eventId = await scheduleReboot(NODE_A, '+2h');
     const notice = (n: V1Node) => n.spec?.taints?.some((t) => t.key === 'nodemeta.io/scheduled-event' && t.value === 'Reboot' && t.effect === 'PreferNoSchedule');
     await waitFor('the Reboot notice taint on node A', async () => notice(await core.readNode({ name: NODE_A })), { timeoutMs: 60_000 }).catch((err: Error) =>
       Promise.reject(new Error(`${err.message}\n${agentOf(NODE_A)}`)),
     );
     const scheduled = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_A })) as NodeMetadata;
     expect(scheduled.status?.maintenance).toMatchObject({ phase: 'Scheduled', eventType: 'Reboot' });
-    if (eventId) expect(scheduled.status?.maintenance?.eventId).toBe(eventId);
+    expect(scheduled.status?.maintenance?.eventId).toBe(eventId);
 
     // The platform cancels it: the taint goes.
     const all = (await (await fetch(`${emulator.url}/_emulator/events`)).json()) as { EventId: string }[];
@@ -526,13 +531,7 @@ describe('agent processes with their DaemonSet pods’ tokens, against the IMDS 
     });
     const appPods = async () => (await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${appLabels.app}` })).items;
     const first = await waitFor('the app pod Running on node B', async () => (await appPods()).find((p) => p.spec?.nodeName === NODE_B && p.status?.phase === 'Running'));
-    const reboot = await fetch(`${emulator.url}/_emulator/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'Reboot', resources: [NODE_B], notBefore: '+15m', lifecycle: 'manual' }),
-    });
-    expect(reboot.status).toBe(201);
-    const { EventId: rebootId } = (await reboot.json()) as { EventId: string };
+    const rebootId = await scheduleReboot(NODE_B, '+15m');
     const approved = await waitFor('node B drained and the Reboot approved by its agent', async () => {
       const o = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_B })) as NodeMetadata;
       return o.status?.maintenance?.phase === 'Approved' ? o.status : undefined;

@@ -29,9 +29,7 @@ describe('maintenance drains end to end', () => {
     () =>
       withScenario('failover', async (s) => {
         const node = s.azureNode(0);
-        const nmd = await s.watchNodeMetadata([node]);
-        await s.startEmulator('azure', [node]);
-        await s.managedNode(node);
+        const nmd = await s.managedVms('azure', [node]);
         // A finalizer keeps an evicted pod Terminating (a slow kubelet): the new leader sees the old
         // leader's evictions still under way and must not evict those pods again.
         await s.deployment('web', { replicas: 8, nodes: [node], finalizers: ['e2e.nodemeta.io/hold'] });
@@ -97,9 +95,7 @@ describe('maintenance drains end to end', () => {
         const nodes = [0, 1, 2].map((i) => s.azureNode(i));
         const urgent = s.azureNode(3);
         const all = [...nodes, urgent];
-        const nmd = await s.watchNodeMetadata(all);
-        await s.startEmulator('azure', all);
-        for (const node of all) await s.managedNode(node);
+        const nmd = await s.managedVms('azure', all);
         // Two pods per node, each pair under a PDB allowing one disruption: no drain is instant.
         for (const [i, node] of nodes.entries()) {
           await s.deployment(`web${i}`, { replicas: 2, nodes: [node] });
@@ -168,9 +164,7 @@ describe('maintenance drains end to end', () => {
     () =>
       withScenario('blocked', async (s) => {
         const node = s.azureNode(0);
-        const nmd = await s.watchNodeMetadata([node]);
-        await s.startEmulator('azure', [node]);
-        await s.managedNode(node);
+        const nmd = await s.managedVms('azure', [node]);
         await s.deployment('db', { replicas: 1, nodes: [node] });
         const [pod] = await s.runningPods('db', 1, [node]);
         await s.pdb('db', { maxUnavailable: 0 });

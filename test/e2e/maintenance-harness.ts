@@ -15,6 +15,7 @@
 // Watches record every change the API server reports (NodeMetadata, Pods, a Node) from the start of
 // a scenario: invariants ("never more than one node Draining", "never below minAvailable", "the
 // annotation was never there") are checked over the whole history, not over samples.
+import { Annotations } from '../../src/api/names.js';
 import { AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, Watch, type V1Pod, type V1PodDisruptionBudgetSpec } from '@kubernetes/client-node';
 import { expect } from '@jest/globals';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,7 +28,8 @@ import { createNode, deleteNode, runId, startController, writeConfig, type Contr
 import { apiStatus, clusterDir, createTestNamespace, deleteTestNamespace, kubeConfig, kubeconfigPath, waitFor } from './lib/cluster.js';
 
 export const MANAGED_LABEL = 'nodemeta-e2e-maintenance';
-export const CORDONED_ANNOTATION = 'nodemeta.io/cordoned';
+/** nodemeta's cordon annotation (the public name, from src/api/names.ts). */
+export const CORDONED_ANNOTATION = Annotations.cordoned;
 const KWOK_TOLERATION = { key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' };
 
 /** The raw JSON a watch delivers (no client-node models: timestamps are strings). */
@@ -228,6 +230,17 @@ export class Scenario {
     if (this.emulator === undefined) throw new Error('start the emulator before the managed nodes');
     const extraArgs = provider === 'alibaba' ? ['--events-interval', '1s', '--instance-interval', '30s'] : ['--instance-interval', '30s'];
     this.agents.push(await startAgent({ node: name, provider, endpoint: this.emulator.endpoint(name), kubeconfig: kubeconfigPath(), extraArgs }));
+  }
+
+  /**
+   * The scenario's VMs: a watch on their NodeMetadata (started first, so it sees every change), one
+   * emulator serving them, and for each a managed kwok node with its agent.
+   */
+  async managedVms(provider: 'azure' | 'alibaba', nodes: string[]): Promise<Recorder<RawNodeMetadata>> {
+    const nodeMetadata = await this.watchNodeMetadata(nodes);
+    await this.startEmulator(provider, nodes);
+    for (const node of nodes) await this.managedNode(node, provider);
+    return nodeMetadata;
   }
 
   /** The spare node (not managed): where evicted pods' replacements go. */

@@ -48,9 +48,7 @@ describe('maintenance end to end', () => {
     () =>
       withScenario('reboot', async (s) => {
         const node = s.azureNode(0);
-        const nmd = await s.watchNodeMetadata([node]);
-        await s.startEmulator('azure', [node]);
-        await s.managedNode(node);
+        const nmd = await s.managedVms('azure', [node]);
         await s.deployment('web', { replicas: 3, nodes: [node] });
         const original = await s.runningPods('web', 3, [node]);
         await s.pdb('web', { minAvailable: 2 });
@@ -130,9 +128,7 @@ describe('maintenance end to end', () => {
     () =>
       withScenario('preempt', async (s) => {
         const node = s.azureNode(0);
-        const nmd = await s.watchNodeMetadata([node]);
-        await s.startEmulator('azure', [node]);
-        await s.managedNode(node);
+        const nmd = await s.managedVms('azure', [node]);
         // Pods that would like 2 minutes to stop, and a DaemonSet pod (not evicted: it would come back).
         await s.deployment('web', { replicas: 4, nodes: [node], terminationGracePeriodSeconds: 120 });
         await s.daemonSet('logs', [node]);
@@ -175,10 +171,7 @@ describe('maintenance end to end', () => {
     () =>
       withScenario('pair', async (s) => {
         const [a, b] = [s.azureNode(0), s.azureNode(1)];
-        const nmd = await s.watchNodeMetadata([a, b]);
-        await s.startEmulator('azure', [a, b]);
-        await s.managedNode(a);
-        await s.managedNode(b);
+        const nmd = await s.managedVms('azure', [a, b]);
         // a's pods are held by their PDB until there is room elsewhere; b has nothing to evict.
         await s.deployment('web', { replicas: 2, nodes: [a] });
         await s.runningPods('web', 2, [a]);
@@ -250,10 +243,7 @@ describe('maintenance end to end', () => {
         // a: a Reboot whose action is Cordon (cordoned at once, pods stay); b: a Redeploy with a lead
         // time longer away than now (Scheduled, notice taint only).
         const [a, b] = [s.azureNode(0), s.azureNode(1)];
-        const nmd = await s.watchNodeMetadata([a, b]);
-        await s.startEmulator('azure', [a, b]);
-        await s.managedNode(a);
-        await s.managedNode(b);
+        const nmd = await s.managedVms('azure', [a, b]);
         await s.deployment('web', { replicas: 1, nodes: [a], spare: false });
         const [pod] = await s.runningPods('web', 1, [a]);
         const pods = await s.watchPods();
@@ -298,9 +288,7 @@ describe('maintenance end to end', () => {
     () =>
       withScenario('admin', async (s) => {
         const node = s.azureNode(0);
-        const nmd = await s.watchNodeMetadata([node]);
-        await s.startEmulator('azure', [node]);
-        await s.managedNode(node);
+        const nmd = await s.managedVms('azure', [node]);
         await s.deployment('web', { replicas: 1, nodes: [node] });
         await s.runningPods('web', 1, [node]);
         await s.spareNode();
@@ -335,9 +323,7 @@ describe('maintenance end to end', () => {
     () =>
       withScenario('spot', async (s) => {
         const node = `cn-hangzhou.${s.short}.0`;
-        const nmd = await s.watchNodeMetadata([node]);
-        await s.startEmulator('alibaba', [node]);
-        await s.managedNode(node, 'alibaba');
+        const nmd = await s.managedVms('alibaba', [node]);
         await s.deployment('web', { replicas: 2, nodes: [node] });
         await s.runningPods('web', 2, [node]);
         await s.spareNode();

@@ -7,7 +7,7 @@
 // twice; a pod whose eviction was refused is simply tried once more at once.
 
 import type { Clock } from '../../runtime/clock.js';
-import type { EvictionResult, NodeWriter } from '../cluster-state.js';
+import { NotLeaderError, type EvictionResult, type NodeWriter } from '../cluster-state.js';
 import type { PodToEvict } from './drain-plan.js';
 import type { EvictionAttempt } from './state-machine.js';
 
@@ -72,7 +72,7 @@ export async function evictPods(nodeName: string, pods: readonly PodToEvict[], o
       try {
         outcome = await options.writer.evictPod(pod);
       } catch (error) {
-        if ((error as Error).name === 'NotLeaderError') {
+        if (error instanceof NotLeaderError) {
           fatal = error;
           return;
         }

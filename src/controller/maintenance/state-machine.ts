@@ -378,7 +378,8 @@ function describe(active: PlannedAction): string {
   return `${active.eventType} ${active.eventId}`;
 }
 
-function describeStatus(status: MaintenanceStatus): string {
+/** `Reboot EV-1`: the event a status is about, for messages. */
+export function describeStatus(status: MaintenanceStatus): string {
   return [status.eventType ?? 'event', status.eventId].filter((part) => part !== undefined).join(' ');
 }
 

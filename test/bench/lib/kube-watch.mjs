@@ -134,8 +134,3 @@ export class WatchedObjects {
     this.synced = true;
   }
 }
-
-export function stats(samples) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { n: sorted.length, median: sorted[Math.floor(sorted.length / 2)], worst: sorted.at(-1), best: sorted[0] };
-}
