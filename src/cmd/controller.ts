@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../controller/config-watcher.js';
 import { runCleanup, summaryLine, type CleanupOptions } from '../controller/cleanup.js';
-import { defaultIdentity, DEFAULT_LEADER_ELECTION, LEASE_NAME, runController, type ControllerOptions } from '../controller/controller.js';
+import { defaultIdentity, DEFAULT_LEADER_ELECTION, DEFAULT_MAX_CONCURRENT_EVICTIONS, DEFAULT_PROTECT_WORKERS, LEASE_NAME, runController, type ControllerOptions } from '../controller/controller.js';
+import { DEFAULT_RATE_LIMIT } from '../kube/api-clients.js';
 import { loadKubeConfig } from '../kube/kubeconfig.js';
 import { createLogger } from '../observability/logger.js';
 import { UsageError, durationFlag, parseListenAddress } from './flags.js';
@@ -39,6 +40,12 @@ Flags:
   --metrics-addr [HOST]:PORT  /metrics, /healthz and /readyz (default: :8080; port 0 picks one)
   --health-port PORT          same server, port only (overrides the port of --metrics-addr)
   --workers N                 nodes reconciled in parallel (default: 4)
+  --cordon-workers N          nodes tainted and cordoned in parallel when maintenance is due, on a
+                              fast path of its own that never waits behind other work (default: 32)
+  --kube-api-qps QPS          client-side rate limit of API requests, per second (default: 100);
+                              taints and cordons go first, Events last
+  --kube-api-burst N          requests that may go at once above that rate (default: 200)
+  --max-concurrent-evictions N  evictions in flight at once across all draining nodes (default: 50)
   --node-selector SELECTOR    only reconcile nodes matching this label selector (default: all)
   --log-level LEVEL           error, warn, info, debug (default: info)
   -h, --help                  show this text
@@ -86,6 +93,7 @@ async function cleanup(flags: Flags): Promise<number> {
   const options: CleanupOptions = {
     ...common,
     renewDeadlineMs: flags.renewDeadlineMs,
+    rateLimit: { qps: flags.qps, burst: flags.burst },
   };
   if (flags.nodeSelector !== undefined) options.nodeSelector = flags.nodeSelector;
   try {
@@ -116,6 +124,10 @@ interface Flags {
   metricsHost: string;
   metricsPort: number;
   workers: number;
+  cordonWorkers: number;
+  qps: number;
+  burst: number;
+  maxConcurrentEvictions: number;
   nodeSelector?: string;
   logLevel: string;
 }
@@ -145,6 +157,10 @@ function parseFlags(argv: string[]): Flags {
         'metrics-addr': { type: 'string', default: ':8080' },
         'health-port': { type: 'string' },
         workers: { type: 'string', default: '4' },
+        'cordon-workers': { type: 'string', default: String(DEFAULT_PROTECT_WORKERS) },
+        'kube-api-qps': { type: 'string', default: String(DEFAULT_RATE_LIMIT.qps) },
+        'kube-api-burst': { type: 'string', default: String(DEFAULT_RATE_LIMIT.burst) },
+        'max-concurrent-evictions': { type: 'string', default: String(DEFAULT_MAX_CONCURRENT_EVICTIONS) },
         'node-selector': { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -156,8 +172,12 @@ function parseFlags(argv: string[]): Flags {
   if (values.help) return { help: true } as Flags;
   if (values.config === undefined && !values['default-config'] && !values.cleanup) throw new UsageError('--config FILE is required (or --default-config)');
   if (values.config !== undefined && values['default-config']) throw new UsageError('--config and --default-config exclude each other');
-  const workers = Number(values.workers);
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError(`--workers must be a whole number from 1 to 64 (got ${JSON.stringify(values.workers)})`);
+  const workers = wholeNumber('--workers', values.workers, 1, 64);
+  const cordonWorkers = wholeNumber('--cordon-workers', values['cordon-workers'], 1, 256);
+  const burst = wholeNumber('--kube-api-burst', values['kube-api-burst'], 1, 100_000);
+  const maxConcurrentEvictions = wholeNumber('--max-concurrent-evictions', values['max-concurrent-evictions'], 1, 10_000);
+  const qps = Number(values['kube-api-qps']);
+  if (!Number.isFinite(qps) || qps <= 0 || qps > 100_000) throw new UsageError(`--kube-api-qps must be a number above 0 and at most 100000 (got ${JSON.stringify(values['kube-api-qps'])})`);
   if (!['error', 'warn', 'info', 'debug'].includes(values['log-level'])) throw new UsageError(`--log-level must be error, warn, info or debug (got ${JSON.stringify(values['log-level'])})`);
   const { host, port } = parseListenAddress('--metrics-addr', values['metrics-addr'], values['health-port']);
   const timing = {
@@ -180,12 +200,22 @@ function parseFlags(argv: string[]): Flags {
     metricsHost: host,
     metricsPort: port,
     workers,
+    cordonWorkers,
+    qps,
+    burst,
+    maxConcurrentEvictions,
     logLevel: values['log-level'],
   };
   if (values.config !== undefined) flags.config = values.config;
   if (values.kubeconfig !== undefined) flags.kubeconfig = values.kubeconfig;
   if (values['node-selector'] !== undefined) flags.nodeSelector = values['node-selector'];
   return flags;
+}
+
+function wholeNumber(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`${flag} must be a whole number from ${min} to ${max} (got ${JSON.stringify(text)})`);
+  return value;
 }
 
 /** What the controller and its cleanup mode are both built with: the API client, logs and the Lease. */
@@ -210,6 +240,9 @@ async function buildOptions(flags: Flags): Promise<ControllerOptions> {
     ...commonOptions(flags),
     leaderElection: { leaseDurationMs: flags.leaseDurationMs, renewDeadlineMs: flags.renewDeadlineMs, retryPeriodMs: flags.retryPeriodMs },
     workers: flags.workers,
+    protectWorkers: flags.cordonWorkers,
+    rateLimit: { qps: flags.qps, burst: flags.burst },
+    maxConcurrentEvictions: flags.maxConcurrentEvictions,
     metricsHost: flags.metricsHost,
     metricsPort: flags.metricsPort,
   };

@@ -15,12 +15,14 @@
 //    A conflict (someone changed the node meanwhile) re-reads and re-plans, never forces.
 // 3. A node is clean when its plan is empty; the run succeeds only when every node is clean.
 
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Annotations, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
+import { DEFAULT_RATE_LIMIT, makeApiClients } from '../kube/api-clients.js';
 import { kubeLeaseStore } from '../kube/lease-store.js';
 import type { Logger } from '../observability/logger.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { LeaseConflictError, sleep, type LeaseStore } from '../runtime/leader-election.js';
+import { RequestLimiter } from '../runtime/request-limiter.js';
 import { WriteConflictError, nodeStateOf, type NodeState, type NodeWriter } from './cluster-state.js';
 import { ownedLabelKeys } from './labels.js';
 import { kubeNodeWriter } from './node-writer.js';
@@ -214,6 +216,8 @@ export interface CleanupOptions {
   nodeSelector?: string;
   clock?: Clock;
   signal?: AbortSignal;
+  /** Client-side rate limit (--kube-api-qps, --kube-api-burst). */
+  rateLimit?: { qps: number; burst: number };
 }
 
 /** The Lease the cleanup holds: long enough for the uninstall to delete the replicas first. */
@@ -234,9 +238,9 @@ export async function runCleanup(options: CleanupOptions): Promise<CleanupSummar
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
   }
-  const core = options.kubeConfig.makeApiClient(CoreV1Api);
-  const list = await core.listNode(options.nodeSelector === undefined ? {} : { labelSelector: options.nodeSelector });
+  const clients = makeApiClients(options.kubeConfig, { limiter: new RequestLimiter({ ...(options.rateLimit ?? DEFAULT_RATE_LIMIT), clock }), userAgent: 'nodemeta-controller-cleanup' });
+  const list = await clients.core.listNode(options.nodeSelector === undefined ? {} : { labelSelector: options.nodeSelector });
   // Cleanup holds the Lease (or runs with leader election off): its writes are never refused.
-  const writer = kubeNodeWriter({ kubeConfig: options.kubeConfig, isLeading: () => true });
+  const writer = kubeNodeWriter({ clients, isLeading: () => true });
   return cleanNodes(writer, list.items.map(nodeStateOf), options.logger);
 }

@@ -3,9 +3,11 @@
 // node-writer.ts), plain maps and a recording writer in the unit tests.
 
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { Annotations, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
 import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
 import type { ManagedFieldsEntry } from './labels.js';
 import { MIRROR_POD_ANNOTATION, type DrainPod, type PodToEvict } from './maintenance/drain-plan.js';
+import type { Protection } from './protection.js';
 import type { Taint, TaintEffect } from './taints.js';
 
 /** The parts of a Node the controller reads, as plain JSON (timestamps as the API server writes them). */
@@ -34,9 +36,14 @@ export interface ClusterCache {
   nodeMetadata(name: string): NodeMetadata | undefined;
   /** The names of the nodes nodemeta manages (the node selector's), for the drain budget and approvals. */
   nodeNames(): string[];
-  /** The pods bound to a node (spec.nodeName), as a drain sees them. */
-  podsOn(nodeName: string): DrainPod[];
-  /** Every informer has listed since its last (re)start; false means "do not remove anything". */
+  /**
+   * The pods bound to a node (spec.nodeName), as a drain sees them; undefined while they are not
+   * known yet. Asking starts watching them (drain-pods.ts): ask only for a node that drains.
+   */
+  podsOn(nodeName: string): DrainPod[] | undefined;
+  /** The node no longer drains: its pods need not be watched any more. */
+  releasePods(nodeName: string): void;
+  /** The Node and NodeMetadata informers have listed since their last (re)start; false means "do not remove anything". */
   warm(): boolean;
 }
 
@@ -59,6 +66,11 @@ export interface NodeWriter {
   applyControllerStatus(name: string, status: ControllerStatus): Promise<NodeMetadata>;
   /** A fresh read from the API server after a conflict; undefined when the node is gone. */
   readNode(nodeName: string): Promise<NodeState | undefined>;
+  /**
+   * The fast path's one write (protection.ts): nodemeta's NoSchedule taint and the cordon together,
+   * guarded by what `node` shows, sent ahead of other requests. Throws WriteConflictError when that changed.
+   */
+  protect(node: NodeState, protection: Protection): Promise<NodeState>;
   /** cordonPatch(node, eventId): guarded by what `node` shows. Throws WriteConflictError when that changed. */
   cordon(node: NodeState, eventId: string): Promise<NodeState>;
   /** uncordonPatch(cordonedFor). Throws WriteConflictError when the annotation changed meanwhile. */
@@ -112,6 +124,28 @@ export function nodeStateOf(node: V1Node): NodeState {
   return state;
 }
 
+/**
+ * The part of a Node the controller keeps in its cache: what nodeStateOf reads. Of managedFields
+ * only nodemeta-controller's entries (label ownership), of the annotations only nodemeta's (an
+ * empty map still says "the node has annotations", which the cordon's JSON-patch `test` relies
+ * on), of the status only the Ready condition. A node's images, addresses, capacity, other
+ * managers' field sets and status conditions are most of its size, and the controller needs none.
+ */
+export function nodeForCache(node: V1Node): V1Node {
+  const metadata = node.metadata ?? {};
+  const kept: V1Node = {
+    metadata: {
+      ...pick(metadata, ['name', 'uid', 'resourceVersion', 'labels']),
+      ...(metadata.annotations === undefined ? {} : { annotations: ourAnnotations(metadata.annotations) }),
+      ...(metadata.managedFields === undefined ? {} : { managedFields: metadata.managedFields.filter((entry) => entry.manager === FIELD_MANAGER_CONTROLLER) }),
+    },
+  };
+  if (node.spec !== undefined) kept.spec = pick(node.spec, ['taints', 'unschedulable', 'providerID']);
+  const ready = node.status?.conditions?.find((condition) => condition.type === 'Ready');
+  if (ready !== undefined) kept.status = { conditions: [{ type: ready.type, status: ready.status }] };
+  return kept;
+}
+
 /** metav1.Time's wire form: RFC 3339 with whole seconds. */
 function rfc3339(time: Date | string): string {
   return typeof time === 'string' ? time : time.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -157,6 +191,18 @@ export function podForCache(pod: V1Pod): V1Pod {
   };
   if (pod.status?.phase !== undefined) kept.status = { phase: pod.status.phase };
   return kept;
+}
+
+function ourAnnotations(annotations: Record<string, string>): Record<string, string> {
+  const cordoned = annotations[Annotations.cordoned];
+  return cordoned === undefined ? {} : { [Annotations.cordoned]: cordoned };
+}
+
+/** A NodeMetadata as the controller caches it: without managedFields, which it never reads. */
+export function nodeMetadataForCache<T extends { metadata?: { managedFields?: unknown } }>(object: T): T {
+  if (object.metadata?.managedFields === undefined) return object;
+  const { managedFields: _dropped, ...metadata } = object.metadata;
+  return { ...object, metadata };
 }
 
 function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]): Pick<T, K> {

@@ -147,6 +147,10 @@ export const CONFIG_SCHEMA = {
         },
         maxGracePeriod: duration('5m', "Cap on a pod's termination grace period during a drain; it is cut further so that eviction ends before NotBefore."),
         evictionTimeout: duration('30m', 'How long to keep retrying an eviction (e.g. blocked by a PodDisruptionBudget) before the drain is reported Failed.'),
+        waveSettleTime: duration(
+          '2s',
+          'Evictions start only once every node of a maintenance wave is tainted and cordoned and no further node has needed it for this long, so that a pod evicted from one node of the wave is not scheduled onto another (the agents report an event within about one poll, 1 s on Azure). A node holds its evictions at most 10 times this (at least 10 s), even if the wave keeps growing. 0 turns the wait off.',
+        ),
         deleteEmptyDirData: {
           type: 'boolean',
           description: 'Evict pods with emptyDir volumes (their data is lost). The maintenance takes the node down anyway, so this is on by default.',

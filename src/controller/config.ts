@@ -44,6 +44,7 @@ export interface ControllerConfig {
     maxConcurrentDrains: DrainConcurrency;
     maxGracePeriodMs: number;
     evictionTimeoutMs: number;
+    waveSettleTimeMs: number;
     deleteEmptyDirData: boolean;
     forceUnmanagedPods: boolean;
   };
@@ -188,7 +189,7 @@ interface RawRule {
 export interface RawConfig {
   labels: { allowedTags: string[]; standardTopology: boolean };
   policy: Record<MaintenanceEventType, RawRule> & { providers: Partial<Record<ProviderName, Partial<Record<MaintenanceEventType, RawRule>>>> };
-  drain: { maxConcurrentDrains: number | string; maxGracePeriod: string; evictionTimeout: string; deleteEmptyDirData: boolean; forceUnmanagedPods: boolean };
+  drain: { maxConcurrentDrains: number | string; maxGracePeriod: string; evictionTimeout: string; waveSettleTime: string; deleteEmptyDirData: boolean; forceUnmanagedPods: boolean };
   approve: 'AfterDrain' | 'Never';
   uncordonAfterCompletion: boolean;
 }
@@ -208,6 +209,7 @@ function toConfig(raw: RawConfig): ControllerConfig {
       maxConcurrentDrains: typeof limit === 'number' ? { count: limit } : { percent: Number(limit.slice(0, -1)) },
       maxGracePeriodMs: parseDuration(raw.drain.maxGracePeriod)!,
       evictionTimeoutMs: parseDuration(raw.drain.evictionTimeout)!,
+      waveSettleTimeMs: parseDuration(raw.drain.waveSettleTime)!,
       deleteEmptyDirData: raw.drain.deleteEmptyDirData,
       forceUnmanagedPods: raw.drain.forceUnmanagedPods,
     },

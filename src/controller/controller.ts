@@ -10,10 +10,11 @@
 // takes over without waiting for it to expire, close the informers.
 
 import { hostname } from 'node:os';
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Node } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { GROUP, PLURAL, VERSION } from '../api/names.js';
-import { MaintenancePhase, type NodeMetadata } from '../api/nodemetadata.js';
+import { MaintenancePhase, type MaintenanceStatus, type NodeMetadata } from '../api/nodemetadata.js';
+import { DEFAULT_RATE_LIMIT, makeApiClients } from '../kube/api-clients.js';
 import { kubeEventSink } from '../kube/event-sink.js';
 import { kubeLeaseStore } from '../kube/lease-store.js';
 import { KubeEventRecorder, type ObjectReference } from '../observability/events.js';
@@ -23,13 +24,18 @@ import { systemClock, type Clock } from '../runtime/clock.js';
 import { ResilientInformer } from '../runtime/informer.js';
 import { runLeaderElection, sleep } from '../runtime/leader-election.js';
 import { defaultControllerRateLimiter } from '../runtime/rate-limiter.js';
+import { RequestLimiter } from '../runtime/request-limiter.js';
+import { Semaphore } from '../runtime/semaphore.js';
 import { runWorkers, WorkQueue } from '../runtime/workqueue.js';
-import { drainPodOf, nodeStateOf, podForCache, type ClusterCache } from './cluster-state.js';
+import { nodeForCache, nodeMetadataForCache, nodeStateOf, type ClusterCache } from './cluster-state.js';
 import { DEFAULT_CONFIG, type ControllerConfig } from './config.js';
 import { ConfigWatcher, type ConfigReload } from './config-watcher.js';
+import { DrainPodWatches } from './drain-pods.js';
+import { WaveGate } from './maintenance/wave-gate.js';
 import { createControllerMetrics, type ControllerMetrics } from './metrics.js';
 import { kubeNodeWriter } from './node-writer.js';
 import { NodeReconciler } from './reconciler.js';
+import { peersToRequeue } from './requeue-rules.js';
 
 export const LEASE_NAME = 'nodemeta-controller';
 export const COMPONENT = 'nodemeta-controller';
@@ -55,6 +61,12 @@ export interface ControllerOptions {
   identity: string;
   leaderElection?: Partial<LeaderElectionTiming>;
   workers: number;
+  /** Nodes tainted and cordoned in parallel on the fast path (default 32). */
+  protectWorkers?: number;
+  /** Client-side rate limit of the controller's API requests (default DEFAULT_RATE_LIMIT). */
+  rateLimit?: { qps: number; burst: number };
+  /** Evictions in flight at once across every draining node (default 50). */
+  maxConcurrentEvictions?: number;
   /** A label selector: only matching nodes are reconciled (e.g. one node pool); all nodes when absent. */
   nodeSelector?: string;
   /** The health and metrics server; port 0 picks a free one (see onStarted). */
@@ -84,29 +96,54 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   const { logger, kubeConfig } = options;
   const registry = options.registry ?? new Registry();
   let queue: WorkQueue | undefined;
+  let protectQueue: WorkQueue | undefined;
   let leading = false;
   // Filled in below, once the informers exist.
   let nodesByPhase: () => ReadonlyMap<string, number> = () => new Map();
-  const metrics = createControllerMetrics({ registry, queueDepth: () => queue?.len() ?? 0, nodesByPhase: () => nodesByPhase() });
+  const metrics = createControllerMetrics({
+    registry,
+    queueDepth: () => queue?.len() ?? 0,
+    nodesByPhase: () => nodesByPhase(),
+    drainPodWatches: () => drainPods.count(),
+    protectQueueDepth: () => waveGate.pendingCount(),
+  });
   metrics.isLeader.set(0);
 
+  // Every request but watches and the Lease takes a token from one budget (client-go's QPS and
+  // burst); taints and cordons go first, Events last (kube/api-clients.ts).
+  const clients = makeApiClients(kubeConfig, {
+    limiter: new RequestLimiter({ ...(options.rateLimit ?? DEFAULT_RATE_LIMIT), clock }),
+    userAgent: `${COMPONENT}/${options.identity}`,
+    observer: {
+      answered: (verb, code, seconds) => {
+        metrics.apiRequests.inc({ verb, code });
+        metrics.apiRequestDuration.observe({ verb }, seconds);
+      },
+      throttled: (priority, seconds) => metrics.rateLimiterWait.observe({ priority }, seconds),
+    },
+  });
+
   const events = new KubeEventRecorder({
-    sink: kubeEventSink(kubeConfig, { onWrite: (verb) => metrics.apiWrites.inc({ resource: 'events', verb }) }),
+    // Events go through the same rate limit as everything else, after every other request.
+    sink: kubeEventSink(clients.lowCore, { onWrite: (verb) => metrics.apiWrites.inc({ resource: 'events', verb }) }),
     clock,
     logger,
     component: COMPONENT,
     instance: options.identity,
     onDropped: () => metrics.eventsDropped.inc(),
+    onAggregated: () => metrics.eventsAggregated.inc(),
   });
 
   // ---- informers ----
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const { core, custom } = clients;
+  // Nodes and NodeMetadata are cached trimmed to what the controller reads (cluster-state.ts).
   const nodes = new ResilientInformer<V1Node>({
     name: 'nodes',
     kubeConfig,
     path: '/api/v1/nodes',
-    list: () => core.listNode(options.nodeSelector === undefined ? {} : { labelSelector: options.nodeSelector }),
+    list: (page) => core.listNode({ ...page, ...(options.nodeSelector === undefined ? {} : { labelSelector: options.nodeSelector }) }),
+    pageSize: LIST_PAGE,
+    transform: nodeForCache,
     ...(options.nodeSelector === undefined ? {} : { labelSelector: options.nodeSelector }),
     clock,
     logger,
@@ -116,69 +153,65 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     name: PLURAL,
     kubeConfig,
     path: `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-    list: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as KubernetesListObject<KubernetesObject>,
+    list: async (page) => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, ...page })) as KubernetesListObject<KubernetesObject>,
+    pageSize: LIST_PAGE,
+    transform: nodeMetadataForCache,
     clock,
     logger,
   });
-  // Every pod of the cluster: a drain must see the pods of its node, and their deletions end it.
-  // The cache keeps only the few fields a drain reads (podForCache).
-  const pods = new ResilientInformer<V1Pod>({
-    name: 'pods',
-    kubeConfig,
-    path: '/api/v1/pods',
-    list: (page) => core.listPodForAllNamespaces(page),
-    pageSize: POD_LIST_PAGE,
-    transform: podForCache,
-    clock,
-    logger,
-  });
-  const podsByNode = new PodsByNode();
   const enqueue = (name: string | undefined) => {
     if (name !== undefined && name !== '') queue?.add(name);
   };
-  // A pod matters to the controller only while its node drains (or failed to): its going may end the drain.
-  const podPhases: readonly string[] = [MaintenancePhase.Draining, MaintenancePhase.Failed];
-  const onPod = (pod: V1Pod) => {
-    const nodeName = pod.spec?.nodeName;
-    if (nodeName === undefined || nodeName === '') return;
-    const phase = (nodeMetadatas.get(nodeName) as NodeMetadata | undefined)?.status?.maintenance?.phase;
-    if (phase !== undefined && podPhases.includes(phase)) enqueue(nodeName);
+  // Pods are watched per node, only while the node drains (drain-pods.ts): memory follows the work.
+  const drainPods = new DrainPodWatches({
+    kubeConfig,
+    list: (fieldSelector, page) => core.listPodForAllNamespaces({ fieldSelector, ...page }),
+    clock,
+    logger,
+    onChange: enqueue,
+  });
+
+  // The fast path: a node whose maintenance calls for its taint and cordon goes onto its own queue,
+  // served by its own workers, ahead of anything else (STYLE.md, habit 14); evictions anywhere wait
+  // until the wave's cordons are done (maintenance/wave-gate.ts).
+  let config: ControllerConfig = DEFAULT_CONFIG;
+  const waveGate = new WaveGate({ clock, settleMs: () => config.drain.waveSettleTimeMs });
+  // The informers deliver nothing before they start, below, after the reconciler exists.
+  const protectIfDue = (name: string | undefined) => {
+    if (name === undefined || name === '' || protectQueue === undefined) return;
+    if (!reconciler.needsProtection(name)) return;
+    waveGate.protecting(name);
+    protectQueue.add(name);
   };
-  pods.on('add', (pod) => {
-    podsByNode.put(pod);
-    onPod(pod);
-  });
-  pods.on('update', (pod) => {
-    podsByNode.put(pod);
-    onPod(pod);
-  });
-  pods.on('delete', (pod) => {
-    podsByNode.remove(pod);
-    onPod(pod);
-  });
-  const enqueueAll = () => {
-    for (const node of nodes.list()) enqueue(node.metadata?.name);
-  };
-  // A node's maintenance phase can unblock others: a drain that ends frees budget for the nodes
-  // waiting Cordoned, a node that becomes Drained may complete the set an approval waits for.
-  const waitingPhases: readonly string[] = [MaintenancePhase.Cordoned, MaintenancePhase.Drained];
-  const phases = new Map<string, string>();
+
+  // A node's maintenance status can unblock others (requeue-rules.ts).
+  const statuses = new Map<string, MaintenanceStatus>();
   const onNodeMetadata = (nodeMetadata: KubernetesObject, deleted: boolean) => {
     const name = nodeMetadata.metadata?.name;
     if (name === undefined) return;
-    const phase = deleted ? undefined : (nodeMetadata as NodeMetadata).status?.maintenance?.phase;
-    const before = phases.get(name);
-    if (phase === undefined) phases.delete(name);
-    else phases.set(name, phase);
+    const after = deleted ? undefined : (nodeMetadata as NodeMetadata).status?.maintenance;
+    const before = statuses.get(name);
+    if (after === undefined) statuses.delete(name);
+    else statuses.set(name, after);
     // NodeMetadata is named after its Node.
+    if (!deleted) protectIfDue(name);
     enqueue(name);
-    if (before === phase) return;
-    for (const [other, otherPhase] of phases) if (other !== name && waitingPhases.includes(otherPhase)) enqueue(other);
+    for (const peer of peersToRequeue(name, before, after, statuses)) enqueue(peer);
   };
   for (const verb of ['add', 'update', 'delete'] as const) {
-    nodes.on(verb, (node) => enqueue(node.metadata?.name));
+    nodes.on(verb, (node) => {
+      // An admin's uncordon of a node in maintenance, or a new node with a pending event.
+      if (verb !== 'delete') protectIfDue(node.metadata?.name);
+      enqueue(node.metadata?.name);
+    });
     nodeMetadatas.on(verb, (nodeMetadata) => onNodeMetadata(nodeMetadata, verb === 'delete'));
   }
+  const enqueueAll = () => {
+    for (const node of nodes.list()) {
+      protectIfDue(node.metadata?.name);
+      enqueue(node.metadata?.name);
+    }
+  };
   const cache: ClusterCache = {
     node: (name) => {
       const node = nodes.get(name);
@@ -186,21 +219,20 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     },
     nodeMetadata: (name) => nodeMetadatas.get(name) as NodeMetadata | undefined,
     nodeNames: () => nodes.list().map((node) => node.metadata?.name ?? '').filter((name) => name !== ''),
-    podsOn: (nodeName) => podsByNode.on(nodeName).map(drainPodOf),
-    // The pods cache too: a drain planned from a cold pod cache would find the node empty.
-    warm: () => nodes.hasSynced() && nodeMetadatas.hasSynced() && pods.hasSynced(),
+    podsOn: (nodeName) => drainPods.podsOn(nodeName),
+    releasePods: (nodeName) => drainPods.release(nodeName),
+    warm: () => nodes.hasSynced() && nodeMetadatas.hasSynced(),
   };
   nodesByPhase = () => {
     const counts = new Map<string, number>();
     for (const name of cache.nodeNames()) {
-      const phase = cache.nodeMetadata(name)?.status?.maintenance?.phase ?? MaintenancePhase.None;
+      const phase = statuses.get(name)?.phase ?? MaintenancePhase.None;
       counts.set(phase, (counts.get(phase) ?? 0) + 1);
     }
     return counts;
   };
 
   // ---- configuration ----
-  let config: ControllerConfig = DEFAULT_CONFIG;
   let watcher: ConfigWatcher | undefined;
   const onReload = (reload: ConfigReload) => {
     metrics.configReloads.inc({ result: reload.ok ? 'success' : 'failure' });
@@ -219,8 +251,18 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   }
 
   // ---- reconciler ----
-  const writer = kubeNodeWriter({ kubeConfig, isLeading: () => leading, onWrite: (resource, verb) => metrics.apiWrites.inc({ resource, verb }) });
-  const reconciler = new NodeReconciler({ cache, writer, events, config: () => config, clock, logger, counters: metrics });
+  const writer = kubeNodeWriter({ clients, isLeading: () => leading, onWrite: (resource, verb) => metrics.apiWrites.inc({ resource, verb }) });
+  const reconciler = new NodeReconciler({
+    cache,
+    writer,
+    events,
+    config: () => config,
+    clock,
+    logger,
+    counters: metrics,
+    waveGate,
+    evictionLimit: new Semaphore(options.maxConcurrentEvictions ?? DEFAULT_MAX_CONCURRENT_EVICTIONS),
+  });
 
   // ---- health ----
   const health: HealthServer = await startHealthServer({
@@ -230,7 +272,6 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     readiness: [
       { name: 'nodes informer', check: () => (nodes.hasSynced() ? undefined : 'not synced') },
       { name: 'nodemetadatas informer', check: () => (nodeMetadatas.hasSynced() ? undefined : 'not synced') },
-      { name: 'pods informer', check: () => (pods.hasSynced() ? undefined : 'not synced') },
     ],
   });
   logger.info('health and metrics server listening', { url: health.url });
@@ -242,7 +283,11 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     leading = true;
     metrics.isLeader.set(1);
     const workQueue = new WorkQueue({ clock, rateLimiter: defaultControllerRateLimiter(clock, { backoff: { maxDelayMs: 300_000 } }) });
+    // The fast path retries a failed write with per-key backoff only: no global bucket in front of
+    // it (the request limiter already orders its requests first).
+    const urgentQueue = new WorkQueue({ clock, rateLimiter: defaultControllerRateLimiter(clock, { backoff: { maxDelayMs: 30_000 }, bucket: { qps: 1_000, burst: 10_000 } }) });
     queue = workQueue;
+    protectQueue = urgentQueue;
     leadership.addEventListener(
       'abort',
       () => {
@@ -250,22 +295,26 @@ export async function runController(options: ControllerOptions, signal: AbortSig
         leading = false;
         metrics.isLeader.set(0);
         workQueue.shutDown();
+        urgentQueue.shutDown();
       },
       { once: true },
     );
     enqueueAll();
-    workersDone = runWorkers(workQueue, options.workers, (key) => timedReconcile(reconciler, metrics, key), {
-      onError: (key, error) => {
-        metrics.reconcileErrors.inc();
-        logger.warn('reconcile failed, retrying with backoff', { node: key, error: error instanceof Error ? error.message : String(error), retries: workQueue.numRequeues(key) });
-      },
-    });
-    logger.info('workers started', { workers: options.workers });
+    const onError = (which: WorkQueue) => (key: string, error: unknown) => {
+      metrics.reconcileErrors.inc();
+      logger.warn('reconcile failed, retrying with backoff', { node: key, error: error instanceof Error ? error.message : String(error), retries: which.numRequeues(key) });
+    };
+    const protectWorkers = options.protectWorkers ?? DEFAULT_PROTECT_WORKERS;
+    workersDone = Promise.all([
+      runWorkers(workQueue, options.workers, (key) => timedReconcile(reconciler, metrics, key), { onError: onError(workQueue) }),
+      runWorkers(urgentQueue, protectWorkers, (key) => reconciler.protect(key), { onError: onError(urgentQueue) }),
+    ]).then(() => undefined);
+    logger.info('workers started', { workers: options.workers, protectWorkers });
   };
 
   let exit: ControllerExit = 'stopped';
   try {
-    await Promise.race([Promise.all([nodes.start(), nodeMetadatas.start(), pods.start()]), abortable(signal)]);
+    await Promise.race([Promise.all([nodes.start(), nodeMetadatas.start()]), abortable(signal)]);
     if (signal.aborted) return exit;
     logger.info('caches synced');
 
@@ -274,7 +323,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
       // The election stops only after the workers did (see below), so the Lease is released last.
       const election = new AbortController();
       const stopWorkersThenElection = async () => {
-        await stopWorkers(queue, workersDone, clock, options.shutdownTimeoutMs);
+        await stopWorkers([queue, protectQueue], workersDone, clock, options.shutdownTimeoutMs);
         election.abort();
       };
       signal.addEventListener('abort', () => void stopWorkersThenElection(), { once: true });
@@ -296,16 +345,17 @@ export async function runController(options: ControllerOptions, signal: AbortSig
       const always = new AbortController();
       startWork(always.signal);
       await abortable(signal);
-      await stopWorkers(queue, workersDone, clock, options.shutdownTimeoutMs);
+      await stopWorkers([queue, protectQueue], workersDone, clock, options.shutdownTimeoutMs);
       always.abort();
     }
     return exit;
   } finally {
     leading = false;
     queue?.shutDown();
+    protectQueue?.shutDown();
     watcher?.stop();
     await Promise.race([events.flush(), sleep(clock, 2_000)]);
-    await Promise.all([nodes.stop(), nodeMetadatas.stop(), pods.stop()]).catch(() => undefined);
+    await Promise.all([nodes.stop(), nodeMetadatas.stop(), drainPods.stop()]).catch(() => undefined);
     await health.close();
     logger.info('controller stopped', { reason: exit });
   }
@@ -324,8 +374,8 @@ async function timedReconcile(reconciler: NodeReconciler, metrics: ControllerMet
 }
 
 /** Graceful: nothing new starts, in-flight reconciles finish (bounded). */
-async function stopWorkers(queue: WorkQueue | undefined, workersDone: Promise<void>, clock: Clock, timeoutMs = 10_000): Promise<void> {
-  queue?.shutDown();
+async function stopWorkers(queues: readonly (WorkQueue | undefined)[], workersDone: Promise<void>, clock: Clock, timeoutMs = 10_000): Promise<void> {
+  for (const queue of queues) queue?.shutDown();
   await Promise.race([workersDone, sleep(clock, timeoutMs)]);
 }
 
@@ -333,44 +383,9 @@ function abortable(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 }
 
-/** Pods a list request: each page is trimmed (podForCache) before the next, as client-go pages by 500. */
-const POD_LIST_PAGE = 500;
-
-/**
- * The pods cache indexed by spec.nodeName, kept by the informer's events: a drain asks for one
- * node's pods, and scanning every pod of a large cluster on each reconcile would not do. A pod's
- * nodeName is set once (binding) and never changes, so an update only refreshes the entry.
- */
-class PodsByNode {
-  private readonly byNode = new Map<string, Map<string, V1Pod>>();
-
-  put(pod: V1Pod): void {
-    const nodeName = pod.spec?.nodeName;
-    const key = podKey(pod);
-    if (nodeName === undefined || nodeName === '' || key === undefined) return;
-    let pods = this.byNode.get(nodeName);
-    if (pods === undefined) {
-      pods = new Map();
-      this.byNode.set(nodeName, pods);
-    }
-    pods.set(key, pod);
-  }
-
-  remove(pod: V1Pod): void {
-    const nodeName = pod.spec?.nodeName;
-    const key = podKey(pod);
-    if (nodeName === undefined || key === undefined) return;
-    const pods = this.byNode.get(nodeName);
-    pods?.delete(key);
-    if (pods?.size === 0) this.byNode.delete(nodeName);
-  }
-
-  on(nodeName: string): V1Pod[] {
-    return [...(this.byNode.get(nodeName)?.values() ?? [])];
-  }
-}
-
-function podKey(pod: V1Pod): string | undefined {
-  const { namespace, name } = pod.metadata ?? {};
-  return name === undefined ? undefined : `${namespace ?? ''}/${name}`;
-}
+/** Objects a list request, as client-go pages: a large list never sits whole in memory twice. */
+const LIST_PAGE = 500;
+/** Fast-path workers: a 500-node wave's cordons in flight 32 at a time. */
+export const DEFAULT_PROTECT_WORKERS = 32;
+/** Evictions in flight at once across every draining node. */
+export const DEFAULT_MAX_CONCURRENT_EVICTIONS = 50;

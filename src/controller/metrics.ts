@@ -23,6 +23,13 @@ export interface ControllerMetrics {
   eventToCordon: Histogram<never>;
   maintenanceTransitions: Counter<'phase'>;
   nodesByPhase: Gauge<'phase'>;
+  apiRequests: Counter<'verb' | 'code'>;
+  apiRequestDuration: Histogram<'verb'>;
+  rateLimiterWait: Histogram<'priority'>;
+  drainPodWatches: Gauge<never>;
+  protectQueueDepth: Gauge<never>;
+  evictionsHeld: Counter<never>;
+  eventsAggregated: Counter<never>;
 }
 
 export interface ControllerMetricsOptions {
@@ -31,12 +38,18 @@ export interface ControllerMetricsOptions {
   queueDepth?: () => number;
   /** Read at scrape time: how many managed nodes are in each maintenance phase. */
   nodesByPhase?: () => ReadonlyMap<string, number>;
+  /** Read at scrape time: nodes whose pods are watched (nodes that drain). */
+  drainPodWatches?: () => number;
+  /** Read at scrape time: nodes waiting for their taint and cordon (the fast path). */
+  protectQueueDepth?: () => number;
 }
 
 export function createControllerMetrics(options: ControllerMetricsOptions): ControllerMetrics {
   const registers = [options.registry];
   const queueDepth = options.queueDepth;
   const nodesByPhase = options.nodesByPhase;
+  const drainPodWatches = options.drainPodWatches;
+  const protectQueueDepth = options.protectQueueDepth;
   return {
     reconcileDuration: new Histogram({
       name: 'nodemeta_controller_reconcile_duration_seconds',
@@ -129,6 +142,52 @@ export function createControllerMetrics(options: ControllerMetricsOptions): Cont
         this.reset();
         for (const [phase, count] of nodesByPhase()) this.set({ phase }, count);
       },
+    }),
+    apiRequests: new Counter({
+      name: 'nodemeta_controller_api_requests_total',
+      help: 'Requests sent to the API server (watches and the Lease aside), by verb (get, list, create, patch, apply, ...) and answer code (error: no answer).',
+      labelNames: ['verb', 'code'],
+      registers,
+    }),
+    apiRequestDuration: new Histogram({
+      name: 'nodemeta_controller_api_request_duration_seconds',
+      help: 'Time from sending a request to its answer, by verb (the wait for the client-side rate limit not counted).',
+      labelNames: ['verb'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    rateLimiterWait: new Histogram({
+      name: 'nodemeta_controller_rate_limiter_wait_seconds',
+      help: 'Time requests waited for the client-side rate limit (--kube-api-qps, --kube-api-burst), by priority: urgent (taints and cordons), normal, low (Events).',
+      labelNames: ['priority'],
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    drainPodWatches: new Gauge({
+      name: 'nodemeta_controller_drain_pod_watches',
+      help: 'Nodes whose pods the controller lists and watches now (only nodes that drain: memory follows the work).',
+      registers,
+      collect() {
+        if (drainPodWatches !== undefined) this.set(drainPodWatches());
+      },
+    }),
+    protectQueueDepth: new Gauge({
+      name: 'nodemeta_controller_protect_queue_depth',
+      help: 'Nodes waiting for their maintenance taint and cordon on the fast path.',
+      registers,
+      collect() {
+        if (protectQueueDepth !== undefined) this.set(protectQueueDepth());
+      },
+    }),
+    eventsAggregated: new Counter({
+      name: 'nodemeta_controller_events_aggregated_total',
+      help: 'Kubernetes Events folded into an existing Event (its count raised, or combined with similar ones) instead of written as new objects.',
+      registers,
+    }),
+    evictionsHeld: new Counter({
+      name: 'nodemeta_controller_evictions_held_total',
+      help: 'Times a drain held its evictions because other nodes of the same wave were not tainted and cordoned yet (drain.waveSettleTime).',
+      registers,
     }),
   };
 }

@@ -16,17 +16,20 @@
 // Every write first checks that this replica still leads; a write after a lost lease could undo
 // what the new leader just did.
 
-import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { ApiException, PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
 import { API_VERSION, FIELD_MANAGER_CONTROLLER, GROUP, KIND, PLURAL, VERSION } from '../api/names.js';
 import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
 import { NotLeaderError, WriteConflictError, nodeStateOf, type EvictionResult, type NodeWriter } from './cluster-state.js';
+import type { ApiClients } from '../kube/api-clients.js';
 import { cordonPatch, uncordonPatch } from './cordon.js';
 import { labelApplyBody } from './labels.js';
 import type { ApiResource, ApiVerb } from './metrics.js';
+import { protectionPatch } from './protection.js';
 import { taintsPatch } from './taints.js';
 
 export interface KubeNodeWriterOptions {
-  kubeConfig: KubeConfig;
+  /** Rate-limited clients (kube/api-clients.ts); the fast path's writes go through `urgentCore`. */
+  clients: Pick<ApiClients, 'core' | 'custom' | 'urgentCore'>;
   /** False once leadership is lost: every write is refused from then on. */
   isLeading: () => boolean;
   /** Counts each write request sent (nodemeta_controller_api_writes_total). */
@@ -34,8 +37,7 @@ export interface KubeNodeWriterOptions {
 }
 
 export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
-  const core = options.kubeConfig.makeApiClient(CoreV1Api);
-  const custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
+  const { core, custom, urgentCore } = options.clients;
   const beforeWrite = (resource: ApiResource, verb: ApiVerb) => {
     if (!options.isLeading()) throw new NotLeaderError('not the leader: refusing to write');
     options.onWrite?.(resource, verb);
@@ -81,6 +83,10 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
       }
     },
 
+    async protect(node, protection) {
+      return patchNodeGuarded(node.metadata.name, protectionPatch(node, protection), `taint and cordon node ${node.metadata.name}`, urgentCore);
+    },
+
     async cordon(node, eventId) {
       return patchNodeGuarded(node.metadata.name, cordonPatch(node, eventId), `cordon node ${node.metadata.name}`);
     },
@@ -114,10 +120,10 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
     },
   };
 
-  async function patchNodeGuarded(nodeName: string, body: object, what: string) {
+  async function patchNodeGuarded(nodeName: string, body: object, what: string, client: CoreV1Api = core) {
     beforeWrite('nodes', 'patch');
     try {
-      const node = await core.patchNode({ name: nodeName, body, fieldManager: FIELD_MANAGER_CONTROLLER }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
+      const node = await client.patchNode({ name: nodeName, body, fieldManager: FIELD_MANAGER_CONTROLLER }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
       return nodeStateOf(node);
     } catch (error) {
       // 422: a `test` op failed (what we based the patch on changed since we read it).

@@ -18,14 +18,17 @@ import type { Observation } from '../api/observation.js';
 import type { EventRecorder, ObjectReference } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Clock } from '../runtime/clock.js';
+import type { Semaphore } from '../runtime/semaphore.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import { WriteConflictError, type ClusterCache, type NodeState, type NodeWriter } from './cluster-state.js';
 import { drainBudget, type ControllerConfig } from './config.js';
 import { desiredLabels, labeledCondition, ownedLabelKeys, planLabelChanges, type DesiredLabels, type LabelPlan } from './labels.js';
 import { approvalReady, azureVmName, vmIndex } from './maintenance/approval.js';
-import { planDrain } from './maintenance/drain-plan.js';
+import { planDrain, type DrainPod } from './maintenance/drain-plan.js';
 import { EvictionLedger, evictPods, type EvictionReport } from './maintenance/evictor.js';
-import { describeStatus, nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep } from './maintenance/state-machine.js';
+import { describeStatus, idleStep, nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep } from './maintenance/state-machine.js';
+import type { WaveGate } from './maintenance/wave-gate.js';
+import { describeProtection, missingProtection } from './protection.js';
 import { ReadYourWrites } from './read-your-writes.js';
 import { msUntilStart, planActions, rulesFor, selectActive, triggersFrom, type PlannedAction } from './policy.js';
 import { desiredTaints, isNodemetaTaint, mergeTaints, type Taint } from './taints.js';
@@ -36,6 +39,7 @@ export interface ReconcileCounters {
   labelsRemoved: { inc(value?: number): void };
   invalidLabels: { inc(value?: number): void };
   evictions?: { inc(labels: { result: string }, value?: number): void };
+  evictionsHeld?: { inc(value?: number): void };
   drainDuration?: { observe(seconds: number): void };
   eventToCordon?: { observe(seconds: number): void };
   maintenanceTransitions?: { inc(labels: { phase: string }): void };
@@ -52,10 +56,18 @@ export interface ReconcilerOptions {
   counters?: ReconcileCounters;
   /** Re-plans from a fresh read after a lost race, this many times, before backing off (default 3). */
   conflictRetries?: number;
+  /** Evictions in flight across every node at once (--max-concurrent-evictions); unlimited when absent. */
+  evictionLimit?: Semaphore;
+  /** Holds evictions while the wave's nodes are still being tainted and cordoned (maintenance/wave-gate.ts). */
+  waveGate?: WaveGate;
 }
 
 /** How soon to look again at a node whose maintenance waits for the caches to be warm. */
 const COLD_CACHE_RETRY_MS = 1_000;
+/** How soon to look again at a node whose pods are being listed (the list's arrival requeues it sooner). */
+const PODS_PENDING_RETRY_MS = 2_000;
+/** Phases in which a drain reads the node's pods. */
+const PODS_PHASES: readonly string[] = [MaintenancePhase.Draining, MaintenancePhase.Failed];
 
 /** The controller's condition types: it applies these and only these in status.conditions. */
 const CONTROLLER_CONDITIONS: readonly string[] = [Conditions.labeled, Conditions.drained];
@@ -114,6 +126,63 @@ export class NodeReconciler {
     if (waits.length === 0) return {};
     // The work queue takes 0 as "no requeue": a transition that wants another look at once gets 1 ms.
     return { requeueAfter: Math.max(1, Math.min(...waits)) };
+  }
+
+  // ---- the fast path: taint and cordon, nothing else ----
+
+  /** Whether the node lacks the taint or cordon its maintenance calls for now (cheap: the caches only). */
+  needsProtection(nodeName: string): boolean {
+    const { cache } = this.options;
+    const node = this.writtenNodes.read(nodeName, cache.node(nodeName));
+    if (node === undefined) return false;
+    const nodeMetadata = this.writtenNodeMetadatas.read(nodeName, cache.nodeMetadata(nodeName));
+    const protection = missingProtection(node, nodeMetadata, this.options.config(), new Date(this.options.clock.now()));
+    // The event → cordon clock starts when the controller first sees the need.
+    if (protection?.cordonFor !== undefined) this.noticeEvent(nodeName, protection.cordonFor);
+    return protection !== undefined;
+  }
+
+  /**
+   * The fast path (protection.ts): the node's NoSchedule maintenance taint and its cordon, in one
+   * guarded write that goes ahead of other requests. No labels, status, Events or evictions: those
+   * follow in reconcile(), which then finds the node protected already.
+   */
+  async protect(nodeName: string): Promise<ReconcileResult> {
+    const { cache, writer, logger } = this.options;
+    let node = this.writtenNodes.read(nodeName, cache.node(nodeName));
+    const nodeMetadata = this.writtenNodeMetadatas.read(nodeName, cache.nodeMetadata(nodeName));
+    const now = new Date(this.options.clock.now());
+    for (let attempt = 0; node !== undefined; attempt++) {
+      const protection = missingProtection(node, nodeMetadata, this.options.config(), now);
+      if (protection === undefined) break;
+      try {
+        const written = await writer.protect(node, protection);
+        const what = describeProtection(node, protection);
+        this.remember(node, written);
+        logger.info('node protected', { node: nodeName, what, eventId: protection.cordonFor });
+        this.options.events.record(nodeRef(written), 'Normal', protection.cordonFor === undefined ? 'TaintsUpdated' : 'Cordoned', `maintenance due: ${what}`);
+        if (protection.cordonFor !== undefined) this.observeCordon(nodeName, protection.cordonFor, this.options.clock.now());
+        break;
+      } catch (error) {
+        node = await this.afterConflict(error, attempt, nodeName, 'taint and cordon');
+      }
+    }
+    this.options.waveGate?.protectedNode(nodeName);
+    return {};
+  }
+
+  /** event → cordon: from the moment this process first saw the node's event (noticeEvent). */
+  private observeCordon(nodeName: string, eventId: string, nowMs: number): void {
+    const seen = this.eventSeen.get(nodeName);
+    if (seen?.eventId !== eventId) return;
+    this.options.counters?.eventToCordon?.observe((nowMs - seen.ms) / 1000);
+    this.eventSeen.delete(nodeName);
+  }
+
+  /** The node's event `eventId` was first seen now: the clock of event → cordon starts. */
+  private noticeEvent(nodeName: string, eventId: string | undefined): void {
+    if (eventId === undefined || this.eventSeen.get(nodeName)?.eventId === eventId) return;
+    this.eventSeen.set(nodeName, { eventId, ms: this.options.clock.now() });
   }
 
   /** `after` replaced `before` (a write, or a fresh read after a conflict): read it until the cache catches up. */
@@ -214,7 +283,9 @@ export class NodeReconciler {
     let node = start;
     let step: MaintenanceStep;
     for (let attempt = 0; ; attempt++) {
-      step = nextMaintenanceStep(this.maintenanceInput(node, nodeMetadata, observation, active, context));
+      const decided = this.decideMaintenance(node, nodeMetadata, observation, active, context);
+      if (decided === 'pods-pending') return PODS_PENDING_RETRY_MS;
+      step = decided;
       // Synchronously with the decision (see drainSlots).
       if (step.status.phase === MaintenancePhase.Draining) this.drainSlots.add(name);
       else this.drainSlots.delete(name);
@@ -248,13 +319,57 @@ export class NodeReconciler {
     for (const action of step.actions) {
       if (action.kind === 'Emit') this.options.events.record(nodeRef(node), action.type, action.reason, action.message);
     }
+    let heldMs: number | undefined;
     for (const action of step.actions) {
       if (action.kind !== 'EvictPods') continue;
-      this.reportEvictions(node, await evictPods(name, action.pods, { writer: this.options.writer, ledger: this.evictions, clock: this.options.clock }));
+      // Other nodes of the wave are not all cordoned yet: an evicted pod could land on one of them.
+      heldMs = this.options.waveGate?.holdMs(name);
+      if (heldMs !== undefined) {
+        this.options.counters?.evictionsHeld?.inc();
+        continue;
+      }
+      this.reportEvictions(node, await evictPods(name, action.pods, { writer: this.options.writer, ledger: this.evictions, clock: this.options.clock, limit: this.options.evictionLimit }));
     }
-    if (step.status.phase !== MaintenancePhase.Draining && step.status.phase !== MaintenancePhase.Failed) this.evictions.forget(name);
+    if (step.status.phase !== MaintenancePhase.Draining && step.status.phase !== MaintenancePhase.Failed) {
+      this.evictions.forget(name);
+      this.options.waveGate?.forget(name);
+      this.options.cache.releasePods(name);
+    }
     // A refused eviction is tried again after its backoff: the next step's wait counts it.
-    return step.requeueAfterMs;
+    if (heldMs === undefined) return step.requeueAfterMs;
+    return step.requeueAfterMs === undefined ? heldMs : Math.min(step.requeueAfterMs, heldMs);
+  }
+
+  /**
+   * The next maintenance step from the caches. A node with no event and none under way skips the
+   * fleet-wide facts (budget, approvals) altogether: at 5,000 nodes they cost a pass over every node.
+   * A node whose step reads its pods gets them from their own watch (drain-pods.ts), started here
+   * on first use; until that watch has listed, nothing is decided ('pods-pending').
+   */
+  private decideMaintenance(
+    node: NodeState,
+    nodeMetadata: NodeMetadata,
+    observation: Observation | undefined,
+    active: PlannedAction | undefined,
+    context: { now: Date; cacheWarm: boolean; config: ControllerConfig },
+  ): MaintenanceStep | 'pods-pending' {
+    const current = nodeMetadata.status?.maintenance;
+    const handling = current !== undefined && current.phase !== MaintenancePhase.None && current.phase !== MaintenancePhase.Completed;
+    if (active === undefined && !handling) {
+      this.options.cache.releasePods(node.metadata.name);
+      return idleStep(current);
+    }
+    const input = this.maintenanceInput(node, nodeMetadata, observation, active, context, []);
+    const first = nextMaintenanceStep(input);
+    // The step without pods tells whether this step reads them: a drain that starts, or one under way.
+    const readsPods = PODS_PHASES.includes(current?.phase ?? '') || first.status.phase === MaintenancePhase.Draining;
+    if (!readsPods) {
+      this.options.cache.releasePods(node.metadata.name);
+      return first;
+    }
+    const pods = this.options.cache.podsOn(node.metadata.name);
+    if (pods === undefined) return 'pods-pending';
+    return nextMaintenanceStep({ ...input, pods: planDrain(pods, context.config.drain, context.now, active?.deadline) });
   }
 
   /** What this process remembers of a node that is gone (or has no NodeMetadata any more). */
@@ -262,6 +377,8 @@ export class NodeReconciler {
     this.drainSlots.delete(name);
     this.evictions.forget(name);
     this.eventSeen.delete(name);
+    this.options.waveGate?.forget(name);
+    this.options.cache.releasePods(name);
   }
 
   /** Everything nextMaintenanceStep needs, from the caches (read through our own writes). */
@@ -271,6 +388,7 @@ export class NodeReconciler {
     observation: Observation | undefined,
     active: PlannedAction | undefined,
     context: { now: Date; cacheWarm: boolean; config: ControllerConfig },
+    pods: DrainPod[],
   ): MaintenanceInput {
     const { cache } = this.options;
     const { config, now } = context;
@@ -294,7 +412,7 @@ export class NodeReconciler {
       active,
       provider: observation?.provider,
       node: { unschedulable: node.spec?.unschedulable === true, cordonedFor: node.metadata.annotations?.[Annotations.cordoned], ready: node.ready ?? false },
-      pods: planDrain(cache.podsOn(name), config.drain, now, active?.deadline),
+      pods: planDrain(pods, config.drain, now, active?.deadline),
       evictions: this.evictions.attempts(name),
       budget: { draining: drainingPeers.size, limit: drainBudget(config.drain.maxConcurrentDrains, managed.length) },
       approval: {
@@ -316,11 +434,7 @@ export class NodeReconciler {
       if (action.kind === 'Cordon') {
         node = this.remember(node, await this.options.writer.cordon(node, action.eventId));
         this.options.logger.info('node cordoned', { node: name, eventId: action.eventId });
-        const seen = this.eventSeen.get(name);
-        if (seen?.eventId === action.eventId) {
-          this.options.counters?.eventToCordon?.observe((now.getTime() - seen.ms) / 1000);
-          this.eventSeen.delete(name);
-        }
+        this.observeCordon(name, action.eventId, now.getTime());
       } else if (action.kind === 'Uncordon') {
         const cordonedFor = node.metadata.annotations?.[Annotations.cordoned];
         if (cordonedFor === undefined) continue;
@@ -348,9 +462,7 @@ export class NodeReconciler {
     if ((before?.phase ?? MaintenancePhase.None) === after.phase && before?.eventId === after.eventId) return;
     this.options.counters?.maintenanceTransitions?.inc({ phase: after.phase });
     this.options.logger.info('maintenance phase', { node: name, from: before?.phase ?? 'None', to: after.phase, eventId: after.eventId, eventType: after.eventType });
-    if (after.phase === MaintenancePhase.Scheduled && after.eventId !== undefined && before?.eventId !== after.eventId) {
-      this.eventSeen.set(name, { eventId: after.eventId, ms: this.options.clock.now() });
-    }
+    if (after.phase === MaintenancePhase.Scheduled && after.eventId !== undefined && before?.eventId !== after.eventId) this.noticeEvent(name, after.eventId);
     if (after.phase === MaintenancePhase.Drained && before?.phase === MaintenancePhase.Draining && after.startedTime !== undefined && after.drainedTime !== undefined) {
       this.options.counters?.drainDuration?.observe((Date.parse(after.drainedTime) - Date.parse(after.startedTime)) / 1000);
     }

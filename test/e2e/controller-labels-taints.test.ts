@@ -7,6 +7,9 @@ import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
 import { NotLeaderError, WriteConflictError } from '../../src/controller/cluster-state.js';
 import { ownedLabelKeys } from '../../src/controller/labels.js';
 import { kubeNodeWriter } from '../../src/controller/node-writer.js';
+import { DEFAULT_RATE_LIMIT, makeApiClients } from '../../src/kube/api-clients.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { RequestLimiter } from '../../src/runtime/request-limiter.js';
 import { kubeConfig, kubectlOk, waitFor } from './lib/cluster.js';
 import {
   applyAgentStatus,
@@ -28,6 +31,11 @@ const selector = { 'nodemeta-e2e-controller': id };
 const NODE = `nmctl-${id}-0`;
 let controller: ControllerProcess | undefined;
 let configFile: string;
+
+/** The controller's rate-limited clients, as the controller builds them, over the admin kubeconfig. */
+function writerClients() {
+  return makeApiClients(kubeConfig(), { limiter: new RequestLimiter({ ...DEFAULT_RATE_LIMIT, clock: systemClock }), userAgent: 'nodemeta-e2e' });
+}
 
 function status(overrides: Partial<NodeMetadataStatus> = {}): NodeMetadataStatus {
   return {
@@ -195,7 +203,7 @@ describe('node writer against the real API server', () => {
   });
 
   it('classifies a failed taint `test` and a label owned by another manager as conflicts, and applies from a fresh read', async () => {
-    const writer = kubeNodeWriter({ kubeConfig: kubeConfig(), isLeading: () => true });
+    const writer = kubeNodeWriter({ clients: writerClients(), isLeading: () => true });
     const fresh = (await writer.readNode(WRITER_NODE))!;
     // A node without taints: the `test` for null on the missing path holds.
     const tainted = await writer.patchTaints(WRITER_NODE, fresh.spec?.taints, [{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'NoSchedule' }]);
@@ -220,7 +228,23 @@ describe('node writer against the real API server', () => {
     expect(cleared.metadata.labels).toHaveProperty(['nodemeta.io/zone'], 'by-hand');
     expect(cleared.metadata.labels).not.toHaveProperty(['nodemeta.io/region']);
 
-    const refused = kubeNodeWriter({ kubeConfig: kubeConfig(), isLeading: () => false });
+    // The fast path's one write: taint and cordon together, guarded like each of them alone.
+    const before = (await writer.readNode(WRITER_NODE))!;
+    const protection = { taints: [{ key: 'nodemeta.io/scheduled-event', value: 'Preempt', effect: 'NoSchedule' as const }], cordonFor: 'ev-wave' };
+    const protectedNode = await writer.protect(before, protection);
+    expect(protectedNode.spec?.unschedulable).toBe(true);
+    expect(protectedNode.metadata.annotations?.['nodemeta.io/cordoned']).toBe('ev-wave');
+    expect(protectedNode.spec?.taints).toEqual([expect.objectContaining({ key: 'nodemeta.io/scheduled-event', value: 'Preempt', effect: 'NoSchedule' })]);
+    // Planned from the node as it was before: both the taint and the cordon `test`s now fail, and nothing is written.
+    await expect(writer.protect(before, { cordonFor: 'ev-other' })).rejects.toBeInstanceOf(WriteConflictError);
+    await expect(writer.protect(before, { taints: [{ key: 'nodemeta.io/spot-termination', effect: 'NoSchedule' }] })).rejects.toBeInstanceOf(WriteConflictError);
+    const after = (await writer.readNode(WRITER_NODE))!;
+    expect(after.metadata.annotations?.['nodemeta.io/cordoned']).toBe('ev-wave');
+    expect(after.spec?.taints?.map((taint) => taint.key)).toEqual(['nodemeta.io/scheduled-event']);
+    await writer.uncordon(WRITER_NODE, 'ev-wave');
+    await writer.patchTaints(WRITER_NODE, after.spec?.taints, []);
+
+    const refused = kubeNodeWriter({ clients: writerClients(), isLeading: () => false });
     await expect(refused.applyLabels(WRITER_NODE, {})).rejects.toBeInstanceOf(NotLeaderError);
   });
 });

@@ -7,6 +7,7 @@
 // twice; a pod whose eviction was refused is simply tried once more at once.
 
 import type { Clock } from '../../runtime/clock.js';
+import type { Semaphore } from '../../runtime/semaphore.js';
 import { NotLeaderError, type EvictionResult, type NodeWriter } from '../cluster-state.js';
 import type { PodToEvict } from './drain-plan.js';
 import type { EvictionAttempt } from './state-machine.js';
@@ -55,6 +56,8 @@ export interface EvictPodsOptions {
   ledger: EvictionLedger;
   clock: Clock;
   concurrency?: number;
+  /** Evictions in flight across every node (the cluster-wide cap); none when absent. */
+  limit?: Semaphore | undefined;
 }
 
 /**
@@ -70,7 +73,8 @@ export async function evictPods(nodeName: string, pods: readonly PodToEvict[], o
     for (let pod = queue.shift(); pod !== undefined && fatal === undefined; pod = queue.shift()) {
       let outcome: EvictionOutcome;
       try {
-        outcome = await options.writer.evictPod(pod);
+        const evict = pod;
+        outcome = options.limit === undefined ? await options.writer.evictPod(evict) : await options.limit.run(() => options.writer.evictPod(evict));
       } catch (error) {
         if (error instanceof NotLeaderError) {
           fatal = error;

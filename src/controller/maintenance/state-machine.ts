@@ -95,11 +95,16 @@ export interface MaintenanceStep {
   requeueAfterMs?: number;
 }
 
+/** The step of a node with no event and none under way: nothing to do, whatever the other facts. */
+export function idleStep(current: MaintenanceStatus | undefined): MaintenanceStep {
+  return { status: current ?? { phase: MaintenancePhase.None }, actions: [] };
+}
+
 export function nextMaintenanceStep(input: MaintenanceInput): MaintenanceStep {
   const { current, active } = input;
   const handling = current !== undefined && current.phase !== MaintenancePhase.None && current.phase !== MaintenancePhase.Completed ? current : undefined;
   if (active === undefined) {
-    if (handling === undefined) return { status: current ?? { phase: MaintenancePhase.None }, actions: [] };
+    if (handling === undefined) return idleStep(current);
     if (!input.cacheWarm) return { status: handling, actions: [] };
     return finish(handling, input);
   }

@@ -6,11 +6,12 @@ import type { ControllerStatus, NodeMetadata, NodeMetadataStatus } from '../../.
 import { Annotations, FIELD_MANAGER_CONTROLLER } from '../../../src/api/names.js';
 import { WriteConflictError, type ClusterCache, type EvictionResult, type NodeState, type NodeWriter } from '../../../src/controller/cluster-state.js';
 import type { DrainPod, PodToEvict } from '../../../src/controller/maintenance/drain-plan.js';
+import type { Protection } from '../../../src/controller/protection.js';
 import type { Taint } from '../../../src/controller/taints.js';
 import type { EventRecorder, EventType, ObjectReference } from '../../../src/observability/events.js';
 
 export interface RecordedWrite {
-  kind: 'labels' | 'taints' | 'status' | 'cordon' | 'uncordon' | 'eviction';
+  kind: 'labels' | 'taints' | 'status' | 'cordon' | 'uncordon' | 'eviction' | 'protect';
   name: string;
   body: unknown;
 }
@@ -183,8 +184,19 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     return [...this.nodes.keys()];
   }
 
-  podsOn(nodeName: string): DrainPod[] {
+  /** Nodes whose pods are not known yet (their watch has not listed): podsOn answers undefined. */
+  readonly podsUnknown = new Set<string>();
+  /** Nodes whose pods the reconciler asked for and has not released since (the watches it holds). */
+  readonly podWatches = new Set<string>();
+
+  podsOn(nodeName: string): DrainPod[] | undefined {
+    this.podWatches.add(nodeName);
+    if (this.podsUnknown.has(nodeName)) return undefined;
     return (this.pods.get(nodeName) ?? []).map((pod) => ({ ...pod }));
+  }
+
+  releasePods(nodeName: string): void {
+    this.podWatches.delete(nodeName);
   }
 
   warm(): boolean {
@@ -242,6 +254,27 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     this.reads.push(nodeName);
     const node = this.nodes.get(nodeName);
     return node === undefined ? undefined : this.stateOf(nodeName, node);
+  }
+
+  /** The fast path's one write: the taints and the cordon, each guarded, all or nothing. */
+  async protect(state: NodeState, protection: Protection): Promise<NodeState> {
+    this.runStaged('protect');
+    const name = state.metadata.name;
+    this.writes.push({ kind: 'protect', name, body: structuredClone(protection) });
+    const node = this.mustNode(name);
+    const stored = node.taints === undefined || node.taints.length === 0 ? null : node.taints;
+    const tested = state.spec?.taints === undefined || state.spec.taints.length === 0 ? null : state.spec.taints;
+    if (protection.taints !== undefined && JSON.stringify(stored) !== JSON.stringify(tested)) throw new WriteConflictError('testing value /spec/taints failed');
+    if (protection.cordonFor !== undefined) {
+      const sameCordon = node.unschedulable === (state.spec?.unschedulable === true);
+      const sameAnnotation = node.annotations[Annotations.cordoned] === state.metadata.annotations?.[Annotations.cordoned];
+      if (!sameCordon || !sameAnnotation) throw new WriteConflictError('testing value /spec/unschedulable failed');
+      node.unschedulable = true;
+      node.annotations[Annotations.cordoned] = protection.cordonFor;
+    }
+    if (protection.taints !== undefined) node.taints = protection.taints.map((taint) => ({ ...taint }));
+    node.resourceVersion++;
+    return this.stateOf(name, node);
   }
 
   async cordon(state: NodeState, eventId: string): Promise<NodeState> {

@@ -159,7 +159,7 @@ describe('NodeReconciler maintenance', () => {
     expect(phase()).toBe('Failed');
     expect(cluster.status(NODE)?.maintenance?.lastError).toContain('disruption budget db');
     expect(cluster.cordonOf(NODE).unschedulable).toBe(true);
-    expect(cluster.podsOn(NODE).map((pod) => pod.name)).toEqual(['db-0']);
+    expect(cluster.podsOn(NODE)?.map((pod) => pod.name)).toEqual(['db-0']);
     expect(metrics.evictions.get('blocked')).toBeGreaterThanOrEqual(2);
   });
 

@@ -54,6 +54,7 @@ describe('parseConfig: defaults', () => {
       maxConcurrentDrains: { percent: 10 },
       maxGracePeriodMs: 300_000,
       evictionTimeoutMs: 1_800_000,
+      waveSettleTimeMs: 2_000,
       deleteEmptyDirData: true,
       forceUnmanagedPods: false,
     });
@@ -97,6 +98,7 @@ drain:
   maxConcurrentDrains: 3
   maxGracePeriod: 2m
   evictionTimeout: 45m
+  waveSettleTime: 500ms
   deleteEmptyDirData: false
   forceUnmanagedPods: true
 approve: Never
@@ -107,7 +109,7 @@ uncordonAfterCompletion: false
     expect(config.policy.events.Reboot).toEqual({ action: 'Cordon', leadTimeMs: 5_400_000 });
     expect(config.policy.events.Preempt.action).toBe('Taint');
     expect(config.policy.providers).toEqual({ alibaba: { Redeploy: { leadTimeMs: 14_400_000 }, SpotTermination: { action: 'Cordon' } } });
-    expect(config.drain).toEqual({ maxConcurrentDrains: { count: 3 }, maxGracePeriodMs: 120_000, evictionTimeoutMs: 2_700_000, deleteEmptyDirData: false, forceUnmanagedPods: true });
+    expect(config.drain).toEqual({ maxConcurrentDrains: { count: 3 }, maxGracePeriodMs: 120_000, evictionTimeoutMs: 2_700_000, waveSettleTimeMs: 500, deleteEmptyDirData: false, forceUnmanagedPods: true });
     expect(config.approve).toBe('Never');
     expect(config.uncordonAfterCompletion).toBe(false);
   });

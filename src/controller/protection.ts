@@ -1,0 +1,76 @@
+// The fast path's decision: does this node need its maintenance taint and cordon now, before
+// anything else the controller does for it or for any other node? Pure.
+//
+// In a wave (an update domain's host update, every spot VM of a size reclaimed with 30 s notice)
+// hundreds of nodes become doomed within a second. Pods evicted from one of them must not be
+// scheduled onto another, so every doomed node must become unschedulable before the first eviction
+// (STYLE.md, habit 14: a cheap urgent write never waits behind slow work). This path only ever ADDS
+// protection, with the same rules as the full reconcile (the active event from policy.selectActive,
+// the taints from taints.desiredTaints, the cordon the state machine's ensureCordon would make);
+// taking protection away (an event gone, a policy relaxed) is the full reconcile's job alone.
+
+import { Annotations } from '../api/names.js';
+import { MaintenancePhase, observationOf, type NodeMetadata } from '../api/nodemetadata.js';
+import type { NodeState } from './cluster-state.js';
+import type { ControllerConfig } from './config.js';
+import { cordonPatch } from './cordon.js';
+import { planActions, rulesFor, selectActive, triggersFrom } from './policy.js';
+import { desiredTaints, isNodemetaTaint, mergeTaints, taintsPatch, type JsonPatchOperation, type Taint } from './taints.js';
+
+export interface Protection {
+  /** The node's taint list after the write, when it changes (nodemeta's NoSchedule taint added). */
+  taints?: Taint[];
+  /** Cordon for this event id (spec.unschedulable and the nodemeta.io/cordoned annotation). */
+  cordonFor?: string;
+}
+
+/**
+ * What the node lacks of the protection its active event calls for now, or undefined when it
+ * lacks nothing (or nothing is due). Only a due Drain or Cordon action, or a spot reclaim, is urgent.
+ */
+export function missingProtection(node: NodeState, nodeMetadata: NodeMetadata | undefined, config: Pick<ControllerConfig, 'policy'>, now: Date): Protection | undefined {
+  const status = nodeMetadata?.status;
+  const observation = observationOf(status);
+  if (observation === undefined) return undefined;
+  const rules = rulesFor(config.policy, observation.provider, nodeMetadata?.spec);
+  const maintenance = status?.maintenance;
+  const currentEventId = maintenance?.phase === MaintenancePhase.None ? undefined : maintenance?.eventId;
+  const active = selectActive(planActions(triggersFrom(observation.events, observation.spot), rules, now), currentEventId);
+  if (active === undefined || !active.due || (active.action !== 'Drain' && active.action !== 'Cordon')) return undefined;
+  // An event id comes back after it was completed only as a glitch in what the agent saw (the state
+  // machine ignores it): no cordon for it.
+  if (maintenance?.phase === MaintenancePhase.Completed && maintenance.eventId === active.eventId) return undefined;
+
+  const protection: Protection = {};
+  const current = node.spec?.taints;
+  const wanted = desiredTaints(observation.events, observation.spot, rules, now, currentEventId).filter((taint) => taint.effect === 'NoSchedule');
+  // Only add: nodemeta's taints of other keys stay as they are (the full reconcile removes what is stale).
+  const kept = (current ?? []).filter((taint) => isNodemetaTaint(taint) && !wanted.some((want) => want.key === taint.key));
+  const next = wanted.length === 0 ? undefined : mergeTaints(current, [...wanted, ...kept.map(({ key, value, effect }) => (value === undefined ? { key, effect } : { key, value, effect }))]);
+  if (next !== undefined) protection.taints = next;
+  // A node someone else cordoned stays theirs (no annotation of ours is added); a node nodemeta cordoned
+  // for another event is protected already, and the full reconcile re-labels the cordon.
+  if (node.spec?.unschedulable !== true) protection.cordonFor = active.eventId;
+  return protection.taints === undefined && protection.cordonFor === undefined ? undefined : protection;
+}
+
+/**
+ * The one JSON patch that writes `protection`: the taint list guarded by a `test` of the list it
+ * replaces, and the cordon guarded as cordonPatch guards it. Any change since `node` was read fails a
+ * `test` (422) and the caller re-reads.
+ */
+export function protectionPatch(node: NodeState, protection: Protection): JsonPatchOperation[] {
+  const ops: JsonPatchOperation[] = [];
+  if (protection.taints !== undefined) ops.push(...taintsPatch(node.spec?.taints, protection.taints));
+  if (protection.cordonFor !== undefined) ops.push(...cordonPatch(node, protection.cordonFor));
+  return ops;
+}
+
+/** For logs and Events: what the write added. */
+export function describeProtection(node: NodeState, protection: Protection): string {
+  const before = new Set((node.spec?.taints ?? []).map((taint) => `${taint.key}=${taint.value ?? ''}:${taint.effect}`));
+  const added = (protection.taints ?? []).filter((taint) => isNodemetaTaint(taint) && !before.has(`${taint.key}=${taint.value ?? ''}:${taint.effect}`));
+  const parts = added.map((taint) => `tainted ${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect}`);
+  if (protection.cordonFor !== undefined) parts.push(`cordoned (${Annotations.cordoned}=${protection.cordonFor})`);
+  return parts.join(', ');
+}
