@@ -7,6 +7,7 @@ import { Annotations, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
 import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
 import type { ManagedFieldsEntry } from './labels.js';
 import { MIRROR_POD_ANNOTATION, type DrainPod, type PodToEvict } from './maintenance/drain-plan.js';
+import type { FleetView } from './fleet-index.js';
 import type { Protection } from './protection.js';
 import type { Taint, TaintEffect } from './taints.js';
 
@@ -34,8 +35,10 @@ export interface NodeState {
 export interface ClusterCache {
   node(name: string): NodeState | undefined;
   nodeMetadata(name: string): NodeMetadata | undefined;
-  /** The names of the nodes nodemeta manages (the node selector's), for the drain budget and approvals. */
+  /** The names of the nodes nodemeta manages (the node selector's). */
   nodeNames(): string[];
+  /** Fleet-wide facts for the drain budget and approvals, kept by the informers (fleet-index.ts). */
+  fleet(): FleetView;
   /**
    * The pods bound to a node (spec.nodeName), as a drain sees them; undefined while they are not
    * known yet. Asking starts watching them (drain-pods.ts): ask only for a node that drains.

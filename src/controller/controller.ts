@@ -31,6 +31,7 @@ import { nodeForCache, nodeMetadataForCache, nodeStateOf, type ClusterCache } fr
 import { DEFAULT_CONFIG, type ControllerConfig } from './config.js';
 import { ConfigWatcher, type ConfigReload } from './config-watcher.js';
 import { DrainPodWatches } from './drain-pods.js';
+import { FleetIndex } from './fleet-index.js';
 import { WaveGate } from './maintenance/wave-gate.js';
 import { createControllerMetrics, type ControllerMetrics } from './metrics.js';
 import { kubeNodeWriter } from './node-writer.js';
@@ -184,11 +185,14 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     protectQueue.add(name);
   };
 
-  // A node's maintenance status can unblock others (requeue-rules.ts).
+  // A node's maintenance status can unblock others (requeue-rules.ts); the fleet's facts for budget
+  // and approvals are kept as the informers deliver them (fleet-index.ts).
   const statuses = new Map<string, MaintenanceStatus>();
+  const fleet = new FleetIndex();
   const onNodeMetadata = (nodeMetadata: KubernetesObject, deleted: boolean) => {
     const name = nodeMetadata.metadata?.name;
     if (name === undefined) return;
+    fleet.updateNodeMetadata(name, deleted ? undefined : (nodeMetadata as NodeMetadata));
     const after = deleted ? undefined : (nodeMetadata as NodeMetadata).status?.maintenance;
     const before = statuses.get(name);
     if (after === undefined) statuses.delete(name);
@@ -200,6 +204,8 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   };
   for (const verb of ['add', 'update', 'delete'] as const) {
     nodes.on(verb, (node) => {
+      const name = node.metadata?.name;
+      if (name !== undefined) fleet.updateNode(name, verb === 'delete' ? undefined : { providerID: node.spec?.providerID });
       // An admin's uncordon of a node in maintenance, or a new node with a pending event.
       if (verb !== 'delete') protectIfDue(node.metadata?.name);
       enqueue(node.metadata?.name);
@@ -219,6 +225,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     },
     nodeMetadata: (name) => nodeMetadatas.get(name) as NodeMetadata | undefined,
     nodeNames: () => nodes.list().map((node) => node.metadata?.name ?? '').filter((name) => name !== ''),
+    fleet: () => fleet,
     podsOn: (nodeName) => drainPods.podsOn(nodeName),
     releasePods: (nodeName) => drainPods.release(nodeName),
     warm: () => nodes.hasSynced() && nodeMetadatas.hasSynced(),

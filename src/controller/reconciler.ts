@@ -23,7 +23,7 @@ import type { ReconcileResult } from '../runtime/workqueue.js';
 import { WriteConflictError, type ClusterCache, type NodeState, type NodeWriter } from './cluster-state.js';
 import { drainBudget, type ControllerConfig } from './config.js';
 import { desiredLabels, labeledCondition, ownedLabelKeys, planLabelChanges, type DesiredLabels, type LabelPlan } from './labels.js';
-import { approvalReady, azureVmName, vmIndex } from './maintenance/approval.js';
+import { approvalReady } from './maintenance/approval.js';
 import { planDrain, type DrainPod } from './maintenance/drain-plan.js';
 import { EvictionLedger, evictPods, type EvictionReport } from './maintenance/evictor.js';
 import { describeStatus, idleStep, nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep } from './maintenance/state-machine.js';
@@ -393,20 +393,20 @@ export class NodeReconciler {
     const { cache } = this.options;
     const { config, now } = context;
     const name = node.metadata.name;
-    const managed = cache.nodeNames();
-    const peers = new Map(managed.map((peer) => [peer, peer === name ? nodeMetadata : this.writtenNodeMetadatas.read(peer, cache.nodeMetadata(peer))]));
-    const drainingPeers = new Set([...this.drainSlots].filter((peer) => peer !== name && peers.has(peer)));
-    for (const [peer, peerMetadata] of peers) {
-      if (peer !== name && peerMetadata?.status?.maintenance?.phase === MaintenancePhase.Draining) drainingPeers.add(peer);
-    }
+    const fleet = cache.fleet();
+    const drainingPeers = new Set([...this.drainSlots, ...fleet.draining()]);
+    drainingPeers.delete(name);
     const event = active === undefined ? undefined : observation?.events.find((candidate) => candidate.id === active.eventId);
-    const resourcesDrained =
-      event !== undefined &&
-      approvalReady(
-        { id: event.id, resources: event.resources },
-        vmIndex([...peers].map(([peer, peerMetadata]) => ({ nodeName: peer, vmName: peerMetadata?.status?.instance?.name ?? azureVmName(cache.node(peer)?.spec?.providerID) }))),
-        new Map([...peers].map(([peer, peerMetadata]) => [peer, peerMetadata?.status?.maintenance])),
-      );
+    let resourcesDrained = false;
+    if (event !== undefined) {
+      // The phases of the nodes the event names, read through our own writes: approving on a stale
+      // "Drained" of a node we just moved on would start maintenance on a node with pods.
+      const index = fleet.vmIndex();
+      const named = event.resources.map((vm) => index.nodesByVmName.get(vm.toLowerCase())).filter((peer) => peer !== undefined);
+      const phases = new Map(named.map((peer) => [peer, (peer === name ? nodeMetadata : this.writtenNodeMetadatas.read(peer, cache.nodeMetadata(peer)))?.status?.maintenance]));
+      resourcesDrained = approvalReady({ id: event.id, resources: event.resources }, index, phases);
+    }
+    const handledEventId = nodeMetadata.status?.maintenance?.eventId;
     return {
       current: nodeMetadata.status?.maintenance,
       active,
@@ -414,11 +414,11 @@ export class NodeReconciler {
       node: { unschedulable: node.spec?.unschedulable === true, cordonedFor: node.metadata.annotations?.[Annotations.cordoned], ready: node.ready ?? false },
       pods: planDrain(pods, config.drain, now, active?.deadline),
       evictions: this.evictions.attempts(name),
-      budget: { draining: drainingPeers.size, limit: drainBudget(config.drain.maxConcurrentDrains, managed.length) },
+      budget: { draining: drainingPeers.size, limit: drainBudget(config.drain.maxConcurrentDrains, fleet.managedCount()) },
       approval: {
         resourcesDrained,
         approvedEventIds: (nodeMetadata.status?.approvals ?? []).map((approval) => approval.eventId),
-        approvedByPeers: [...peers].flatMap(([peer, peerMetadata]) => (peer === name ? [] : (peerMetadata?.status?.approvals ?? []).map((approval) => approval.eventId))),
+        approvedByPeers: handledEventId !== undefined && fleet.approvedByOthers(handledEventId, name) ? [handledEventId] : [],
       },
       config,
       now,

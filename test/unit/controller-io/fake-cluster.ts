@@ -6,6 +6,7 @@ import type { ControllerStatus, NodeMetadata, NodeMetadataStatus } from '../../.
 import { Annotations, FIELD_MANAGER_CONTROLLER } from '../../../src/api/names.js';
 import { WriteConflictError, type ClusterCache, type EvictionResult, type NodeState, type NodeWriter } from '../../../src/controller/cluster-state.js';
 import type { DrainPod, PodToEvict } from '../../../src/controller/maintenance/drain-plan.js';
+import { FleetIndex } from '../../../src/controller/fleet-index.js';
 import type { Protection } from '../../../src/controller/protection.js';
 import type { Taint } from '../../../src/controller/taints.js';
 import type { EventRecorder, EventType, ObjectReference } from '../../../src/observability/events.js';
@@ -182,6 +183,14 @@ export class FakeCluster implements ClusterCache, NodeWriter {
 
   nodeNames(): string[] {
     return [...this.nodes.keys()];
+  }
+
+  /** The fleet's facts, built afresh from the fake's objects, as the informers would keep them. */
+  fleet(): FleetIndex {
+    const index = new FleetIndex();
+    for (const [name, node] of this.nodes) index.updateNode(name, { providerID: node.providerID });
+    for (const [name, nodeMetadata] of this.nodeMetadatas) index.updateNodeMetadata(name, nodeMetadata);
+    return index;
   }
 
   /** Nodes whose pods are not known yet (their watch has not listed): podsOn answers undefined. */
