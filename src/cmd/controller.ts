@@ -39,12 +39,12 @@ Flags:
   --retry-period DURATION     time between Lease attempts (default: 2s)
   --metrics-addr [HOST]:PORT  /metrics, /healthz and /readyz (default: :8080; port 0 picks one)
   --health-port PORT          same server, port only (overrides the port of --metrics-addr)
-  --workers N                 nodes reconciled in parallel (default: 4)
+  --workers N                 nodes reconciled in parallel (default: 16)
   --cordon-workers N          nodes tainted and cordoned in parallel when maintenance is due, on a
                               fast path of its own that never waits behind other work (default: 32)
-  --kube-api-qps QPS          client-side rate limit of API requests, per second (default: 100);
+  --kube-api-qps QPS          client-side rate limit of API requests, per second (default: 200);
                               taints and cordons go first, Events last
-  --kube-api-burst N          requests that may go at once above that rate (default: 200)
+  --kube-api-burst N          requests that may go at once above that rate (default: 300)
   --max-concurrent-evictions N  evictions in flight at once across all draining nodes (default: 50)
   --node-selector SELECTOR    only reconcile nodes matching this label selector (default: all)
   --log-level LEVEL           error, warn, info, debug (default: info)
@@ -156,7 +156,7 @@ function parseFlags(argv: string[]): Flags {
         'retry-period': { type: 'string' },
         'metrics-addr': { type: 'string', default: ':8080' },
         'health-port': { type: 'string' },
-        workers: { type: 'string', default: '4' },
+        workers: { type: 'string', default: '16' },
         'cordon-workers': { type: 'string', default: String(DEFAULT_PROTECT_WORKERS) },
         'kube-api-qps': { type: 'string', default: String(DEFAULT_RATE_LIMIT.qps) },
         'kube-api-burst': { type: 'string', default: String(DEFAULT_RATE_LIMIT.burst) },

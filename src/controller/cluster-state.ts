@@ -65,8 +65,11 @@ export interface NodeWriter {
   applyLabels(nodeName: string, labels: Record<string, string>): Promise<NodeState>;
   /** JSON patch of spec.taints guarded by a `test` of `current`. Throws WriteConflictError when the list changed meanwhile. */
   patchTaints(nodeName: string, current: readonly Taint[] | undefined, next: readonly Taint[]): Promise<NodeState>;
-  /** SSA of the controller's part of NodeMetadata status, field manager nodemeta-controller. */
-  applyControllerStatus(name: string, status: ControllerStatus): Promise<NodeMetadata>;
+  /**
+   * SSA of the controller's part of NodeMetadata status, field manager nodemeta-controller. A
+   * `report` (conditions only, no maintenance step) waits behind every other request, as Events do.
+   */
+  applyControllerStatus(name: string, status: ControllerStatus, options?: { report?: boolean }): Promise<NodeMetadata>;
   /** A fresh read from the API server after a conflict; undefined when the node is gone. */
   readNode(nodeName: string): Promise<NodeState | undefined>;
   /**

@@ -29,7 +29,7 @@ import { taintsPatch } from './taints.js';
 
 export interface KubeNodeWriterOptions {
   /** Rate-limited clients (kube/api-clients.ts); the fast path's writes go through `urgentCore`. */
-  clients: Pick<ApiClients, 'core' | 'custom' | 'urgentCore'>;
+  clients: Pick<ApiClients, 'core' | 'custom' | 'urgentCore' | 'lowCustom'>;
   /** False once leadership is lost: every write is refused from then on. */
   isLeading: () => boolean;
   /** Counts each write request sent (nodemeta_controller_api_writes_total). */
@@ -37,7 +37,7 @@ export interface KubeNodeWriterOptions {
 }
 
 export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
-  const { core, custom, urgentCore } = options.clients;
+  const { core, custom, urgentCore, lowCustom } = options.clients;
   const beforeWrite = (resource: ApiResource, verb: ApiVerb) => {
     if (!options.isLeading()) throw new NotLeaderError('not the leader: refusing to write');
     options.onWrite?.(resource, verb);
@@ -61,11 +61,11 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
       return patchNodeGuarded(nodeName, taintsPatch(current, next), `patch taints of node ${nodeName}`);
     },
 
-    async applyControllerStatus(name, status: ControllerStatus) {
+    async applyControllerStatus(name, status: ControllerStatus, { report = false } = {}) {
       beforeWrite('nodemetadatas', 'apply');
       const body = { apiVersion: API_VERSION, kind: KIND, metadata: { name }, status };
       try {
-        return (await custom.patchClusterCustomObjectStatus(
+        return (await (report ? lowCustom : custom).patchClusterCustomObjectStatus(
           { group: GROUP, version: VERSION, plural: PLURAL, name, body, fieldManager: FIELD_MANAGER_CONTROLLER, force: true },
           setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
         )) as NodeMetadata;

@@ -308,7 +308,8 @@ export class NodeReconciler {
     const unchanged =
       sameJson(conditions, ours) && sameJson(status.maintenance, step.status) && (generation === undefined || status.observedGeneration === generation);
     if (!unchanged) {
-      const written = await this.options.writer.applyControllerStatus(name, next);
+      // Conditions alone are a report (like Events, they wait behind the work); a maintenance step is state others wait on.
+      const written = await this.options.writer.applyControllerStatus(name, next, { report: sameJson(status.maintenance, step.status) });
       this.writtenNodeMetadatas.wrote(name, nodeMetadata, written);
       if (!sameJson(conditions, ours)) this.reportLabeledChange(node, ours, labeled, desired, plan);
       this.reportPhaseChange(node, status.maintenance, step.status);
