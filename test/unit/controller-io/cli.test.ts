@@ -26,6 +26,11 @@ describe('nodemeta controller flags', () => {
     [['--default-config', '--metrics-addr', 'localhost'], '--metrics-addr must be [HOST]:PORT'],
     [['--default-config', '--lease-duration', '5s'], '--lease-duration must be longer than --renew-deadline'],
     [['--default-config', '--log-level', 'loud'], '--log-level must be'],
+    [['--default-config', '--kube-api-qps', '0'], '--kube-api-qps must be a number above 0'],
+    [['--default-config', '--kube-api-qps', 'fast'], '--kube-api-qps must be a number above 0'],
+    [['--default-config', '--kube-api-burst', '2.5'], '--kube-api-burst must be a whole number from 1'],
+    [['--default-config', '--cordon-workers', '0'], '--cordon-workers must be a whole number from 1 to 256'],
+    [['--default-config', '--max-concurrent-evictions', '0'], '--max-concurrent-evictions must be a whole number from 1'],
   ])('rejects %j with one clear line and exit 2', async (argv, message) => {
     expect(await run(argv)).toBe(2);
     expect(errors.join('\n')).toContain(message);
