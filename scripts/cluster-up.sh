@@ -4,8 +4,13 @@
 # that look like AKS nodes. Nothing is mocked: the scheduler, controllers, RBAC and admission are the
 # real ones; only the kubelets are simulated (kwok moves nodes to Ready and pods to Running/Ready).
 #
-#   scripts/cluster-up.sh [--nodes N] [--timeout SECONDS]
+#   scripts/cluster-up.sh [--nodes N] [--timeout SECONDS] [--control-plane-qps QPS]
 #   scripts/cluster-up.sh --status     exit 0 if the cluster runs and is healthy, 1 if not; changes nothing
+#
+# --nodes: 1..5000 (default 6); from 200 nodes on kwok gets more workers, above 1000 the API server
+# and etcd get the settings a cluster that size needs (see "sizing" below). --control-plane-qps:
+# client QPS of kube-controller-manager and kube-scheduler (burst twice that), for benches that
+# create tens of thousands of pods (default: theirs, 100 and 50).
 #
 # Idempotent: if the cluster recorded in .cache/cluster is running and healthy, it says so and exits 0;
 # if only part of it runs, it stops that part and starts afresh. On failure it prints the tail of
@@ -23,19 +28,68 @@ VMSS="aks-${POOL}-12345678-vmss"
 SUBSCRIPTION="00000000-0000-0000-0000-000000000000"
 NODE_RG="MC_nodemeta-rg_nodemeta_${REGION}"
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^# See docs\/cluster.md/p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --nodes) NODES="$2"; shift 2 ;;
     --nodes=*) NODES="${1#*=}"; shift ;;
     --timeout) TIMEOUT="$2"; shift 2 ;;
     --timeout=*) TIMEOUT="${1#*=}"; shift ;;
+    --control-plane-qps) CONTROL_PLANE_QPS="$2"; shift 2 ;;
+    --control-plane-qps=*) CONTROL_PLANE_QPS="${1#*=}"; shift ;;
     --status) STATUS_ONLY=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
 done
-[[ "$NODES" =~ ^[0-9]+$ && "$NODES" -ge 1 && "$NODES" -le 1000 ]] || die "--nodes must be 1..1000 (got '$NODES')"
+[[ "$NODES" =~ ^[0-9]+$ && "$NODES" -ge 1 && "$NODES" -le 5000 ]] || die "--nodes must be 1..5000 (got '$NODES')"
+[[ -z "${CONTROL_PLANE_QPS:-}" || "$CONTROL_PLANE_QPS" =~ ^[1-9][0-9]*$ ]] || die "--control-plane-qps must be a positive integer (got '$CONTROL_PLANE_QPS')"
+
+# ---- sizing -------------------------------------------------------------------------------------
+# Small clusters (the tests' 6 to 40 nodes) run every component as they always have. Larger ones need
+# more, each setting for a reason met on this 2-core machine:
+# - kwok renews every node's Lease each 10 s (a quarter of its 40 s duration, as a kubelet does): 100
+#   renewals/s at 1000 nodes, 500 at 5000. With 4 workers and the API server slowed by a bench, they
+#   fell behind at 1000 nodes; a Lease renewed late makes the node-lifecycle controller mark the node
+#   NotReady, which marks its pods not Ready (kwok does not mark them Ready again) and, after 5 min,
+#   evicts them. One worker per 40 nodes keeps each worker's share at 1 renewal/s.
+# - kwok's node and pod stages (node Ready at start, pods Running when a bench creates thousands):
+#   the same share of workers, so a 10,000-pod Deployment is Running in minutes, not a quarter hour.
+KWOK_LEASE_PARALLELISM=$(( NODES / 40 > 4 ? NODES / 40 : 4 ))
+KWOK_NODE_PARALLELISM=$KWOK_LEASE_PARALLELISM
+KWOK_POD_PARALLELISM=$KWOK_LEASE_PARALLELISM
+APISERVER_SIZE_ARGS=()
+ETCD_QUOTA_BYTES=2147483648
+READY_POLL_SECONDS=0.2
+KWOK_LEASE_SECONDS=40
+NODE_GRACE_ARGS=()
+if [[ $NODES -gt 1000 ]]; then
+  # 500 Lease renewals/s (5000 nodes, every 10 s) are more than this machine's API server sustains
+  # next to anything else: measured, kwok managed 150/s, 242 nodes went NotReady, and the
+  # node-lifecycle controller taints NotReady nodes NoExecute (their pods are evicted after 5 min).
+  # Leases of 200 s, renewed every 50 s (100/s), and a grace period to match keep every node Ready;
+  # the API server's load from kubelets is then a fifth of a real 5000-node cluster's.
+  KWOK_LEASE_SECONDS=200
+  NODE_GRACE_ARGS=(--node-monitor-grace-period=240s --node-startup-grace-period=240s)
+  # API Priority and Fairness shares --max-requests-inflight + --max-mutating-requests-inflight
+  # (default 400 + 200) among its priority levels. 1600 + 800 is what clusters of thousands of nodes
+  # commonly run with: a client here is queued or refused (429) as on a real cluster of that size,
+  # not sooner because of a default meant for small ones.
+  APISERVER_SIZE_ARGS=(--max-requests-inflight=1600 --max-mutating-requests-inflight=800)
+  # 5000 nodes with 30 pods each, and the revisions kwok's status updates leave until the API server
+  # compacts (every 5 min), outgrow etcd's 2 GiB quota; past it etcd refuses every write.
+  ETCD_QUOTA_BYTES=8589934592
+  # Listing thousands of nodes costs the API server real CPU: count the Ready ones less often.
+  READY_POLL_SECONDS=2
+fi
+# Client QPS of the controller-manager (ReplicaSets create pods) and the scheduler (binds them);
+# unset: the settings they always had (100, and the scheduler's own default 50).
+KCM_QPS_ARGS=(--kube-api-qps=100 --kube-api-burst=200)
+SCHED_QPS_ARGS=()
+if [[ -n "${CONTROL_PLANE_QPS:-}" ]]; then
+  KCM_QPS_ARGS=(--kube-api-qps="$CONTROL_PLANE_QPS" --kube-api-burst=$((CONTROL_PLANE_QPS * 2)))
+  SCHED_QPS_ARGS=(--kube-api-qps="$CONTROL_PLANE_QPS" --kube-api-burst=$((CONTROL_PLANE_QPS * 2)))
+fi
 
 START=$(date +%s.%N)
 cluster_lock
@@ -197,14 +251,14 @@ start() {
   die "$c did not start (see $CLUSTER_DIR/logs/$c.log)"
 }
 # wait_for <component> <description> <command...>: retries the command until it succeeds, the
-# component dies, or TIMEOUT passes.
+# component dies, or TIMEOUT passes; every POLL_SECONDS (default 0.2).
 wait_for() {
   local c="$1" what="$2"; shift 2
   local deadline=$(( $(date +%s) + TIMEOUT ))
   until "$@" >/dev/null 2>&1; do
     pid_alive "$(cat "$CLUSTER_DIR/pids/$c.pid")" "$BIN" || die "$c exited while waiting for $what (see $CLUSTER_DIR/logs/$c.log)"
     [[ $(date +%s) -lt $deadline ]] || die "timed out after ${TIMEOUT}s waiting for $what"
-    sleep 0.2
+    sleep "${POLL_SECONDS:-0.2}"
   done
 }
 kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
@@ -215,7 +269,7 @@ start etcd "$BIN/etcd" \
   --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
   --initial-cluster="nodemeta=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state=new \
-  --unsafe-no-fsync --quota-backend-bytes=2147483648 --log-level=warn
+  --unsafe-no-fsync --quota-backend-bytes="$ETCD_QUOTA_BYTES" --log-level=warn
 wait_for etcd "etcd health" curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
 
 # ---- kube-apiserver -----------------------------------------------------------------------------
@@ -237,6 +291,7 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --allow-privileged=true \
   --profiling=false \
   --event-ttl=1h \
+  "${APISERVER_SIZE_ARGS[@]}" \
   --v=1
 wait_for kube-apiserver "kube-apiserver /readyz" kc get --raw /readyz --request-timeout=5s
 
@@ -250,29 +305,29 @@ start kube-controller-manager "$BIN/kube-controller-manager" \
   --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
   --cluster-name=nodemeta-local --leader-elect=false \
   --flex-volume-plugin-dir="$CLUSTER_DIR/flexvolume" \
-  --kube-api-qps=100 --kube-api-burst=200 \
+  "${KCM_QPS_ARGS[@]}" "${NODE_GRACE_ARGS[@]}" \
   --profiling=false --v=1
 SCHED_KC="$CLUSTER_DIR/kubeconfigs/kube-scheduler.kubeconfig"
 start kube-scheduler "$BIN/kube-scheduler" \
   --kubeconfig="$SCHED_KC" --authentication-kubeconfig="$SCHED_KC" --authorization-kubeconfig="$SCHED_KC" \
   --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" \
-  --leader-elect=false --profiling=false --v=1
+  --leader-elect=false --profiling=false "${SCHED_QPS_ARGS[@]}" --v=1
 wait_for kube-controller-manager "kube-controller-manager /healthz" curl -skf --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz"
 wait_for kube-scheduler "kube-scheduler /healthz" curl -skf --max-time 2 "https://127.0.0.1:$SCHED_PORT/healthz"
 
 # ---- kwok ---------------------------------------------------------------------------------------
-cat >"$CLUSTER_DIR/kwok/kwok.yaml" <<'EOF'
+cat >"$CLUSTER_DIR/kwok/kwok.yaml" <<EOF
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
 options:
   manageAllNodes: false
   manageNodesWithAnnotationSelector: kwok.x-k8s.io/node=fake
   cidr: 10.244.0.0/16
-  nodeLeaseDurationSeconds: 40
+  nodeLeaseDurationSeconds: $KWOK_LEASE_SECONDS
   # kwok defaults these only for its built-in configuration, not for one given with --config.
-  nodeLeaseParallelism: 4
-  nodePlayStageParallelism: 4
-  podPlayStageParallelism: 4
+  nodeLeaseParallelism: $KWOK_LEASE_PARALLELISM
+  nodePlayStageParallelism: $KWOK_NODE_PARALLELISM
+  podPlayStageParallelism: $KWOK_POD_PARALLELISM
   podsOnNodeSyncParallelism: 1
   enableDebuggingHandlers: true
   enableContentionProfiling: false
@@ -289,23 +344,16 @@ start kwok "$BIN/kwok" "${kwok_configs[@]}" \
 wait_for kwok "kwok /healthz" curl -sf --max-time 2 "http://127.0.0.1:$KWOK_PORT/healthz"
 
 # ---- simulated AKS nodes ------------------------------------------------------------------------
-b36() { # VMSS instance names: 6 base-36 digits, as Azure names them (vmss000000 .. vmss00000z, vmss000010 ...)
-  local n="$1" digits=0123456789abcdefghijklmnopqrstuvwxyz s=""
-  for _ in 1 2 3 4 5 6; do s="${digits:$((n % 36)):1}$s"; n=$((n / 36)); done
-  echo "$s"
-}
-NODES_YAML="$CLUSTER_DIR/nodes.yaml"
-: >"$NODES_YAML"
-for ((i = 0; i < NODES; i++)); do
-  name="$VMSS$(b36 "$i")"
-  zone="$REGION-$(( i % 3 + 1 ))"
-  ip="10.224.$(( (i + 4) / 256 )).$(( (i + 4) % 256 ))"
-  cat >>"$NODES_YAML" <<EOF
+KUBE_VERSION="$("$BIN/kube-apiserver" --version | awk '{print $2}')"
+# One Node document; awk fills in @NAME@, @ZONE@, @IP@ and @INDEX@ per node (one process for all
+# nodes: a shell loop forking per node took minutes at 5000).
+node_template() {
+  cat <<EOF
 ---
 apiVersion: v1
 kind: Node
 metadata:
-  name: $name
+  name: @NAME@
   annotations:
     kwok.x-k8s.io/node: fake
     node.alpha.kubernetes.io/ttl: "0"
@@ -315,7 +363,7 @@ metadata:
     beta.kubernetes.io/instance-type: Standard_D4s_v5
     beta.kubernetes.io/os: linux
     failure-domain.beta.kubernetes.io/region: $REGION
-    failure-domain.beta.kubernetes.io/zone: $zone
+    failure-domain.beta.kubernetes.io/zone: @ZONE@
     kubernetes.azure.com/agentpool: $POOL
     kubernetes.azure.com/cluster: $NODE_RG
     kubernetes.azure.com/mode: system
@@ -324,22 +372,22 @@ metadata:
     kubernetes.azure.com/os-sku: Ubuntu
     kubernetes.azure.com/role: agent
     kubernetes.io/arch: amd64
-    kubernetes.io/hostname: $name
+    kubernetes.io/hostname: @NAME@
     kubernetes.io/os: linux
     kubernetes.io/role: agent
     node.kubernetes.io/instance-type: Standard_D4s_v5
-    topology.disk.csi.azure.com/zone: $zone
+    topology.disk.csi.azure.com/zone: @ZONE@
     topology.kubernetes.io/region: $REGION
-    topology.kubernetes.io/zone: $zone
+    topology.kubernetes.io/zone: @ZONE@
     type: kwok
 spec:
-  providerID: azure:///subscriptions/$SUBSCRIPTION/resourceGroups/$NODE_RG/providers/Microsoft.Compute/virtualMachineScaleSets/$VMSS/virtualMachines/$i
+  providerID: azure:///subscriptions/$SUBSCRIPTION/resourceGroups/$NODE_RG/providers/Microsoft.Compute/virtualMachineScaleSets/$VMSS/virtualMachines/@INDEX@
 status:
   addresses:
   - type: InternalIP
-    address: $ip
+    address: @IP@
   - type: Hostname
-    address: $name
+    address: @NAME@
   capacity:
     cpu: "4"
     ephemeral-storage: 129886128Ki
@@ -355,24 +403,56 @@ status:
     containerRuntimeVersion: containerd://1.7.28-1
     kernelVersion: 5.15.0-1092-azure
     kubeProxyVersion: ""
-    kubeletVersion: $("$BIN/kube-apiserver" --version | awk '{print $2}')
+    kubeletVersion: $KUBE_VERSION
     operatingSystem: linux
     osImage: Ubuntu 22.04.5 LTS
 EOF
-done
+}
+# nodes.yaml holds them all; nodes.d/ the same in chunks of NODE_CHUNK, created in parallel below.
+NODES_YAML="$CLUSTER_DIR/nodes.yaml"
+NODE_CHUNK=250
+mkdir -p "$CLUSTER_DIR/nodes.d"
+awk -v nodes="$NODES" -v chunk="$NODE_CHUNK" -v all="$NODES_YAML" -v dir="$CLUSTER_DIR/nodes.d" \
+    -v vmss="$VMSS" -v region="$REGION" -v template="$(node_template)" '
+  # VMSS instance names: 6 base-36 digits, as Azure names them (vmss000000 .. vmss00000z, vmss000010 ...)
+  function b36(n,   s, k) {
+    s = ""
+    for (k = 0; k < 6; k++) { s = substr("0123456789abcdefghijklmnopqrstuvwxyz", n % 36 + 1, 1) s; n = int(n / 36) }
+    return s
+  }
+  BEGIN {
+    printf "" > all
+    for (i = 0; i < nodes; i++) {
+      doc = template "\n"
+      gsub(/@NAME@/, vmss b36(i), doc)
+      gsub(/@ZONE@/, region "-" (i % 3 + 1), doc)
+      gsub(/@IP@/, "10.224." int((i + 4) / 256) "." ((i + 4) % 256), doc)
+      gsub(/@INDEX@/, i, doc)
+      part = sprintf("%s/%04d.yaml", dir, int(i / chunk))
+      printf "%s", doc >> all
+      printf "%s", doc >> part
+      if (i % chunk == chunk - 1) close(part)
+    }
+  }'
 log "creating $NODES simulated nodes (${VMSS}000000 ...)"
-kc create -f "$NODES_YAML" >/dev/null
+# One kubectl per chunk, 4 at a time: one kubectl creates its objects one request after another.
+find "$CLUSTER_DIR/nodes.d" -name '*.yaml' -print0 | sort -z |
+  xargs -0 -r -n 1 -P 4 "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" create -f >/dev/null ||
+  die "creating the nodes failed (see above)"
+rm -rf "$CLUSTER_DIR/nodes.d"
+log "$NODES nodes created after $(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')s; waiting until they are Ready"
+# The server-side table's STATUS column reads "Ready" (or "Ready,SchedulingDisabled") exactly when the
+# Ready condition is True; it is far cheaper for the API server than the full objects at 5000 nodes.
 nodes_ready() {
   local n
-  n=$(kc get nodes -l type=kwok -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c '^True$')
+  n=$(kc get nodes -l type=kwok --no-headers | awk '$2 ~ /^Ready(,|$)/' | wc -l)
   [[ "$n" -eq "$NODES" ]]
 }
-wait_for kwok "$NODES nodes Ready" nodes_ready
+POLL_SECONDS=$READY_POLL_SECONDS wait_for kwok "$NODES nodes Ready" nodes_ready
 # Pods need the namespace's default ServiceAccount (token controller) before they can be created.
 wait_for kube-controller-manager "ServiceAccount default/default" kc get serviceaccount default -n default
 
 # ---- record ---------------------------------------------------------------------------------------
-KUBE_VERSION="$("$BIN/kube-apiserver" --version | awk '{print $2}')"
 cat >"$CLUSTER_DIR/cluster.env" <<EOF
 CLUSTER_DIR=$CLUSTER_DIR
 KUBECONFIG=$KUBECONFIG_ADMIN
