@@ -6,17 +6,18 @@
 import type { Approval, NodeMetadata } from '../api/nodemetadata.js';
 import type { EventsSnapshot, InstanceSnapshot, Observation } from '../api/observation.js';
 import type { Logger } from '../observability/logger.js';
-import type { Clock } from './http/clock.js';
+import { Backoff } from './http/backoff.js';
+import type { Clock, Random } from './http/clock.js';
 import { MetadataError } from './http/errors.js';
 import type { AgentMetrics } from './metrics.js';
 import type { MetadataProvider } from './providers/provider.js';
-import { agentPartOf, agentStatusFor, sameAgentStatus, type Availability } from './publisher.js';
+import { agentPartOf, agentStatusFor, sameAgentStatus, type Availability, type ReadOptions } from './publisher.js';
 import type { AgentStatus } from '../api/nodemetadata.js';
 
 /** The NodeMetadata operations the agent needs (NodeMetadataPublisher implements them). */
 export interface StatusSink {
   ensure(): Promise<NodeMetadata>;
-  read(): Promise<NodeMetadata | undefined>;
+  read(options?: ReadOptions): Promise<NodeMetadata | undefined>;
   applyStatus(status: AgentStatus): Promise<NodeMetadata>;
 }
 
@@ -30,11 +31,32 @@ export interface NodeAgentOptions {
   eventsIntervalMs: number;
   /** Instance facts and tags, which change rarely (tag changes need a reboot on scale sets). */
   instanceIntervalMs: number;
-  /** How often to look for an approval request while an approvable event is pending. */
+  /**
+   * How often to look for an approval request while an approvable event is pending (default 5 s).
+   * Each pending node costs the API server one read per interval: 1,000 nodes in a wave, 200 reads/s.
+   */
   approvalCheckIntervalMs?: number;
-  /** Backoff cap for API-server failures (the metadata polls keep their own pace). */
+  /** Backoff cap for API-server failures (the metadata polls keep their own pace). Default 30 s. */
   maxApiBackoffMs?: number;
+  /**
+   * The agent waits a random part of this before its first API request (default: one events
+   * interval; 0: none). Agents restarted together then do not write in the same instant, and their
+   * poll loops run out of phase, so an event the platform posts to every VM at once reaches the API
+   * server spread over a poll interval instead of in one burst. It costs at most one poll's latency.
+   */
+  startupSpreadMs?: number;
+  /** Uniform numbers in [0, 1) for the start-up spread and the backoff's jitter (default Math.random). */
+  random?: Random;
 }
+
+/**
+ * API-server retries: full jitter, random(0, min(maxApiBackoffMs, 1 s * 2^n)), so that thousands of
+ * agents failing together (an API server restart, 429s from API Priority and Fairness) come back
+ * spread over the window instead of in step (DESIGN.md "Scale").
+ */
+const API_BACKOFF_BASE_MS = 1_000;
+const DEFAULT_MAX_API_BACKOFF_MS = 30_000;
+const DEFAULT_APPROVAL_CHECK_INTERVAL_MS = 5_000;
 
 /** Approval records kept in status besides those of events still present. */
 const MAX_PAST_APPROVALS = 16;
@@ -43,17 +65,19 @@ export class NodeAgent {
   private instance: InstanceSnapshot | undefined;
   private events: EventsSnapshot | undefined;
   private instanceReadAt = -Infinity;
-  private approvalCheckedAt = -Infinity;
+  /** When to read NodeMetadata next for an approval request; undefined while no event is pending. */
+  private approvalCheckDueAt: number | undefined;
   private availability: Availability = { available: false, reason: 'Starting', message: 'the agent has not polled the metadata service yet' };
   private published: AgentStatus | undefined;
   private approvals: Approval[] = [];
   private readonly seenEventIds = new Set<string>();
-  private apiFailures = 0;
   private lastLoopAt: number;
   private publishedOnce = false;
+  private readonly random: Random;
 
   constructor(private readonly options: NodeAgentOptions) {
     this.lastLoopAt = options.clock.now();
+    this.random = options.random ?? Math.random;
   }
 
   /** Ready once the status has been published at least once. */
@@ -68,39 +92,60 @@ export class NodeAgent {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const { clock, logger } = this.options;
+    const { clock, logger, eventsIntervalMs } = this.options;
+    await this.spreadStart(signal);
     await this.loadPublished(signal);
+    let failing: Backoff | undefined;
+    let polledAt = -Infinity;
     while (!signal.aborted) {
       this.lastLoopAt = clock.now();
-      await this.pollOnce(signal);
-      let wait = this.options.eventsIntervalMs;
+      // A retry of a failed write comes sooner than the next poll is due: it does not poll again.
+      if (clock.now() - polledAt >= eventsIntervalMs) {
+        polledAt = clock.now();
+        await this.pollOnce(signal);
+      }
+      let wait = eventsIntervalMs;
       try {
         await this.publish();
-        this.apiFailures = 0;
         await this.handleApprovalRequest();
+        failing = undefined;
       } catch (err) {
-        this.apiFailures++;
-        wait = Math.max(wait, Math.min(this.options.maxApiBackoffMs ?? 30_000, 1000 * 2 ** Math.min(this.apiFailures - 1, 10)));
+        failing ??= this.apiBackoff();
+        wait = failing.next();
         logger.warn('cannot write NodeMetadata status; will retry', { error: (err as Error).message, retryInMs: wait });
       }
       await clock.sleep(wait, signal).catch(() => undefined);
     }
   }
 
+  /** Waits random(0, startupSpreadMs) before the first API request (see NodeAgentOptions). */
+  private async spreadStart(signal: AbortSignal): Promise<void> {
+    const spread = this.options.startupSpreadMs ?? this.options.eventsIntervalMs;
+    const delay = Math.floor(this.random() * spread);
+    if (delay > 0) await this.options.clock.sleep(delay, signal).catch(() => undefined);
+  }
+
   /** The status already on the server: a restarted agent writes nothing if nothing changed. */
   private async loadPublished(signal: AbortSignal): Promise<void> {
-    for (let attempt = 0; !signal.aborted; attempt++) {
+    const backoff = this.apiBackoff();
+    while (!signal.aborted) {
       try {
         const existing = await this.options.sink.ensure();
         this.published = agentPartOf(existing.status);
         this.approvals = [...(this.published?.approvals ?? [])];
         return;
       } catch (err) {
-        const wait = Math.min(this.options.maxApiBackoffMs ?? 30_000, 1000 * 2 ** Math.min(attempt, 10));
+        const wait = backoff.next();
         this.options.logger.warn('cannot read or create NodeMetadata; will retry', { error: (err as Error).message, retryInMs: wait });
         await this.options.clock.sleep(wait, signal).catch(() => undefined);
       }
     }
+  }
+
+  /** One Backoff per run of failures: its attempt count starts again after a success. */
+  private apiBackoff(): Backoff {
+    const capMs = Math.max(API_BACKOFF_BASE_MS, this.options.maxApiBackoffMs ?? DEFAULT_MAX_API_BACKOFF_MS);
+    return new Backoff({ baseMs: API_BACKOFF_BASE_MS, capMs, strategy: 'full', random: this.random });
   }
 
   /** One round of polls; on failure the last good data is kept and the condition says why. */
@@ -167,11 +212,19 @@ export class NodeAgent {
    */
   private async handleApprovalRequest(): Promise<void> {
     const { clock, sink, provider, logger, metrics } = this.options;
+    const interval = this.options.approvalCheckIntervalMs ?? DEFAULT_APPROVAL_CHECK_INTERVAL_MS;
     const pending = (this.events?.events ?? []).filter((e) => e.status === 'Scheduled' && !this.approvals.some((a) => a.eventId === e.id));
-    if (pending.length === 0 || provider.name !== 'azure') return;
-    if (clock.now() - this.approvalCheckedAt < (this.options.approvalCheckIntervalMs ?? 2_000)) return;
-    this.approvalCheckedAt = clock.now();
-    const wanted = (await sink.read())?.status?.maintenance?.approve;
+    if (pending.length === 0 || provider.name !== 'azure') {
+      this.approvalCheckDueAt = undefined;
+      return;
+    }
+    // The controller asks only once the node is drained, never the instant the event appears: the
+    // first check comes at a random point of the interval, so a fleet that sees a wave together
+    // does not follow its status writes with a read each, in step.
+    this.approvalCheckDueAt ??= clock.now() + Math.floor(this.random() * interval);
+    if (clock.now() < this.approvalCheckDueAt) return;
+    this.approvalCheckDueAt = clock.now() + interval;
+    const wanted = (await sink.read({ fromCache: true }))?.status?.maintenance?.approve;
     const event = pending.find((e) => e.id === wanted);
     if (!wanted || !event) return;
     try {

@@ -69,6 +69,15 @@ export function agentPartOf(status: NodeMetadata['status']): AgentStatus | undef
   return part;
 }
 
+export interface ReadOptions {
+  /**
+   * Served from the API server's watch cache (resourceVersion=0): no etcd read, possibly a moment
+   * old. For polls whose answer may come one poll later (an approval request), not for decisions
+   * that must see the latest write.
+   */
+  fromCache?: boolean;
+}
+
 export interface NodeRef {
   name: string;
   uid: string;
@@ -80,9 +89,9 @@ export class NodeMetadataPublisher {
     private readonly nodeName: string,
   ) {}
 
-  async read(): Promise<NodeMetadata | undefined> {
+  async read(options: ReadOptions = {}): Promise<NodeMetadata | undefined> {
     try {
-      return await this.client.get<NodeMetadata>(nodeMetadataPath(this.nodeName));
+      return await this.client.get<NodeMetadata>(nodeMetadataPath(this.nodeName), options.fromCache ? { query: { resourceVersion: '0' } } : {});
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

@@ -5,6 +5,7 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import { KubeApiError } from './errors.js';
 import type { KubeCredentials } from './credentials.js';
 
@@ -62,9 +63,10 @@ export class KubeRestClient {
       ? new http.Agent(common)
       : new https.Agent({
           ...common,
-          ca: credentials.ca,
-          cert: credentials.cert,
-          key: credentials.key,
+          // One TLS context for the client's life. Given ca/cert/key instead, Node builds a new one
+          // for every connection (about 1 ms of CPU to parse them), and the agent reconnects after
+          // every idle spell.
+          secureContext: tls.createSecureContext({ ca: credentials.ca, cert: credentials.cert, key: credentials.key }),
           rejectUnauthorized: !credentials.insecureSkipTLSVerify,
         });
   }

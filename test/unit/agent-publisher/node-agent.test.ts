@@ -1,11 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
-import { NodeAgent, type StatusSink } from '../../../src/agent/node-agent.js';
+import { NodeAgent, type NodeAgentOptions, type StatusSink } from '../../../src/agent/node-agent.js';
 import { AgentMetrics } from '../../../src/agent/metrics.js';
 import { MetadataError } from '../../../src/agent/http/errors.js';
 import type { MetadataProvider } from '../../../src/agent/providers/provider.js';
+import type { ReadOptions } from '../../../src/agent/publisher.js';
 import type { AgentStatus, NodeMetadata } from '../../../src/api/nodemetadata.js';
 import type { EventsSnapshot, InstanceSnapshot, ScheduledEvent } from '../../../src/api/observation.js';
+import { KubeApiError } from '../../../src/kube/errors.js';
 import { silentLogger } from '../../../src/observability/logger.js';
+import { fixedRandom, seededRandom } from '../agent/fake-clock.js';
+import { expectSpreadEvenly } from '../agent/spread.js';
 
 const reboot: ScheduledEvent = { id: 'e1', type: 'Reboot', rawType: 'Reboot', status: 'Scheduled', source: 'Platform', resources: ['vm0'], notBefore: '2026-11-22T04:15:00.000Z' };
 
@@ -48,26 +52,96 @@ class RecordingSink implements StatusSink {
   }
 }
 
-/**
- * Runs the agent loop on a clock where each sleep moves time forward at once; `script(tick)` changes
- * the world before the given loop iteration. Returns after `ticks` iterations.
- */
-async function runAgent(provider: ScriptedProvider, sink: RecordingSink, ticks: number, script: (tick: number) => void = () => {}) {
-  let now = Date.UTC(2026, 10, 22, 4, 0, 0);
-  let tick = 0;
-  const stop = new AbortController();
-  const clock = {
-    now: () => now,
-    sleep: async (ms: number) => {
-      now += ms;
-      tick++;
-      if (tick >= ticks) stop.abort();
-      else script(tick);
-    },
+/** A clock where each sleep moves time forward at once; the agent stops after `ticks` sleeps. */
+class SteppingClock {
+  readonly stop = new AbortController();
+  readonly sleeps: number[] = [];
+  constructor(
+    private t: number,
+    private readonly ticks: number,
+    private readonly script: (tick: number) => void = () => {},
+  ) {}
+  now = () => this.t;
+  sleep = async (ms: number) => {
+    this.sleeps.push(ms);
+    this.t += ms;
+    if (this.sleeps.length >= this.ticks) this.stop.abort();
+    else this.script(this.sleeps.length);
   };
-  const agent = new NodeAgent({ provider, sink, clock, logger: silentLogger(), metrics: new AgentMetrics(), eventsIntervalMs: 1000, instanceIntervalMs: 60_000 });
-  await agent.run(stop.signal);
+}
+
+function newAgent(provider: ScriptedProvider, sink: StatusSink, clock: SteppingClock, options: Partial<NodeAgentOptions> = {}) {
+  return new NodeAgent({
+    provider,
+    sink,
+    clock,
+    logger: silentLogger(),
+    metrics: new AgentMetrics(),
+    eventsIntervalMs: 1000,
+    instanceIntervalMs: 60_000,
+    startupSpreadMs: 0,
+    random: fixedRandom(0.5),
+    ...options,
+  });
+}
+
+const T0 = Date.UTC(2026, 10, 22, 4, 0, 0);
+
+/**
+ * Runs the agent loop on a SteppingClock; `script(tick)` changes the world before the given loop
+ * iteration. Returns after `ticks` iterations.
+ */
+async function runAgent(provider: ScriptedProvider, sink: StatusSink, ticks: number, script: (tick: number) => void = () => {}) {
+  const clock = new SteppingClock(T0, ticks, script);
+  const agent = newAgent(provider, sink, clock);
+  await agent.run(clock.stop.signal);
   return agent;
+}
+
+const unavailable = () => new KubeApiError(503, 'ServiceUnavailable', 'the API server is restarting', 'PATCH', '/apis/nodemeta.io/v1alpha1/nodemetadatas/vm0/status');
+
+/** A sink that records when (on the agent's clock) each call came, and fails as many calls as it is told. */
+class TimedSink extends RecordingSink {
+  ensureCalls: number[] = [];
+  applyCalls: number[] = [];
+  readCalls: { at: number; fromCache: boolean }[] = [];
+  failEnsure = 0;
+  failApply = 0;
+  constructor(private readonly clock: { now(): number }) {
+    super();
+  }
+  override async ensure() {
+    this.ensureCalls.push(this.clock.now());
+    if (this.failEnsure-- > 0) throw unavailable();
+    return super.ensure();
+  }
+  override async read(options?: ReadOptions) {
+    this.readCalls.push({ at: this.clock.now(), fromCache: options?.fromCache === true });
+    return super.read();
+  }
+  override async applyStatus(status: AgentStatus) {
+    this.applyCalls.push(this.clock.now());
+    if (this.failApply-- > 0) throw unavailable();
+    return super.applyStatus(status);
+  }
+}
+
+/**
+ * `count` agents started at the same instant T0, each on its own clock, all drawing from one random
+ * source (independent uniform draws, as Math.random gives each real agent). Each runs `ticks` sleeps.
+ */
+async function fleet(count: number, ticks: number, setup: (sink: TimedSink, provider: ScriptedProvider) => void, options: Partial<NodeAgentOptions> = {}) {
+  const random = seededRandom(42);
+  const sinks: TimedSink[] = [];
+  for (let i = 0; i < count; i++) {
+    const clock = new SteppingClock(T0, ticks);
+    const sink = new TimedSink(clock);
+    const provider = new ScriptedProvider();
+    setup(sink, provider);
+    await newAgent(provider, sink, clock, { random, ...options }).run(clock.stop.signal);
+    sinks.push(sink);
+  }
+  return sinks;
 }
 
 describe('node agent', () => {
@@ -132,5 +206,93 @@ describe('node agent', () => {
     expect(sink.writes).toHaveLength(1);
     await runAgent(provider, sink, 5); // a new agent process, same node, same metadata
     expect(sink.writes).toHaveLength(1);
+  });
+
+  it('agents started together spread their first API request over one events interval', async () => {
+    const sinks = await fleet(1_000, 2, () => {}, { startupSpreadMs: undefined }); // the default spread
+    expectSpreadEvenly(
+      sinks.map((s) => s.ensureCalls[0]! - T0),
+      0,
+      1000,
+    );
+  });
+
+  it('after a write failure at the same instant, 1,000 agents retry spread over [0, 1 s), then [0, 2 s)', async () => {
+    const sinks = await fleet(1_000, 3, (sink) => (sink.failApply = 2));
+    for (const s of sinks) expect(s.applyCalls).toHaveLength(3);
+    expect(new Set(sinks.map((s) => s.applyCalls[0])).size).toBe(1); // the same instant: startupSpreadMs 0
+    expectSpreadEvenly(
+      sinks.map((s) => s.applyCalls[1]! - s.applyCalls[0]!),
+      0,
+      1000,
+    );
+    expectSpreadEvenly(
+      sinks.map((s) => s.applyCalls[2]! - s.applyCalls[1]!),
+      0,
+      2000,
+    );
+  });
+
+  it('a failed start (NodeMetadata not readable) is retried with the same jittered backoff', async () => {
+    const sinks = await fleet(1_000, 2, (sink) => (sink.failEnsure = 1));
+    expectSpreadEvenly(
+      sinks.map((s) => s.ensureCalls[1]! - s.ensureCalls[0]!),
+      0,
+      1000,
+    );
+  });
+
+  it('backs off up to maxApiBackoffMs while the API server fails, and starts again from 1 s after a success', async () => {
+    const provider = new ScriptedProvider();
+    const clock = new SteppingClock(T0, 12, (tick) => {
+      if (tick !== 9) return;
+      provider.events = { events: [reboot], spot: undefined, incarnation: 2 };
+      sink.failApply = 1;
+    });
+    const sink = new TimedSink(clock);
+    sink.failApply = 7;
+    // random just below 1: the top of every window, 1, 2, 4, 8, 16 s, then the cap; 5 s between polls.
+    await newAgent(provider, sink, clock, { random: fixedRandom(0.999999), maxApiBackoffMs: 20_000, eventsIntervalMs: 5_000 }).run(clock.stop.signal);
+    expect(clock.sleeps.slice(0, 11)).toEqual([1000, 2000, 4000, 8000, 16_000, 20_000, 20_000, 5000, 5000, 1000, 5000]);
+    expect(sink.writes.map((w) => w.events?.map((e) => e.id))).toEqual([[], ['e1']]);
+  });
+
+  it('retries a failed write sooner than the next poll without polling the metadata service again', async () => {
+    const provider = new ScriptedProvider();
+    let polls = 0;
+    const readEvents = provider.readEvents.bind(provider);
+    provider.readEvents = async () => {
+      polls++;
+      return readEvents();
+    };
+    const clock = new SteppingClock(T0, 4);
+    const sink = new TimedSink(clock);
+    sink.failApply = 3;
+    await newAgent(provider, sink, clock, { random: fixedRandom(0.1) }).run(clock.stop.signal);
+    expect(clock.sleeps.slice(0, 3)).toEqual([100, 200, 400]);
+    expect(sink.applyCalls).toHaveLength(4);
+    expect(polls).toBe(1);
+  });
+
+  it('looks for an approval request once per interval, from the watch cache, the first not with the write of the event', async () => {
+    const provider = new ScriptedProvider();
+    provider.events = { events: [reboot], spot: undefined, incarnation: 2 };
+    const clock = new SteppingClock(T0, 15);
+    const sink = new TimedSink(clock);
+    // random 0.5: the first check half an interval (2.5 s) after the event is seen, on the next loop turn.
+    await newAgent(provider, sink, clock).run(clock.stop.signal);
+    expect(sink.applyCalls).toEqual([T0]);
+    expect(sink.readCalls).toEqual([3000, 8000, 13_000].map((t) => ({ at: T0 + t, fromCache: true })));
+  });
+
+  it('1,000 agents seeing an event together spread their first approval checks over the interval', async () => {
+    const sinks = await fleet(1_000, 8, (_sink, provider) => (provider.events = { events: [reboot], spot: undefined, incarnation: 2 }));
+    const firstCheck = sinks.map((s) => s.readCalls[0]!.at - s.applyCalls[0]!);
+    // Checks happen on the agent's 1 s loop turns: after 1 to 5 s, each second about a fifth of them.
+    for (let second = 1; second <= 5; second++) {
+      const share = firstCheck.filter((d) => d === second * 1000).length / firstCheck.length;
+      expect(share).toBeGreaterThan(0.15);
+      expect(share).toBeLessThan(0.25);
+    }
   });
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { agentPartOf, agentStatusFor, sameAgentStatus, type Availability } from '../../../src/agent/publisher.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { agentPartOf, agentStatusFor, NodeMetadataPublisher, sameAgentStatus, type Availability } from '../../../src/agent/publisher.js';
+import { KubeRestClient } from '../../../src/kube/rest-client.js';
 import type { Observation } from '../../../src/api/observation.js';
 
 const ok: Availability = { available: true, reason: 'Observed', message: 'metadata service answered' };
@@ -71,5 +74,33 @@ describe('agent status', () => {
     const part = agentPartOf(onServer);
     expect(sameAgentStatus(part, mine)).toBe(true);
     expect(agentStatusFor(observation(), ok, [{ eventId: 'e1', time: t0.toISOString() }], part, t1)).toEqual(mine);
+  });
+});
+
+describe('NodeMetadataPublisher requests', () => {
+  /** A plain-HTTP stand-in for the API server that answers every GET with one NodeMetadata and records the URLs. */
+  async function withServer(run: (publisher: NodeMetadataPublisher, urls: string[]) => Promise<void>) {
+    const urls: string[] = [];
+    const server = http.createServer((req, res) => {
+      urls.push(`${req.method} ${req.url}`);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ apiVersion: 'nodemeta.io/v1alpha1', kind: 'NodeMetadata', metadata: { name: 'vm0' } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new KubeRestClient({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, source: 'test' });
+    try {
+      await run(new NodeMetadataPublisher(client, 'vm0'), urls);
+    } finally {
+      await client.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  it('reads from the watch cache (resourceVersion=0) only when asked to', async () => {
+    await withServer(async (publisher, urls) => {
+      await publisher.read();
+      await publisher.read({ fromCache: true });
+      expect(urls).toEqual(['GET /apis/nodemeta.io/v1alpha1/nodemetadatas/vm0', 'GET /apis/nodemeta.io/v1alpha1/nodemetadatas/vm0?resourceVersion=0']);
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Backoff } from '../../../src/agent/http/backoff.js';
-import { fixedRandom } from './fake-clock.js';
+import { fixedRandom, seededRandom } from './fake-clock.js';
+import { expectSpreadEvenly } from './spread.js';
 
 describe('Backoff', () => {
   it('full jitter: random(0, min(cap, base * 2^n))', () => {
@@ -35,6 +36,25 @@ describe('Backoff', () => {
     expect(b.nextBefore(0, 5_000)).toBe(1_000);
     expect(b.nextBefore(4_500, 5_000)).toBeUndefined();
     expect(b.nextBefore(0, undefined, 3_000)).toBe(3_000);
+  });
+
+  it('full jitter: 1,000 agents failing at the same instant retry spread over the whole window, attempt after attempt', () => {
+    // One process-wide random source, as Math.random is; one Backoff per agent.
+    const random = seededRandom(9);
+    const agents = Array.from({ length: 1_000 }, () => new Backoff({ baseMs: 1_000, capMs: 30_000, strategy: 'full', random }));
+    const firstRetry = agents.map((b) => b.next());
+    expectSpreadEvenly(firstRetry, 0, 1_000);
+    expectSpreadEvenly(agents.map((b) => b.next()), 0, 2_000);
+    expectSpreadEvenly(agents.map((b) => b.next()), 0, 4_000);
+    // Past the cap the window stops growing, and the delays stay spread over all of it.
+    for (let n = 3; n < 8; n++) agents.forEach((b) => b.next());
+    expectSpreadEvenly(agents.map((b) => b.next()), 0, 30_000);
+  });
+
+  it('decorrelated jitter spreads the first retries of 1,000 agents over [base, 3 * base]', () => {
+    const random = seededRandom(11);
+    const delays = Array.from({ length: 1_000 }, () => new Backoff({ baseMs: 250, capMs: 5_000, strategy: 'decorrelated', random }).next());
+    expectSpreadEvenly(delays, 250, 750);
   });
 
   it('rejects a cap below the base', () => {

@@ -35,3 +35,18 @@ export function fixedRandom(...values: number[]): () => number {
   let i = 0;
   return () => values[i++ % values.length] ?? 0.5;
 }
+
+/**
+ * A seeded uniform generator (mulberry32): random-looking and the same on every run, so tests of
+ * jitter check real spreads without ever being flaky.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
