@@ -55,13 +55,14 @@ export interface ApiClients {
 }
 
 export function makeApiClients(kubeConfig: KubeConfig, options: ApiClientsOptions): ApiClients {
+  const connections: SharedConnections = {};
   const make = <T>(Api: new (config: ReturnType<typeof createConfiguration>) => T, priority: RequestPriority): T => {
     const cluster = kubeConfig.getCurrentCluster();
     if (cluster === null) throw new Error('the kubeconfig has no current cluster');
     const config = createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
       authMethods: { default: kubeConfig },
-      httpApi: limitedHttpLibrary(priority, options),
+      httpApi: limitedHttpLibrary(priority, options, connections),
     });
     return new Api(config);
   };
@@ -74,12 +75,26 @@ export function makeApiClients(kubeConfig: KubeConfig, options: ApiClientsOption
   };
 }
 
-function limitedHttpLibrary(priority: RequestPriority, options: ApiClientsOptions) {
+/**
+ * One connection pool for every request. client-node 2.0 gives each request a dispatcher of its own
+ * (KubeConfig.applySecurityAuthentication builds a new undici Agent per call), so each request would
+ * open a TLS connection of its own and close it: a handshake per request, and at fleet scale
+ * thousands of sockets and TLS contexts for the garbage collector. The TLS settings come from the
+ * kubeconfig and are the same for every request (a bearer token travels in a header), so the first
+ * dispatcher serves them all, with keep-alive, as client-go's transport does.
+ */
+interface SharedConnections {
+  dispatcher?: ReturnType<RequestContext['getDispatcher']>;
+}
+
+function limitedHttpLibrary(priority: RequestPriority, options: ApiClientsOptions, connections: SharedConnections) {
   const inner = new IsomorphicFetchHttpLibrary();
   const now = options.now ?? (() => performance.now());
   return wrapHttpLibrary({
     async send(request: RequestContext): Promise<ResponseContext> {
       request.setHeaderParam('User-Agent', options.userAgent);
+      connections.dispatcher ??= request.getDispatcher();
+      if (connections.dispatcher !== undefined) request.setDispatcher(connections.dispatcher);
       const queued = now();
       await options.limiter.acquire(priority);
       const sent = now();

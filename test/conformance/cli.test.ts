@@ -105,7 +105,8 @@ describe('nodemeta emulator (CLI)', () => {
       expect(exit.code).toBe(2);
       expect(exit.stderr).toMatch(/^nodemeta emulator: /);
     }
-  });
+    // Five processes one after another: on a loaded 2-core machine that is more than jest's 5 s default.
+  }, 60_000);
 
   it('prints usage with --help', async () => {
     const exit = await runToExit(['--help']);
