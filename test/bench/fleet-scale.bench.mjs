@@ -22,15 +22,18 @@
 // watch event carrying the change reached the bench):
 // - setup: cluster-up until every node is Ready; the P×N pods (ceil(P×N / 10,000) Deployments the
 //   real scheduler places, --control-plane-qps for kube-controller-manager and kube-scheduler)
-//   from the first Deployment created until the Deployments report them all Ready; every
-//   NodeMetadata created and its status applied (2 writes a node, as an agent's start-up).
+//   from the first Deployment created until the Deployments report them all Ready (or no more for
+//   3 min: pods marked not Ready when their node's Lease ran late stay so, and are counted); every
+//   NodeMetadata created and its status applied (2 writes a node, as an agent's start-up). Nodes a
+//   watch saw NotReady while measuring are counted too: if any, the machine was overloaded.
 // - cold start: from spawning the controller (after the statuses exist) until a node watch has seen
 //   nodemeta.io/fault-domain on every node. RSS steady: VmRSS 10 s (--settle) after that; peak:
 //   VmHWM then (and at the end of the run). API requests by verb from the controller's own metric
 //   (nodemeta_controller_api_requests_total{verb,code}, else nodemeta_controller_api_writes_total
 //   {resource,verb}) and, second column, the API server's apiserver_request_total delta by verb for
-//   resources nodes, nodemetadatas, pods and events, from every client (the controller, the bench's
-//   watches; the control plane hardly touches them while nothing changes), spawn to steady point.
+//   resources nodes, nodemetadatas, pods and events (not nodes/status, pods/status, pods/binding,
+//   which only kwok and the scheduler write), from every client (the controller, the bench's
+//   watches, the control plane's own), spawn to steady point.
 // - wave (--waves times; wave k takes the W nodes after wave k-1's, wrapping): first the FLOOR on the
 //   same nodes: a plain client (the same HTTP client the writers use) sends JSON merge patches
 //   spec.unschedulable=true, 32 at a time; floor = first patch sent until the watch saw the last node
@@ -46,7 +49,7 @@
 //   the wave, every client (and the controller's own, if its metric has codes). RSS before the first
 //   write, after (when pods left is counted), and back at idle: the events removed from the
 //   statuses, every wave node uncordoned and untainted, the controller idle (its queue empty and no
-//   request for 5 s).
+//   request for 5 s; at most --idle-timeout).
 // At the end ONE markdown table: every figure of every run, the issue's target next to it. Every wait
 // is capped (--timeout for the controller's work, --setup-timeout for the cluster and pods): a figure
 // not reached says "not reached in N s". The controller's log, cluster-up's output and the control
@@ -125,7 +128,7 @@ const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
 const notReached = (ms) => `not reached in ${Math.round(ms / 1000)} s`;
 
 // ---- what runs now, so that Ctrl-C, an error or a timeout stops exactly that ----------------------
-const live = { children: new Set(), watches: new Set(), clusters: new Set() };
+const live = { children: new Set(), watches: new Set(), clusters: new Set(), runs: [], started: Date.now() };
 
 function stopEverything() {
   for (const w of live.watches) w.stop();
@@ -162,6 +165,7 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
   process.once(signal, () => {
     log(`${signal}: stopping the controller and the cluster`);
     stopEverything();
+    printSummary(`stopped by ${signal}`);
     process.exit(code);
   });
 }
@@ -486,10 +490,14 @@ class FleetRun {
     return { metric: 'api_writes_total (writes only)', byVerb: sumBy(samples, 'nodemeta_controller_api_writes_total', ['resource', 'verb']), throttled: undefined };
   }
 
-  /** `APPLY nodemetadatas/status` → count, for the resources the controller works on. */
+  /**
+   * `APPLY nodemetadatas/status` → count, for the resources the controller works on; not what only
+   * kubelets (kwok) and the scheduler write: nodes/status, pods/status, pods/binding.
+   */
   static apiServerRequests(samples) {
     const resources = new Set(['nodes', 'nodemetadatas', 'pods', 'events']);
-    const sums = sumBy(samples, 'apiserver_request_total', ['verb', 'resource', 'subresource'], (l) => resources.has(l.resource) && !(l.resource === 'pods' && l.subresource === 'binding'));
+    const notOurs = new Set(['nodes/status', 'pods/status', 'pods/binding']);
+    const sums = sumBy(samples, 'apiserver_request_total', ['verb', 'resource', 'subresource'], (l) => resources.has(l.resource) && !notOurs.has(`${l.resource}/${l.subresource}`));
     return new Map([...sums].map(([key, n]) => {
       const [verb, resource, subresource] = key.split(',').map((kv) => kv.slice(kv.indexOf('=') + 1));
       return [`${verb} ${resource}${subresource ? `/${subresource}` : ''}`, n];
@@ -698,10 +706,19 @@ function printTable(runs) {
   }
 }
 
+/** The line that says what ran, and the table of every figure so far. */
+function printSummary(ending = 'finished') {
+  const runs = live.runs;
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+  const controller = CONTROLLER_BIN === NODEMETA ? `dist/ (HEAD ${commit} + work tree, built ${builtAt()})` : `${CONTROLLER_BIN} (built ${builtAt()})`;
+  console.log(`\nfleet-scale (${ending}): Kubernetes ${runs[0]?.cluster?.kubeVersion ?? '?'}, controller ${controller}, identity ${IDENTITY}` +
+    `${CONTROLLER_ARGS.length ? `, controller args ${CONTROLLER_ARGS.join(' ')}` : ''}; ${WRITERS} writers; Preempt notice ${secs(NOTICE_MS)}; whole bench ${secs(Date.now() - live.started)}; logs in ${WORK_DIR}`);
+  printTable(runs);
+}
+
 async function main() {
   log(`work directory (controller logs, cluster-up output, control-plane logs): ${WORK_DIR}`);
-  const started = Date.now();
-  const runs = [];
+  const runs = live.runs;
   try {
     for (const [i, nodes] of NODE_COUNTS.entries()) {
       for (const podsPerNode of PODS_PER_NODE) {
@@ -722,11 +739,7 @@ async function main() {
     }
   } finally {
     stopEverything();
-    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
-    const controller = CONTROLLER_BIN === NODEMETA ? `dist/ (HEAD ${commit} + work tree, built ${builtAt()})` : `${CONTROLLER_BIN} (built ${builtAt()})`;
-    console.log(`\nfleet-scale: Kubernetes ${runs[0]?.cluster?.kubeVersion ?? '?'}, controller ${controller}, identity ${IDENTITY}` +
-      `${CONTROLLER_ARGS.length ? `, controller args ${CONTROLLER_ARGS.join(' ')}` : ''}; ${WRITERS} writers; Preempt notice ${secs(NOTICE_MS)}; whole bench ${secs(Date.now() - started)}; logs in ${WORK_DIR}`);
-    printTable(runs);
+    printSummary();
   }
 }
 
