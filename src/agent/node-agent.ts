@@ -6,7 +6,7 @@
 import type { Approval, NodeMetadata } from '../api/nodemetadata.js';
 import type { EventsSnapshot, InstanceSnapshot, Observation } from '../api/observation.js';
 import type { Logger } from '../observability/logger.js';
-import { Backoff } from './http/backoff.js';
+import { Backoff } from '../runtime/backoff.js';
 import type { Clock, Random } from './http/clock.js';
 import { MetadataError } from './http/errors.js';
 import type { AgentMetrics } from './metrics.js';

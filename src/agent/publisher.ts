@@ -84,6 +84,9 @@ export interface NodeRef {
 }
 
 export class NodeMetadataPublisher {
+  /** The Node, once read: its uid never changes, so a retried ensure() does not read it again. */
+  private owner: NodeRef | undefined;
+
   constructor(
     private readonly client: KubeRestClient,
     private readonly nodeName: string,
@@ -105,13 +108,13 @@ export class NodeMetadataPublisher {
   async ensure(): Promise<NodeMetadata> {
     const existing = await this.read();
     if (existing) return existing;
-    const node = await this.client.get<{ metadata: NodeRef }>(`/api/v1/nodes/${encodeURIComponent(this.nodeName)}`);
+    const node = (this.owner ??= (await this.client.get<{ metadata: NodeRef }>(`/api/v1/nodes/${encodeURIComponent(this.nodeName)}`)).metadata);
     const body: NodeMetadata = {
       apiVersion: API_VERSION,
       kind: KIND,
       metadata: {
         name: this.nodeName,
-        ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: node.metadata.name, uid: node.metadata.uid, blockOwnerDeletion: false }],
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: node.name, uid: node.uid, blockOwnerDeletion: false }],
       },
     };
     try {

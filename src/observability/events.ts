@@ -23,7 +23,7 @@
 // whose strict validation rejects count and first/lastTimestamp next to it. Writing both would give
 // readers two counts to disagree on (kubectl describe prefers series when present).
 
-import { Backoff } from '../agent/http/backoff.js';
+import { Backoff } from '../runtime/backoff.js';
 import { isNotFound, isRetryable } from '../kube/errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from './logger.js';

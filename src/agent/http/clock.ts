@@ -29,5 +29,4 @@ export const systemClock: Clock = {
     }),
 };
 
-/** A source of uniform numbers in [0, 1): `Math.random` in production, a fixed sequence in tests. */
-export type Random = () => number;
+export type { Random } from '../../runtime/backoff.js';

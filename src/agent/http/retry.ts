@@ -1,4 +1,4 @@
-import { Backoff, DEFAULT_BACKOFF, type JitterStrategy } from './backoff.js';
+import { Backoff, DEFAULT_BACKOFF, type JitterStrategy } from '../../runtime/backoff.js';
 import type { Clock, Random } from './clock.js';
 import { MetadataError } from './errors.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { Backoff } from '../../../src/agent/http/backoff.js';
+import { Backoff } from '../../../src/runtime/backoff.js';
 import { fixedRandom, seededRandom } from './fake-clock.js';
 import { expectSpreadEvenly } from './spread.js';
 

@@ -1,4 +1,5 @@
-import type { Random } from './clock.js';
+/** A source of uniform numbers in [0, 1): `Math.random` in production, a fixed sequence in tests. */
+export type Random = () => number;
 
 export type JitterStrategy = 'full' | 'decorrelated';
 
