@@ -569,6 +569,14 @@ subjects: [{kind: ServiceAccount, name: nodemeta-agent, namespace: nodemeta}]
 `;
 }
 
+// Interrupted (Ctrl-C, a supervisor's SIGTERM): still stop the cluster this bench started.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    spawnSync(path.join(ROOT, 'scripts/cluster-down.sh'), [], { env: { ...process.env, CLUSTER_DIR }, stdio: 'ignore' });
+    process.exit(130);
+  });
+}
+
 main()
   .catch((err) => {
     console.error(`agent-fleet bench failed: ${err.stack ?? err.message}`);

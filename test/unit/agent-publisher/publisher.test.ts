@@ -78,13 +78,22 @@ describe('agent status', () => {
 });
 
 describe('NodeMetadataPublisher requests', () => {
-  /** A plain-HTTP stand-in for the API server that answers every GET with one NodeMetadata and records the URLs. */
-  async function withServer(run: (publisher: NodeMetadataPublisher, urls: string[]) => Promise<void>) {
+  type Answer = { status: number; body: unknown };
+  const nodeMetadata = { apiVersion: 'nodemeta.io/v1alpha1', kind: 'NodeMetadata', metadata: { name: 'vm0' } };
+
+  /**
+   * A plain-HTTP stand-in for the API server that records the requests; `answer` decides each answer
+   * (by default every request gets the NodeMetadata).
+   */
+  async function withServer(run: (publisher: NodeMetadataPublisher, urls: string[]) => Promise<void>, answer: (request: string) => Answer = () => ({ status: 200, body: nodeMetadata })) {
     const urls: string[] = [];
     const server = http.createServer((req, res) => {
-      urls.push(`${req.method} ${req.url}`);
+      const request = `${req.method} ${req.url}`;
+      urls.push(request);
+      const { status, body } = answer(request);
+      res.statusCode = status;
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ apiVersion: 'nodemeta.io/v1alpha1', kind: 'NodeMetadata', metadata: { name: 'vm0' } }));
+      res.end(JSON.stringify(body));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const client = new KubeRestClient({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, source: 'test' });
@@ -102,5 +111,24 @@ describe('NodeMetadataPublisher requests', () => {
       await publisher.read({ fromCache: true });
       expect(urls).toEqual(['GET /apis/nodemeta.io/v1alpha1/nodemetadatas/vm0', 'GET /apis/nodemeta.io/v1alpha1/nodemetadatas/vm0?resourceVersion=0']);
     });
+  });
+
+  it('reads the Node once: a create retried after a 429 does not read it again', async () => {
+    let creates = 0;
+    const tooMany = { kind: 'Status', status: 'Failure', reason: 'TooManyRequests', code: 429, message: 'too many requests' };
+    const notFound = { kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404, message: 'not found' };
+    await withServer(
+      async (publisher, urls) => {
+        await expect(publisher.ensure()).rejects.toThrow(/429/);
+        await expect(publisher.ensure()).resolves.toMatchObject({ metadata: { name: 'vm0' } });
+        expect(urls.filter((u) => u.startsWith('GET /api/v1/nodes/'))).toHaveLength(1);
+        expect(urls.filter((u) => u.startsWith('POST '))).toHaveLength(2);
+      },
+      (request) => {
+        if (request.startsWith('GET /api/v1/nodes/')) return { status: 200, body: { metadata: { name: 'vm0', uid: 'u-1' } } };
+        if (request.startsWith('GET ')) return { status: 404, body: notFound };
+        return ++creates === 1 ? { status: 429, body: tooMany } : { status: 201, body: nodeMetadata };
+      },
+    );
   });
 });
