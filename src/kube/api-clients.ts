@@ -19,11 +19,8 @@ import type { RequestLimiter, RequestPriority } from '../runtime/request-limiter
 
 /**
  * The default client-side rate limit, Karpenter's (a node lifecycle controller built for fleets of
- * thousands of nodes): a 500-node wave's taints and cordons go out within about 1 s (burst, then
- * qps; they go first), 5,000 nodes' labels within about 25 s, and the rest of a wave's work (status
- * writes, evictions, Events: about 20 requests per node with 10 pods) within a minute. A request
- * takes the API server milliseconds, so this is a few of API Priority and Fairness's seats.
- * client-go's default (5 qps, burst 10) would take 100 s for 500 cordons alone.
+ * thousands of nodes). Taints and cordons go first, so a wave's cordons never queue behind its
+ * evictions; client-go's default (5 qps, burst 10) would need 100 s for 500 cordons alone.
  */
 export const DEFAULT_RATE_LIMIT = { qps: 200, burst: 300 } as const;
 
