@@ -176,29 +176,6 @@ export function drainPodOf(pod: V1Pod): DrainPod {
   return drainPod;
 }
 
-/**
- * The part of a Pod the controller keeps in its cache: what drainPodOf and the pod index read, and
- * the resourceVersion the informer needs. Most of a Pod (containers, env, status details,
- * managedFields) no drain decision looks at; the kept part is a fifth of it or less.
- */
-export function podForCache(pod: V1Pod): V1Pod {
-  const metadata = pod.metadata ?? {};
-  const kept: V1Pod = {
-    metadata: {
-      ...pick(metadata, ['name', 'namespace', 'uid', 'resourceVersion', 'deletionTimestamp']),
-      ...(metadata.ownerReferences === undefined ? {} : { ownerReferences: metadata.ownerReferences.map(({ apiVersion, kind, name, uid, controller }) => ({ apiVersion, kind, name, uid, ...(controller === undefined ? {} : { controller }) })) }),
-      ...(metadata.annotations?.[MIRROR_POD_ANNOTATION] === undefined ? {} : { annotations: { [MIRROR_POD_ANNOTATION]: metadata.annotations[MIRROR_POD_ANNOTATION] } }),
-    },
-    spec: {
-      containers: [],
-      ...pick(pod.spec ?? { containers: [] }, ['nodeName', 'terminationGracePeriodSeconds']),
-      ...(pod.spec?.volumes === undefined ? {} : { volumes: pod.spec.volumes.map((volume) => (volume.emptyDir === undefined || volume.emptyDir === null ? { name: volume.name } : { name: volume.name, emptyDir: {} })) }),
-    },
-  };
-  if (pod.status?.phase !== undefined) kept.status = { phase: pod.status.phase };
-  return kept;
-}
-
 function ourAnnotations(annotations: Record<string, string>): Record<string, string> {
   const cordoned = annotations[Annotations.cordoned];
   return cordoned === undefined ? {} : { [Annotations.cordoned]: cordoned };

@@ -10,7 +10,7 @@
 // takes over without waiting for it to expire, close the informers.
 
 import { hostname } from 'node:os';
-import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Node } from '@kubernetes/client-node';
+import { Watch, type CoreV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { GROUP, PLURAL, VERSION } from '../api/names.js';
 import { MaintenancePhase, type MaintenanceStatus, type NodeMetadata } from '../api/nodemetadata.js';
@@ -30,7 +30,7 @@ import { runWorkers, WorkQueue } from '../runtime/workqueue.js';
 import { nodeForCache, nodeMetadataForCache, nodeStateOf, type ClusterCache } from './cluster-state.js';
 import { DEFAULT_CONFIG, type ControllerConfig } from './config.js';
 import { ConfigWatcher, type ConfigReload } from './config-watcher.js';
-import { DrainPodWatches } from './drain-pods.js';
+import { DrainPods, type PodSource, type PodWatchEventType } from './drain-pods.js';
 import { FleetIndex } from './fleet-index.js';
 import { WaveGate } from './maintenance/wave-gate.js';
 import { createControllerMetrics, type ControllerMetrics } from './metrics.js';
@@ -163,14 +163,8 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   const enqueue = (name: string | undefined) => {
     if (name !== undefined && name !== '') queue?.add(name);
   };
-  // Pods are watched per node, only while the node drains (drain-pods.ts): memory follows the work.
-  const drainPods = new DrainPodWatches({
-    kubeConfig,
-    list: (fieldSelector, page) => core.listPodForAllNamespaces({ fieldSelector, ...page }),
-    clock,
-    logger,
-    onChange: enqueue,
-  });
+  // Only the pods of draining nodes: a list per node and one shared watch (drain-pods.ts).
+  const drainPods = new DrainPods({ source: podSource(kubeConfig, core), clock, logger, onChange: enqueue });
 
   // The fast path: a node whose maintenance calls for its taint and cordon goes onto its own queue,
   // served by its own workers, ahead of anything else (STYLE.md, habit 14); evictions anywhere wait
@@ -396,3 +390,24 @@ const LIST_PAGE = 500;
 export const DEFAULT_PROTECT_WORKERS = 32;
 /** Evictions in flight at once across every draining node. */
 export const DEFAULT_MAX_CONCURRENT_EVICTIONS = 50;
+
+/**
+ * The pods' two requests for drain-pods.ts: a list of one node's pods (rate-limited like every
+ * request) and the watch of every pod, with bookmarks, which client-node ends after 30 s without
+ * a byte: a normal end, resumed from the last version.
+ */
+function podSource(kubeConfig: KubeConfig, core: CoreV1Api): PodSource {
+  return {
+    list: (nodeName, page) => core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}`, ...page }),
+    watch: async (resourceVersion, onEvent, onDone) => {
+      const request = await new Watch(kubeConfig).watch(
+        '/api/v1/pods',
+        { resourceVersion, allowWatchBookmarks: true },
+        (type, object) => onEvent(type as PodWatchEventType, object as V1Pod),
+        (error: unknown) => onDone(error instanceof Error && error.name === 'TimeoutError' ? undefined : error),
+      );
+      return () => request.abort();
+    },
+  };
+}
+

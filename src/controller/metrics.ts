@@ -165,7 +165,7 @@ export function createControllerMetrics(options: ControllerMetricsOptions): Cont
     }),
     drainPodWatches: new Gauge({
       name: 'nodemeta_controller_drain_pod_watches',
-      help: 'Nodes whose pods the controller lists and watches now (only nodes that drain: memory follows the work).',
+      help: 'Nodes whose pods the controller tracks now (only nodes that drain: memory follows the work).',
       registers,
       collect() {
         if (drainPodWatches !== undefined) this.set(drainPodWatches());

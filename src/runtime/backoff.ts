@@ -51,6 +51,12 @@ export class Backoff {
     return Math.round(delay);
   }
 
+  /** The operation succeeded: the next failure starts again from the first delay. */
+  reset(): void {
+    this.attempt = 0;
+    this.previous = this.options.baseMs;
+  }
+
   /**
    * The next delay, unless waiting it would pass the deadline (epoch ms): then undefined, and the
    * caller gives up now rather than sleeping into a certain failure.

@@ -313,13 +313,18 @@ function remainingPods(pods: DrainPlan): number {
   return pods.evict.length + pods.blocked.length + pods.terminating;
 }
 
-/** EvictPods for the pods never tried, or whose backoff has passed; pods terminating are not in plan.evict. */
+/**
+ * EvictPods for the pods never tried, or refused and past their backoff; pods terminating are not
+ * in plan.evict. A pod whose eviction was accepted is never evicted again: the API server has
+ * deleted it, and a cache that still shows it running is only behind (a second eviction of the same
+ * pod is what the fleet bench counted as a re-eviction).
+ */
 function evictions(input: MaintenanceInput): Action[] {
   const attempts = new Map(input.evictions.map((attempt) => [attempt.uid, attempt]));
   const nowMs = input.now.getTime();
   const due = input.pods.evict.filter((pod) => {
     const attempt = attempts.get(pod.uid);
-    return attempt === undefined || attempt.lastAttemptMs + retryDelayMs(attempt.attempts) <= nowMs;
+    return attempt === undefined || (attempt.blockedBy !== undefined && attempt.lastAttemptMs + retryDelayMs(attempt.attempts) <= nowMs);
   });
   if (due.length === 0) return [];
   return [{ kind: 'EvictPods', pods: due, gracePeriodSeconds: Math.max(...due.map((pod) => pod.gracePeriodSeconds)) }];
@@ -331,7 +336,7 @@ function retryDelayMs(attempts: number): number {
 
 function nextRetryMs(input: MaintenanceInput): number | undefined {
   const pending = new Set(input.pods.evict.map((pod) => pod.uid));
-  const waits = input.evictions.filter((attempt) => pending.has(attempt.uid)).map((attempt) => attempt.lastAttemptMs + retryDelayMs(attempt.attempts) - input.now.getTime());
+  const waits = input.evictions.filter((attempt) => pending.has(attempt.uid) && attempt.blockedBy !== undefined).map((attempt) => attempt.lastAttemptMs + retryDelayMs(attempt.attempts) - input.now.getTime());
   return waits.length === 0 ? undefined : Math.max(0, Math.min(...waits));
 }
 

@@ -12,6 +12,13 @@ describe('Backoff', () => {
     expect(zero.next()).toBe(0);
   });
 
+  it('reset: after a success the next failure starts again from the first delay', () => {
+    const b = new Backoff({ baseMs: 100, capMs: 1_000, strategy: 'full', random: fixedRandom(0.999999) });
+    expect([b.next(), b.next(), b.next()]).toEqual([100, 200, 400]);
+    b.reset();
+    expect(b.next()).toBe(100);
+  });
+
   it('decorrelated jitter stays within [base, cap] and grows from the previous delay', () => {
     const b = new Backoff({ baseMs: 250, capMs: 5_000, strategy: 'decorrelated', random: fixedRandom(0.5) });
     const delays = Array.from({ length: 8 }, () => b.next());

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { drainPodOf, nodeStateOf, podForCache } from '../../../src/controller/cluster-state.js';
+import { drainPodOf, nodeStateOf } from '../../../src/controller/cluster-state.js';
 import { ReadYourWrites } from '../../../src/controller/read-your-writes.js';
 
 describe('nodeStateOf', () => {
@@ -45,7 +45,7 @@ describe('ReadYourWrites', () => {
   });
 });
 
-describe('podForCache', () => {
+describe('drainPodOf', () => {
   const pod = (extra: Partial<V1Pod['metadata']> = {}): V1Pod => ({
     metadata: {
       name: 'web-1',
@@ -68,21 +68,24 @@ describe('podForCache', () => {
     status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }], podIP: '10.0.0.1' },
   });
 
-  it('keeps everything a drain decides on: the drain sees the same pod', () => {
-    for (const p of [pod(), pod({ annotations: undefined, ownerReferences: undefined, deletionTimestamp: undefined })]) {
-      expect(drainPodOf(podForCache(p))).toEqual(drainPodOf(p));
-    }
-  });
-
-  it('keeps what the informer and the index need, and drops the rest', () => {
-    const kept = podForCache(pod());
-    expect(kept.metadata).toMatchObject({ name: 'web-1', namespace: 'shop', uid: 'uid-1', resourceVersion: '42' });
-    expect(kept.spec?.nodeName).toBe('aks-pool1-12345678-vmss000000');
-    expect(kept.metadata?.managedFields).toBeUndefined();
-    expect(kept.metadata?.labels).toBeUndefined();
-    expect(Object.keys(kept.metadata?.annotations ?? {})).toEqual(['kubernetes.io/config.mirror']);
-    expect(kept.spec?.containers).toEqual([]);
-    expect(kept.status).toEqual({ phase: 'Running' });
-    expect(JSON.stringify(kept).length).toBeLessThan(JSON.stringify(pod()).length / 5);
+  it('keeps only what a drain decides on, whether the pod came from a list (Date) or a watch (raw JSON)', () => {
+    const fromList = drainPodOf(pod());
+    expect(fromList).toEqual({
+      namespace: 'shop',
+      name: 'web-1',
+      uid: 'uid-1',
+      ownerKinds: ['ReplicaSet'],
+      annotations: { 'kubernetes.io/config.mirror': 'abc' },
+      deletionTimestamp: '2026-11-22T04:00:05Z',
+      terminationGracePeriodSeconds: 90,
+      volumes: [
+        { name: 'cache', emptyDir: true },
+        { name: 'config', emptyDir: false },
+      ],
+      phase: 'Running',
+    });
+    const raw = JSON.parse(JSON.stringify(pod({ deletionTimestamp: '2026-11-22T04:00:05Z' as unknown as Date }))) as V1Pod;
+    expect(drainPodOf(raw)).toEqual(fromList);
+    expect(JSON.stringify(fromList).length).toBeLessThan(JSON.stringify(pod()).length / 5);
   });
 });

@@ -3,7 +3,7 @@ import type { MaintenanceStatus } from '../../../src/api/nodemetadata.js';
 import type { ProviderName } from '../../../src/api/observation.js';
 import { parseConfig, type ControllerConfig } from '../../../src/controller/config.js';
 import { planDrain, type DrainPlan, type DrainPod } from '../../../src/controller/maintenance/drain-plan.js';
-import { nextMaintenanceStep, type Action, type EvictionAttempt, type MaintenanceInput, type MaintenanceStep, type NodeFacts } from '../../../src/controller/maintenance/state-machine.js';
+import { nextMaintenanceStep, POLL_MS, type Action, type EvictionAttempt, type MaintenanceInput, type MaintenanceStep, type NodeFacts } from '../../../src/controller/maintenance/state-machine.js';
 import { planAction, rulesFor, SPOT_TERMINATION_EVENT_ID, type MaintenanceTrigger, type PlannedAction } from '../../../src/controller/policy.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');
@@ -200,10 +200,23 @@ describe('evictions: retries, PDB reporting, grace period', () => {
 
   test('backoff doubles per attempt, capped at a minute', () => {
     const base = { current: draining(), active: plan({ notBefore: at(120) }), node: ours(), pods: podsPlan([pod('a')]) };
-    expect(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 0.25, 3)] })).actions).toEqual([]); // 20 s backoff, 15 s ago
-    expect(kinds(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 0.34, 3)] })))).toEqual(['EvictPods']);
-    expect(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 0.9, 10)] })).actions).toEqual([]);
-    expect(kinds(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 1, 10)] })))).toEqual(['EvictPods']);
+    const refused = 'the API server answered 503';
+    expect(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 0.25, 3, refused)] })).actions).toEqual([]); // 20 s backoff, 15 s ago
+    expect(kinds(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 0.34, 3, refused)] })))).toEqual(['EvictPods']);
+    expect(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 0.9, 10, refused)] })).actions).toEqual([]);
+    expect(kinds(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 1, 10, refused)] })))).toEqual(['EvictPods']);
+  });
+
+  test('a pod whose eviction was accepted is never evicted again, however long the cache shows it running', () => {
+    const base = { current: draining(), active: plan({ notBefore: at(120) }), node: ours(), pods: podsPlan([pod('a'), pod('b')]) };
+    for (const minutesAgo of [0.1, 1, 10]) {
+      const step = nextMaintenanceStep(input({ ...base, evictions: [attempt('a', minutesAgo)] }));
+      expect(step.actions).toEqual([expect.objectContaining({ kind: 'EvictPods', pods: [expect.objectContaining({ name: 'b' })] })]);
+    }
+    const both = nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 10), attempt('b', 10)] }));
+    expect(both.actions).toEqual([]);
+    expect(both.status.phase).toBe('Draining');
+    expect(both.requeueAfterMs).toBe(POLL_MS); // look again; the pod watch says when they are gone
   });
 
   test('Failed names the blocking PDB in lastError', () => {
