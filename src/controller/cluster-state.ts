@@ -35,8 +35,6 @@ export interface NodeState {
 export interface ClusterCache {
   node(name: string): NodeState | undefined;
   nodeMetadata(name: string): NodeMetadata | undefined;
-  /** The names of the nodes nodemeta manages (the node selector's). */
-  nodeNames(): string[];
   /** Fleet-wide facts for the drain budget and approvals, kept by the informers (fleet-index.ts). */
   fleet(): FleetView;
   /**

@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { Watch, type CoreV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { GROUP, PLURAL, VERSION } from '../api/names.js';
-import { MaintenancePhase, type MaintenanceStatus, type NodeMetadata } from '../api/nodemetadata.js';
+import { MaintenancePhase, type NodeMetadata } from '../api/nodemetadata.js';
 import { DEFAULT_RATE_LIMIT, makeApiClients } from '../kube/api-clients.js';
 import { kubeEventSink } from '../kube/event-sink.js';
 import { kubeLeaseStore } from '../kube/lease-store.js';
@@ -181,20 +181,17 @@ export async function runController(options: ControllerOptions, signal: AbortSig
 
   // A node's maintenance status can unblock others (requeue-rules.ts); the fleet's facts for budget
   // and approvals are kept as the informers deliver them (fleet-index.ts).
-  const statuses = new Map<string, MaintenanceStatus>();
   const fleet = new FleetIndex();
   const onNodeMetadata = (nodeMetadata: KubernetesObject, deleted: boolean) => {
     const name = nodeMetadata.metadata?.name;
     if (name === undefined) return;
+    const before = fleet.status(name);
     fleet.updateNodeMetadata(name, deleted ? undefined : (nodeMetadata as NodeMetadata));
-    const after = deleted ? undefined : (nodeMetadata as NodeMetadata).status?.maintenance;
-    const before = statuses.get(name);
-    if (after === undefined) statuses.delete(name);
-    else statuses.set(name, after);
+    const after = fleet.status(name);
     // NodeMetadata is named after its Node.
     if (!deleted) protectIfDue(name);
     enqueue(name);
-    for (const peer of peersToRequeue(name, before, after, statuses)) enqueue(peer);
+    for (const peer of peersToRequeue(name, before, after, fleet.statuses())) enqueue(peer);
   };
   for (const verb of ['add', 'update', 'delete'] as const) {
     nodes.on(verb, (node) => {
@@ -218,20 +215,12 @@ export async function runController(options: ControllerOptions, signal: AbortSig
       return node === undefined ? undefined : nodeStateOf(node);
     },
     nodeMetadata: (name) => nodeMetadatas.get(name) as NodeMetadata | undefined,
-    nodeNames: () => nodes.list().map((node) => node.metadata?.name ?? '').filter((name) => name !== ''),
     fleet: () => fleet,
     podsOn: (nodeName) => drainPods.podsOn(nodeName),
     releasePods: (nodeName) => drainPods.release(nodeName),
     warm: () => nodes.hasSynced() && nodeMetadatas.hasSynced(),
   };
-  nodesByPhase = () => {
-    const counts = new Map<string, number>();
-    for (const name of cache.nodeNames()) {
-      const phase = statuses.get(name)?.phase ?? MaintenancePhase.None;
-      counts.set(phase, (counts.get(phase) ?? 0) + 1);
-    }
-    return counts;
-  };
+  nodesByPhase = () => fleet.phaseCounts(MaintenancePhase.None);
 
   // ---- configuration ----
   let watcher: ConfigWatcher | undefined;

@@ -26,6 +26,7 @@ export class FleetIndex {
   private readonly nodesByVmName = new Map<string, string>();
   private readonly unmapped = new Set<string>();
   private readonly drainingNodes = new Set<string>();
+  private readonly managedStatuses = new Map<string, MaintenanceStatus>();
   private readonly approvers = new Map<string, Set<string>>();
 
   /** A Node was added or changed (`providerID`), or deleted (undefined). */
@@ -68,11 +69,25 @@ export class FleetIndex {
     return nodes !== undefined && [...nodes].some((node) => node !== except);
   }
 
-  /** Each managed node's maintenance status (as the informers show it). */
+  /** A managed node's maintenance status, as the informers show it. */
+  status(name: string): MaintenanceStatus | undefined {
+    return this.managedStatuses.get(name);
+  }
+
+  /** Each managed node's maintenance status (kept, not built per call: requeue-rules.ts reads it on every change). */
   statuses(): ReadonlyMap<string, MaintenanceStatus> {
-    const statuses = new Map<string, MaintenanceStatus>();
-    for (const [name, member] of this.members) if (member.managed && member.status !== undefined) statuses.set(name, member.status);
-    return statuses;
+    return this.managedStatuses;
+  }
+
+  /** Managed nodes by maintenance phase, `None` for those with no maintenance status (a metric). */
+  phaseCounts(noPhase: string): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const member of this.members.values()) {
+      if (!member.managed) continue;
+      const phase = member.status?.phase ?? noPhase;
+      counts.set(phase, (counts.get(phase) ?? 0) + 1);
+    }
+    return counts;
   }
 
   private update(name: string, change: (member: Member) => void): void {
@@ -92,6 +107,7 @@ export class FleetIndex {
     if (vm !== undefined && this.nodesByVmName.get(vm) === name) this.nodesByVmName.delete(vm);
     this.unmapped.delete(name);
     this.drainingNodes.delete(name);
+    this.managedStatuses.delete(name);
     for (const eventId of member.approvals) {
       const nodes = this.approvers.get(eventId);
       nodes?.delete(name);
@@ -104,6 +120,7 @@ export class FleetIndex {
     const vm = vmOf(member);
     if (vm === undefined) this.unmapped.add(name);
     else this.nodesByVmName.set(vm, name);
+    if (member.status !== undefined) this.managedStatuses.set(name, member.status);
     if (member.status?.phase === MaintenancePhase.Draining) this.drainingNodes.add(name);
     for (const eventId of member.approvals) {
       let nodes = this.approvers.get(eventId);

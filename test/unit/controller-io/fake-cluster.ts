@@ -181,10 +181,6 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     return value === undefined ? undefined : structuredClone(value);
   }
 
-  nodeNames(): string[] {
-    return [...this.nodes.keys()];
-  }
-
   /** The fleet's facts, built afresh from the fake's objects, as the informers would keep them. */
   fleet(): FleetIndex {
     const index = new FleetIndex();

@@ -33,4 +33,20 @@ describe('FleetIndex', () => {
     fleet.updateNodeMetadata('b', undefined);
     expect(fleet.draining().size).toBe(0);
   });
+
+  it('keeps each managed node\'s status for the requeue rules, and counts the phases, None for no status', () => {
+    const fleet = new FleetIndex();
+    for (const name of ['a', 'b', 'c']) fleet.updateNode(name, {});
+    fleet.updateNodeMetadata('a', nodeMetadata('a', { maintenance: { phase: 'Cordoned', eventId: 'E' } } as NodeMetadata['status']));
+    fleet.updateNodeMetadata('b', nodeMetadata('b', { maintenance: { phase: 'Cordoned', eventId: 'E' } } as NodeMetadata['status']));
+    fleet.updateNodeMetadata('orphan', nodeMetadata('orphan', { maintenance: { phase: 'Draining', eventId: 'E' } } as NodeMetadata['status']));
+    expect([...fleet.statuses().keys()].sort()).toEqual(['a', 'b']); // no Node: not managed
+    expect(fleet.status('a')?.phase).toBe('Cordoned');
+    expect(fleet.status('orphan')).toBeUndefined();
+    expect(fleet.phaseCounts('None')).toEqual(new Map([['Cordoned', 2], ['None', 1]]));
+    fleet.updateNodeMetadata('a', nodeMetadata('a', {} as NodeMetadata['status']));
+    fleet.updateNode('b', undefined);
+    expect([...fleet.statuses().keys()]).toEqual([]);
+    expect(fleet.phaseCounts('None')).toEqual(new Map([['None', 2]]));
+  });
 });
