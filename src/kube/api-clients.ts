@@ -93,7 +93,7 @@ function limitedHttpLibrary(priority: RequestPriority, options: ApiClientsOption
       connections.dispatcher ??= request.getDispatcher();
       if (connections.dispatcher !== undefined) request.setDispatcher(connections.dispatcher);
       const queued = now();
-      await options.limiter.acquire(priority);
+      const done = await options.limiter.acquire(priority);
       const sent = now();
       options.observer?.throttled(priority, (sent - queued) / 1000);
       const verb = verbOf(request);
@@ -104,6 +104,8 @@ function limitedHttpLibrary(priority: RequestPriority, options: ApiClientsOption
       } catch (error) {
         options.observer?.answered(verb, 'error', (now() - sent) / 1000);
         throw error;
+      } finally {
+        done();
       }
     },
   });

@@ -32,12 +32,68 @@ describe('RequestLimiter', () => {
     await limiter.acquire();
     void limiter.acquire('low').then(() => order.push('event'));
     void limiter.acquire('normal').then(() => order.push('eviction'));
-    void limiter.acquire('urgent').then(() => order.push('cordon'));
+    void limiter.acquire('urgent').then((done) => {
+      order.push('cordon');
+      done();
+    });
     for (let i = 0; i < 3; i++) {
       clock.advance(100);
       await flush();
     }
     expect(order).toEqual(['cordon', 'eviction', 'event']);
+  });
+
+  it('holds normal and low requests while an urgent one is in flight, and lets them go when it ends', async () => {
+    const clock = new FakeClock(0);
+    const limiter = new RequestLimiter({ qps: 100, burst: 100, clock });
+    const sent: string[] = [];
+    const earlier = await limiter.acquire('normal'); // in flight before the urgent one: unaffected
+    const cordon = await limiter.acquire('urgent');
+    void limiter.acquire('low').then(() => sent.push('event'));
+    void limiter.acquire('normal').then(() => sent.push('status'));
+    const second = limiter.acquire('urgent').then((done) => (sent.push('cordon 2'), done));
+    await flush();
+    expect(sent).toEqual(['cordon 2']); // urgent never waits for tokens it has
+    clock.advance(500);
+    cordon();
+    await flush();
+    expect(sent).toEqual(['cordon 2']); // the second cordon is still in flight
+    (await second)();
+    await flush();
+    expect(sent).toEqual(['cordon 2', 'status', 'event']);
+    earlier();
+  });
+
+  it('holds them at most urgentHoldMs, so a wave of cordons cannot starve the rest', async () => {
+    const clock = new FakeClock(0);
+    const limiter = new RequestLimiter({ qps: 100, burst: 100, clock, urgentHoldMs: 2_000 });
+    const sent: string[] = [];
+    const cordon = await limiter.acquire('urgent'); // hangs
+    void limiter.acquire('normal').then(() => sent.push('status'));
+    clock.advance(1_000);
+    void limiter.acquire('low').then(() => sent.push('event'));
+    clock.advance(999);
+    await flush();
+    expect(sent).toEqual([]);
+    clock.advance(1);
+    await flush();
+    expect(sent).toEqual(['status']);
+    clock.advance(1_000);
+    await flush();
+    expect(sent).toEqual(['status', 'event']);
+    cordon();
+    cordon(); // a second call counts once
+    expect(limiter.waiting()).toBe(0);
+  });
+
+  it('urgentHoldMs 0: priorities order the waiters only', async () => {
+    const clock = new FakeClock(0);
+    const limiter = new RequestLimiter({ qps: 100, burst: 100, clock, urgentHoldMs: 0 });
+    await limiter.acquire('urgent');
+    const sent: string[] = [];
+    void limiter.acquire('normal').then(() => sent.push('status'));
+    await flush();
+    expect(sent).toEqual(['status']);
   });
 
   it('refuses a rate that would never let a request through', () => {
