@@ -11,7 +11,7 @@
 
 import { hostname } from 'node:os';
 import { Watch, type CoreV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Node, type V1Pod } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { GROUP, PLURAL, VERSION } from '../api/names.js';
 import { MaintenancePhase, type NodeMetadata } from '../api/nodemetadata.js';
 import { DEFAULT_RATE_LIMIT, makeApiClients } from '../kube/api-clients.js';
@@ -96,6 +96,9 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   const clock = options.clock ?? systemClock;
   const { logger, kubeConfig } = options;
   const registry = options.registry ?? new Registry();
+  // The process's own figures (resident memory, heap, event-loop lag, open handles), as every
+  // Prometheus client library exports them; a caller's registry (the tests') goes without.
+  if (options.registry === undefined) collectDefaultMetrics({ register: registry });
   let queue: WorkQueue | undefined;
   let protectQueue: WorkQueue | undefined;
   let leading = false;

@@ -393,6 +393,9 @@ describe('the controller, with its ServiceAccount token', () => {
     await waitFor(`tag label on ${NODE_A} after the upgrade`, async () => (await nodeLabels(NODE_A))[`${TAG_LABEL_PREFIX}team`] === 'blue', { timeoutMs: 90_000 });
     const metrics = await (await fetch(`${metricsUrl.replace(/\/$/, '')}/metrics`)).text();
     expect(metrics).toMatch(/nodemeta_controller_config_reloads_total\{result="success"\} [1-9]/);
+    // The process's own figures, as the chart's users' dashboards expect them.
+    expect(metrics).toMatch(/^process_resident_memory_bytes [1-9]/m);
+    expect(metrics).toMatch(/^nodejs_heap_size_used_bytes [1-9]/m);
     // No restart: a config-only upgrade leaves the controller's pod template alone.
     expect((await apps.readNamespacedDeployment({ name: `${RELEASE}-controller`, namespace: ns })).metadata?.generation).toBe(generationBefore);
     expect(child.exitCode).toBeNull();
