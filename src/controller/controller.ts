@@ -255,6 +255,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     counters: metrics,
     waveGate,
     evictionLimit: new Semaphore(options.maxConcurrentEvictions ?? DEFAULT_MAX_CONCURRENT_EVICTIONS),
+    statusReportWriters: STATUS_REPORT_WRITERS,
   });
 
   // ---- health ----
@@ -347,6 +348,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     queue?.shutDown();
     protectQueue?.shutDown();
     watcher?.stop();
+    reconciler.stop();
     await Promise.race([events.flush(), sleep(clock, 2_000)]);
     await Promise.all([nodes.stop(), nodeMetadatas.stop(), drainPods.stop()]).catch(() => undefined);
     await health.close();
@@ -382,6 +384,8 @@ const LIST_PAGE = 500;
 export const DEFAULT_PROTECT_WORKERS = 32;
 /** Evictions in flight at once across every draining node. */
 export const DEFAULT_MAX_CONCURRENT_EVICTIONS = 50;
+/** Status reports (conditions only) written at once, off the reconciles' path (status-reports.ts). */
+const STATUS_REPORT_WRITERS = 8;
 
 /**
  * The pods' two requests for drain-pods.ts: a list of one node's pods (rate-limited like every

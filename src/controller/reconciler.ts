@@ -30,6 +30,7 @@ import { describeStatus, idleStep, nextMaintenanceStep, type Action, type Mainte
 import type { WaveGate } from './maintenance/wave-gate.js';
 import { describeProtection, missingProtection } from './protection.js';
 import { ReadYourWrites } from './read-your-writes.js';
+import { StatusReports } from './status-reports.js';
 import { msUntilStart, planActions, rulesFor, selectActive, triggersFrom, type PlannedAction } from './policy.js';
 import { desiredTaints, isNodemetaTaint, mergeTaints, type Taint } from './taints.js';
 
@@ -60,6 +61,11 @@ export interface ReconcilerOptions {
   evictionLimit?: Semaphore;
   /** Holds evictions while the wave's nodes are still being tainted and cordoned (maintenance/wave-gate.ts). */
   waveGate?: WaveGate;
+  /**
+   * Status writes that are only a report (conditions) go off the reconcile's path, this many at
+   * once (status-reports.ts); absent, each reconcile waits for its own.
+   */
+  statusReportWriters?: number;
 }
 
 /** How soon to look again at a node whose maintenance waits for the caches to be warm. */
@@ -84,8 +90,25 @@ export class NodeReconciler {
   private readonly drainSlots = new Set<string>();
   /** When this process first saw each node's current event (epoch ms), for the event → cordon metric. */
   private readonly eventSeen = new Map<string, { eventId: string; ms: number }>();
+  private readonly statusReports: StatusReports | undefined;
 
-  constructor(private readonly options: ReconcilerOptions) {}
+  constructor(private readonly options: ReconcilerOptions) {
+    if (options.statusReportWriters !== undefined) {
+      this.statusReports = new StatusReports({
+        write: (name, status) => options.writer.applyControllerStatus(name, status, { report: true }),
+        // What the cache shows when the report is stored is what it replaced.
+        written: (name, stored) => this.writtenNodeMetadatas.wrote(name, options.cache.nodeMetadata(name), stored),
+        clock: options.clock,
+        logger: options.logger,
+        concurrency: options.statusReportWriters,
+      });
+    }
+  }
+
+  /** The process stops: reports not yet written are dropped. */
+  stop(): void {
+    this.statusReports?.stop();
+  }
 
   async reconcile(nodeName: string): Promise<ReconcileResult> {
     const { cache } = this.options;
@@ -276,7 +299,10 @@ export class NodeReconciler {
     context: { now: Date; cacheWarm: boolean; config: ControllerConfig },
   ): Promise<number | undefined> {
     const name = start.metadata.name;
-    const status = nodeMetadata.status ?? {};
+    // A report handed over and not yet seen in the cache counts as written (read-your-writes):
+    // else every reconcile until then would hand over the same report again, with a new time.
+    const reported = this.statusReports?.latest(name);
+    const status = reported === undefined ? (nodeMetadata.status ?? {}) : { ...nodeMetadata.status, conditions: reported.conditions, observedGeneration: reported.observedGeneration };
     // Cold caches (an informer relisting after an error) may show a node without its pods or a peer
     // without its phase: a drain would look finished, a budget free. Nothing moves until they are warm.
     if (!context.cacheWarm) return COLD_CACHE_RETRY_MS;
@@ -308,11 +334,21 @@ export class NodeReconciler {
     const unchanged =
       sameJson(conditions, ours) && sameJson(status.maintenance, step.status) && (generation === undefined || status.observedGeneration === generation);
     if (!unchanged) {
-      // Conditions alone are a report (like Events, they wait behind the work); a maintenance step is state others wait on.
-      const written = await this.options.writer.applyControllerStatus(name, next, { report: sameJson(status.maintenance, step.status) });
-      this.writtenNodeMetadatas.wrote(name, nodeMetadata, written);
-      if (!sameJson(conditions, ours)) this.reportLabeledChange(node, ours, labeled, desired, plan);
-      this.reportPhaseChange(node, status.maintenance, step.status);
+      // Conditions alone (or a first phase None) are a report: like Events they wait behind the
+      // work, off the reconcile's path when a reporter is configured. A maintenance step is state
+      // others wait on: written here, never overtaken by an older report (supersede).
+      const idle = (maintenance: MaintenanceStatus | undefined) => maintenance === undefined || maintenance.phase === MaintenancePhase.None;
+      const report = sameJson(status.maintenance, step.status) || (idle(status.maintenance) && idle(step.status));
+      let recorded = true;
+      if (report && this.statusReports !== undefined) {
+        recorded = this.statusReports.submit(name, next);
+      } else {
+        await this.statusReports?.supersede(name);
+        const written = await this.options.writer.applyControllerStatus(name, next, { report });
+        this.writtenNodeMetadatas.wrote(name, nodeMetadata, written);
+      }
+      if (recorded && !sameJson(conditions, ours)) this.reportLabeledChange(node, ours, labeled, desired, plan);
+      if (recorded) this.reportPhaseChange(node, status.maintenance, step.status);
     }
 
     // The step's Events once its status is written, before its evictions: DrainStarted comes before

@@ -281,3 +281,74 @@ describe('NodeReconciler', () => {
     });
   });
 });
+
+describe('NodeReconciler with status reports off the reconcile path (statusReportWriters)', () => {
+  const flush = async () => {
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  it('labels without waiting for the status report, hands each report over once, and then writes nothing', async () => {
+    const cluster = new FakeCluster();
+    const events = new RecordingEvents();
+    const clock = new FakeClock(T0);
+    // The status writes hang until the test lets them through.
+    const held: (() => void)[] = [];
+    const writer = Object.create(cluster) as FakeCluster;
+    writer.applyControllerStatus = (name, status) => new Promise((resolve) => held.push(() => resolve(cluster.applyControllerStatus(name, status))));
+    const reconciler = new NodeReconciler({ cache: cluster, writer, events, config: () => config(), clock, logger: silentLogger(), statusReportWriters: 2 });
+    cluster.addNode(NODE, { labels: { 'kubernetes.io/hostname': NODE } });
+    cluster.setNodeMetadata(NODE, agentStatus());
+
+    await reconciler.reconcile(NODE); // returns with its status write still in flight
+    expect(cluster.labels(NODE)['nodemeta.io/zone']).toBe('westeurope-1');
+    expect(held).toHaveLength(1);
+    expect(events.reasons()).toEqual(['LabelsApplied']);
+
+    clock.advance(5_000);
+    await reconciler.reconcile(NODE); // the cache still shows no condition: the report counts as written
+    expect(held).toHaveLength(1);
+    expect(events.reasons()).toEqual(['LabelsApplied']);
+
+    held.shift()!();
+    await flush();
+    expect(cluster.status(NODE)?.conditions?.find((c) => c.type === 'Labeled')).toMatchObject({ status: 'True', reason: 'LabelsApplied' });
+    expect(cluster.status(NODE)?.maintenance).toEqual({ phase: 'None' });
+    cluster.clearWrites();
+    await reconciler.reconcile(NODE);
+    expect(cluster.writes).toEqual([]);
+    expect(held).toHaveLength(0);
+    reconciler.stop();
+  });
+
+  it('a maintenance step is written in the reconcile, after the report in flight, never overtaken by it', async () => {
+    const cluster = new FakeCluster();
+    const clock = new FakeClock(T0);
+    const held: (() => void)[] = [];
+    const order: string[] = [];
+    const writer = Object.create(cluster) as FakeCluster;
+    writer.applyControllerStatus = (name, status) =>
+      new Promise((resolve) =>
+        held.push(() => {
+          order.push(status.maintenance?.phase ?? '-');
+          resolve(cluster.applyControllerStatus(name, status));
+        }),
+      );
+    const reconciler = new NodeReconciler({ cache: cluster, writer, events: new RecordingEvents(), config: () => config(), clock, logger: silentLogger(), statusReportWriters: 2 });
+    cluster.addNode(NODE, { labels: { 'kubernetes.io/hostname': NODE } });
+    cluster.setNodeMetadata(NODE, agentStatus());
+    await reconciler.reconcile(NODE);
+    expect(held).toHaveLength(1); // the report (phase None)
+    cluster.setNodeMetadata(NODE, agentStatus({ events: [rebootEvent(T0 + 2 * 3_600_000)] }));
+    const stepping = reconciler.reconcile(NODE);
+    await flush();
+    expect(held).toHaveLength(1); // the step waits for the report in flight
+    held.shift()!();
+    await flush();
+    expect(held).toHaveLength(1);
+    held.shift()!();
+    await stepping;
+    expect(order).toEqual(['None', 'Scheduled']);
+    expect(cluster.status(NODE)?.maintenance?.phase).toBe('Scheduled');
+    reconciler.stop();
+  });
+});
