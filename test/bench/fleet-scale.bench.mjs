@@ -9,11 +9,18 @@
 //   node test/bench/fleet-scale.bench.mjs [--nodes 1000,5000] [--pods-per-node 0,10,30]
 //        [--wave 500,1000] [--waves 1] [--controller-args "--workers 8"] [--timeout 900s]
 //        [--controller-bin /tmp/old-build/dist/cmd/nodemeta.js] [--controller-identity service-account]
+//        [--controller-memory-limit 384Mi|none]
 //
 // --controller-bin runs another build as the controller (a before/after on one machine); the agent
 // side always comes from this tree's dist/. --controller-identity service-account runs it as a
 // ServiceAccount (bound to cluster-admin), which API Priority and Fairness puts in workload-low as it
 // does the chart's controller; the default admin certificate (system:masters) is exempt from APF.
+//
+// --controller-memory-limit (default: the chart's controller.resources.limits.memory) runs the
+// controller inside a memory cgroup with that limit, as its Pod runs: Node.js sizes its heap from the
+// cgroup's limit (384 MiB gives a 259 MiB heap limit), so the RSS figures are the ones a cluster
+// sees, and a controller that needs more is OOM-killed here as it would be there (counted). Without
+// a writable cgroup memory controller (v1 or v2) it runs unconfined, and says so.
 //
 // Every (nodes, pods per node) pair is one run on a cluster of its own (scripts/cluster-up.sh in a
 // temporary CLUSTER_DIR, stopped after the run, also on Ctrl-C or an error). --wave gives the wave
@@ -55,7 +62,7 @@
 // not reached says "not reached in N s". The controller's log, cluster-up's output and the control
 // plane's logs stay in the printed directory.
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -83,6 +90,7 @@ const { values } = parseArgs({
     'controller-args': { type: 'string', default: '' },
     'controller-bin': { type: 'string', default: NODEMETA },
     'controller-identity': { type: 'string', default: 'admin' },
+    'controller-memory-limit': { type: 'string', default: chartMemoryLimit() },
     'control-plane-qps': { type: 'string', default: '200' },
     settle: { type: 'string', default: '10s' },
     'after-cordon': { type: 'string', default: '20s' },
@@ -111,6 +119,10 @@ const SETUP_TIMEOUT_MS = duration('setup-timeout');
 const CONTROLLER_ARGS = values['controller-args'].split(/\s+/).filter(Boolean);
 const CONTROLLER_BIN = path.resolve(values['controller-bin']);
 const IDENTITY = values['controller-identity'];
+const MEMORY_LIMIT = values['controller-memory-limit'];
+if (MEMORY_LIMIT !== 'none' && !/^\d+(Ki|Mi|Gi)$/.test(MEMORY_LIMIT)) throw new Error(`--controller-memory-limit: a quantity such as 384Mi, or none (got ${MEMORY_LIMIT})`);
+/** Made when the bench starts (main). */
+let MEMORY_CGROUP;
 if (!['admin', 'service-account'].includes(IDENTITY)) throw new Error('--controller-identity: admin or service-account');
 if (NODE_COUNTS.some((n) => !(n >= 1 && n <= 5000)) || PODS_PER_NODE.some((p) => !(p >= 0 && p <= 100))) {
   throw new Error('--nodes: 1..5000 each; --pods-per-node: 0..100 each');
@@ -130,6 +142,48 @@ const notReached = (ms) => `not reached in ${Math.round(ms / 1000)} s`;
 // ---- what runs now, so that Ctrl-C, an error or a timeout stops exactly that ----------------------
 const live = { children: new Set(), watches: new Set(), clusters: new Set(), runs: [], started: Date.now() };
 
+/** The chart's memory limit for the controller (values.yaml), e.g. `384Mi`. */
+function chartMemoryLimit() {
+  const chartValues = parseYaml(readFileSync(path.join(ROOT, 'charts/nodemeta/values.yaml'), 'utf8'));
+  return String(chartValues?.controller?.resources?.limits?.memory ?? 'none');
+}
+
+/** A memory cgroup of its own for the controller, limited to `limit` (`384Mi`); undefined for `none` or where none can be made. */
+function memoryCgroup(limit) {
+  if (limit === 'none') return undefined;
+  const units = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
+  const match = /^(\d+)(Ki|Mi|Gi)$/.exec(limit);
+  const bytes = Number(match[1]) * units[match[2]];
+  const name = `nodemeta-bench-${process.pid}`;
+  for (const [root, file, v2] of [['/sys/fs/cgroup/memory', 'memory.limit_in_bytes', false], ['/sys/fs/cgroup', 'memory.max', true]]) {
+    const dir = path.join(root, name);
+    try {
+      if (v2 && !readFileSync(path.join(root, 'cgroup.controllers'), 'utf8').includes('memory')) continue;
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, file), String(bytes));
+      return { dir, limit, bytes, v2 };
+    } catch {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // never made
+      }
+    }
+  }
+  return undefined;
+}
+
+/** OOM kills in the controller's cgroup so far. */
+function oomKills() {
+  if (!MEMORY_CGROUP) return undefined;
+  try {
+    const text = readFileSync(path.join(MEMORY_CGROUP.dir, MEMORY_CGROUP.v2 ? 'memory.events' : 'memory.oom_control'), 'utf8');
+    return Number(/^oom_kill (\d+)/m.exec(text)?.[1] ?? 0);
+  } catch {
+    return undefined;
+  }
+}
+
 function stopEverything() {
   for (const w of live.watches) w.stop();
   live.watches.clear();
@@ -141,6 +195,13 @@ function stopEverything() {
   }
   live.children.clear();
   for (const dir of live.clusters) stopCluster(dir);
+  if (MEMORY_CGROUP) {
+    try {
+      rmdirSync(MEMORY_CGROUP.dir);
+    } catch {
+      // a process still in it, or gone already
+    }
+  }
 }
 
 /** From /proc, not child.exitCode: this runs synchronously (in a signal handler), so no exit event arrives. */
@@ -303,6 +364,7 @@ class FleetRun {
     }
     const memory = memoryMiB(this.controller.pid);
     this.figure('controller peak RSS over the whole run (VmHWM)', mib(memory?.hwm));
+    this.figure('controller memory limit (its own cgroup, as the chart sets it) / OOM kills', MEMORY_CGROUP ? `${MEMORY_CGROUP.limit} / ${oomKills() ?? '?'}` : 'none (unconfined)');
     this.figure('nodes seen NotReady while measuring (Leases late: machine overloaded)', String(this.notReadyNodes.size), '0 (else the run is suspect)');
   }
 
@@ -442,7 +504,11 @@ class FleetRun {
     const logFile = path.join(WORK_DIR, `controller-${this.slug}.log`);
     log(`${this.slug}: nodemeta ${args.join(' ')} (log: ${logFile})`);
     const started = Date.now();
-    const child = spawn(process.execPath, [CONTROLLER_BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NAME: '', POD_NAME: '', POD_NAMESPACE: '' } });
+    const env = { ...process.env, NODE_NAME: '', POD_NAME: '', POD_NAMESPACE: '' };
+    // In its memory cgroup (the shell joins it, then becomes the controller: one pid).
+    const child = MEMORY_CGROUP
+      ? spawn('/bin/sh', ['-c', 'echo $$ > "$NODEMETA_BENCH_CGROUP/cgroup.procs" && exec "$@"', 'sh', process.execPath, CONTROLLER_BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, NODEMETA_BENCH_CGROUP: MEMORY_CGROUP.dir } })
+      : spawn(process.execPath, [CONTROLLER_BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
     live.children.add(child);
     const out = createWriteStream(logFile);
     child.stdout.pipe(out, { end: false });
@@ -717,7 +783,9 @@ function printSummary(ending = 'finished') {
 }
 
 async function main() {
+  MEMORY_CGROUP = memoryCgroup(MEMORY_LIMIT);
   log(`work directory (controller logs, cluster-up output, control-plane logs): ${WORK_DIR}`);
+  log(MEMORY_CGROUP ? `the controller runs in the memory cgroup ${MEMORY_CGROUP.dir}, limit ${MEMORY_CGROUP.limit} (--controller-memory-limit)` : 'the controller runs without a memory limit (--controller-memory-limit none, or no writable cgroup memory controller)');
   const runs = live.runs;
   try {
     for (const [i, nodes] of NODE_COUNTS.entries()) {
