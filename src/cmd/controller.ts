@@ -39,7 +39,7 @@ Flags:
   --retry-period DURATION     time between Lease attempts (default: 2s)
   --metrics-addr [HOST]:PORT  /metrics, /healthz and /readyz (default: :8080; port 0 picks one)
   --health-port PORT          same server, port only (overrides the port of --metrics-addr)
-  --workers N                 nodes reconciled in parallel (default: 16)
+  --workers N                 nodes reconciled in parallel (default: 32)
   --cordon-workers N          nodes tainted and cordoned in parallel when maintenance is due, on a
                               fast path of its own that never waits behind other work (default: 32)
   --kube-api-qps QPS          client-side rate limit of API requests, per second (default: 200);
@@ -156,7 +156,7 @@ function parseFlags(argv: string[]): Flags {
         'retry-period': { type: 'string' },
         'metrics-addr': { type: 'string', default: ':8080' },
         'health-port': { type: 'string' },
-        workers: { type: 'string', default: '16' },
+        workers: { type: 'string', default: '32' },
         'cordon-workers': { type: 'string', default: String(DEFAULT_PROTECT_WORKERS) },
         'kube-api-qps': { type: 'string', default: String(DEFAULT_RATE_LIMIT.qps) },
         'kube-api-burst': { type: 'string', default: String(DEFAULT_RATE_LIMIT.burst) },
