@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // The one executable. Each subcommand lives in its own thin module, loaded only when asked for,
 // so that the agent never pays for the controller's imports (its memory is multiplied by the fleet).
+// The one static import checks the Node.js version and imports nothing itself.
+
+import { nodeVersionProblem } from './node-version.js';
 
 const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   agent: { summary: 'observe this VM through its metadata service and publish NodeMetadata', load: () => import('./agent.js') },
@@ -14,6 +17,12 @@ function usage(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Before any subcommand (or --help) is loaded: on an older Node.js they would fail obscurely.
+  const tooOld = nodeVersionProblem(process.version);
+  if (tooOld !== undefined) {
+    console.error(tooOld);
+    return 2;
+  }
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
