@@ -23,3 +23,27 @@ export const isForbidden = (err: unknown): boolean => err instanceof KubeApiErro
 /** Worth retrying with backoff: throttling, server errors, and anything that never reached the server. */
 export const isRetryable = (err: unknown): boolean =>
   !(err instanceof KubeApiError) || err.status === 429 || err.status >= 500;
+
+/**
+ * A client-node ApiException (recognised by its shape, so that this file, which the agent loads,
+ * never imports client-node) as a KubeApiError: one line with the verb, the path, the status and the
+ * server's own message, instead of client-node's "HTTP-Code: 404 Message: Unknown API Status Code!
+ * Body: ..." dump. An error without an answer (connection refused, reset, timeout) stays as it is.
+ */
+export function fromClientNodeError(error: unknown, method: string, path: string): unknown {
+  if (!(error instanceof Error) || typeof (error as { code?: unknown }).code !== 'number' || !('body' in error)) return error;
+  const raw = (error as { body?: unknown }).body;
+  const body: unknown = typeof raw === 'string' ? (safeParse(raw) ?? raw) : raw;
+  const status = (typeof body === 'object' && body !== null ? body : {}) as { reason?: unknown; message?: unknown };
+  const reason = typeof status.reason === 'string' ? status.reason : 'Unknown';
+  const message = typeof status.message === 'string' ? status.message : String(raw).slice(0, 300);
+  return new KubeApiError((error as unknown as { code: number }).code, reason, message, method, path, body);
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

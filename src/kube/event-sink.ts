@@ -1,8 +1,8 @@
 // Where the controller's Kubernetes Events go: core/v1 Events through client-node.
 
-import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { EventSink, KubeEvent } from '../observability/events.js';
-import { KubeApiError } from './errors.js';
+import { fromClientNodeError } from './errors.js';
 
 export interface KubeEventSinkOptions {
   /** Counts each write request (nodemeta_controller_api_writes_total{resource="events"}). */
@@ -25,7 +25,7 @@ export function kubeEventSink(client: CoreV1Api | KubeConfig, options: KubeEvent
       };
       const path = `/api/v1/namespaces/${event.metadata.namespace}/events`;
       await core.createNamespacedEvent({ namespace: event.metadata.namespace, body }).catch((error: unknown) => {
-        throw asKubeApiError(error, 'POST', path);
+        throw fromClientNodeError(error, 'POST', path);
       });
     },
     async updateCount(namespace, name, count, lastTimestamp, message) {
@@ -37,30 +37,8 @@ export function kubeEventSink(client: CoreV1Api | KubeConfig, options: KubeEvent
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         )
         .catch((error: unknown) => {
-          throw asKubeApiError(error, 'PATCH', path);
+          throw fromClientNodeError(error, 'PATCH', path);
         });
     },
   };
-}
-
-/**
- * The server's answer as the KubeApiError that src/kube/errors.ts classifies (so the recorder can
- * tell a 429 or 5xx, worth retrying, from a refusal); an error without an answer (connection
- * refused, reset, timeout) stays as it is, and counts as transient there.
- */
-function asKubeApiError(error: unknown, method: string, path: string): unknown {
-  if (!(error instanceof ApiException)) return error;
-  const body: unknown = typeof error.body === 'string' ? safeParse(error.body) ?? error.body : error.body;
-  const status = (typeof body === 'object' && body !== null ? body : {}) as { reason?: unknown; message?: unknown };
-  const reason = typeof status.reason === 'string' ? status.reason : 'Unknown';
-  const message = typeof status.message === 'string' ? status.message : String(error.body).slice(0, 300);
-  return new KubeApiError(error.code, reason, message, method, path, body);
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

@@ -2,6 +2,7 @@
 
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { LeaseConflictError, type LeaseRecord, type LeaseStore } from '../runtime/leader-election.js';
+import { fromClientNodeError, KubeApiError } from './errors.js';
 
 export function kubeLeaseStore(kubeConfig: KubeConfig, namespace: string, name: string): LeaseStore {
   const api = kubeConfig.makeApiClient(CoordinationV1Api);
@@ -25,31 +26,45 @@ export function kubeLeaseStore(kubeConfig: KubeConfig, namespace: string, name: 
       leaseTransitions: record.leaseTransitions,
     },
   });
-  const statusOf = (err: unknown): number | undefined => (err as { code?: number }).code;
+  const path = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`;
   return {
     async get() {
       try {
         return toRecord(await api.readNamespacedLease({ name, namespace }));
       } catch (err) {
-        if (statusOf(err) === 404) return undefined;
-        throw err;
+        const error = fromClientNodeError(err, 'GET', `${path}/${name}`);
+        if (error instanceof KubeApiError && error.status === 404) return undefined;
+        throw leaseError(error, namespace);
       }
     },
     async create(record) {
       try {
         return toRecord(await api.createNamespacedLease({ namespace, body: toLease(record) }));
       } catch (err) {
-        if (statusOf(err) === 409) throw new LeaseConflictError(`lease ${namespace}/${name} already exists`);
-        throw err;
+        const error = fromClientNodeError(err, 'POST', path);
+        if (error instanceof KubeApiError && error.status === 409) throw new LeaseConflictError(`lease ${namespace}/${name} already exists`);
+        throw leaseError(error, namespace);
       }
     },
     async update(record) {
       try {
         return toRecord(await api.replaceNamespacedLease({ name, namespace, body: toLease(record) }));
       } catch (err) {
-        if (statusOf(err) === 409) throw new LeaseConflictError(`lease ${namespace}/${name} changed meanwhile`);
-        throw err;
+        const error = fromClientNodeError(err, 'PUT', `${path}/${name}`);
+        if (error instanceof KubeApiError && error.status === 409) throw new LeaseConflictError(`lease ${namespace}/${name} changed meanwhile`);
+        throw leaseError(error, namespace);
       }
     },
   };
+}
+
+/**
+ * A lease request's failure as one line a person can act on. Creating a Lease in a namespace that
+ * does not exist answers 404 (`namespaces "x" not found`): that says what to do about it.
+ */
+export function leaseError(error: unknown, namespace: string): unknown {
+  if (error instanceof KubeApiError && error.status === 404 && error.method === 'POST') {
+    return new Error(`namespace "${namespace}" does not exist: create it (kubectl create namespace ${namespace}) or choose another with --lease-namespace`, { cause: error });
+  }
+  return error;
 }

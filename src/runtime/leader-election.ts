@@ -96,11 +96,21 @@ export async function runLeaderElection(options: LeaderElectionOptions, signal: 
     return true;
   };
 
+  // A failure is logged once, then retried quietly (debug) while it stays the same: a missing
+  // namespace must not fill the log every retry period. A new error, or the end of it, is logged.
+  let failing: string | undefined;
   const attempt = async (): Promise<boolean> => {
     try {
-      return await tryAcquireOrRenew();
+      const held = await tryAcquireOrRenew();
+      if (failing !== undefined) logger.info('leader election: lease requests work again', { after: failing });
+      failing = undefined;
+      return held;
     } catch (err) {
-      if (!(err instanceof LeaseConflictError)) logger.warn('leader election: lease request failed', { error: (err as Error).message });
+      if (err instanceof LeaseConflictError) return false;
+      const message = err instanceof Error ? err.message : String(err);
+      if (message === failing) logger.debug('leader election: lease request failed again', { error: message });
+      else logger.warn('leader election: lease request failed, retrying', { error: message, retryEveryMs: retryPeriodMs });
+      failing = message;
       return false;
     }
   };

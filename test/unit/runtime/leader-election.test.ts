@@ -1,6 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { LeaseConflictError, runLeaderElection, type LeaseRecord, type LeaseStore } from '../../../src/runtime/leader-election.js';
-import { silentLogger } from '../../../src/observability/logger.js';
+import { Writable } from 'node:stream';
+import { createLogger, silentLogger } from '../../../src/observability/logger.js';
+import { KubeApiError } from '../../../src/kube/errors.js';
+import { leaseError } from '../../../src/kube/lease-store.js';
 import { FakeClock } from './fake-clock.js';
 
 /** One Lease object with resourceVersion semantics, shared by the candidates, like the API server. */
@@ -149,5 +152,45 @@ describe('leader election', () => {
     await expect(a.done).resolves.toBe('lost');
     expect(a.state.leadingSignal?.aborted).toBe(true);
     expect(a.state.stopped).toBe(1);
+  });
+
+  it('logs a lease failure once, retries quietly while it stays the same, and says when it is over', async () => {
+    const clock = new FakeClock();
+    const lines: { level: string; message: string; error?: string }[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    const logger = createLogger({ component: 'test', level: 'info', stream });
+    const shared = new MemoryLeaseStore();
+    const store = shared.view();
+    const missing = leaseError(new KubeApiError(404, 'NotFound', 'namespaces "nodemeta-system" not found', 'POST', '/apis/coordination.k8s.io/v1/namespaces/nodemeta-system/leases'), 'nodemeta-system') as Error;
+    let failing = true;
+    const create = store.create.bind(store);
+    store.create = async (record) => {
+      if (failing) throw missing;
+      return create(record);
+    };
+    const stop = new AbortController();
+    const done = runLeaderElection({ identity: 'a', store, clock, logger, onStartedLeading: () => undefined, onStoppedLeading: () => undefined }, stop.signal);
+    await advance(clock, 20_000); // ten retry periods
+    const warnings = lines.filter((line) => line.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.error).toBe('namespace "nodemeta-system" does not exist: create it (kubectl create namespace nodemeta-system) or choose another with --lease-namespace');
+    failing = false;
+    await advance(clock, 4_000);
+    expect(lines.map((line) => line.message)).toContain('leader election: lease requests work again');
+    expect(lines.map((line) => line.message)).toContain('leader election: became leader');
+    stop.abort();
+    await done;
+  });
+
+  it('only a create\'s 404 means a missing namespace; other failures keep the server\'s one line', () => {
+    const get404 = new KubeApiError(404, 'NotFound', 'leases.coordination.k8s.io "x" not found', 'GET', '/apis/coordination.k8s.io/v1/namespaces/ns/leases/x');
+    expect(leaseError(get404, 'ns')).toBe(get404);
+    const forbidden = new KubeApiError(403, 'Forbidden', 'leases is forbidden', 'PUT', '/apis/coordination.k8s.io/v1/namespaces/ns/leases/x');
+    expect((leaseError(forbidden, 'ns') as Error).message).toBe('PUT /apis/coordination.k8s.io/v1/namespaces/ns/leases/x: 403 Forbidden: leases is forbidden');
   });
 });
