@@ -3,6 +3,9 @@
  * log line: which service, which request, what went wrong, how many attempts. It never contains a
  * token, a header value or a successful response body (a body could hold user data).
  */
+
+import { flattenControlCharacters } from '../text.js';
+
 export type MetadataErrorKind =
   /** The service answered with a non-2xx status. */
   | 'http'
@@ -91,7 +94,6 @@ export function isMetadataError(err: unknown): err is MetadataError {
 
 /** Makes a string safe for one log line: no control characters, bounded length. */
 export function oneLine(text: string, max = 200): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  const flat = flattenControlCharacters(text);
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }

@@ -1,5 +1,6 @@
 import type { EventSource, EventStatus, EventType } from '../../api/observation.js';
 import { LIMITS } from './validation.js';
+import { flattenControlCharacters } from '../text.js';
 
 const EVENT_TYPE_BY_LOWER: Record<string, EventType> = {
   freeze: 'Freeze',
@@ -39,15 +40,13 @@ export function eventSource(raw: string | undefined): EventSource {
 /** Free text for people: control characters become spaces, bounded. */
 export function description(raw: unknown): string | undefined {
   if (typeof raw !== 'string') return undefined;
-  // eslint-disable-next-line no-control-regex
-  const flat = raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  const flat = flattenControlCharacters(raw);
   if (flat === '') return undefined;
   return flat.length > LIMITS.maxDescriptionLength ? `${flat.slice(0, LIMITS.maxDescriptionLength - 1)}…` : flat;
 }
 
 /** A raw provider type string kept for people and for the controller's per-type policy, bounded. */
 export function rawTypeString(raw: string): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  const flat = flattenControlCharacters(raw);
   return flat.length > 128 ? flat.slice(0, 128) : flat;
 }

@@ -1,4 +1,5 @@
 import type { Tag } from '../../api/observation.js';
+import { hasControlCharacters, maskControlCharacters } from '../text.js';
 
 /**
  * Bounds on what the agent copies from a metadata service into NodeMetadata status. The service is
@@ -41,9 +42,6 @@ export class Warnings {
   }
 }
 
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
 /** A short single-line text value, or undefined (with a warning when it was present but unusable). */
 export function textField(value: unknown, field: string, warnings: Warnings, maxLength: number = LIMITS.maxFieldLength): string | undefined {
   if (value === undefined || value === null) return undefined;
@@ -57,7 +55,7 @@ export function textField(value: unknown, field: string, warnings: Warnings, max
     warnings.add(`${field}: ${s.length} characters, more than ${maxLength}; ignored`);
     return undefined;
   }
-  if (CONTROL.test(s)) {
+  if (hasControlCharacters(s)) {
     warnings.add(`${field}: contains control characters; ignored`);
     return undefined;
   }
@@ -85,11 +83,11 @@ export function boundTags(entries: Iterable<{ name: unknown; value: unknown }>, 
       continue;
     }
     const n = name.trim();
-    if (n === '' || n.length > LIMITS.maxTagNameLength || CONTROL.test(n)) {
+    if (n === '' || n.length > LIMITS.maxTagNameLength || hasControlCharacters(n)) {
       warnings.add(`tag "${shortName(n)}": empty, too long (> ${LIMITS.maxTagNameLength}) or with control characters; dropped`);
       continue;
     }
-    if (value.length > LIMITS.maxTagValueLength || CONTROL.test(value)) {
+    if (value.length > LIMITS.maxTagValueLength || hasControlCharacters(value)) {
       warnings.add(`tag "${shortName(n)}": value too long (> ${LIMITS.maxTagValueLength}) or with control characters; dropped`);
       continue;
     }
@@ -110,8 +108,7 @@ export function boundTags(entries: Iterable<{ name: unknown; value: unknown }>, 
 }
 
 function shortName(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = name.replace(/[\u0000-\u001f\u007f]/g, '?');
+  const flat = maskControlCharacters(name);
   return flat.length > 40 ? `${flat.slice(0, 40)}…` : flat;
 }
 

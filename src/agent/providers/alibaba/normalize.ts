@@ -1,6 +1,7 @@
 import type { InstanceInfo, InstanceSnapshot, Tag } from '../../../api/observation.js';
 import { parseTimestamp } from '../timestamps.js';
 import { boundTags, LIMITS, textField, Warnings } from '../validation.js';
+import { hasControlCharacters } from '../../text.js';
 
 /** The `/latest/meta-data/` items the agent reads, and the InstanceInfo field each one fills. */
 export const ALIBABA_INSTANCE_ITEMS = {
@@ -55,8 +56,7 @@ export function parseTagKeys(text: string, w: Warnings): string[] {
     if (typeof k !== 'string') continue;
     const key = k.trim().replace(/\/$/, '');
     if (key === '' || seen.has(key)) continue;
-    // eslint-disable-next-line no-control-regex
-    if (key.length > LIMITS.maxTagNameLength || /[\u0000-\u001f\u007f]/.test(key)) {
+    if (key.length > LIMITS.maxTagNameLength || hasControlCharacters(key)) {
       w.add(`tag key of ${key.length} characters, too long or with control characters; dropped`);
       continue;
     }
