@@ -79,6 +79,14 @@ function setup() {
 
 const names = (pods: { name: string }[] | undefined) => pods?.map((p) => p.name).sort();
 
+/** Starts tracking `node` and answers its list at `resourceVersion` with `pods`. */
+async function listed(source: FakePodSource, drainPods: DrainPods, node: string, resourceVersion: string, pods: V1Pod[]): Promise<void> {
+  drainPods.podsOn(node);
+  await settle();
+  source.answer(node, resourceVersion, pods);
+  await settle();
+}
+
 describe('DrainPods: the pods of draining nodes from per-node lists and one shared watch', () => {
   it('knows no pods (undefined, never "none") until the node is listed, then says the node changed', async () => {
     const { source, changes, drainPods } = setup();
@@ -116,10 +124,7 @@ describe('DrainPods: the pods of draining nodes from per-node lists and one shar
 
   it('applies the watch\'s events to tracked nodes only, and tells which node changed', async () => {
     const { source, changes, drainPods } = setup();
-    drainPods.podsOn('n1');
-    await settle();
-    source.answer('n1', '100', [pod('a', 'n1', '90')]);
-    await settle();
+    await listed(source, drainPods, 'n1', '100', [pod('a', 'n1', '90')]);
     changes.length = 0;
     const [watch] = source.watches;
     watch!.emit('ADDED', pod('ds', 'n1', '101'));
@@ -135,10 +140,7 @@ describe('DrainPods: the pods of draining nodes from per-node lists and one shar
 
   it('holds the events that arrive while a node is listed, and applies only those newer than the list', async () => {
     const { source, drainPods } = setup();
-    drainPods.podsOn('n1');
-    await settle();
-    source.answer('n1', '100', []);
-    await settle();
+    await listed(source, drainPods, 'n1', '100', []);
     drainPods.podsOn('n2');
     await settle();
     const [watch] = source.watches;
@@ -169,10 +171,7 @@ describe('DrainPods: the pods of draining nodes from per-node lists and one shar
     expect(drainPods.watching()).toBe(false);
     expect(source.openWatches()).toHaveLength(0);
     expect(drainPods.count()).toBe(0);
-    drainPods.podsOn('n3');
-    await settle();
-    source.answer('n3', '300', []);
-    await settle();
+    await listed(source, drainPods, 'n3', '300', []);
     expect(source.openWatches().map((watch) => watch.resourceVersion)).toEqual(['300']);
   });
 
@@ -221,10 +220,7 @@ describe('DrainPods: the pods of draining nodes from per-node lists and one shar
 
   it('reopens a watch that ended from the last version it saw: at once after a clean end, after a backoff after an error', async () => {
     const { source, clock, errors, drainPods } = setup();
-    drainPods.podsOn('n1');
-    await settle();
-    source.answer('n1', '100', []);
-    await settle();
+    await listed(source, drainPods, 'n1', '100', []);
     source.watches[0]!.emit('BOOKMARK', { metadata: { resourceVersion: '150' } } as V1Pod);
     source.watches[0]!.end(undefined);
     await settle();
@@ -280,10 +276,7 @@ describe('DrainPods: the pods of draining nodes from per-node lists and one shar
 
   it('stop closes the watch and tracks nothing more', async () => {
     const { source, drainPods } = setup();
-    drainPods.podsOn('n1');
-    await settle();
-    source.answer('n1', '100', []);
-    await settle();
+    await listed(source, drainPods, 'n1', '100', []);
     await drainPods.stop();
     expect(source.openWatches()).toHaveLength(0);
     expect(drainPods.podsOn('n2')).toBeUndefined();
