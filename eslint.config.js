@@ -1,6 +1,15 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const AGENT_IMPORT_MESSAGE =
+  'the agent must not load @kubernetes/client-node (over 60 MiB per node), nor a module of ours built on it: use src/kube/rest-client.ts';
+// Import paths as written: @kubernetes/client-node (and its subpaths), src/kube/client-node/,
+// src/controller/ and src/cmd/controller.ts, src/runtime/informer.ts.
+const AGENT_FORBIDDEN = ['(^|/)client-node(/|$)', '(^|/)controller(/|\\.js$)', '(^|/)runtime/informer\\.js$'];
+const AGENT_FORBIDDEN_IMPORTS = AGENT_FORBIDDEN.map((regex) => ({ regex, message: AGENT_IMPORT_MESSAGE }));
+// The same for import() and require() (esquery's /regex/ cannot hold a "/": it is written \u002F).
+const AGENT_FORBIDDEN_SOURCE = `/${AGENT_FORBIDDEN.join('|').replaceAll('/', '\\u002F')}/`;
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.cache/', 'coverage/', 'test/tools/'] },
   js.configs.recommended,
@@ -9,6 +18,24 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
+    },
+  },
+  // The agent runs on every node: it must never load @kubernetes/client-node (over 60 MiB per node),
+  // neither directly nor through a module of ours built on it (the controller, the client-node
+  // clients in src/kube/client-node/, the informer). Its API calls go through src/kube/rest-client.ts.
+  // Covered: the agent, its command and the command helpers it imports, and the light src/kube/
+  // files it uses. test/contract/agent-modules.test.ts checks the running process as well.
+  {
+    files: ['src/agent/**/*.ts', 'src/cmd/agent.ts', 'src/cmd/flags.ts', 'src/kube/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: AGENT_FORBIDDEN_IMPORTS }],
+      'no-restricted-syntax': [
+        'error',
+        ...['ImportExpression > Literal.source', "CallExpression[callee.name='require'] > Literal.arguments"].map((node) => ({
+          selector: `${node}[value=${AGENT_FORBIDDEN_SOURCE}]`,
+          message: AGENT_IMPORT_MESSAGE,
+        })),
+      ],
     },
   },
 );

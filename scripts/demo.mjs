@@ -5,11 +5,14 @@
 // scheduler spreads over nodemeta's fault-domain label. Then a maintenance act: the emulated Azure
 // platform schedules a Reboot of one VM, and the demo prints, as it happens, how nodemeta cordons the
 // node, drains it through the Eviction API (a PodDisruptionBudget holds one eviction back), has the
-// agent approve the event, and uncordons the node once the reboot is over. Prints what happened; with
+// agent approve the event, and uncordons the node once the reboot is over; a local webhook receiver
+// prints each notification nodemeta sends about it (docs/notifications.md). Prints what happened; with
 // a terminal it keeps running (kubectl get nmd works) until Ctrl-C, then stops everything it started.
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -117,8 +120,11 @@ async function main() {
     await startNodemeta(`agent ${vm}`, ['agent', '--provider', 'azure', '--endpoint', `${emulator.listening}/vm/${vm}`, '--node-name', vm, '--kubeconfig', kubeconfig, '--metrics-addr', '127.0.0.1:0', '--instance-interval', '10s']);
   }
   say(`started ${emulator.vms.length} agents, one per node`);
+  const receiver = await startWebhookReceiver();
+  const controllerConfig = withNotifications(receiver);
+  say(`a webhook receiver for nodemeta's notifications listens at ${receiver.url}`);
   for (const id of ['a', 'b']) {
-    await startNodemeta(`controller ${id}`, ['controller', '--config', 'demo/controller-config.yaml', '--kubeconfig', kubeconfig, '--identity', `demo-controller-${id}`, '--lease-namespace', NAMESPACE, '--metrics-addr', '127.0.0.1:0']);
+    await startNodemeta(`controller ${id}`, ['controller', '--config', controllerConfig, '--kubeconfig', kubeconfig, '--identity', `demo-controller-${id}`, '--lease-namespace', NAMESPACE, '--metrics-addr', '127.0.0.1:0']);
   }
   say('started 2 controller replicas (Lease leader election)');
 
@@ -138,7 +144,7 @@ async function main() {
 
   printReport(pods);
 
-  await maintenanceAct(emulator, kubeconfig);
+  await maintenanceAct(emulator, kubeconfig, receiver);
 
   if (process.stdin.isTTY && !process.env.CI) {
     console.log('\nThe demo keeps running. In another terminal:');
@@ -160,7 +166,7 @@ const ACT_NODE = 'aks-pool1-12345678-vmss000002';
  * the emulator's control API and prints a timeline of what it saw, as it happened, through watches
  * on the node's NodeMetadata, the Node, its pods and its Events.
  */
-async function maintenanceAct(emulator, kubeconfig) {
+async function maintenanceAct(emulator, kubeconfig, receiver) {
   const control = async (method, p, body) => {
     const res = await fetch(`${emulator.listening}/_emulator${p}`, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
     const text = await res.text();
@@ -273,6 +279,12 @@ async function maintenanceAct(emulator, kubeconfig) {
     if (eventId !== undefined && pdb.status?.currentHealthy !== undefined) minHealthy = Math.min(minHealthy, pdb.status.currentHealthy);
   };
   const eventsSynced = Date.now() + 1000;
+  const notified = [];
+  receiver.onNotification = (body) => {
+    if (eventId === undefined || body.event?.id !== eventId) return;
+    notified.push(body.transition);
+    once(`notified-${body.id}`, () => row(undefined, 'webhook', `notification ${body.transition} received (${body.apiVersion}): ${shorten(body.summary, 90)}`));
+  };
   const onEvent = (_type, event) => {
     if (Date.now() < eventsSynced || eventId === undefined || event.source?.component !== 'nodemeta-controller') return;
     once(`event-${event.metadata.uid}-${event.count ?? 1}`, () => row(undefined, 'Event', `${event.reason}: ${shorten(event.message, 110)}`));
@@ -303,6 +315,8 @@ async function maintenanceAct(emulator, kubeconfig) {
     await control('DELETE', `/events/${eventId}`);
     once('removed', () => row(undefined, 'emulator', 'the reboot is done: the platform removes the event from IMDS'));
     await withTimeout(done, 60_000, 'completion and uncordon');
+    // The notification of the completion is sent in the background, a moment after.
+    await waitFor('the Completed notification', () => notified.includes('Completed'), 10_000).catch(() => undefined);
     await sleep(300);
   } finally {
     for (const stop of stops) stop();
@@ -319,15 +333,53 @@ async function maintenanceAct(emulator, kubeconfig) {
   if (Number.isFinite(minHealthy)) console.log(`  The PodDisruptionBudget held: at least ${minHealthy} of 3 checkout pods stayed healthy throughout.`);
   if (heldBack.size > 0) {
     console.log(`  The Eviction API refused ${[...heldBack].join(', ')} (429: the PDB allowed no disruption) until a replacement`);
-    console.log('  was Ready elsewhere; nodemeta retried with backoff (5 s, doubling).');
+    console.log('  was Ready elsewhere; nodemeta retried with jittered backoff (up to 5 s, doubling).');
   } else {
     console.log('  No eviction was refused this time: kwok makes each replacement pod Ready at once, so the PDB allowed');
     console.log('  the next eviction while the API server was still retrying it. When it is slower the API answers 429');
-    console.log('  and nodemeta retries the pod with backoff (5 s, doubling).');
+    console.log('  and nodemeta retries the pod with jittered backoff (up to 5 s, doubling).');
   }
   console.log(`  checkout pods now run on: ${[...new Set(after.map((p) => p.spec.nodeName))].sort().join(', ')}`);
+  console.log(`  The webhook receiver got ${notified.length} notifications from the leader: ${notified.join(', ') || 'none'}.`);
   console.log(`\nkubectl get nmd ${ACT_NODE}`);
   console.log(kubectl(['get', 'nmd', ACT_NODE]).trimEnd().replace(/^/gm, '  '));
+}
+
+/**
+ * A local webhook receiver standing in for Slack, Teams or an incident tool: it answers 200 and hands
+ * each notification (nodemeta's generic JSON) to `onNotification`, which the maintenance act sets.
+ */
+async function startWebhookReceiver() {
+  const receiver = { url: '', onNotification: () => undefined };
+  const server = createServer((req, res) => {
+    let text = '';
+    req.setEncoding('utf8').on('data', (chunk) => (text += chunk));
+    req.on('end', () => {
+      res.writeHead(200).end('ok');
+      try {
+        receiver.onNotification(JSON.parse(text));
+      } catch {
+        // not JSON: not ours
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
+  receiver.url = `http://127.0.0.1:${server.address().port}/hooks/demo`;
+  return receiver;
+}
+
+/**
+ * demo/controller-config.yaml with a notification sink for the receiver. Its URL is in a file of its
+ * own, as the Helm chart mounts a Secret key: the configuration names the file, never the URL.
+ */
+function withNotifications(receiver) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nodemeta-demo-'));
+  writeFileSync(path.join(dir, 'webhook-url'), `${receiver.url}\n`);
+  const base = readFileSync(path.join(ROOT, 'demo/controller-config.yaml'), 'utf8');
+  const file = path.join(dir, 'controller-config.yaml');
+  writeFileSync(file, `${base}notifications:\n  clusterName: nodemeta-demo\n  sinks:\n    - {name: demo-receiver, format: generic, urlFrom: {file: ${path.join(dir, 'webhook-url')}}}\n`);
+  return file;
 }
 
 /**

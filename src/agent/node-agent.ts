@@ -6,8 +6,8 @@
 import type { Approval, NodeMetadata } from '../api/nodemetadata.js';
 import type { EventsSnapshot, InstanceSnapshot, Observation } from '../api/observation.js';
 import type { Logger } from '../observability/logger.js';
-import { Backoff } from '../runtime/backoff.js';
-import type { Clock, Random } from './http/clock.js';
+import { Backoff, type Random } from '../time/backoff.js';
+import { sleep, type Clock } from '../time/clock.js';
 import { MetadataError } from './http/errors.js';
 import type { AgentMetrics } from './metrics.js';
 import type { MetadataProvider } from './providers/provider.js';
@@ -36,6 +36,11 @@ export interface NodeAgentOptions {
    * Each pending node costs the API server one read per interval: 1,000 nodes in a wave, 200 reads/s.
    */
   approvalCheckIntervalMs?: number;
+  /**
+   * `--dry-run`: never approve. An approval request (the controller's `approve`, or the `wouldApprove`
+   * of a controller in dry run) is logged, once per event, as what the agent would have done.
+   */
+  dryRun?: boolean;
   /** Backoff cap for API-server failures (the metadata polls keep their own pace). Default 30 s. */
   maxApiBackoffMs?: number;
   /**
@@ -74,6 +79,8 @@ export class NodeAgent {
   private lastLoopAt: number;
   private publishedOnce = false;
   private readonly random: Random;
+  /** Dry run: the event ids already logged as "would approve". */
+  private readonly wouldHaveApproved = new Set<string>();
 
   constructor(private readonly options: NodeAgentOptions) {
     this.lastLoopAt = options.clock.now();
@@ -114,7 +121,7 @@ export class NodeAgent {
         wait = failing.next();
         logger.warn('cannot write NodeMetadata status; will retry', { error: (err as Error).message, retryInMs: wait });
       }
-      await clock.sleep(wait, signal).catch(() => undefined);
+      await sleep(clock, wait, signal);
     }
   }
 
@@ -122,7 +129,7 @@ export class NodeAgent {
   private async spreadStart(signal: AbortSignal): Promise<void> {
     const spread = this.options.startupSpreadMs ?? this.options.eventsIntervalMs;
     const delay = Math.floor(this.random() * spread);
-    if (delay > 0) await this.options.clock.sleep(delay, signal).catch(() => undefined);
+    if (delay > 0) await sleep(this.options.clock, delay, signal);
   }
 
   /** The status already on the server: a restarted agent writes nothing if nothing changed. */
@@ -137,7 +144,7 @@ export class NodeAgent {
       } catch (err) {
         const wait = backoff.next();
         this.options.logger.warn('cannot read or create NodeMetadata; will retry', { error: (err as Error).message, retryInMs: wait });
-        await this.options.clock.sleep(wait, signal).catch(() => undefined);
+        await sleep(this.options.clock, wait, signal);
       }
     }
   }
@@ -145,7 +152,7 @@ export class NodeAgent {
   /** One Backoff per run of failures: its attempt count starts again after a success. */
   private apiBackoff(): Backoff {
     const capMs = Math.max(API_BACKOFF_BASE_MS, this.options.maxApiBackoffMs ?? DEFAULT_MAX_API_BACKOFF_MS);
-    return new Backoff({ baseMs: API_BACKOFF_BASE_MS, capMs, strategy: 'full', random: this.random });
+    return new Backoff({ baseMs: API_BACKOFF_BASE_MS, capMs, random: this.random });
   }
 
   /** One round of polls; on failure the last good data is kept and the condition says why. */
@@ -224,7 +231,17 @@ export class NodeAgent {
     this.approvalCheckDueAt ??= clock.now() + Math.floor(this.random() * interval);
     if (clock.now() < this.approvalCheckDueAt) return;
     this.approvalCheckDueAt = clock.now() + interval;
-    const wanted = (await sink.read({ fromCache: true }))?.status?.maintenance?.approve;
+    const maintenance = (await sink.read({ fromCache: true }))?.status?.maintenance;
+    if (this.options.dryRun === true) {
+      // Even a request someone else wrote into the status is not acted on.
+      const asked = maintenance?.approve ?? maintenance?.wouldApprove;
+      const event = pending.find((e) => e.id === asked);
+      if (asked === undefined || event === undefined || this.wouldHaveApproved.has(asked)) return;
+      this.wouldHaveApproved.add(asked);
+      logger.info('dry run: would approve scheduled event (StartRequests), not sent', { eventId: asked, eventType: event.type, resources: event.resources, requestedBy: maintenance?.approve === asked ? 'approve' : 'wouldApprove' });
+      return;
+    }
+    const wanted = maintenance?.approve;
     const event = pending.find((e) => e.id === wanted);
     if (!wanted || !event) return;
     try {

@@ -1,5 +1,5 @@
 import type { Observation } from '../api/observation.js';
-import type { Clock } from './http/clock.js';
+import type { Clock } from '../time/clock.js';
 import type { MetadataProvider } from './providers/provider.js';
 
 /**

@@ -41,7 +41,20 @@ export const Taints = {
 export const Annotations = {
   /** Value: the event id nodemeta cordoned the node for. Only such nodes are ever uncordoned. */
   cordoned: `${LABEL_PREFIX}cordoned`,
+  /**
+   * Value "true": nodemeta added the load-balancer exclusion label with its cordon, so it removes the
+   * label when the node is back in service. A label someone else set has no such annotation and stays.
+   */
+  excludedFromLoadBalancers: `${LABEL_PREFIX}excluded-from-load-balancers`,
+  /** Value: the event id nodemeta added node.kubernetes.io/out-of-service for (config outOfServiceTaint). */
+  outOfService: `${LABEL_PREFIX}out-of-service`,
 } as const;
+
+/**
+ * Kubernetes' well-known label: the cloud's service controller takes a node carrying it out of the
+ * backends of LoadBalancer Services (AKS and ACK honour it). nodemeta sets it while it drains a node.
+ */
+export const EXCLUDE_FROM_LOAD_BALANCERS_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
 
 export const Conditions = {
   metadataAvailable: 'MetadataAvailable',

@@ -88,11 +88,79 @@ export interface MaintenanceStatus {
   lastError?: string;
   /** The event id the controller asks the agent to approve. */
   approve?: string;
+  /** Drained, but early approval waits for the approval window opening at this time (config approvalWindows). */
+  approvalWaitsUntil?: string;
+  /**
+   * The controller runs in dry run (config `dryRun`) and this status is what a real run would have
+   * reached: nothing was written to the Node, no pod was evicted (docs/maintenance.md, "Dry run").
+   */
+  dryRun?: boolean;
+  /** Dry run: the event id a real run would have asked the agent to approve (`approve` is never set in dry run). */
+  wouldApprove?: string;
+}
+
+/**
+ * The maintenance transitions a notification sink can ask for (docs/notifications.md). A public
+ * contract: users write these names into the configuration, receivers read them in the body. Each
+ * is one Kubernetes Event the controller records on the Node when the phase changes.
+ */
+export const NotificationTransition = {
+  /** A maintenance event is handled (phase Scheduled); a spot reclaim is SpotReclaim instead. */
+  Scheduled: 'Scheduled',
+  /** A spot VM is being reclaimed (Azure Preempt, Alibaba spot termination): Scheduled for spot. */
+  SpotReclaim: 'SpotReclaim',
+  /** Cordoned, pods stay (action Cordon, or a drain waiting for the drain budget). */
+  Cordoned: 'Cordoned',
+  /** Cordoned and evicting (phase Draining). */
+  DrainStarted: 'DrainStarted',
+  Drained: 'Drained',
+  /** The eviction timeout passed with pods left (phase Failed). */
+  DrainFailed: 'DrainFailed',
+  /** The agent approved the Azure event (phase Approved). */
+  Approved: 'Approved',
+  /** The event ran and is over, the node is back in service. */
+  Completed: 'Completed',
+  /** The event went away before it ran. */
+  Cancelled: 'Cancelled',
+} as const;
+export type NotificationTransition = (typeof NotificationTransition)[keyof typeof NotificationTransition];
+export const NOTIFICATION_TRANSITIONS: readonly NotificationTransition[] = Object.values(NotificationTransition);
+
+/**
+ * A transition recorded for the notification sinks in the same status write as the transition itself,
+ * and removed once every sink that wants it has sent (or dropped) it: an outbox, so that a new leader
+ * sends what the old one recorded and did not confirm (status.notifications.pending). What the
+ * maintenance status said at that moment, so the body is the same whoever sends it.
+ */
+export interface PendingNotification {
+  transition: NotificationTransition;
+  /** RFC 3339 with milliseconds: when the controller recorded it. With node and event id, its identity. */
+  time: string;
+  eventId: string;
+  eventType?: MaintenanceEventType;
+  notBefore?: string;
+  phase: MaintenancePhase;
+  totalPods?: number;
+  evictedPods?: number;
+  pendingPods?: number;
+  /** How many pods block the drain (status.maintenance.blockedPods). */
+  blockedPods?: number;
+  /** DrainFailed: why (status.maintenance.lastError). */
+  detail?: string;
+  /** Recorded in dry run: a transition a real run would have made (status.maintenance.dryRun). */
+  dryRun?: boolean;
+}
+
+export interface NotificationsStatus {
+  /** Oldest first; bounded (the CRD's maxItems). */
+  pending?: PendingNotification[];
 }
 
 /** What the controller writes (field manager nodemeta-controller). */
 export interface ControllerStatus {
   maintenance?: MaintenanceStatus;
+  /** Maintenance notifications recorded and not yet sent to every sink (absent when none). */
+  notifications?: NotificationsStatus;
   /** The controller's conditions: Labeled, Drained. */
   conditions?: Condition[];
   /** metadata.generation (spec) the controller last acted on. */

@@ -12,6 +12,7 @@ export interface InstanceInfo {
   id?: string;
   name?: string;
   hostname?: string;
+  /** Azure: location, lower-cased (`swedencentral`, as AKS's topology label); Alibaba: region-id (`cn-hangzhou`). */
   region?: string;
   /** Azure: `<location>-<zone>` when zonal (e.g. `westeurope-2`); Alibaba: zone-id (`cn-hangzhou-h`). */
   zone?: string;

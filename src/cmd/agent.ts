@@ -1,20 +1,13 @@
 // `nodemeta agent`: flags in, wiring, run. The logic lives in src/agent/.
-import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { PROVIDERS, type ProviderName } from '../api/observation.js';
-import { systemClock } from '../agent/http/clock.js';
+import { systemClock } from '../time/clock.js';
 import { isMetadataError } from '../agent/http/errors.js';
-import { DEFAULT_BUDGET, TokenBucket } from '../agent/http/token-bucket.js';
-import { AgentMetrics, newRegistry } from '../agent/metrics.js';
-import { NodeAgent } from '../agent/node-agent.js';
 import { observeOnce } from '../agent/observe.js';
-import { createProvider, type MetadataProvider } from '../agent/providers/index.js';
+import type { MetadataProvider } from '../agent/providers/index.js';
 import type { AlibabaAccessMode } from '../agent/providers/alibaba/client.js';
-import { NodeMetadataPublisher } from '../agent/publisher.js';
-import { inClusterCredentials, kubeconfigCredentials } from '../kube/credentials.js';
-import { KubeRestClient } from '../kube/rest-client.js';
-import { startHealthServer } from '../observability/health-server.js';
-import { createLogger, type Logger } from '../observability/logger.js';
+import { openProvider, runAgent } from '../agent/run-agent.js';
+import { createLogger } from '../observability/logger.js';
 import { UsageError, durationFlag, parseListenAddress } from './flags.js';
 
 const HELP = `Usage: nodemeta agent [flags]
@@ -30,7 +23,8 @@ Metadata service:
                                   http://100.100.100.200 for Alibaba); for the emulator:
                                   http://127.0.0.1:PORT or http://127.0.0.1:PORT/vm/<vm-name>
   --alibaba-mode hardened|normal  Alibaba access mode (default: hardened, with a session token)
-  --alibaba-tags                  also read the instance's tags (Alibaba; one request per tag)
+  --alibaba-tags                  also read the instance's tags (Alibaba; one request per tag and
+                                  per directory of the keys holding "/")
 
 One observation:
   --once                          query once, print the observation, exit
@@ -44,6 +38,9 @@ Long-running (the DaemonSet):
   --metrics-addr [HOST]:PORT      /metrics, /healthz, /readyz (default: :9102; port 0 picks one)
   --events-interval DURATION      maintenance polls (default: 1s on Azure, 5s on Alibaba)
   --instance-interval DURATION    instance facts and tags (default: 60s)
+  --dry-run                       never approve a scheduled event, even when the status asks for
+                                  it: log that it would have (the controller's dry run, see
+                                  docs/maintenance.md); the observation is published as usual
   --log-level LEVEL               error, warn, info or debug (default: info, or $LOG_LEVEL)
   -h, --help                      show this text
 
@@ -63,6 +60,7 @@ interface AgentFlags {
   eventsIntervalMs: number | undefined;
   instanceIntervalMs: number;
   logLevel: string | undefined;
+  dryRun: boolean;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -85,6 +83,7 @@ export async function run(argv: string[]): Promise<number> {
         'events-interval': { type: 'string' },
         'instance-interval': { type: 'string' },
         'log-level': { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -97,7 +96,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`nodemeta agent: ${err instanceof Error ? err.message : String(err)}\nRun \`nodemeta agent --help\` for usage.`);
     return 2;
   }
-  return flags.once ? runOnce(flags) : runAgent(flags);
+  return flags.once ? runOnce(flags) : runAgent({ ...flags, nodeName: flags.nodeName as string });
 }
 
 function checkFlags(values: Record<string, string | boolean | undefined>): AgentFlags {
@@ -137,6 +136,7 @@ function checkFlags(values: Record<string, string | boolean | undefined>): Agent
     eventsIntervalMs: eventsInterval === undefined ? undefined : durationFlag('--events-interval', eventsInterval, 1_000),
     instanceIntervalMs: durationFlag('--instance-interval', text('instance-interval'), 60_000),
     logLevel,
+    dryRun: values['dry-run'] === true,
   };
 }
 
@@ -157,82 +157,4 @@ async function runOnce(flags: AgentFlags): Promise<number> {
   } finally {
     await provider?.close();
   }
-}
-
-function openProvider(flags: AgentFlags, logger: Logger, signal: AbortSignal, metrics?: AgentMetrics): Promise<MetadataProvider> {
-  return createProvider({
-    provider: flags.provider,
-    endpoint: flags.endpoint,
-    alibabaMode: flags.alibabaMode,
-    alibabaTags: flags.alibabaTags,
-    // One budget for the whole process: every request, retries included, takes a slot.
-    budget: new TokenBucket({ ...DEFAULT_BUDGET, clock: systemClock }),
-    clock: systemClock,
-    random: Math.random,
-    logger,
-    signal,
-    onResponse: metrics && ((o) => metrics.imdsRequests.inc({ endpoint: o.endpoint, code: o.code })),
-  });
-}
-
-async function runAgent(flags: AgentFlags): Promise<number> {
-  const nodeName = flags.nodeName!;
-  const logger = createLogger({ component: 'agent', level: flags.logLevel });
-  logger.defaultMeta = { ...logger.defaultMeta, node: nodeName };
-  const stop = new AbortController();
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(sig, () => {
-      logger.info('stopping', { signal: sig });
-      stop.abort();
-    });
-  }
-  const metrics = new AgentMetrics(newRegistry(), { processMetrics: true });
-  let agent: NodeAgent | undefined;
-  const health = await startHealthServer({
-    ...flags.metrics,
-    registry: metrics.registry,
-    liveness: [{ name: 'poll-loop', check: () => agent?.alive() }],
-    readiness: [{ name: 'status', check: () => (agent ? agent.ready() : 'metadata service not detected yet') }],
-  });
-  logger.info('serving health and metrics', { url: health.url, pid: process.pid, host: hostname() });
-
-  const credentials = flags.kubeconfig ? await kubeconfigCredentials(flags.kubeconfig) : await inClusterCredentials();
-  const kube = new KubeRestClient(credentials, { userAgent: `nodemeta-agent/${nodeName}` });
-  let provider: MetadataProvider | undefined;
-  try {
-    provider = await detectUntilFound(flags, logger, stop.signal, metrics);
-    if (!provider) return 0;
-    const azure = provider.name === 'azure';
-    agent = new NodeAgent({
-      provider,
-      sink: new NodeMetadataPublisher(kube, nodeName),
-      clock: systemClock,
-      logger,
-      metrics,
-      eventsIntervalMs: flags.eventsIntervalMs ?? (azure ? 1_000 : 5_000),
-      instanceIntervalMs: flags.instanceIntervalMs,
-    });
-    logger.info('agent started', { provider: provider.name, kube: credentials.source });
-    await agent.run(stop.signal);
-    return 0;
-  } finally {
-    await provider?.close();
-    await kube.close();
-    await health.close();
-  }
-}
-
-/** At start the metadata service may be slow to come up: keep probing, with backoff, until stopped. */
-async function detectUntilFound(flags: AgentFlags, logger: Logger, signal: AbortSignal, metrics: AgentMetrics): Promise<MetadataProvider | undefined> {
-  for (let attempt = 0; !signal.aborted; attempt++) {
-    try {
-      return await openProvider(flags, logger, signal, metrics);
-    } catch (err) {
-      if (!isMetadataError(err)) throw err;
-      const waitMs = Math.min(60_000, 1_000 * 2 ** Math.min(attempt, 6));
-      logger.error('no metadata service found; retrying', { error: err.message, retryInMs: waitMs });
-      await systemClock.sleep(waitMs, signal).catch(() => undefined);
-    }
-  }
-  return undefined;
 }

@@ -3,8 +3,8 @@ import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../controller/config-watcher.js';
 import { runCleanup, summaryLine, type CleanupOptions } from '../controller/cleanup.js';
 import { defaultIdentity, DEFAULT_LEADER_ELECTION, DEFAULT_MAX_CONCURRENT_EVICTIONS, DEFAULT_PROTECT_WORKERS, LEASE_NAME, runController, type ControllerOptions } from '../controller/controller.js';
-import { DEFAULT_RATE_LIMIT } from '../kube/api-clients.js';
-import { loadKubeConfig } from '../kube/kubeconfig.js';
+import { DEFAULT_RATE_LIMIT } from '../kube/client-node/api-clients.js';
+import { loadKubeConfig } from '../kube/client-node/kubeconfig.js';
 import { createLogger } from '../observability/logger.js';
 import { UsageError, durationFlag, parseListenAddress } from './flags.js';
 
@@ -28,6 +28,11 @@ Flags:
   --config FILE               configuration file (YAML, see docs/configuration.md); reloaded when it
                               changes, a rejected change keeps the last good configuration
   --default-config            run on the default configuration (no file)
+  --dry-run                   decide everything, write nothing to nodes, evict nothing, ask for no
+                              approval; each decision becomes a DryRun Event on its node and the
+                              maintenance status is marked dryRun (docs/maintenance.md). Forces dry
+                              run whatever the configuration's dryRun says; without the flag, the
+                              configuration decides (and a reload can turn it on or off)
   --kubeconfig FILE           kubeconfig to use (default: the pod's service account)
   --leader-elect[=true|false] take part in Lease leader election (default: true);
                               --no-leader-elect runs alone (one replica only)
@@ -111,6 +116,7 @@ async function cleanup(flags: Flags): Promise<number> {
 interface Flags {
   help: boolean;
   cleanup: boolean;
+  dryRun: boolean;
   config?: string;
   defaultConfig: boolean;
   kubeconfig?: string;
@@ -146,6 +152,7 @@ function parseFlags(argv: string[]): Flags {
         config: { type: 'string' },
         'default-config': { type: 'boolean', default: false },
         cleanup: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
         kubeconfig: { type: 'string' },
         'leader-elect': { type: 'boolean', default: true },
         'lease-namespace': { type: 'string' },
@@ -172,6 +179,8 @@ function parseFlags(argv: string[]): Flags {
   if (values.help) return { help: true } as Flags;
   if (values.config === undefined && !values['default-config'] && !values.cleanup) throw new UsageError('--config FILE is required (or --default-config)');
   if (values.config !== undefined && values['default-config']) throw new UsageError('--config and --default-config exclude each other');
+  // Cleanup is what an uninstall runs to take back what nodemeta wrote: it has nothing to simulate.
+  if (values.cleanup && values['dry-run']) throw new UsageError('--cleanup has no dry run: it removes only what nodemeta wrote (see --help)');
   const workers = wholeNumber('--workers', values.workers, 1, 64);
   const cordonWorkers = wholeNumber('--cordon-workers', values['cordon-workers'], 1, 256);
   const burst = wholeNumber('--kube-api-burst', values['kube-api-burst'], 1, 100_000);
@@ -191,6 +200,7 @@ function parseFlags(argv: string[]): Flags {
   const flags: Flags = {
     help: false,
     cleanup: values.cleanup,
+    dryRun: values['dry-run'],
     defaultConfig: values['default-config'],
     leaderElect: values['leader-elect'],
     leaseNamespace: values['lease-namespace'] ?? (process.env.POD_NAMESPACE || 'nodemeta-system'),
@@ -247,6 +257,7 @@ async function buildOptions(flags: Flags): Promise<ControllerOptions> {
     metricsPort: flags.metricsPort,
   };
   if (flags.config !== undefined) options.configPath = flags.config;
+  if (flags.dryRun) options.dryRun = true;
   if (flags.nodeSelector !== undefined) options.nodeSelector = flags.nodeSelector;
   const podName = process.env.POD_NAME || undefined;
   const podNamespace = process.env.POD_NAMESPACE || undefined;

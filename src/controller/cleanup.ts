@@ -11,19 +11,21 @@
 //      it (labels.ts);
 //    - taints: the nodemeta.io/ ones go, through the `test`-guarded JSON patch (taints.ts);
 //    - cordon: only when nodemeta.io/cordoned says nodemeta cordoned the node; an admin's cordon
-//      (no annotation) stays. Uncordon and annotation removal are one guarded patch.
+//      (no annotation) stays. The load-balancer exclusion label: only when nodemeta's annotation says
+//      nodemeta added it. Both go in one guarded patch with their annotations (cordon.ts).
 //    A conflict (someone changed the node meanwhile) re-reads and re-plans, never forces.
 // 3. A node is clean when its plan is empty; the run succeeds only when every node is clean.
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import { Annotations, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
-import { DEFAULT_RATE_LIMIT, makeApiClients } from '../kube/api-clients.js';
-import { kubeLeaseStore } from '../kube/lease-store.js';
+import { EXCLUDE_FROM_LOAD_BALANCERS_LABEL, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
+import { DEFAULT_RATE_LIMIT, makeApiClients } from '../kube/client-node/api-clients.js';
+import { kubeLeaseStore } from '../kube/client-node/lease-store.js';
 import type { Logger } from '../observability/logger.js';
-import { systemClock, type Clock } from '../runtime/clock.js';
-import { LeaseConflictError, sleep, type LeaseStore } from '../runtime/leader-election.js';
+import { LeaseConflictError, type LeaseStore } from '../runtime/leader-election.js';
+import { sleep, systemClock, type Clock } from '../time/clock.js';
 import { RequestLimiter } from '../runtime/request-limiter.js';
 import { WriteConflictError, nodeStateOf, type NodeState, type NodeWriter } from './cluster-state.js';
+import { heldByNodemeta } from './cordon.js';
 import { ownedLabelKeys } from './labels.js';
 import { kubeNodeWriter } from './node-writer.js';
 import { isNodemetaTaint, type Taint } from './taints.js';
@@ -41,28 +43,32 @@ export interface NodeCleanupPlan {
   keepTaints: Taint[];
   /** The nodemeta.io/cordoned value when nodemeta cordoned the node; undefined otherwise. */
   uncordonFor: string | undefined;
+  /** nodemeta added the load-balancer exclusion label (its annotation says so). */
+  loadBalancerExclusion: boolean;
 }
 
 export function planNodeCleanup(node: NodeState, manager: string = FIELD_MANAGER_CONTROLLER): NodeCleanupPlan {
   const owned = ownedLabelKeys(node.metadata.managedFields, manager);
   const present = node.metadata.labels ?? {};
   const taints = node.spec?.taints ?? [];
+  const held = heldByNodemeta(node);
   return {
     node: node.metadata.name,
     labels: [...owned].filter((key) => key in present).sort(),
     applyEmptyLabels: owned.size > 0,
     taints: taints.filter(isNodemetaTaint),
     keepTaints: taints.filter((taint) => !isNodemetaTaint(taint)),
-    uncordonFor: node.metadata.annotations?.[Annotations.cordoned],
+    uncordonFor: held.cordonedFor,
+    loadBalancerExclusion: held.excludedFromLoadBalancers,
   };
 }
 
 export function isClean(plan: NodeCleanupPlan): boolean {
-  return !plan.applyEmptyLabels && plan.taints.length === 0 && plan.uncordonFor === undefined;
+  return !plan.applyEmptyLabels && plan.taints.length === 0 && plan.uncordonFor === undefined && !plan.loadBalancerExclusion;
 }
 
-/** The writes cleanup needs: the reconciler's NodeWriter's label, taint and uncordon writes. */
-export type CleanupWriter = Pick<NodeWriter, 'applyLabels' | 'patchTaints' | 'readNode' | 'uncordon'>;
+/** The writes cleanup needs: the reconciler's NodeWriter's label, taint and release (uncordon) writes. */
+export type CleanupWriter = Pick<NodeWriter, 'applyLabels' | 'patchTaints' | 'readNode' | 'release'>;
 
 export interface NodeCleanupResult {
   node: string;
@@ -96,9 +102,10 @@ export async function cleanNode(writer: CleanupWriter, initial: NodeState): Prom
         state = await writer.patchTaints(plan.node, state.spec?.taints, plan.keepTaints);
         result.taintsRemoved.push(...plan.taints.map((taint) => taint.key));
       }
-      if (plan.uncordonFor !== undefined) {
-        state = await writer.uncordon(plan.node, plan.uncordonFor);
-        result.uncordoned = true;
+      if (plan.uncordonFor !== undefined || plan.loadBalancerExclusion) {
+        state = await writer.release(state);
+        if (plan.uncordonFor !== undefined) result.uncordoned = true;
+        if (plan.loadBalancerExclusion && state.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] === undefined) result.labelsRemoved.push(EXCLUDE_FROM_LOAD_BALANCERS_LABEL);
       }
     } catch (error) {
       if (!(error instanceof WriteConflictError)) {
@@ -224,9 +231,9 @@ export interface CleanupOptions {
 export const CLEANUP_LEASE_SECONDS = 300;
 
 export async function runCleanup(options: CleanupOptions): Promise<CleanupSummary> {
-  // systemClock unrefs its timers (a pending requeue must not hold a stopping controller); here
-  // the wait for the renew deadline is all that runs, and an unref'd timer would end the process.
-  const clock = options.clock ?? { ...systemClock, setTimeout: (callback: () => void, delayMs: number) => setTimeout(callback, delayMs) };
+  // Not the controller's unrefSystemClock: here the wait for the renew deadline is all that runs,
+  // and an unref'd timer would end the process.
+  const clock = options.clock ?? systemClock;
   if (options.leaderElect) {
     await takeLease({
       store: kubeLeaseStore(options.kubeConfig, options.leaseNamespace, options.leaseName),

@@ -5,6 +5,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { Annotations, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
 import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
+import type { CordonOptions } from './cordon.js';
 import type { ManagedFieldsEntry } from './labels.js';
 import { MIRROR_POD_ANNOTATION, type DrainPod, type PodToEvict } from './maintenance/drain-plan.js';
 import type { FleetView } from './fleet-index.js';
@@ -75,10 +76,18 @@ export interface NodeWriter {
    * guarded by what `node` shows, sent ahead of other requests. Throws WriteConflictError when that changed.
    */
   protect(node: NodeState, protection: Protection): Promise<NodeState>;
-  /** cordonPatch(node, eventId): guarded by what `node` shows. Throws WriteConflictError when that changed. */
-  cordon(node: NodeState, eventId: string): Promise<NodeState>;
-  /** uncordonPatch(cordonedFor). Throws WriteConflictError when the annotation changed meanwhile. */
-  uncordon(nodeName: string, cordonedFor: string): Promise<NodeState>;
+  /** cordonPatch(node, eventId, options): guarded by what `node` shows. Throws WriteConflictError when that changed. */
+  cordon(node: NodeState, eventId: string, options: CordonOptions): Promise<NodeState>;
+  /**
+   * releasePatch(node): nodemeta's cordon and load-balancer exclusion taken off, guarded by what `node`
+   * shows (WriteConflictError when that changed). Returns `node` unchanged when nodemeta holds nothing.
+   */
+  release(node: NodeState): Promise<NodeState>;
+  /**
+   * outOfServicePatch(node, wantedFor): the out-of-service taint added for that event, or nodemeta's
+   * taken away (undefined); guarded by what `node` shows. Returns `node` when nothing is to change.
+   */
+  setOutOfService(node: NodeState, wantedFor: string | undefined): Promise<NodeState>;
   /** One Eviction API call (never a delete), with the pod's uid as precondition. Throws on other errors. */
   evictPod(pod: PodToEvict): Promise<EvictionResult>;
 }
@@ -174,9 +183,9 @@ export function drainPodOf(pod: V1Pod): DrainPod {
   return drainPod;
 }
 
+/** nodemeta's own annotations (api/names.ts Annotations): the cordon, the load-balancer exclusion, out-of-service. */
 function ourAnnotations(annotations: Record<string, string>): Record<string, string> {
-  const cordoned = annotations[Annotations.cordoned];
-  return cordoned === undefined ? {} : { [Annotations.cordoned]: cordoned };
+  return Object.fromEntries(Object.values(Annotations).flatMap((key) => (annotations[key] === undefined ? [] : [[key, annotations[key]]])));
 }
 
 /** A NodeMetadata as the controller caches it: without managedFields, which it never reads. */

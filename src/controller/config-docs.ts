@@ -15,6 +15,7 @@ interface SchemaNode {
   examples?: readonly unknown[];
   properties?: Record<string, SchemaNode>;
   items?: SchemaNode;
+  required?: readonly string[];
 }
 
 interface Row {
@@ -100,7 +101,10 @@ function collectRows(node: SchemaNode, path: string): Row[] {
   for (const [name, child] of Object.entries(node.properties ?? {})) {
     const key = path === '' ? name : `${path}.${name}`;
     const isSection = child.type === 'object' && child.properties !== undefined && child.default !== undefined;
-    if (!isSection) {
+    if (child.type === 'array' && child.items?.properties !== undefined) {
+      // A list of mappings (notifications.sinks): the list, then each item's keys as `list[].key`.
+      rows.push(leafRow(key, child), ...itemRows(child.items, `${key}[]`));
+    } else if (!isSection) {
       rows.push(leafRow(key, child));
     } else if (isEventRule(child)) {
       // The rule's own description (what the event is) leads its `action` row.
@@ -112,6 +116,17 @@ function collectRows(node: SchemaNode, path: string): Row[] {
     }
   }
   return rows;
+}
+
+/** The keys of a list's items, a mapping among them followed by its own keys. */
+function itemRows(node: SchemaNode, path: string): Row[] {
+  return Object.entries(node.properties ?? {}).flatMap(([name, child]) => {
+    const key = `${path}.${name}`;
+    const leaf = leafRow(key, child);
+    const row = node.required?.includes(name) === true ? { ...leaf, description: `Required. ${leaf.description}`.trim() } : leaf;
+    if (child.type !== 'object' || child.properties === undefined) return [row];
+    return [row, ...Object.entries(child.properties).map(([inner, grandchild]) => leafRow(`${key}.${inner}`, grandchild))];
+  });
 }
 
 function isEventRule(node: SchemaNode): boolean {
@@ -128,13 +143,14 @@ function typeOf(node: SchemaNode): string {
   if (node.enum !== undefined) return node.enum.map((value) => `\`${String(value)}\``).join(' \\| ');
   if (node.format === ConfigFormats.duration) return 'duration';
   if (Array.isArray(node.type)) return 'number or percentage';
-  if (node.type === 'array') return `list of ${node.items?.type ?? 'values'}`;
+  if (node.type === 'array' && node.items?.enum !== undefined) return `list of ${node.items.enum.map((value) => `\`${String(value)}\``).join(', ')}`;
+  if (node.type === 'array') return `list of ${node.items?.type === 'object' ? 'mappings' : (node.items?.type ?? 'values')}`;
   if (node.type === 'object') return 'mapping';
   return String(node.type);
 }
 
 function inline(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value);
+  return typeof value === 'string' && value !== '' ? value : JSON.stringify(value);
 }
 
 function escape(text: string): string {

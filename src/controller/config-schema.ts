@@ -8,7 +8,11 @@ export const ConfigFormats = {
   duration: 'duration',
   /** `10%`: 1 to 100 percent. */
   percent: 'percent',
+  /** An IANA time zone this runtime knows: `UTC`, `Europe/Amsterdam`. */
+  timeZone: 'timeZone',
 } as const;
+
+const HH_MM = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
 
 const duration = (defaultValue: string | undefined, description: string) => ({
   type: 'string',
@@ -73,6 +77,88 @@ function overrideRule(planned: boolean) {
     properties: planned ? { action: action(undefined, ACTION_HELP), leadTime: duration(undefined, LEAD_TIME_HELP) } : { action: action(undefined, ACTION_HELP) },
   };
 }
+
+/** The transitions a sink may ask for: NOTIFICATION_TRANSITIONS of src/api/nodemetadata.ts (a unit test checks). */
+const TRANSITIONS = ['Scheduled', 'SpotReclaim', 'Cordoned', 'DrainStarted', 'Drained', 'DrainFailed', 'Approved', 'Completed', 'Cancelled'];
+
+/**
+ * Webhook sinks (docs/notifications.md). A sink's URL carries its token, so the file never holds it:
+ * `urlFrom` names where it is read (an environment variable, or a file such as a mounted Secret).
+ */
+const NOTIFICATIONS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Webhook notifications of maintenance transitions (docs/notifications.md). Only the leader sends; sending never holds up a node.',
+  default: {},
+  properties: {
+    clusterName: {
+      type: 'string',
+      maxLength: 128,
+      description: 'Names the cluster in every notification (the generic body\'s `cluster`, the title of Slack and Teams messages). Empty: not shown.',
+      default: '',
+    },
+    sinks: {
+      type: 'array',
+      description: 'Where notifications go; any number. Each sink has its own bounded queue and sends in the background, one request at a time, in order.',
+      default: [],
+      maxItems: 32,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'format', 'urlFrom'],
+        properties: {
+          name: {
+            type: 'string',
+            pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+            maxLength: 63,
+            description: 'Unique; the `sink` label of the notification metrics and the name in log lines (the URL never is).',
+          },
+          format: {
+            type: 'string',
+            enum: ['generic', 'slack', 'teams'],
+            description: 'generic: the versioned JSON body of docs/notifications.md; slack: a Slack incoming-webhook message; teams: a Microsoft Teams Workflows message with an Adaptive Card.',
+          },
+          transitions: {
+            type: 'array',
+            description: 'The transitions this sink wants (docs/notifications.md).',
+            minItems: 1,
+            uniqueItems: true,
+            items: { type: 'string', enum: TRANSITIONS },
+            default: TRANSITIONS,
+          },
+          urlFrom: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            maxProperties: 1,
+            description: 'Where the webhook URL is read, never the URL itself (it carries a token): `env` names an environment variable, `file` a file such as a mounted Secret key (read again for every request, so a rotated Secret applies without a restart).',
+            properties: {
+              env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 256, description: "The name of an environment variable of the controller's container holding the URL (e.g. from a Secret with `valueFrom.secretKeyRef`)." },
+              file: { type: 'string', pattern: '^/', maxLength: 1024, description: 'The absolute path of a file holding the URL (the Helm chart mounts each sink\'s Secret key as one); surrounding whitespace is ignored.' },
+            },
+            examples: [{ file: '/etc/nodemeta/notifications/ops-slack/url' }, { env: 'OPS_WEBHOOK_URL' }],
+          },
+          timeout: duration('10s', 'How long one request may take (connection, answer and body) before it counts as failed and is retried.'),
+          maxAttempts: {
+            type: 'integer',
+            minimum: 1,
+            maximum: 100,
+            description: 'Attempts per notification: 5xx, 429, timeouts and connection errors are retried with jittered exponential backoff (1 s doubling to 1 min, or the Retry-After asked for, up to 5 min); other answers are not.',
+            default: 10,
+          },
+          queueSize: {
+            type: 'integer',
+            minimum: 1,
+            maximum: 100000,
+            description: 'Notifications waiting for this sink at most; beyond that new ones are dropped and counted (nodemeta_controller_notifications_dropped_total).',
+            default: 1000,
+          },
+        },
+      },
+      examples: [[{ name: 'ops-slack', format: 'slack', transitions: ['Scheduled', 'DrainFailed', 'Completed'], urlFrom: { file: '/etc/nodemeta/notifications/ops-slack/url' } }]],
+    },
+  },
+};
 
 export const CONFIG_SCHEMA = {
   $id: 'https://nodemeta.io/schemas/controller-config.json',
@@ -161,6 +247,12 @@ export const CONFIG_SCHEMA = {
           description: 'Evict pods no controller will recreate. Off by default: such a pod survives a reboot in place but would be gone for good once evicted.',
           default: false,
         },
+        excludeFromLoadBalancers: {
+          type: 'boolean',
+          description:
+            "With nodemeta's cordon, label the node node.kubernetes.io/exclude-from-external-load-balancers=true, so the cloud's service controller takes it out of LoadBalancer backends before its pods go (AKS and ACK honour the label). Removed when nodemeta uncordons the node, and only if nodemeta added it: a label set by someone else stays. A node someone else cordoned is not labelled.",
+          default: true,
+        },
       },
     },
     approve: {
@@ -170,10 +262,42 @@ export const CONFIG_SCHEMA = {
         'Azure only. AfterDrain: once every cluster node named in the event is drained, ask the agent to approve it so maintenance starts early (approval starts it for all of them). Never: wait for NotBefore.',
       default: 'AfterDrain',
     },
+    approvalWindows: {
+      type: 'array',
+      description:
+        'Limits `approve: AfterDrain` to these windows: outside all of them nodemeta drains as usual but does not approve early, and the platform starts the event at NotBefore. Empty: approve whenever the drain is done. An `end` at or before `start` runs into the next day (`Fri 22:00–06:00` ends Saturday 06:00). Times are wall-clock times in `timeZone`, daylight saving included.',
+      default: [],
+      maxItems: 32,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['days', 'start', 'end'],
+        properties: {
+          days: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] } },
+          start: { type: 'string', pattern: HH_MM },
+          end: { type: 'string', pattern: `${HH_MM.slice(0, -1)}|^24:00$` },
+          timeZone: { type: 'string', format: ConfigFormats.timeZone, default: 'UTC' },
+        },
+      },
+      examples: [[{ days: ['Sat', 'Sun'], start: '01:00', end: '05:00', timeZone: 'Europe/Amsterdam' }]],
+    },
+    outOfServiceTaint: {
+      type: 'boolean',
+      description:
+        "Opt-in. Once a Terminate, Preempt or spot reclaim has started and the node is NotReady, taint it node.kubernetes.io/out-of-service=nodeshutdown:NoExecute (Kubernetes' non-graceful node shutdown) so that its pods are deleted and their volumes detached at once, and a StatefulSet's pod can start elsewhere; removed when the node is Ready again. Risk: a node only cut off from the API server while its VM still runs loses its pods from the API while their containers may run on; see docs/maintenance.md.",
+      default: false,
+    },
     uncordonAfterCompletion: {
       type: 'boolean',
       description: 'Uncordon a node nodemeta cordoned once its event is over and the node is Ready.',
       default: true,
+    },
+    notifications: NOTIFICATIONS_SCHEMA,
+    dryRun: {
+      type: 'boolean',
+      description:
+        "Read everything, decide everything, write nothing to Nodes: no label, taint, cordon or uncordon, no eviction, no approval request. Each decision becomes a `DryRun` Event on the Node (`would cordon ...`, `would evict 3 pods: ...`, `would ask the agent to approve ...`), and the maintenance status that a real run would reach is written with `dryRun: true` (`kubectl get nmd` shows it). Notifications are sent, marked as dry run. `nodemeta controller --dry-run` forces it on whatever this says (the Helm chart passes it when this is true). Turning it off (a reload) makes the controller act for real from what the Nodes really are. See docs/maintenance.md.",
+      default: false,
     },
   },
 } as const;

@@ -5,8 +5,9 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import type { ProviderName } from '../api/observation.js';
-import type { MaintenanceEventType } from '../api/nodemetadata.js';
+import type { MaintenanceEventType, NotificationTransition } from '../api/nodemetadata.js';
 import { CONFIG_SCHEMA, ConfigFormats } from './config-schema.js';
+import { isTimeZone, type ApprovalWindow } from './maintenance/approval-window.js';
 
 export type EventAction = 'Drain' | 'Cordon' | 'Taint' | 'None';
 export const EVENT_ACTIONS: readonly EventAction[] = ['Drain', 'Cordon', 'Taint', 'None'];
@@ -47,9 +48,36 @@ export interface ControllerConfig {
     waveSettleTimeMs: number;
     deleteEmptyDirData: boolean;
     forceUnmanagedPods: boolean;
+    excludeFromLoadBalancers: boolean;
   };
   approve: 'AfterDrain' | 'Never';
+  /** Empty: approve whenever the drain is done. */
+  approvalWindows: ApprovalWindow[];
+  outOfServiceTaint: boolean;
   uncordonAfterCompletion: boolean;
+  notifications: NotificationsConfig;
+  /** Decide everything, write nothing to Nodes, evict nothing, ask for no approval (dry-run.ts). */
+  dryRun: boolean;
+}
+
+export type NotificationFormat = 'generic' | 'slack' | 'teams';
+
+/** Where a sink's webhook URL is read: it carries a token, so the configuration never holds it. */
+export type UrlSource = { env: string } | { file: string };
+
+export interface NotificationSinkConfig {
+  name: string;
+  format: NotificationFormat;
+  transitions: NotificationTransition[];
+  urlFrom: UrlSource;
+  timeoutMs: number;
+  maxAttempts: number;
+  queueSize: number;
+}
+
+export interface NotificationsConfig {
+  clusterName: string;
+  sinks: NotificationSinkConfig[];
 }
 
 export type ConfigResult = { ok: true; config: ControllerConfig } | { ok: false; errors: string[] };
@@ -79,6 +107,8 @@ export function parseConfig(yamlText: string): ConfigResult {
   const raw: unknown = document.toJS() ?? {};
   const validate = compileValidator();
   if (!validate(raw)) return { ok: false, errors: describeErrors(validate.errors ?? []) };
+  const duplicates = duplicateSinkNames(raw as RawConfig);
+  if (duplicates.length > 0) return { ok: false, errors: duplicates };
   return { ok: true, config: toConfig(raw as RawConfig) };
 }
 
@@ -106,12 +136,14 @@ function compileValidator() {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });
   ajv.addFormat(ConfigFormats.duration, { type: 'string', validate: (text: string) => parseDuration(text) !== undefined });
   ajv.addFormat(ConfigFormats.percent, { type: 'string', validate: (text: string) => PERCENT.test(text) });
+  ajv.addFormat(ConfigFormats.timeZone, { type: 'string', validate: isTimeZone });
   return ajv.compile(CONFIG_SCHEMA);
 }
 
 const FORMAT_HELP: Record<string, string> = {
   [ConfigFormats.duration]: 'a duration such as 30s, 15m or 1h30m',
   [ConfigFormats.percent]: 'a number of nodes or a percentage from 1% to 100%, such as "10%"',
+  [ConfigFormats.timeZone]: 'an IANA time zone such as UTC or Europe/Amsterdam',
 };
 
 function describeErrors(errors: ErrorObject[]): string[] {
@@ -121,7 +153,8 @@ function describeErrors(errors: ErrorObject[]): string[] {
 
 function describeError(error: ErrorObject): string[] {
   const path = fieldPath(error.instancePath);
-  const got = describeValue(error.data);
+  // A webhook URL pasted where its source belongs carries a token: never echo it (into logs, Events).
+  const got = /^\/notifications\/sinks\/\d+\/urlFrom\//.test(error.instancePath) ? 'a value not shown here' : describeValue(error.data);
   switch (error.keyword) {
     case 'additionalProperty':
     case 'additionalProperties': {
@@ -146,6 +179,13 @@ function describeError(error: ErrorObject): string[] {
       return [`${path}: must not list the same value twice (got ${got})`];
     case 'minLength':
       return [`${path}: must not be empty`];
+    case 'minProperties':
+    case 'maxProperties': {
+      const keys = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      return [`${path}: must set exactly one of ${keys.join(', ')} (got ${got})`];
+    }
+    case 'pattern':
+      return [`${path}: must match ${(error.params as { pattern: string }).pattern} (got ${got})`];
     default:
       return [`${path}: ${error.message ?? 'is invalid'} (got ${got})`];
   }
@@ -189,9 +229,13 @@ interface RawRule {
 export interface RawConfig {
   labels: { allowedTags: string[]; standardTopology: boolean };
   policy: Record<MaintenanceEventType, RawRule> & { providers: Partial<Record<ProviderName, Partial<Record<MaintenanceEventType, RawRule>>>> };
-  drain: { maxConcurrentDrains: number | string; maxGracePeriod: string; evictionTimeout: string; waveSettleTime: string; deleteEmptyDirData: boolean; forceUnmanagedPods: boolean };
+  drain: { maxConcurrentDrains: number | string; maxGracePeriod: string; evictionTimeout: string; waveSettleTime: string; deleteEmptyDirData: boolean; forceUnmanagedPods: boolean; excludeFromLoadBalancers: boolean };
   approve: 'AfterDrain' | 'Never';
+  approvalWindows: ApprovalWindow[];
+  outOfServiceTaint: boolean;
   uncordonAfterCompletion: boolean;
+  dryRun: boolean;
+  notifications: { clusterName: string; sinks: { name: string; format: NotificationFormat; transitions: NotificationTransition[]; urlFrom: UrlSource; timeout: string; maxAttempts: number; queueSize: number }[] };
 }
 
 function toConfig(raw: RawConfig): ControllerConfig {
@@ -212,10 +256,39 @@ function toConfig(raw: RawConfig): ControllerConfig {
       waveSettleTimeMs: parseDuration(raw.drain.waveSettleTime)!,
       deleteEmptyDirData: raw.drain.deleteEmptyDirData,
       forceUnmanagedPods: raw.drain.forceUnmanagedPods,
+      excludeFromLoadBalancers: raw.drain.excludeFromLoadBalancers,
     },
     approve: raw.approve,
+    outOfServiceTaint: raw.outOfServiceTaint,
+    approvalWindows: raw.approvalWindows.map((window) => ({ days: [...window.days], start: window.start, end: window.end, timeZone: window.timeZone })),
     uncordonAfterCompletion: raw.uncordonAfterCompletion,
+    dryRun: raw.dryRun,
+    notifications: {
+      clusterName: raw.notifications.clusterName,
+      sinks: raw.notifications.sinks.map((sink) => ({
+        name: sink.name,
+        format: sink.format,
+        transitions: [...sink.transitions],
+        urlFrom: 'env' in sink.urlFrom ? { env: sink.urlFrom.env } : { file: sink.urlFrom.file },
+        timeoutMs: parseDuration(sink.timeout)!,
+        maxAttempts: sink.maxAttempts,
+        queueSize: sink.queueSize,
+      })),
+    },
   };
+}
+
+/** Sink names are metric labels and keys: each once (JSON Schema cannot say "unique by name"). */
+function duplicateSinkNames(raw: RawConfig): string[] {
+  const first = new Map<string, number>();
+  return raw.notifications.sinks.flatMap((sink, index) => {
+    const earlier = first.get(sink.name);
+    if (earlier === undefined) {
+      first.set(sink.name, index);
+      return [];
+    }
+    return [`notifications.sinks[${index}].name: "${sink.name}" is the name of notifications.sinks[${earlier}] already`];
+  });
 }
 
 function toRule(rule: RawRule): EventRule {

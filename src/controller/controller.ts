@@ -14,15 +14,15 @@ import { Watch, type CoreV1Api, type KubeConfig, type KubernetesListObject, type
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { GROUP, PLURAL, VERSION } from '../api/names.js';
 import { MaintenancePhase, type NodeMetadata } from '../api/nodemetadata.js';
-import { DEFAULT_RATE_LIMIT, makeApiClients } from '../kube/api-clients.js';
-import { kubeEventSink } from '../kube/event-sink.js';
-import { kubeLeaseStore } from '../kube/lease-store.js';
+import { DEFAULT_RATE_LIMIT, makeApiClients } from '../kube/client-node/api-clients.js';
+import { kubeEventSink } from '../kube/client-node/event-sink.js';
+import { kubeLeaseStore } from '../kube/client-node/lease-store.js';
 import { KubeEventRecorder, type ObjectReference } from '../observability/events.js';
 import { startHealthServer, type HealthServer } from '../observability/health-server.js';
 import type { Logger } from '../observability/logger.js';
-import { systemClock, type Clock } from '../runtime/clock.js';
+import { sleep, unrefSystemClock, type Clock } from '../time/clock.js';
 import { ResilientInformer } from '../runtime/informer.js';
-import { runLeaderElection, sleep } from '../runtime/leader-election.js';
+import { runLeaderElection } from '../runtime/leader-election.js';
 import { defaultControllerRateLimiter } from '../runtime/rate-limiter.js';
 import { RequestLimiter } from '../runtime/request-limiter.js';
 import { Semaphore } from '../runtime/semaphore.js';
@@ -31,9 +31,12 @@ import { nodeForCache, nodeMetadataForCache, nodeStateOf, type ClusterCache } fr
 import { DEFAULT_CONFIG, type ControllerConfig } from './config.js';
 import { ConfigWatcher, type ConfigReload } from './config-watcher.js';
 import { DrainPods, type PodSource, type PodWatchEventType } from './drain-pods.js';
+import { DryRunNodes } from './dry-run.js';
 import { FleetIndex } from './fleet-index.js';
 import { WaveGate } from './maintenance/wave-gate.js';
 import { createControllerMetrics, type ControllerMetrics } from './metrics.js';
+import { Notifier } from './notifications/notifier.js';
+import { fetchTransport } from './notifications/transport.js';
 import { kubeNodeWriter } from './node-writer.js';
 import { NodeReconciler } from './reconciler.js';
 import { peersToRequeue } from './requeue-rules.js';
@@ -55,6 +58,8 @@ export interface ControllerOptions {
   logger: Logger;
   /** The configuration file; undefined runs on the defaults (`--default-config`). */
   configPath?: string;
+  /** `--dry-run`: dry run whatever the configuration says (its `dryRun` only matters when this is off). */
+  dryRun?: boolean;
   /** Off: this process works alone (development, tests); there must be one replica only. */
   leaderElect: boolean;
   leaseNamespace: string;
@@ -93,7 +98,7 @@ export function defaultIdentity(): string {
 
 /** Runs the controller until `signal` aborts (graceful stop) or leadership is lost. */
 export async function runController(options: ControllerOptions, signal: AbortSignal): Promise<ControllerExit> {
-  const clock = options.clock ?? systemClock;
+  const clock = options.clock ?? unrefSystemClock;
   const { logger, kubeConfig } = options;
   const registry = options.registry ?? new Registry();
   // The process's own figures (resident memory, heap, event-loop lag, open handles), as every
@@ -110,11 +115,12 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     nodesByPhase: () => nodesByPhase(),
     drainPodWatches: () => drainPods.count(),
     protectQueueDepth: () => waveGate.pendingCount(),
+    notificationQueueDepths: () => notifier.depths(),
   });
   metrics.isLeader.set(0);
 
   // Every request but watches and the Lease takes a token from one budget (client-go's QPS and
-  // burst); taints and cordons go first, Events last (kube/api-clients.ts).
+  // burst); taints and cordons go first, Events last (kube/client-node/api-clients.ts).
   const clients = makeApiClients(kubeConfig, {
     limiter: new RequestLimiter({ ...(options.rateLimit ?? DEFAULT_RATE_LIMIT), clock }),
     userAgent: `${COMPONENT}/${options.identity}`,
@@ -225,12 +231,33 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   };
   nodesByPhase = () => fleet.phaseCounts(MaintenancePhase.None);
 
+  // Webhook notifications of maintenance transitions, sent by the leader in the background; the
+  // reconciler records them in the statuses it writes (notifications/notifier.ts).
+  const notifier = new Notifier({
+    clock,
+    logger,
+    transport: fetchTransport,
+    counters: { sent: metrics.notificationsSent, failed: metrics.notificationsFailed, dropped: metrics.notificationsDropped, retries: metrics.notificationsRetries, latency: metrics.notificationsLatency },
+    userAgent: `${COMPONENT}/${options.identity}`,
+    isLeading: () => leading,
+    onSettled: enqueue,
+  });
+
   // ---- configuration ----
   let watcher: ConfigWatcher | undefined;
+  const logDryRun = (on: boolean, why: string) => {
+    metrics.dryRun.set(on ? 1 : 0);
+    if (on) logger.warn('dry run: nothing is written to nodes, no pod is evicted, no approval is asked for; each decision is a DryRun Event on its node', { why });
+    else logger.info('dry run off: the controller acts on the nodes', { why });
+  };
+  // --dry-run forces dry run on whatever the file says.
+  const inForce = (loaded: ControllerConfig): ControllerConfig => (options.dryRun === true && !loaded.dryRun ? { ...loaded, dryRun: true } : loaded);
   const onReload = (reload: ConfigReload) => {
     metrics.configReloads.inc({ result: reload.ok ? 'success' : 'failure' });
     if (reload.ok) {
-      config = reload.config;
+      if (inForce(reload.config).dryRun !== config.dryRun) logDryRun(inForce(reload.config).dryRun, 'the configuration changed');
+      config = inForce(reload.config);
+      notifier.configure(config.notifications);
       logger.info('configuration reloaded', { path: options.configPath });
       enqueueAll();
     } else {
@@ -242,12 +269,18 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     watcher = new ConfigWatcher({ path: options.configPath, clock, onReload });
     config = await watcher.start();
   }
+  config = inForce(config);
+  metrics.dryRun.set(config.dryRun ? 1 : 0);
+  if (config.dryRun) logDryRun(true, options.dryRun === true ? 'flag --dry-run' : 'configuration dryRun: true');
+  notifier.configure(config.notifications);
 
   // ---- reconciler ----
   const writer = kubeNodeWriter({ clients, isLeading: () => leading, onWrite: (resource, verb) => metrics.apiWrites.inc({ resource, verb }) });
+  // In dry run the node writes and evictions are decided and reported, not sent (dry-run.ts).
+  const dryRun = new DryRunNodes({ cache, writer, enabled: () => config.dryRun, events, logger });
   const reconciler = new NodeReconciler({
-    cache,
-    writer,
+    cache: dryRun.cache,
+    writer: dryRun.writer,
     events,
     config: () => config,
     clock,
@@ -256,6 +289,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     waveGate,
     evictionLimit: new Semaphore(options.maxConcurrentEvictions ?? DEFAULT_MAX_CONCURRENT_EVICTIONS),
     statusReportWriters: STATUS_REPORT_WRITERS,
+    notifications: notifier,
   });
 
   // ---- health ----
@@ -290,6 +324,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
         metrics.isLeader.set(0);
         workQueue.shutDown();
         urgentQueue.shutDown();
+        notifier.stop();
       },
       { once: true },
     );
@@ -349,6 +384,8 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     protectQueue?.shutDown();
     watcher?.stop();
     reconciler.stop();
+    // Unsent notifications stay pending in the statuses: the next leader sends them.
+    notifier.stop();
     await Promise.race([events.flush(), sleep(clock, 2_000)]);
     await Promise.all([nodes.stop(), nodeMetadatas.stop(), drainPods.stop()]).catch(() => undefined);
     await health.close();

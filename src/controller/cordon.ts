@@ -5,8 +5,13 @@
 // nodemeta's cordon is spec.unschedulable=true plus the annotation nodemeta.io/cordoned=<event id>,
 // written in one request, so the annotation proves nodemeta made the cordon (DESIGN.md, "Cordon").
 // A node cordoned without it was cordoned by someone else and is never uncordoned by nodemeta.
+//
+// With drain.excludeFromLoadBalancers the same request adds node.kubernetes.io/exclude-from-external-
+// load-balancers, so the cloud takes the node out of LoadBalancer backends before its pods go, and the
+// annotation nodemeta.io/excluded-from-load-balancers that proves nodemeta added it. Only a label
+// nodemeta added is removed when the node is back in service (releasePatch).
 
-import { Annotations } from '../api/names.js';
+import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../api/names.js';
 import type { NodeState } from './cluster-state.js';
 import type { JsonPatchOperation } from './taints.js';
 
@@ -16,33 +21,72 @@ export function pointerToken(key: string): string {
 }
 
 const CORDONED_PATH = `/metadata/annotations/${pointerToken(Annotations.cordoned)}`;
+const EXCLUDED_PATH = `/metadata/annotations/${pointerToken(Annotations.excludedFromLoadBalancers)}`;
+const EXCLUDE_LABEL_PATH = `/metadata/labels/${pointerToken(EXCLUDE_FROM_LOAD_BALANCERS_LABEL)}`;
+const EXCLUDED = 'true';
+
+export interface CordonOptions {
+  /** Also add the load-balancer exclusion label (and nodemeta's annotation) when the node lacks it. */
+  excludeFromLoadBalancers: boolean;
+}
 
 /**
  * Cordons `node` for `eventId`, guarded by what we read: spec.unschedulable (the API server omits a
- * false value, so "not cordoned" is tested as null) and the annotation's value (or its absence).
+ * false value, so "not cordoned" is tested as null) and the annotation's value (or its absence);
+ * with the exclusion, the label's absence too (a label set meanwhile by someone else stays theirs).
  */
-export function cordonPatch(node: NodeState, eventId: string): JsonPatchOperation[] {
+export function cordonPatch(node: NodeState, eventId: string, options: CordonOptions): JsonPatchOperation[] {
   const unschedulable = node.spec?.unschedulable === true ? true : null;
-  const annotations = node.metadata.annotations;
+  const annotations: Record<string, string> = { [Annotations.cordoned]: eventId };
+  const exclude = options.excludeFromLoadBalancers && node.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] === undefined;
+  if (exclude) annotations[Annotations.excludedFromLoadBalancers] = EXCLUDED;
   const ops: JsonPatchOperation[] = [{ op: 'test', path: '/spec/unschedulable', value: unschedulable }];
-  if (annotations === undefined) {
-    ops.push({ op: 'test', path: '/metadata/annotations', value: null }, { op: 'add', path: '/metadata/annotations', value: { [Annotations.cordoned]: eventId } });
-  } else {
-    ops.push({ op: 'test', path: CORDONED_PATH, value: annotations[Annotations.cordoned] ?? null }, { op: 'add', path: CORDONED_PATH, value: eventId });
+  ops.push(...addAnnotations(node.metadata.annotations, annotations));
+  if (exclude) {
+    if (node.metadata.labels === undefined) {
+      ops.push({ op: 'test', path: '/metadata/labels', value: null }, { op: 'add', path: '/metadata/labels', value: { [EXCLUDE_FROM_LOAD_BALANCERS_LABEL]: EXCLUDED } });
+    } else {
+      ops.push({ op: 'test', path: EXCLUDE_LABEL_PATH, value: null }, { op: 'add', path: EXCLUDE_LABEL_PATH, value: EXCLUDED });
+    }
   }
   ops.push({ op: 'add', path: '/spec/unschedulable', value: true });
   return ops;
 }
 
+/** Sets each annotation, each guarded by a `test` of the value read (or its absence). */
+function addAnnotations(current: Record<string, string> | undefined, wanted: Record<string, string>): JsonPatchOperation[] {
+  if (current === undefined) return [{ op: 'test', path: '/metadata/annotations', value: null }, { op: 'add', path: '/metadata/annotations', value: wanted }];
+  return Object.entries(wanted).flatMap(([key, value]): JsonPatchOperation[] => {
+    const path = `/metadata/annotations/${pointerToken(key)}`;
+    return [{ op: 'test', path, value: current[key] ?? null }, { op: 'add', path, value }];
+  });
+}
+
+/** What nodemeta holds on a node: its cordon (for an event id) and its load-balancer exclusion. */
+export function heldByNodemeta(node: NodeState): { cordonedFor: string | undefined; excludedFromLoadBalancers: boolean } {
+  const annotations = node.metadata.annotations ?? {};
+  return { cordonedFor: annotations[Annotations.cordoned], excludedFromLoadBalancers: annotations[Annotations.excludedFromLoadBalancers] !== undefined };
+}
+
 /**
- * The JSON patch that uncordons a node nodemeta cordoned: guarded by a `test` that the annotation
- * still holds the value we read (if it changed or went, the patch fails with 422 and we re-plan),
- * it removes the annotation and sets spec.unschedulable=false in one request.
+ * The JSON patch that gives a node back what nodemeta took, in one request, or undefined when
+ * nodemeta holds nothing on it:
+ * - its cordon: a `test` that the annotation still holds the value we read (if it changed or went,
+ *   the patch fails with 422 and we re-plan), the annotation removed, spec.unschedulable=false;
+ * - its load-balancer exclusion: nodemeta's annotation removed, and the label with it if it still
+ *   holds the value nodemeta wrote (a label changed since is someone else's now and stays).
  */
-export function uncordonPatch(cordonedFor: string): JsonPatchOperation[] {
-  return [
-    { op: 'test', path: CORDONED_PATH, value: cordonedFor },
-    { op: 'remove', path: CORDONED_PATH },
-    { op: 'add', path: '/spec/unschedulable', value: false },
-  ];
+export function releasePatch(node: NodeState): JsonPatchOperation[] | undefined {
+  const { cordonedFor, excludedFromLoadBalancers } = heldByNodemeta(node);
+  const ops: JsonPatchOperation[] = [];
+  if (cordonedFor !== undefined) {
+    ops.push({ op: 'test', path: CORDONED_PATH, value: cordonedFor }, { op: 'remove', path: CORDONED_PATH }, { op: 'add', path: '/spec/unschedulable', value: false });
+  }
+  if (excludedFromLoadBalancers) {
+    ops.push({ op: 'test', path: EXCLUDED_PATH, value: node.metadata.annotations?.[Annotations.excludedFromLoadBalancers] }, { op: 'remove', path: EXCLUDED_PATH });
+    if (node.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] === EXCLUDED) {
+      ops.push({ op: 'test', path: EXCLUDE_LABEL_PATH, value: EXCLUDED }, { op: 'remove', path: EXCLUDE_LABEL_PATH });
+    }
+  }
+  return ops.length === 0 ? undefined : ops;
 }

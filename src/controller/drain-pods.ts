@@ -20,9 +20,8 @@
 
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
-import { Backoff, type Random } from '../runtime/backoff.js';
-import type { Clock } from '../runtime/clock.js';
-import { sleep } from '../runtime/leader-election.js';
+import { Backoff, type Random } from '../time/backoff.js';
+import { sleep, type Clock } from '../time/clock.js';
 import { continueToken, type ListPage } from '../runtime/informer.js';
 import { drainPodOf } from './cluster-state.js';
 import type { DrainPod } from './maintenance/drain-plan.js';
@@ -288,7 +287,7 @@ export class DrainPods {
 
   private backoff(): Backoff {
     const baseMs = this.options.initialBackoffMs ?? 500;
-    return new Backoff({ baseMs, capMs: Math.max(baseMs, this.options.maxBackoffMs ?? 30_000), strategy: 'full', random: this.options.random ?? Math.random });
+    return new Backoff({ baseMs, capMs: Math.max(baseMs, this.options.maxBackoffMs ?? 30_000), random: this.options.random ?? Math.random });
   }
 }
 

@@ -16,6 +16,8 @@ export interface ControllerMetrics {
   invalidLabels: Counter<never>;
   apiWrites: Counter<'resource' | 'verb'>;
   isLeader: Gauge<never>;
+  /** 1 while dry run is in force (config dryRun or --dry-run). */
+  dryRun: Gauge<never>;
   configReloads: Counter<'result'>;
   eventsDropped: Counter<never>;
   evictions: Counter<'result'>;
@@ -30,6 +32,12 @@ export interface ControllerMetrics {
   protectQueueDepth: Gauge<never>;
   evictionsHeld: Counter<never>;
   eventsAggregated: Counter<never>;
+  notificationsSent: Counter<'sink'>;
+  notificationsFailed: Counter<'sink'>;
+  notificationsDropped: Counter<'sink'>;
+  notificationsRetries: Counter<'sink'>;
+  notificationsLatency: Histogram<'sink'>;
+  notificationsQueueDepth: Gauge<'sink'>;
 }
 
 export interface ControllerMetricsOptions {
@@ -42,6 +50,8 @@ export interface ControllerMetricsOptions {
   drainPodWatches?: () => number;
   /** Read at scrape time: nodes waiting for their taint and cordon (the fast path). */
   protectQueueDepth?: () => number;
+  /** Read at scrape time: notifications waiting per sink. */
+  notificationQueueDepths?: () => ReadonlyMap<string, number>;
 }
 
 export function createControllerMetrics(options: ControllerMetricsOptions): ControllerMetrics {
@@ -50,6 +60,7 @@ export function createControllerMetrics(options: ControllerMetricsOptions): Cont
   const nodesByPhase = options.nodesByPhase;
   const drainPodWatches = options.drainPodWatches;
   const protectQueueDepth = options.protectQueueDepth;
+  const notificationQueueDepths = options.notificationQueueDepths;
   return {
     reconcileDuration: new Histogram({
       name: 'nodemeta_controller_reconcile_duration_seconds',
@@ -95,6 +106,11 @@ export function createControllerMetrics(options: ControllerMetricsOptions): Cont
     isLeader: new Gauge({
       name: 'nodemeta_controller_is_leader',
       help: '1 while this replica holds the leader Lease (or runs without leader election), else 0.',
+      registers,
+    }),
+    dryRun: new Gauge({
+      name: 'nodemeta_controller_dry_run',
+      help: '1 while dry run is in force (configuration dryRun, or --dry-run): nothing is written to nodes, no pod is evicted, no approval is asked for.',
       registers,
     }),
     configReloads: new Counter({
@@ -183,6 +199,48 @@ export function createControllerMetrics(options: ControllerMetricsOptions): Cont
       name: 'nodemeta_controller_events_aggregated_total',
       help: 'Kubernetes Events folded into an existing Event (its count raised, or combined with similar ones) instead of written as new objects.',
       registers,
+    }),
+    notificationsSent: new Counter({
+      name: 'nodemeta_controller_notifications_sent_total',
+      help: 'Maintenance notifications a webhook sink delivered (the receiver answered 2xx), by sink.',
+      labelNames: ['sink'],
+      registers,
+    }),
+    notificationsFailed: new Counter({
+      name: 'nodemeta_controller_notifications_failed_total',
+      help: 'Maintenance notifications a sink gave up on: refused (a 4xx other than 408 and 429), or still failing after its maxAttempts, by sink.',
+      labelNames: ['sink'],
+      registers,
+    }),
+    notificationsDropped: new Counter({
+      name: 'nodemeta_controller_notifications_dropped_total',
+      help: "Maintenance notifications never sent: the sink's queue was full (queueSize), or the sink was removed from the configuration with notifications waiting, by sink.",
+      labelNames: ['sink'],
+      registers,
+    }),
+    notificationsRetries: new Counter({
+      name: 'nodemeta_controller_notifications_retries_total',
+      help: 'Notification requests retried after a 5xx, 429, 408, timeout or connection error, by sink.',
+      labelNames: ['sink'],
+      registers,
+    }),
+    notificationsLatency: new Histogram({
+      name: 'nodemeta_controller_notifications_latency_seconds',
+      help: "Time from a maintenance transition being recorded to the sink's receiver accepting its notification (queueing and retries included), by sink.",
+      labelNames: ['sink'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+      registers,
+    }),
+    notificationsQueueDepth: new Gauge({
+      name: 'nodemeta_controller_notifications_queue_depth',
+      help: 'Notifications waiting for a sink (the one being sent included), by sink; 0 on followers.',
+      labelNames: ['sink'],
+      registers,
+      collect() {
+        if (notificationQueueDepths === undefined) return;
+        this.reset();
+        for (const [sink, depth] of notificationQueueDepths()) this.set({ sink }, depth);
+      },
     }),
     evictionsHeld: new Counter({
       name: 'nodemeta_controller_evictions_held_total',

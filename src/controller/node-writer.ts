@@ -7,8 +7,8 @@
 //   the labels' Apply entry.
 // - NodeMetadata status: server-side apply on /status, field manager nodemeta-controller,
 //   force=true: those fields are the controller's alone (the agent applies its own).
-// - Cordon and uncordon: JSON patches guarded by `test` ops (cordon.ts), 409 or 422 →
-//   WriteConflictError.
+// - Cordon and release (uncordon, load-balancer exclusion removed): JSON patches guarded by `test`
+//   ops (cordon.ts), 409 or 422 → WriteConflictError.
 // - Evictions: POST pods/eviction (policy/v1) with the pod's uid as precondition, never a delete,
 //   so PodDisruptionBudgets hold. 429 (a PDB allows no disruption now) and the API server's 500 for a
 //   pod under several PDBs are "blocked" with the server's reason; 404 and a failed uid precondition
@@ -16,19 +16,21 @@
 // Every write first checks that this replica still leads; a write after a lost lease could undo
 // what the new leader just did.
 
-import { ApiException, PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
 import { API_VERSION, FIELD_MANAGER_CONTROLLER, GROUP, KIND, PLURAL, VERSION } from '../api/names.js';
 import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
 import { NotLeaderError, WriteConflictError, nodeStateOf, type EvictionResult, type NodeWriter } from './cluster-state.js';
-import type { ApiClients } from '../kube/api-clients.js';
-import { cordonPatch, uncordonPatch } from './cordon.js';
+import type { ApiClients } from '../kube/client-node/api-clients.js';
+import { fromClientNodeError, KubeApiError } from '../kube/errors.js';
+import { cordonPatch, releasePatch } from './cordon.js';
 import { labelApplyBody } from './labels.js';
+import { outOfServicePatch } from './out-of-service.js';
 import type { ApiResource, ApiVerb } from './metrics.js';
 import { protectionPatch } from './protection.js';
 import { taintsPatch } from './taints.js';
 
 export interface KubeNodeWriterOptions {
-  /** Rate-limited clients (kube/api-clients.ts); the fast path's writes go through `urgentCore`. */
+  /** Rate-limited clients (kube/client-node/api-clients.ts); the fast path's writes go through `urgentCore`. */
   clients: Pick<ApiClients, 'core' | 'custom' | 'urgentCore' | 'lowCustom'>;
   /** False once leadership is lost: every write is refused from then on. */
   isLeading: () => boolean;
@@ -53,7 +55,7 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
         );
         return nodeStateOf(node);
       } catch (error) {
-        throw classify(error, [409], `apply labels of node ${nodeName}`);
+        throw classify(error, [409], `apply labels of node ${nodeName}`, 'PATCH', `/api/v1/nodes/${nodeName}`);
       }
     },
 
@@ -70,7 +72,7 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
           setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
         )) as NodeMetadata;
       } catch (error) {
-        throw classify(error, [], `apply status of NodeMetadata ${name}`);
+        throw classify(error, [], `apply status of NodeMetadata ${name}`, 'PATCH', `/apis/${GROUP}/${VERSION}/${PLURAL}/${name}/status`);
       }
     },
 
@@ -78,8 +80,9 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
       try {
         return nodeStateOf(await core.readNode({ name: nodeName }));
       } catch (error) {
-        if (statusOf(error) === 404) return undefined;
-        throw classify(error, [], `read node ${nodeName}`);
+        const path = `/api/v1/nodes/${nodeName}`;
+        if (apiStatus(error, 'GET', path) === 404) return undefined;
+        throw classify(error, [], `read node ${nodeName}`, 'GET', path);
       }
     },
 
@@ -87,12 +90,20 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
       return patchNodeGuarded(node.metadata.name, protectionPatch(node, protection), `taint and cordon node ${node.metadata.name}`, urgentCore);
     },
 
-    async cordon(node, eventId) {
-      return patchNodeGuarded(node.metadata.name, cordonPatch(node, eventId), `cordon node ${node.metadata.name}`);
+    async cordon(node, eventId, cordonOptions) {
+      return patchNodeGuarded(node.metadata.name, cordonPatch(node, eventId, cordonOptions), `cordon node ${node.metadata.name}`);
     },
 
-    async uncordon(nodeName, cordonedFor) {
-      return patchNodeGuarded(nodeName, uncordonPatch(cordonedFor), `uncordon node ${nodeName}`);
+    async setOutOfService(node, wantedFor) {
+      const patch = outOfServicePatch(node, wantedFor);
+      if (patch === undefined) return node;
+      return patchNodeGuarded(node.metadata.name, patch, `${wantedFor === undefined ? 'remove the out-of-service taint from' : 'taint out-of-service'} node ${node.metadata.name}`, urgentCore);
+    },
+
+    async release(node) {
+      const patch = releasePatch(node);
+      if (patch === undefined) return node;
+      return patchNodeGuarded(node.metadata.name, patch, `uncordon node ${node.metadata.name}`);
     },
 
     async evictPod(pod): Promise<EvictionResult> {
@@ -107,15 +118,16 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
         await core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body });
         return { kind: 'evicted' };
       } catch (error) {
-        const status = statusOf(error);
-        const reason = evictionRefusal(error);
+        const path = `/api/v1/namespaces/${pod.namespace}/pods/${pod.name}/eviction`;
+        const status = apiStatus(error, 'POST', path);
+        const reason = evictionRefusal(fromClientNodeError(error, 'POST', path));
         if (status === 404) return { kind: 'gone' };
         // The name now belongs to another pod (the uid precondition failed): ours is gone.
         if (status === 409 && /precondition/i.test(reason)) return { kind: 'gone' };
         // 429: a PDB allows no disruption now. 409: the PDB changed under the eviction (retry).
         // 500 "more than one PodDisruptionBudget": the API server cannot evict it until an admin fixes the PDBs.
         if (status === 429 || status === 409 || (status === 500 && /PodDisruptionBudget/i.test(reason))) return { kind: 'blocked', reason };
-        throw classify(error, [], `evict pod ${pod.namespace}/${pod.name}`);
+        throw classify(error, [], `evict pod ${pod.namespace}/${pod.name}`, 'POST', path);
       }
     },
   };
@@ -127,52 +139,34 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
       return nodeStateOf(node);
     } catch (error) {
       // 422: a `test` op failed (what we based the patch on changed since we read it).
-      throw classify(error, [409, 422], what);
+      throw classify(error, [409, 422], what, 'PATCH', `/api/v1/nodes/${nodeName}`);
     }
   }
 }
 
 /** The API server's reason for refusing an eviction: its message and causes, e.g. the PDB that blocks. */
 function evictionRefusal(error: unknown): string {
-  const causes = (statusBody(error)?.details?.causes ?? []).map((cause) => cause.message).filter((message): message is string => typeof message === 'string');
-  return [messageOf(error), ...causes].join(': ').slice(0, 300);
+  if (!(error instanceof KubeApiError)) return error instanceof Error ? error.message : String(error);
+  const body = error.body as { message?: unknown; details?: { causes?: { message?: unknown }[] } } | undefined;
+  const causes = (body?.details?.causes ?? []).map((cause) => cause.message).filter((message): message is string => typeof message === 'string');
+  const message = typeof body?.message === 'string' ? body.message : error.message;
+  return [message, ...causes].join(': ').slice(0, 300);
 }
 
-/** The metav1.Status an ApiException carries (its body, parsed when it came as text). */
-function statusBody(error: unknown): { message?: unknown; details?: { causes?: { message?: unknown }[] } } | undefined {
-  if (!(error instanceof ApiException)) return undefined;
-  const body = error.body as unknown;
-  return (typeof body === 'string' ? safeParse(body) : body) as ReturnType<typeof statusBody>;
+/** The HTTP status the server answered with, when it answered (kube/errors.ts classifies). */
+function apiStatus(error: unknown, method: string, path: string): number | undefined {
+  const classified = fromClientNodeError(error, method, path);
+  return classified instanceof KubeApiError ? classified.status : undefined;
 }
 
-/** A client-node error as a WriteConflictError (for the given statuses) or an Error that says what failed. */
-function classify(error: unknown, conflictStatuses: number[], what: string): Error {
-  const status = statusOf(error);
-  const detail = messageOf(error);
-  if (status !== undefined && conflictStatuses.includes(status)) return new WriteConflictError(`${what}: ${status}: ${detail}`);
+/**
+ * A client-node error as a WriteConflictError (for the given statuses) or an Error that says, in one
+ * line, what failed: `cordon node n1: PATCH /api/v1/nodes/n1: 403 Forbidden: <the server's message>`.
+ */
+function classify(error: unknown, conflictStatuses: number[], what: string, method: string, path: string): Error {
   if (error instanceof NotLeaderError) return error;
-  return new Error(`${what}: ${status ?? 'request failed'}: ${detail}`, { cause: error });
+  const classified = fromClientNodeError(error, method, path);
+  const detail = classified instanceof Error ? classified.message : String(classified);
+  if (classified instanceof KubeApiError && conflictStatuses.includes(classified.status)) return new WriteConflictError(`${what}: ${detail}`);
+  return new Error(`${what}: ${detail}`, { cause: error });
 }
-
-export function statusOf(error: unknown): number | undefined {
-  if (error instanceof ApiException) return error.code;
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof ApiException) {
-    const message = statusBody(error)?.message;
-    return typeof message === 'string' ? message : String(error.body).slice(0, 300);
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-

@@ -9,7 +9,7 @@
 // the taints from taints.desiredTaints, the cordon the state machine's ensureCordon would make);
 // taking protection away (an event gone, a policy relaxed) is the full reconcile's job alone.
 
-import { Annotations } from '../api/names.js';
+import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../api/names.js';
 import { MaintenancePhase, observationOf, type NodeMetadata } from '../api/nodemetadata.js';
 import type { NodeState } from './cluster-state.js';
 import type { ControllerConfig } from './config.js';
@@ -22,13 +22,15 @@ export interface Protection {
   taints?: Taint[];
   /** Cordon for this event id (spec.unschedulable and the nodemeta.io/cordoned annotation). */
   cordonFor?: string;
+  /** With the cordon: the load-balancer exclusion label too (drain.excludeFromLoadBalancers). */
+  excludeFromLoadBalancers?: boolean;
 }
 
 /**
  * What the node lacks of the protection its active event calls for now, or undefined when it
  * lacks nothing (or nothing is due). Only a due Drain or Cordon action, or a spot reclaim, is urgent.
  */
-export function missingProtection(node: NodeState, nodeMetadata: NodeMetadata | undefined, config: Pick<ControllerConfig, 'policy'>, now: Date): Protection | undefined {
+export function missingProtection(node: NodeState, nodeMetadata: NodeMetadata | undefined, config: Pick<ControllerConfig, 'policy' | 'drain'>, now: Date): Protection | undefined {
   const status = nodeMetadata?.status;
   const observation = observationOf(status);
   if (observation === undefined) return undefined;
@@ -50,7 +52,10 @@ export function missingProtection(node: NodeState, nodeMetadata: NodeMetadata | 
   if (next !== undefined) protection.taints = next;
   // A node someone else cordoned stays theirs (no annotation of ours is added); a node nodemeta cordoned
   // for another event is protected already, and the full reconcile re-labels the cordon.
-  if (node.spec?.unschedulable !== true) protection.cordonFor = active.eventId;
+  if (node.spec?.unschedulable !== true) {
+    protection.cordonFor = active.eventId;
+    protection.excludeFromLoadBalancers = config.drain.excludeFromLoadBalancers;
+  }
   return protection.taints === undefined && protection.cordonFor === undefined ? undefined : protection;
 }
 
@@ -62,7 +67,7 @@ export function missingProtection(node: NodeState, nodeMetadata: NodeMetadata | 
 export function protectionPatch(node: NodeState, protection: Protection): JsonPatchOperation[] {
   const ops: JsonPatchOperation[] = [];
   if (protection.taints !== undefined) ops.push(...taintsPatch(node.spec?.taints, protection.taints));
-  if (protection.cordonFor !== undefined) ops.push(...cordonPatch(node, protection.cordonFor));
+  if (protection.cordonFor !== undefined) ops.push(...cordonPatch(node, protection.cordonFor, { excludeFromLoadBalancers: protection.excludeFromLoadBalancers === true }));
   return ops;
 }
 
@@ -72,5 +77,8 @@ export function describeProtection(node: NodeState, protection: Protection): str
   const added = (protection.taints ?? []).filter((taint) => isNodemetaTaint(taint) && !before.has(`${taint.key}=${taint.value ?? ''}:${taint.effect}`));
   const parts = added.map((taint) => `tainted ${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect}`);
   if (protection.cordonFor !== undefined) parts.push(`cordoned (${Annotations.cordoned}=${protection.cordonFor})`);
+  if (protection.cordonFor !== undefined && protection.excludeFromLoadBalancers === true && node.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] === undefined) {
+    parts.push(`excluded from load balancers (${EXCLUDE_FROM_LOAD_BALANCERS_LABEL})`);
+  }
   return parts.join(', ');
 }

@@ -11,25 +11,34 @@
 // Conflicts: a write that loses a race (409, or a failed JSON-patch `test`) is re-planned from a
 // fresh read a few times; if it keeps losing, reconcile throws and the work queue retries the key
 // with backoff. Nothing is ever forced onto the Node.
+// Dry run (config dryRun): the cache and writer are dry-run.ts's simulation, which decides and reports
+// each node write instead of sending it; the reports of real writes here then stay quiet, and the
+// status holds what a real run would reach, marked (dry-run-status.ts).
 
-import { Annotations, Conditions, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
+import { Conditions, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
 import { MaintenancePhase, observationOf, setCondition, type Condition, type ConditionUpdate, type ControllerStatus, type MaintenanceStatus, type NodeMetadata } from '../api/nodemetadata.js';
 import type { Observation } from '../api/observation.js';
 import type { EventRecorder, ObjectReference } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../time/clock.js';
 import type { Semaphore } from '../runtime/semaphore.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import { WriteConflictError, type ClusterCache, type NodeState, type NodeWriter } from './cluster-state.js';
 import { drainBudget, type ControllerConfig } from './config.js';
+import { describeEvictions } from './dry-run.js';
+import { conditionInDryRun, maintenanceToDecide, maintenanceToStore, stepEvents, type AfterDryRunFacts } from './dry-run-status.js';
+import { heldByNodemeta } from './cordon.js';
 import { desiredLabels, labeledCondition, ownedLabelKeys, planLabelChanges, type DesiredLabels, type LabelPlan } from './labels.js';
 import { approvalReady } from './maintenance/approval.js';
 import { planDrain, type DrainPod } from './maintenance/drain-plan.js';
 import { EvictionLedger, evictPods, type EvictionReport } from './maintenance/evictor.js';
-import { describeStatus, idleStep, nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep } from './maintenance/state-machine.js';
+import { describeStatus, idleStep, nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep, type NodeFacts } from './maintenance/state-machine.js';
 import type { WaveGate } from './maintenance/wave-gate.js';
+import type { NotificationOutbox } from './notifications/notifier.js';
+import { OUT_OF_SERVICE_TAINT, outOfServiceFor, outOfServicePatch } from './out-of-service.js';
 import { describeProtection, missingProtection } from './protection.js';
 import { ReadYourWrites } from './read-your-writes.js';
+import { sameJson } from './same-json.js';
 import { StatusReports } from './status-reports.js';
 import { msUntilStart, planActions, rulesFor, selectActive, triggersFrom, type PlannedAction } from './policy.js';
 import { desiredTaints, isNodemetaTaint, mergeTaints, type Taint } from './taints.js';
@@ -66,6 +75,11 @@ export interface ReconcilerOptions {
    * once (status-reports.ts); absent, each reconcile waits for its own.
    */
   statusReportWriters?: number;
+  /**
+   * Maintenance notifications (notifications/notifier.ts): a step's transitions are recorded in the
+   * status it writes, and what is stored and unsent goes to the sinks. Absent: none.
+   */
+  notifications?: NotificationOutbox;
 }
 
 /** How soon to look again at a node whose maintenance waits for the caches to be warm. */
@@ -127,21 +141,29 @@ export class NodeReconciler {
     const observation = observationOf(nodeMetadata?.status);
 
     const desired = desiredLabels(observation, config.labels);
-    const labels = await this.reconcileLabels(node, desired, cacheWarm);
+    const labels = await this.reconcileLabels(node, desired, cacheWarm, config.dryRun);
     if (labels.node === undefined) return {};
     node = this.remember(node, labels.node);
 
     const rules = rulesFor(config.policy, observation?.provider, nodeMetadata?.spec);
     const plans = planActions(triggersFrom(observation?.events ?? [], observation?.spot), rules, now);
-    const currentEventId = handledEventId(nodeMetadata?.status?.maintenance);
-    const tainted = await this.reconcileTaints(node, observation, rules, now, cacheWarm, currentEventId);
+    // What a real run picks up after a dry run from (dry-run-status.ts).
+    const held = heldByNodemeta(node);
+    const afterDryRun = { announced: new Set(plans.map((plan) => plan.eventId)), nodemetaHoldsNode: held.cordonedFor !== undefined || held.excludedFromLoadBalancers };
+    const currentEventId = handledEventId(maintenanceToDecide(nodeMetadata?.status?.maintenance, config.dryRun, afterDryRun));
+    const tainted = await this.reconcileTaints(node, observation, rules, now, cacheWarm, currentEventId, config.dryRun);
     if (tainted === undefined) return {};
     node = this.remember(node, tainted);
+    if (cacheWarm) {
+      const outOfService = await this.reconcileOutOfService(node, outOfServiceFor(node, observation, rules, now, config.outOfServiceTaint), config.dryRun);
+      if (outOfService === undefined) return {};
+      node = this.remember(node, outOfService);
+    }
 
     let maintenanceWait: number | undefined;
     if (nodeMetadata !== undefined) {
       const active = selectActive(plans, currentEventId);
-      maintenanceWait = await this.reconcileMaintenance(node, nodeMetadata, observation, desired, labels.plan, active, { now, cacheWarm, config });
+      maintenanceWait = await this.reconcileMaintenance(node, nodeMetadata, observation, desired, labels.plan, active, afterDryRun, { now, cacheWarm, config });
     } else {
       this.forgetNode(nodeName);
     }
@@ -175,16 +197,20 @@ export class NodeReconciler {
     let node = this.writtenNodes.read(nodeName, cache.node(nodeName));
     const nodeMetadata = this.writtenNodeMetadatas.read(nodeName, cache.nodeMetadata(nodeName));
     const now = new Date(this.options.clock.now());
+    const config = this.options.config();
     for (let attempt = 0; node !== undefined; attempt++) {
-      const protection = missingProtection(node, nodeMetadata, this.options.config(), now);
+      const protection = missingProtection(node, nodeMetadata, config, now);
       if (protection === undefined) break;
       try {
         const written = await writer.protect(node, protection);
         const what = describeProtection(node, protection);
         this.remember(node, written);
-        logger.info('node protected', { node: nodeName, what, eventId: protection.cordonFor });
-        this.options.events.record(nodeRef(written), 'Normal', protection.cordonFor === undefined ? 'TaintsUpdated' : 'Cordoned', `maintenance due: ${what}`);
-        if (protection.cordonFor !== undefined) this.observeCordon(nodeName, protection.cordonFor, this.options.clock.now());
+        // In dry run the writer reported what it did not send.
+        if (!config.dryRun) {
+          logger.info('node protected', { node: nodeName, what, eventId: protection.cordonFor });
+          this.options.events.record(nodeRef(written), 'Normal', protection.cordonFor === undefined ? 'TaintsUpdated' : 'Cordoned', `maintenance due: ${what}`);
+          if (protection.cordonFor !== undefined) this.observeCordon(nodeName, protection.cordonFor, this.options.clock.now());
+        }
         break;
       } catch (error) {
         node = await this.afterConflict(error, attempt, nodeName, 'taint and cordon');
@@ -216,7 +242,7 @@ export class NodeReconciler {
 
   // ---- labels ----
 
-  private async reconcileLabels(start: NodeState, desired: DesiredLabels, cacheWarm: boolean): Promise<{ node: NodeState | undefined; plan: LabelPlan }> {
+  private async reconcileLabels(start: NodeState, desired: DesiredLabels, cacheWarm: boolean, dryRun: boolean): Promise<{ node: NodeState | undefined; plan: LabelPlan }> {
     const plan = (node: NodeState) => planLabelChanges(node.metadata.labels, ownedLabelKeys(node.metadata.managedFields, FIELD_MANAGER_CONTROLLER), desired, { cacheWarm });
     let node: NodeState | undefined = start;
     let current = plan(node);
@@ -229,7 +255,7 @@ export class NodeReconciler {
         current = plan(node);
         continue;
       }
-      this.reportLabelWrite(node, current);
+      if (!dryRun) this.reportLabelWrite(node, current);
       // The apply's result is the new truth; planning from it must give "nothing to do".
       return { node, plan: plan(node) };
     }
@@ -254,6 +280,7 @@ export class NodeReconciler {
     now: Date,
     cacheWarm: boolean,
     currentEventId: string | undefined,
+    dryRun: boolean,
   ): Promise<NodeState | undefined> {
     const wanted = desiredTaints(observation?.events ?? [], observation?.spot, rules, now, currentEventId);
     let node: NodeState | undefined = start;
@@ -263,7 +290,7 @@ export class NodeReconciler {
       if (next === undefined) return node;
       try {
         const written = await this.options.writer.patchTaints(node.metadata.name, current, next);
-        this.reportTaintWrite(written, current, next);
+        if (!dryRun) this.reportTaintWrite(written, current, next);
         return written;
       } catch (error) {
         node = await this.afterConflict(error, attempt, node.metadata.name, 'taints');
@@ -283,6 +310,32 @@ export class NodeReconciler {
     this.options.events.record(nodeRef(node), 'Normal', 'TaintsUpdated', parts.join('; '));
   }
 
+  /** The out-of-service taint as outOfServiceFor wants it (out-of-service.ts): one guarded write. */
+  private async reconcileOutOfService(start: NodeState, wantedFor: string | undefined, dryRun: boolean): Promise<NodeState | undefined> {
+    let node: NodeState | undefined = start;
+    for (let attempt = 0; ; attempt++) {
+      const before: NodeState = node;
+      if (outOfServicePatch(before, wantedFor) === undefined) return before;
+      try {
+        const written = await this.options.writer.setOutOfService(before, wantedFor);
+        const fields = { node: before.metadata.name, taint: `${OUT_OF_SERVICE_TAINT.key}=${OUT_OF_SERVICE_TAINT.value}:${OUT_OF_SERVICE_TAINT.effect}` };
+        if (dryRun) {
+          // The writer reported what it did not send.
+        } else if (wantedFor !== undefined) {
+          this.options.logger.warn('node tainted out-of-service: its event ended the VM and the node is NotReady', { ...fields, eventId: wantedFor });
+          this.options.events.record(nodeRef(before), 'Warning', 'OutOfService', `${fields.taint} added: event ${wantedFor} has started and the node is NotReady; its pods are deleted and their volumes detached`);
+        } else {
+          this.options.logger.info('out-of-service taint removed', fields);
+          this.options.events.record(nodeRef(before), 'Normal', 'BackInService', `${fields.taint} removed: the node is Ready again, or its event is gone`);
+        }
+        return written;
+      } catch (error) {
+        node = await this.afterConflict(error, attempt, before.metadata.name, 'out-of-service taint');
+        if (node === undefined) return undefined;
+      }
+    }
+  }
+
   // ---- maintenance and NodeMetadata status ----
 
   /**
@@ -296,27 +349,32 @@ export class NodeReconciler {
     desired: DesiredLabels,
     plan: LabelPlan,
     active: PlannedAction | undefined,
+    afterDryRun: AfterDryRunFacts,
     context: { now: Date; cacheWarm: boolean; config: ControllerConfig },
   ): Promise<number | undefined> {
     const name = start.metadata.name;
     // A report handed over and not yet seen in the cache counts as written (read-your-writes):
     // else every reconcile until then would hand over the same report again, with a new time.
     const reported = this.statusReports?.latest(name);
-    const status = reported === undefined ? (nodeMetadata.status ?? {}) : { ...nodeMetadata.status, conditions: reported.conditions, observedGeneration: reported.observedGeneration };
+    const status = reported === undefined ? (nodeMetadata.status ?? {}) : { ...nodeMetadata.status, conditions: reported.conditions, observedGeneration: reported.observedGeneration, notifications: reported.notifications };
+    // Pending notifications as stored (a new leader's first look sends what the old one left).
+    this.options.notifications?.track(name, nodeMetadata);
     // Cold caches (an informer relisting after an error) may show a node without its pods or a peer
     // without its phase: a drain would look finished, a budget free. Nothing moves until they are warm.
     if (!context.cacheWarm) return COLD_CACHE_RETRY_MS;
+    const { dryRun } = context.config;
+    const decideFrom = withMaintenanceToDecide(nodeMetadata, dryRun, afterDryRun);
     let node = start;
     let step: MaintenanceStep;
     for (let attempt = 0; ; attempt++) {
-      const decided = this.decideMaintenance(node, nodeMetadata, observation, active, context);
+      const decided = this.decideMaintenance(node, decideFrom, observation, active, context);
       if (decided === 'pods-pending') return PODS_PENDING_RETRY_MS;
       step = decided;
       // Synchronously with the decision (see drainSlots).
       if (step.status.phase === MaintenancePhase.Draining) this.drainSlots.add(name);
       else this.drainSlots.delete(name);
       try {
-        node = await this.applyNodeActions(node, step.actions, context.now);
+        node = await this.applyNodeActions(node, step.actions, context.now, dryRun);
         break;
       } catch (error) {
         const fresh = await this.afterConflict(error, attempt, name, 'cordon');
@@ -327,18 +385,28 @@ export class NodeReconciler {
 
     const generation = nodeMetadata.metadata.generation;
     const ours = (status.conditions ?? []).filter((condition) => CONTROLLER_CONDITIONS.includes(condition.type));
-    const labeled = labeledCondition(desired, plan, generation);
-    const conditions = withDrainedCondition(setCondition(ours, labeled, context.now), step.status, generation, context.now);
-    const next: ControllerStatus = { maintenance: step.status, conditions };
+    const labeledNow = labeledCondition(desired, plan, generation);
+    const labeled = dryRun ? conditionInDryRun(labeledNow) : labeledNow;
+    const conditions = withDrainedCondition(setCondition(ours, labeled, context.now), step.status, generation, context.now, dryRun);
+    // In dry run: marked, and `wouldApprove` instead of `approve` (dry-run-status.ts).
+    const maintenance = maintenanceToStore(step.status, status.maintenance, dryRun);
+    const next: ControllerStatus = { maintenance, conditions };
     if (generation !== undefined) next.observedGeneration = generation;
+    // The step's transitions are recorded in this same write (a transition always changes the
+    // maintenance status, so it is never a report); notifications sent since are left out.
+    const notifications = this.options.notifications?.next(name, status.notifications, { ...step, status: maintenance }, context.now);
+    if (notifications !== undefined) next.notifications = notifications;
     const unchanged =
-      sameJson(conditions, ours) && sameJson(status.maintenance, step.status) && (generation === undefined || status.observedGeneration === generation);
+      sameJson(conditions, ours) &&
+      sameJson(status.maintenance, maintenance) &&
+      sameJson(status.notifications, notifications) &&
+      (generation === undefined || status.observedGeneration === generation);
     if (!unchanged) {
       // Conditions alone (or a first phase None) are a report: like Events they wait behind the
       // work, off the reconcile's path when a reporter is configured. A maintenance step is state
       // others wait on: written here, never overtaken by an older report (supersede).
       const idle = (maintenance: MaintenanceStatus | undefined) => maintenance === undefined || maintenance.phase === MaintenancePhase.None;
-      const report = sameJson(status.maintenance, step.status) || (idle(status.maintenance) && idle(step.status));
+      const report = sameJson(status.maintenance, maintenance) || (idle(status.maintenance) && idle(maintenance));
       let recorded = true;
       if (report && this.statusReports !== undefined) {
         recorded = this.statusReports.submit(name, next);
@@ -346,17 +414,19 @@ export class NodeReconciler {
         await this.statusReports?.supersede(name);
         const written = await this.options.writer.applyControllerStatus(name, next, { report });
         this.writtenNodeMetadatas.wrote(name, nodeMetadata, written);
+        this.options.notifications?.track(name, written);
       }
-      if (recorded && !sameJson(conditions, ours)) this.reportLabeledChange(node, ours, labeled, desired, plan);
-      if (recorded) this.reportPhaseChange(node, status.maintenance, step.status);
+      if (recorded && !sameJson(conditions, ours)) this.reportLabeledChange(node, ours, labeledNow, desired, plan);
+      if (recorded) this.reportPhaseChange(node, status.maintenance, maintenance);
     }
 
     // The step's Events once its status is written, before its evictions: DrainStarted comes before
     // any EvictionBlocked it leads to.
-    for (const action of step.actions) {
-      if (action.kind === 'Emit') this.options.events.record(nodeRef(node), action.type, action.reason, action.message);
+    for (const event of stepEvents(step.actions, dryRun, decideFrom.status?.maintenance?.approve)) {
+      this.options.events.record(nodeRef(node), event.type, event.reason, event.message);
     }
     let heldMs: number | undefined;
+    let evictedInDryRun = false;
     for (const action of step.actions) {
       if (action.kind !== 'EvictPods') continue;
       // Other nodes of the wave are not all cordoned yet: an evicted pod could land on one of them.
@@ -365,13 +435,16 @@ export class NodeReconciler {
         this.options.counters?.evictionsHeld?.inc();
         continue;
       }
-      this.reportEvictions(node, await evictPods(name, action.pods, { writer: this.options.writer, ledger: this.evictions, clock: this.options.clock, limit: this.options.evictionLimit }));
+      this.reportEvictions(node, await evictPods(name, action.pods, { writer: this.options.writer, ledger: this.evictions, clock: this.options.clock, limit: this.options.evictionLimit }), dryRun);
+      evictedInDryRun ||= dryRun;
     }
     if (step.status.phase !== MaintenancePhase.Draining && step.status.phase !== MaintenancePhase.Failed) {
       this.evictions.forget(name);
       this.options.waveGate?.forget(name);
       this.options.cache.releasePods(name);
     }
+    // In dry run the pods of the evictions are gone at once, and no pod watch will say so: look again now.
+    if (evictedInDryRun) return 0;
     // A refused eviction is tried again after its backoff: the next step's wait counts it.
     if (heldMs === undefined) return step.requeueAfterMs;
     return step.requeueAfterMs === undefined ? heldMs : Math.min(step.requeueAfterMs, heldMs);
@@ -394,7 +467,7 @@ export class NodeReconciler {
     const handling = current !== undefined && current.phase !== MaintenancePhase.None && current.phase !== MaintenancePhase.Completed;
     if (active === undefined && !handling) {
       this.options.cache.releasePods(node.metadata.name);
-      return idleStep(current);
+      return idleStep(current, nodeFacts(node), context.cacheWarm);
     }
     const input = this.maintenanceInput(node, nodeMetadata, observation, active, context, []);
     const first = nextMaintenanceStep(input);
@@ -411,6 +484,7 @@ export class NodeReconciler {
 
   /** What this process remembers of a node that is gone (or has no NodeMetadata any more). */
   private forgetNode(name: string): void {
+    this.options.notifications?.forget(name);
     this.drainSlots.delete(name);
     this.evictions.forget(name);
     this.eventSeen.delete(name);
@@ -440,7 +514,9 @@ export class NodeReconciler {
       // "Drained" of a node we just moved on would start maintenance on a node with pods.
       const index = fleet.vmIndex();
       const named = event.resources.map((vm) => index.nodesByVmName.get(vm.toLowerCase())).filter((peer) => peer !== undefined);
-      const phases = new Map(named.map((peer) => [peer, (peer === name ? nodeMetadata : this.writtenNodeMetadatas.read(peer, cache.nodeMetadata(peer)))?.status?.maintenance]));
+      // A real run does not count a peer's simulated Drained of a dry run (dry-run-status.ts).
+      const phaseOf = (peer: string) => (peer === name ? nodeMetadata.status?.maintenance : maintenanceToDecide(this.writtenNodeMetadatas.read(peer, cache.nodeMetadata(peer))?.status?.maintenance, config.dryRun));
+      const phases = new Map(named.map((peer) => [peer, phaseOf(peer)]));
       resourcesDrained = approvalReady({ id: event.id, resources: event.resources }, index, phases);
     }
     const handledEventId = nodeMetadata.status?.maintenance?.eventId;
@@ -448,7 +524,7 @@ export class NodeReconciler {
       current: nodeMetadata.status?.maintenance,
       active,
       provider: observation?.provider,
-      node: { unschedulable: node.spec?.unschedulable === true, cordonedFor: node.metadata.annotations?.[Annotations.cordoned], ready: node.ready ?? false },
+      node: nodeFacts(node),
       pods: planDrain(pods, config.drain, now, active?.deadline),
       evictions: this.evictions.attempts(name),
       budget: { draining: drainingPeers.size, limit: drainBudget(config.drain.maxConcurrentDrains, fleet.managedCount()) },
@@ -464,26 +540,39 @@ export class NodeReconciler {
   }
 
   /** Cordon and Uncordon, each one guarded write; a lost race throws WriteConflictError for a re-plan. */
-  private async applyNodeActions(start: NodeState, actions: readonly Action[], now: Date): Promise<NodeState> {
+  private async applyNodeActions(start: NodeState, actions: readonly Action[], now: Date, dryRun: boolean): Promise<NodeState> {
     let node = start;
     const name = node.metadata.name;
+    // In dry run the writer reports what it did not send: no log of a write here.
     for (const action of actions) {
       if (action.kind === 'Cordon') {
-        node = this.remember(node, await this.options.writer.cordon(node, action.eventId));
-        this.options.logger.info('node cordoned', { node: name, eventId: action.eventId });
+        const excludeFromLoadBalancers = this.options.config().drain.excludeFromLoadBalancers;
+        node = this.remember(node, await this.options.writer.cordon(node, action.eventId, { excludeFromLoadBalancers }));
+        if (dryRun) continue;
+        this.options.logger.info('node cordoned', { node: name, eventId: action.eventId, excludedFromLoadBalancers: heldByNodemeta(node).excludedFromLoadBalancers });
         this.observeCordon(name, action.eventId, now.getTime());
       } else if (action.kind === 'Uncordon') {
-        const cordonedFor = node.metadata.annotations?.[Annotations.cordoned];
-        if (cordonedFor === undefined) continue;
-        node = this.remember(node, await this.options.writer.uncordon(name, cordonedFor));
-        this.options.logger.info('node uncordoned', { node: name, cordonedFor });
+        const held = heldByNodemeta(node);
+        if (held.cordonedFor === undefined && !held.excludedFromLoadBalancers) continue;
+        node = this.remember(node, await this.options.writer.release(node));
+        if (dryRun) continue;
+        if (held.cordonedFor !== undefined) this.options.logger.info('node uncordoned', { node: name, cordonedFor: held.cordonedFor, loadBalancerExclusionRemoved: held.excludedFromLoadBalancers });
+        else this.options.logger.info('load-balancer exclusion removed', { node: name });
       }
     }
     return node;
   }
 
-  private reportEvictions(node: NodeState, reports: readonly EvictionReport[]): void {
+  private reportEvictions(node: NodeState, reports: readonly EvictionReport[], dryRun: boolean): void {
     const name = node.metadata.name;
+    if (dryRun) {
+      // Nothing was evicted: one Event tells which pods a real run would have evicted.
+      const pods = reports.filter((report) => report.outcome.kind === 'evicted').map((report) => report.pod);
+      if (pods.length === 0) return;
+      this.options.logger.info('dry run: evictions not sent', { node: name, pods: pods.map((pod) => `${pod.namespace}/${pod.name}`) });
+      this.options.events.record(nodeRef(node), 'Normal', 'DryRun', describeEvictions(pods));
+      return;
+    }
     for (const { pod, outcome, newlyBlocked } of reports) {
       this.options.counters?.evictions?.inc({ result: outcome.kind });
       if (outcome.kind === 'evicted') this.options.logger.info('pod evicted', { node: name, pod: `${pod.namespace}/${pod.name}`, gracePeriodSeconds: pod.gracePeriodSeconds });
@@ -498,9 +587,10 @@ export class NodeReconciler {
     const name = node.metadata.name;
     if ((before?.phase ?? MaintenancePhase.None) === after.phase && before?.eventId === after.eventId) return;
     this.options.counters?.maintenanceTransitions?.inc({ phase: after.phase });
-    this.options.logger.info('maintenance phase', { node: name, from: before?.phase ?? 'None', to: after.phase, eventId: after.eventId, eventType: after.eventType });
+    this.options.logger.info('maintenance phase', { node: name, from: before?.phase ?? 'None', to: after.phase, eventId: after.eventId, eventType: after.eventType, ...(after.dryRun === true ? { dryRun: true } : {}) });
     if (after.phase === MaintenancePhase.Scheduled && after.eventId !== undefined && before?.eventId !== after.eventId) this.noticeEvent(name, after.eventId);
-    if (after.phase === MaintenancePhase.Drained && before?.phase === MaintenancePhase.Draining && after.startedTime !== undefined && after.drainedTime !== undefined) {
+    // A simulated drain took no time worth measuring.
+    if (after.dryRun !== true && after.phase === MaintenancePhase.Drained && before?.phase === MaintenancePhase.Draining && after.startedTime !== undefined && after.drainedTime !== undefined) {
       this.options.counters?.drainDuration?.observe((Date.parse(after.drainedTime) - Date.parse(after.startedTime)) / 1000);
     }
     if (after.phase === MaintenancePhase.Completed || after.phase === MaintenancePhase.None) this.eventSeen.delete(name);
@@ -535,8 +625,9 @@ function handledEventId(maintenance: MaintenanceStatus | undefined): string | un
  * The Drained condition follows the drain: True once the node is empty (Drained, Approved), False
  * while it drains or after a failed drain, absent when no drain is under way.
  */
-function withDrainedCondition(conditions: Condition[], maintenance: MaintenanceStatus, observedGeneration: number | undefined, now: Date): Condition[] {
-  const update = drainedCondition(maintenance, observedGeneration);
+function withDrainedCondition(conditions: Condition[], maintenance: MaintenanceStatus, observedGeneration: number | undefined, now: Date, dryRun: boolean): Condition[] {
+  const drained = drainedCondition(maintenance, observedGeneration);
+  const update = dryRun && drained !== undefined ? conditionInDryRun(drained) : drained;
   if (update === undefined) {
     const kept = conditions.filter((condition) => condition.type !== Conditions.drained);
     return kept.length === conditions.length ? conditions : kept;
@@ -573,13 +664,19 @@ function nodeRef(node: NodeState): ObjectReference {
   return ref;
 }
 
-/** Structural equality of plain JSON data, key order aside. */
-function sameJson(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
+/** The node as the state machine sees it. */
+function nodeFacts(node: NodeState): NodeFacts {
+  const held = heldByNodemeta(node);
+  return { unschedulable: node.spec?.unschedulable === true, cordonedFor: held.cordonedFor, excludedFromLoadBalancers: held.excludedFromLoadBalancers, ready: node.ready ?? false };
 }
 
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([x], [y]) => (x < y ? -1 : 1))) : v,
-  );
+/** `nodeMetadata` with the maintenance status the state machine decides from (dry-run-status.ts). */
+function withMaintenanceToDecide(nodeMetadata: NodeMetadata, dryRun: boolean, afterDryRun: AfterDryRunFacts): NodeMetadata {
+  const stored = nodeMetadata.status?.maintenance;
+  const decideFrom = maintenanceToDecide(stored, dryRun, afterDryRun);
+  if (decideFrom === stored) return nodeMetadata;
+  const status = { ...nodeMetadata.status };
+  if (decideFrom === undefined) delete status.maintenance;
+  else status.maintenance = decideFrom;
+  return { ...nodeMetadata, status };
 }

@@ -11,8 +11,8 @@
 
 import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
 import type { Logger } from '../observability/logger.js';
-import { Backoff, type Random } from '../runtime/backoff.js';
-import type { Clock, TimerHandle } from '../runtime/clock.js';
+import { Backoff, type Random } from '../time/backoff.js';
+import type { Clock, TimerHandle } from '../time/clock.js';
 import { NotLeaderError } from './cluster-state.js';
 
 export interface StatusReportsOptions {
@@ -141,7 +141,7 @@ export class StatusReports {
       // Retried after a backoff, unless a newer report (or the step's write) takes its place meanwhile.
       let backoff = this.failures.get(name);
       if (backoff === undefined) {
-        backoff = new Backoff({ baseMs: 500, capMs: 30_000, strategy: 'full', random: this.options.random ?? Math.random });
+        backoff = new Backoff({ baseMs: 500, capMs: 30_000, random: this.options.random ?? Math.random });
         this.failures.set(name, backoff);
       }
       const delay = backoff.next();

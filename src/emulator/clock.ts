@@ -1,15 +1,12 @@
-// Time for the emulator's rules (rate limits, token TTLs, event lifecycles, fault windows, the
-// scenario timeline). Passed in, never global, so tests can drive time by hand.
+// The emulator's settable clock. Its rules (rate limits, token TTLs, event lifecycles, fault
+// windows, the scenario timeline) read only the time: they take `Pick<Clock, 'now'>` of the one
+// Clock type (src/time/clock.ts), the system clock when served, this one when a test or a scenario
+// drives time by hand.
 
-export interface Clock {
-  /** Milliseconds since the Unix epoch. */
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
+import type { Clock } from '../time/clock.js';
 
 /** A clock that moves only when told to. */
-export class ManualClock implements Clock {
+export class ManualClock implements Pick<Clock, 'now'> {
   private current: number;
 
   constructor(start: number | string = '2026-11-22T10:00:00Z') {

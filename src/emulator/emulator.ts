@@ -7,7 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import type { ProviderName } from '../api/observation.js';
 import { type Logger, silentLogger } from '../observability/logger.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, systemClock } from '../time/clock.js';
 import { Fleet, type Settings } from './fleet.js';
 import { modelFor, serviceFor } from './providers.js';
 import { applyScenario, checkScenario, parseScenario, type Scenario } from './scenario.js';
@@ -26,7 +26,7 @@ export interface EmulatorOptions {
   vms?: number;
   /** Overrides the scenario's settings. */
   settings?: Partial<Settings>;
-  clock?: Clock;
+  clock?: Pick<Clock, 'now'>;
   logger?: Logger;
   /** How often the timeline and event lifecycles are brought up to the clock between requests (ms, default 200). */
   tickIntervalMs?: number;

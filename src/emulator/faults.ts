@@ -2,7 +2,7 @@
 // to 70 s", 500, slowness, dropped connections, a cut-off body), for the next N matching requests,
 // for a time window, or until cleared.
 
-import type { Clock } from './clock.js';
+import type { Clock } from '../time/clock.js';
 import { expectKeys, expectObject, InputError, optionalInteger, optionalString } from './validation.js';
 
 export const FAULT_KINDS = ['status', 'delay', 'reset', 'malformed'] as const;
@@ -72,7 +72,7 @@ export class FaultSet {
   private faults: Fault[] = [];
   private nextId = 1;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(private readonly clock: Pick<Clock, 'now'>) {}
 
   add(spec: FaultSpec): Fault {
     const fault: Fault = { ...spec, id: `f-${this.nextId++}` };

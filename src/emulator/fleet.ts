@@ -3,7 +3,7 @@
 // the scenario timeline or a VM's own request makes goes through here.
 
 import type { ProviderName, Tag } from '../api/observation.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../time/clock.js';
 import { isoSeconds, parseTime } from './durations.js';
 import { advanceEvent, type FleetEvent, parseEvent, startEvent } from './events.js';
 import { FaultSet } from './faults.js';
@@ -87,7 +87,7 @@ export class Fleet {
 
   constructor(
     readonly model: ProviderModel,
-    readonly clock: Clock,
+    readonly clock: Pick<Clock, 'now'>,
     settings: Partial<Settings> = {},
   ) {
     this.faults = new FaultSet(clock);
@@ -179,7 +179,10 @@ export class Fleet {
     const patch: VmPatch = {};
     if (body.instance !== undefined) patch.instance = this.model.checkInstancePatch(body.instance, at('instance'), currentInstance);
     if (body.network !== undefined) patch.network = this.model.checkNetwork(body.network, at('network'));
-    if (body.tags !== undefined) patch.tags = parseTags(body.tags, at('tags'));
+    if (body.tags !== undefined) {
+      patch.tags = parseTags(body.tags, at('tags'));
+      this.model.checkTags(patch.tags, at('tags'));
+    }
     const tagsEnabled = optionalBoolean(body, 'tagsEnabled', field);
     if (tagsEnabled !== undefined) patch.tagsEnabled = tagsEnabled;
     const hardenedOnly = optionalBoolean(body, 'hardenedOnly', field);

@@ -25,6 +25,8 @@ export interface ProviderModel {
   mergeInstance(current: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown>;
   /** Validates a `network` value (Azure); throws InputError. */
   checkNetwork(value: unknown, field: string): Record<string, unknown>;
+  /** Validates tag names beyond parseTags (names the service could not serve); throws InputError. */
+  checkTags(tags: Tag[], field: string): void;
   /** The names an event's Resources may use for this VM besides its fleet name. */
   nativeNames(name: string, instance: Record<string, unknown>): string[];
 }

@@ -2,7 +2,7 @@
 // above are rejected with 429" (seed 000, "Limitation du débit"). Alibaba throttles frequent access
 // without a published figure (seed 002, 説明 under 通常モード).
 
-import type { Clock } from './clock.js';
+import type { Clock } from '../time/clock.js';
 
 const WINDOW_MS = 1000;
 
@@ -11,7 +11,7 @@ export class RateLimiter {
   private accepted: number[] = [];
 
   constructor(
-    private readonly clock: Clock,
+    private readonly clock: Pick<Clock, 'now'>,
     private readonly limit: () => number,
   ) {}
 

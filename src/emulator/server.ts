@@ -5,6 +5,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.js';
+import { sleep, systemClock } from '../time/clock.js';
 import { handleControl } from './control.js';
 import type { Fleet, Vm } from './fleet.js';
 import { JSON_TYPE, type MetadataService, type ServiceResponse } from './service.js';
@@ -55,14 +56,25 @@ function sendJson(response: ServerResponse, status: number, value: unknown): voi
   send(response, { status, contentType: JSON_TYPE, body: `${JSON.stringify(value)}\n` });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** A body cut in half: what a client sees when a connection dies mid-answer. */
 function truncated(answer: ServiceResponse): ServiceResponse {
   const body = answer.body.length >= 2 ? answer.body.slice(0, Math.floor(answer.body.length / 2)) : '{"';
   return { status: 200, contentType: answer.contentType, body };
+}
+
+/**
+ * The request target as the client sent it, split at the first "?". Not through `new URL`: a "#"
+ * is no fragment here (clients never send one), so `/latest/meta-data/instance-id#x` must reach
+ * the service whole and be refused as the non-item it is; nor may `//x` turn into a host, or
+ * `a/../b` into `b`. An absolute-form target (`http://host/path`, RFC 9112 §3.2.2) loses its
+ * scheme and authority.
+ */
+function splitRequestTarget(target: string): { path: string; query: string } {
+  const origin = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?]*/.exec(target);
+  const rest = origin ? target.slice(origin[0].length) : target;
+  const question = rest.indexOf('?');
+  const path = question === -1 ? rest : rest.slice(0, question);
+  return { path: path.startsWith('/') ? path : `/${path}`, query: question === -1 ? '' : rest.slice(question + 1) };
 }
 
 /** `/vm/<name>/rest` → [name, "/rest"]; root paths → [undefined, path]. */
@@ -80,7 +92,7 @@ function splitVmPrefix(pathname: string): [string | undefined, string] {
   return [name, slash === -1 ? '/' : rest.slice(slash)];
 }
 
-async function serveMetadata(ctx: ServerContext, vm: Vm, path: string, url: URL, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function serveMetadata(ctx: ServerContext, vm: Vm, path: string, rawQuery: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const { fleet, service, logger } = ctx;
   const body = await readBody(request);
   const started = fleet.clock.now();
@@ -89,7 +101,7 @@ async function serveMetadata(ctx: ServerContext, vm: Vm, path: string, url: URL,
       time: new Date(started).toISOString(),
       method: request.method ?? 'GET',
       path,
-      query: url.search.replace(/^\?/, ''),
+      query: rawQuery,
       headers: request.headers,
       status,
     });
@@ -102,7 +114,7 @@ async function serveMetadata(ctx: ServerContext, vm: Vm, path: string, url: URL,
     request.socket.destroy();
     return;
   }
-  if (fault?.kind === 'delay') await sleep(fault.delayMs ?? 0);
+  if (fault?.kind === 'delay') await sleep(systemClock, fault.delayMs ?? 0);
 
   let answer: ServiceResponse;
   if (fault?.kind === 'status') {
@@ -113,8 +125,8 @@ async function serveMetadata(ctx: ServerContext, vm: Vm, path: string, url: URL,
     answer = await service.handle({
       method: request.method ?? 'GET',
       path,
-      query: url.searchParams,
-      rawQuery: url.search.replace(/^\?/, ''),
+      query: new URLSearchParams(rawQuery),
+      rawQuery,
       headers: request.headers,
       body,
       vm,
@@ -145,8 +157,7 @@ async function serveControl(ctx: ServerContext, pathname: string, request: Incom
 
 export function createEmulatorServer(ctx: ServerContext): Server {
   return createServer((request, response) => {
-    const url = new URL(request.url ?? '/', 'http://emulator.invalid');
-    const pathname = url.pathname;
+    const { path: pathname, query } = splitRequestTarget(request.url ?? '/');
     const handle = async () => {
       ctx.tick();
       if (pathname === CONTROL_PREFIX || pathname.startsWith(`${CONTROL_PREFIX}/`)) {
@@ -159,7 +170,7 @@ export function createEmulatorServer(ctx: ServerContext): Server {
         sendJson(response, 404, { error: name === undefined ? 'the fleet has no VM' : `no VM named "${name}"` });
         return;
       }
-      await serveMetadata(ctx, vm, path, url, request, response);
+      await serveMetadata(ctx, vm, path, query, request, response);
     };
     handle().catch((err: unknown) => {
       if (err instanceof BodyTooLarge) {

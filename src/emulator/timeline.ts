@@ -3,7 +3,7 @@
 // order, each once.
 
 import type { Logger } from '../observability/logger.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../time/clock.js';
 import { parseFaultSpec } from './faults.js';
 import { type Fleet, NotFoundError, parseSettings } from './fleet.js';
 import { expectObject, InputError, requiredString } from './validation.js';
@@ -80,7 +80,7 @@ export class Timeline {
   constructor(
     entries: TimelineEntry[],
     private readonly fleet: Fleet,
-    private readonly clock: Clock,
+    private readonly clock: Pick<Clock, 'now'>,
     private readonly start: number,
     private readonly logger: Logger,
   ) {

@@ -23,9 +23,9 @@
 // whose strict validation rejects count and first/lastTimestamp next to it. Writing both would give
 // readers two counts to disagree on (kubectl describe prefers series when present).
 
-import { Backoff } from '../runtime/backoff.js';
+import { Backoff, type Random } from '../time/backoff.js';
 import { isNotFound, isRetryable } from '../kube/errors.js';
-import type { Clock } from '../runtime/clock.js';
+import { sleep, type Clock } from '../time/clock.js';
 import type { Logger } from './logger.js';
 
 export interface ObjectReference {
@@ -56,7 +56,7 @@ export interface KubeEvent {
 }
 
 /**
- * Where Events go; src/kube/event-sink.ts writes them to the API server. Both calls reject with a
+ * Where Events go; src/kube/client-node/event-sink.ts writes them to the API server. Both calls reject with a
  * KubeApiError (src/kube/errors.ts) when the server answered with an error, with any other error
  * when no answer came: that is how the recorder tells a retry from a refusal.
  */
@@ -106,7 +106,7 @@ export interface KubeEventRecorderOptions {
   retryBaseMs?: number;
   retryCapMs?: number;
   /** Uniform in [0, 1) for the jitter; `Math.random` unless a test fixes it. */
-  random?: () => number;
+  random?: Random;
   /** An Event that will not be written (refused, retries exhausted, or too many pending). */
   onDropped?: (event: KubeEvent, error: unknown) => void;
   /** A recorded occurrence went into an Event that already exists or waits (no new Event). */
@@ -293,7 +293,6 @@ export class KubeEventRecorder implements EventRecorder {
     const backoff = new Backoff({
       baseMs: this.options.retryBaseMs ?? 1_000,
       capMs: this.options.retryCapMs ?? 16_000,
-      strategy: 'full',
       random: this.options.random ?? Math.random,
     });
     for (let attempt = 1; ; attempt++) {
@@ -304,7 +303,7 @@ export class KubeEventRecorder implements EventRecorder {
         if (!isRetryable(error) || attempt >= maxAttempts) return error;
         const delayMs = backoff.next();
         this.options.logger.debug('event write failed, retrying', { reason: snapshot.reason, object: objectName(snapshot), attempt, delayMs, error: errorText(error) });
-        await new Promise<void>((resolve) => this.options.clock.setTimeout(resolve, delayMs));
+        await sleep(this.options.clock, delayMs);
       }
     }
   }

@@ -1,12 +1,13 @@
 // A list-watch cache that restarts itself. client-node's ListWatch re-watches on its own after a
 // timeout or 410 Gone, but on any other error (API server restart, a network cut, RBAC glitch) it
 // reports the error and stops for good; a controller built on it goes blind. This wrapper restarts
-// it with capped exponential backoff and says whether the cache is warm (listed at least once
-// since the last restart), which the reconciler needs before it dares to remove anything.
+// it with the one backoff (time/backoff.ts: full jitter, capped) and says whether the cache is
+// warm (listed at least once since the last restart), which the reconciler needs before it dares
+// to remove anything.
 
 import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
-import type { Clock } from './clock.js';
-import { sleep } from './leader-election.js';
+import { Backoff, type Random } from '../time/backoff.js';
+import { sleep, type Clock } from '../time/clock.js';
 import type { Logger } from '../observability/logger.js';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
@@ -29,8 +30,11 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   fieldSelector?: string;
   clock: Clock;
   logger: Logger;
+  /** Restarts wait random(0, min(max, initial × 2ⁿ)) (defaults 500 ms and 30 s), from the first window again once synced. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Uniform numbers in [0, 1) for the backoff's jitter (default Math.random). */
+  random?: Random;
   /** Called on each error before the restart (metrics). */
   onError?: (err: unknown) => void;
   /**
@@ -67,9 +71,12 @@ export class ResilientInformer<T extends KubernetesObject> implements ObjectCach
   private readonly stopController = new AbortController();
   private synced = false;
   private failures = 0;
+  private readonly backoff: Backoff;
   private firstSync: { promise: Promise<void>; resolve: () => void };
 
   constructor(private readonly options: ResilientInformerOptions<T>) {
+    const baseMs = options.initialBackoffMs ?? 500;
+    this.backoff = new Backoff({ baseMs, capMs: Math.max(baseMs, options.maxBackoffMs ?? 30_000), random: options.random ?? Math.random });
     const { transform } = options;
     const watch = transform === undefined ? new Watch(options.kubeConfig) : new TransformingWatch<T>(options.kubeConfig, transform);
     const list = () => listAll(options.list, options.pageSize, transform);
@@ -128,6 +135,7 @@ export class ResilientInformer<T extends KubernetesObject> implements ObjectCach
     if (this.failures !== failuresBefore || this.stopController.signal.aborted) return;
     this.synced = true;
     this.failures = 0;
+    this.backoff.reset();
     this.firstSync.resolve();
   }
 
@@ -136,9 +144,7 @@ export class ResilientInformer<T extends KubernetesObject> implements ObjectCach
     this.synced = false;
     this.failures++;
     this.options.onError?.(err);
-    const initial = this.options.initialBackoffMs ?? 500;
-    const max = this.options.maxBackoffMs ?? 30_000;
-    const delay = Math.min(max, initial * 2 ** Math.min(this.failures - 1, 16));
+    const delay = this.backoff.next();
     this.options.logger.warn('informer failed, restarting', { informer: this.options.name, error: errorMessage(err), retryInMs: delay });
     await sleep(this.options.clock, delay, this.stopController.signal);
     if (this.stopController.signal.aborted) return;

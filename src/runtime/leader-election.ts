@@ -3,7 +3,8 @@
 // leader: another replica can take over after leaseDuration), and releases the Lease on a graceful
 // shutdown so that the other replica takes over without waiting for it to expire.
 
-import type { Clock } from './clock.js';
+import { Backoff, type Random } from '../time/backoff.js';
+import { sleep, type Clock } from '../time/clock.js';
 import type { Logger } from '../observability/logger.js';
 
 export interface LeaseRecord {
@@ -20,7 +21,7 @@ export class LeaseConflictError extends Error {
   override name = 'LeaseConflictError';
 }
 
-/** Where the Lease lives; the Kubernetes implementation is in src/kube/lease-store.ts. */
+/** Where the Lease lives; the Kubernetes implementation is in src/kube/client-node/lease-store.ts. */
 export interface LeaseStore {
   /** undefined when the Lease does not exist. */
   get(): Promise<LeaseRecord | undefined>;
@@ -39,8 +40,13 @@ export interface LeaderElectionOptions {
   leaseDurationMs?: number;
   /** How long the leader keeps trying to renew before it gives up leadership (default 10 s). */
   renewDeadlineMs?: number;
-  /** Between attempts (default 2 s). */
+  /**
+   * Between attempts (default 2 s). After a failed request the next one waits a full-jitter backoff
+   * instead: random(0, min(2 × retryPeriod, retryPeriod × 2ⁿ)), never past the renew deadline.
+   */
   retryPeriodMs?: number;
+  /** Uniform numbers in [0, 1) for that backoff's jitter (default Math.random). */
+  random?: Random;
   /** Called when this replica becomes leader; `signal` aborts the moment leadership is lost. */
   onStartedLeading(signal: AbortSignal): void;
   /** Called once when leadership ends, lost or released. */
@@ -96,29 +102,38 @@ export async function runLeaderElection(options: LeaderElectionOptions, signal: 
     return true;
   };
 
+  // An answer (held, or held by another) is followed by the next attempt one retry period later.
+  // A failed request is retried after the one backoff (time/backoff.ts), full jitter from the retry
+  // period, capped at twice it: while the API server is away the replicas ask about as often as
+  // they did with a fixed period, but not in step with each other.
+  const failures = new Backoff({ baseMs: retryPeriodMs, capMs: 2 * retryPeriodMs, random: options.random ?? Math.random });
   // A failure is logged once, then retried quietly (debug) while it stays the same: a missing
   // namespace must not fill the log every retry period. A new error, or the end of it, is logged.
   let failing: string | undefined;
-  const attempt = async (): Promise<boolean> => {
+  /** Whether we hold the Lease, and how long to wait before the next attempt. */
+  const attempt = async (): Promise<{ held: boolean; waitMs: number }> => {
     try {
       const held = await tryAcquireOrRenew();
       if (failing !== undefined) logger.info('leader election: lease requests work again', { after: failing });
       failing = undefined;
-      return held;
+      failures.reset();
+      return { held, waitMs: retryPeriodMs };
     } catch (err) {
-      if (err instanceof LeaseConflictError) return false;
+      if (err instanceof LeaseConflictError) return { held: false, waitMs: retryPeriodMs };
       const message = err instanceof Error ? err.message : String(err);
-      if (message === failing) logger.debug('leader election: lease request failed again', { error: message });
-      else logger.warn('leader election: lease request failed, retrying', { error: message, retryEveryMs: retryPeriodMs });
+      const waitMs = failures.next();
+      if (message === failing) logger.debug('leader election: lease request failed again', { error: message, retryInMs: waitMs });
+      else logger.warn('leader election: lease request failed, retrying', { error: message, retryInMs: waitMs });
       failing = message;
-      return false;
+      return { held: false, waitMs };
     }
   };
 
   // Candidate: try until we hold the Lease.
   while (!signal.aborted) {
-    if (await attempt()) break;
-    await sleep(clock, retryPeriodMs, signal);
+    const { held, waitMs } = await attempt();
+    if (held) break;
+    await sleep(clock, waitMs, signal);
   }
   if (signal.aborted) return 'stopped';
 
@@ -129,10 +144,14 @@ export async function runLeaderElection(options: LeaderElectionOptions, signal: 
   // Leader: renew every retryPeriod; give up when no renewal succeeded within renewDeadline.
   let lastRenew = clock.now();
   let outcome: 'lost' | 'stopped' = 'stopped';
+  let waitMs = retryPeriodMs;
   while (!signal.aborted) {
-    await sleep(clock, retryPeriodMs, signal);
+    // A retry never sleeps past the renew deadline: the loss is seen on time, not a backoff later.
+    await sleep(clock, Math.min(waitMs, Math.max(0, lastRenew + renewDeadlineMs - clock.now())), signal);
     if (signal.aborted) break;
-    if (await attempt()) {
+    const renewed = await attempt();
+    waitMs = renewed.waitMs;
+    if (renewed.held) {
       lastRenew = clock.now();
     } else if (clock.now() - lastRenew >= renewDeadlineMs || (observed && observed.record.holderIdentity !== identity)) {
       outcome = 'lost';
@@ -158,20 +177,4 @@ async function release(options: LeaderElectionOptions, record: LeaseRecord | und
   } catch (err) {
     options.logger.warn('leader election: could not release the lease', { error: (err as Error).message });
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const onAbort = () => {
-      clock.clearTimeout(handle);
-      resolve();
-    };
-    const handle = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

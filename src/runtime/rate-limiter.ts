@@ -2,7 +2,8 @@
 // backoff for failures, a global token bucket so a burst of failing keys cannot hammer the API
 // server, and the maximum of both as the default.
 
-import type { Clock } from './clock.js';
+import { backoffCeiling } from '../time/backoff.js';
+import type { Clock } from '../time/clock.js';
 
 export interface RateLimiter {
   /** How long to wait before `key` is processed again; counts as one more failure of `key`. */
@@ -18,7 +19,12 @@ export interface ExponentialBackoffOptions {
   maxDelayMs: number;
 }
 
-/** Per key: base, 2×base, 4×base … capped at max. */
+/**
+ * Per key: base, 2×base, 4×base … capped at max: the ceiling of the one backoff (time/backoff.ts)
+ * without its jitter, as client-go's ItemExponentialFailureRateLimiter. The keys are one process's
+ * (the leader's) and pass the global token bucket after it, which already spaces out keys that
+ * failed together; a fleet that must not retry in step draws from the jittered Backoff instead.
+ */
 export class ExponentialFailureRateLimiter implements RateLimiter {
   private readonly failures = new Map<string, number>();
 
@@ -27,8 +33,7 @@ export class ExponentialFailureRateLimiter implements RateLimiter {
   when(key: string): number {
     const failures = this.failures.get(key) ?? 0;
     this.failures.set(key, failures + 1);
-    // 2^failures overflows to Infinity long after it passes any sane cap; Math.min handles that.
-    return Math.min(this.options.baseDelayMs * 2 ** failures, this.options.maxDelayMs);
+    return backoffCeiling({ baseMs: this.options.baseDelayMs, capMs: this.options.maxDelayMs }, failures);
   }
 
   forget(key: string): void {

@@ -12,7 +12,7 @@
 // in a wave the cordons then have the API server's attention to themselves, rather than sharing it
 // with the same controller's status writes and Events.
 
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../time/clock.js';
 
 export type RequestPriority = 'urgent' | 'normal' | 'low';
 const ORDER: readonly RequestPriority[] = ['urgent', 'normal', 'low'];

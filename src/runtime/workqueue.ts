@@ -8,7 +8,7 @@
 // Reconciling by key means the latest state is read when the key is processed, so collapsing
 // many adds into one run is correct.
 
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../time/clock.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /** Hooks for the queue's Prometheus metrics (client-go's workqueue metrics), all optional. */

@@ -63,7 +63,7 @@ const dist = (p) => import(path.join(ROOT, 'dist', p));
 const { NodeAgent } = await dist('agent/node-agent.js');
 const { NodeMetadataPublisher, nodeMetadataPath } = await dist('agent/publisher.js');
 const { AgentMetrics } = await dist('agent/metrics.js');
-const { systemClock } = await dist('agent/http/clock.js');
+const { systemClock } = await dist('time/clock.js');
 const { KubeRestClient } = await dist('kube/rest-client.js');
 const { kubeconfigCredentials } = await dist('kube/credentials.js');
 

@@ -9,7 +9,7 @@
 //   node test/bench/fleet-scale.bench.mjs [--nodes 1000,5000] [--pods-per-node 0,10,30]
 //        [--wave 500,1000] [--waves 1] [--controller-args "--workers 8"] [--timeout 900s]
 //        [--controller-bin /tmp/old-build/dist/cmd/nodemeta.js] [--controller-identity service-account]
-//        [--controller-memory-limit 384Mi|none]
+//        [--controller-memory-limit 384Mi|none] [--pod-setup scheduled|bound]
 //
 // --controller-bin runs another build as the controller (a before/after on one machine); the agent
 // side always comes from this tree's dist/. --controller-identity service-account runs it as a
@@ -30,7 +30,9 @@
 // - setup: cluster-up until every node is Ready; the P×N pods (ceil(P×N / 10,000) Deployments the
 //   real scheduler places, --control-plane-qps for kube-controller-manager and kube-scheduler)
 //   from the first Deployment created until the Deployments report them all Ready (or no more for
-//   3 min: pods marked not Ready when their node's Lease ran late stay so, and are counted); every
+//   3 min: pods marked not Ready when their node's Lease ran late stay so, and are counted); with
+//   --pod-setup bound, ReplicaSets whose pods the bench writes already bound to their nodes, P per
+//   node (createBoundPods: 150,000 pods through the scheduler would take an hour here); every
 //   NodeMetadata created and its status applied (2 writes a node, as an agent's start-up). Nodes a
 //   watch saw NotReady while measuring are counted too: if any, the machine was overloaded.
 // - cold start: from spawning the controller (after the statuses exist) until a node watch has seen
@@ -97,6 +99,7 @@ const { values } = parseArgs({
     timeout: { type: 'string', default: '900s' },
     'idle-timeout': { type: 'string', default: '120s' },
     'setup-timeout': { type: 'string', default: '3600s' },
+    'pod-setup': { type: 'string', default: 'scheduled' },
   },
 });
 const list = (text) => text.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
@@ -120,6 +123,8 @@ const CONTROLLER_ARGS = values['controller-args'].split(/\s+/).filter(Boolean);
 const CONTROLLER_BIN = path.resolve(values['controller-bin']);
 const IDENTITY = values['controller-identity'];
 const MEMORY_LIMIT = values['controller-memory-limit'];
+const POD_SETUP = values['pod-setup'];
+if (!['scheduled', 'bound'].includes(POD_SETUP)) throw new Error('--pod-setup: scheduled or bound');
 if (MEMORY_LIMIT !== 'none' && !/^\d+(Ki|Mi|Gi)$/.test(MEMORY_LIMIT)) throw new Error(`--controller-memory-limit: a quantity such as 384Mi, or none (got ${MEMORY_LIMIT})`);
 /** Made when the bench starts (main). */
 let MEMORY_CGROUP;
@@ -405,17 +410,22 @@ class FleetRun {
       if (Date.now() > deadline) throw new Error(`ServiceAccount ${NAMESPACE}/default not created in 60 s`);
     }
     const started = Date.now();
-    for (let d = 0; d < deployments; d++) {
-      const replicas = Math.floor(totalPods / deployments) + (d < totalPods % deployments ? 1 : 0);
-      await this.api.create(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments`, deployment(`load-${d}`, replicas));
+    const kind = POD_SETUP === 'bound' ? 'replicasets' : 'deployments';
+    if (POD_SETUP === 'bound') {
+      await this.createBoundPods(totalPods, deployments);
+    } else {
+      for (let d = 0; d < deployments; d++) {
+        const replicas = Math.floor(totalPods / deployments) + (d < totalPods % deployments ? 1 : 0);
+        await this.api.create(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments`, deployment(`load-${d}`, replicas));
+      }
+      log(`${this.slug}: ${deployments} Deployments created for ${totalPods} pods; waiting until they are Ready`);
     }
-    log(`${this.slug}: ${deployments} Deployments created for ${totalPods} pods; waiting until they are Ready`);
     let ready = 0;
     let lastLog = Date.now();
     let progressAt = Date.now();
     let stalled = false;
     for (const deadline = started + SETUP_TIMEOUT_MS; Date.now() < deadline; await sleep(2000)) {
-      const list = await this.api.get(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments`).catch(() => undefined);
+      const list = await this.api.get(`/apis/apps/v1/namespaces/${NAMESPACE}/${kind}`).catch(() => undefined);
       const now = list ? list.items.reduce((sum, d) => sum + (d.status?.readyReplicas ?? 0), 0) : ready;
       if (now > ready) progressAt = Date.now();
       ready = now;
@@ -431,11 +441,68 @@ class FleetRun {
         lastLog = Date.now();
       }
     }
-    const name = `setup: ${totalPods} pods (${deployments} Deployment${deployments > 1 ? 's' : ''}, --control-plane-qps ${values['control-plane-qps']}) created until all Ready`;
+    const how = POD_SETUP === 'bound'
+      ? `${deployments} ReplicaSet${deployments > 1 ? 's' : ''}, pods created bound to their nodes by the bench, ${WRITERS} writers`
+      : `${deployments} Deployment${deployments > 1 ? 's' : ''}, --control-plane-qps ${values['control-plane-qps']}`;
+    const name = `setup: ${totalPods} pods (${how}) created until all Ready`;
     const notReadyEvents = (await this.api.get(`/api/v1/namespaces/${NAMESPACE}/events`, { query: { fieldSelector: 'reason=NodeNotReady' } })).items.length;
     const lateLeases = notReadyEvents ? `; ${notReadyEvents} pods marked not Ready because their node's Lease ran late` : '';
     this.figure(name, `${ready >= totalPods ? secs(Date.now() - started) : `${ready} of ${totalPods} Ready, ${stalled ? `no progress for ${secs(STALL_MS)}` : notReached(SETUP_TIMEOUT_MS)}`}${lateLeases}`);
     this.podsReady = ready;
+  }
+
+  /**
+   * --pod-setup bound: the scheduler places about 40 pods a second on this machine, which makes
+   * 150,000 pods an hour's setup. Instead the bench writes the pods itself, P on each node
+   * (spec.nodeName set, as the scheduler's binding would), each owned by one of the ReplicaSets
+   * (controller ownerReference), which exist first with their final replica counts: the ReplicaSet
+   * controller counts the pods as its own, creates none, and recreates (through the scheduler) the
+   * ones a drain evicts, as for a Deployment's pods. While the bench writes them, a
+   * ValidatingAdmissionPolicy refuses the pods the ReplicaSet controller would create meanwhile (those
+   * with a generateName), so it cannot race the bench; it is removed before anything is measured.
+   * (Orphan pods for the ReplicaSets to adopt would do without the policy, but kube-controller-manager
+   * adopts them one patch at a time: minutes for 30,000 pods.)
+   */
+  async createBoundPods(totalPods, replicaSets) {
+    const admission = '/apis/admissionregistration.k8s.io/v1';
+    await this.api.create(`${admission}/validatingadmissionpolicies`, holdPolicy());
+    await this.api.create(`${admission}/validatingadmissionpolicybindings`, holdPolicyBinding());
+    // The API server loads policies asynchronously: wait until it refuses a generated pod (dry run).
+    for (const deadline = Date.now() + 60_000; ; await sleep(500)) {
+      const refused = await this.api.create(`/api/v1/namespaces/${NAMESPACE}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'probe-', namespace: NAMESPACE }, spec: loadPodSpec() }, { query: { dryRun: 'All' } }).then(() => false, (err) => /bench writes/.test(err.message));
+      if (refused) break;
+      if (Date.now() > deadline) throw new Error('the setup admission policy did not take effect in 60 s');
+    }
+    const nodes = [...this.agents.keys()];
+    const pods = nodes.flatMap((node, n) => Array.from({ length: this.podsPerNode }, (_, index) => ({ node, index, set: Math.min(replicaSets - 1, Math.floor((n * this.podsPerNode + index) / PODS_PER_DEPLOYMENT)) })));
+    const sets = [];
+    for (let d = 0; d < replicaSets; d++) {
+      const count = pods.filter((pod) => pod.set === d).length;
+      const rs = await this.api.create(`/apis/apps/v1/namespaces/${NAMESPACE}/replicasets`, replicaSet(`load-${d}`, count));
+      sets.push({ name: rs.metadata.name, uid: rs.metadata.uid });
+    }
+    log(`${this.slug}: ${replicaSets} ReplicaSets created; writing their ${totalPods} pods bound to their nodes (${WRITERS} writers)`);
+    let written = 0;
+    let lastLog = Date.now();
+    await forEachLimit(pods, WRITERS, async ({ node, index, set }, slot) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.clients[slot].create(`/api/v1/namespaces/${NAMESPACE}/pods`, boundPod(`${sets[set].name}-${node}-${index}`, node, sets[set]));
+          break;
+        } catch (err) {
+          if (/409|AlreadyExists/.test(err.message)) break;
+          if (attempt === 5) throw err;
+          await sleep(200 * attempt * Math.random());
+        }
+      }
+      if (++written % 10_000 === 0 || Date.now() - lastLog > 30_000) {
+        log(`${this.slug}:   ${written} of ${totalPods} pods written`);
+        lastLog = Date.now();
+      }
+    });
+    await this.kubectl('delete', 'validatingadmissionpolicybinding', HOLD_POLICY);
+    await this.kubectl('delete', 'validatingadmissionpolicy', HOLD_POLICY);
+    log(`${this.slug}: every pod written, the setup admission policy removed; waiting until they are Ready`);
   }
 
   /** Every node's NodeMetadata created and its status applied as its agent would, WRITERS at a time. */
@@ -737,24 +804,70 @@ class FleetRun {
   }
 }
 
+const loadLabels = (name) => ({ app: 'fleet-load', deployment: name });
+const loadPodSpec = () => ({
+  tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
+  // Small requests: a wave moves its pods onto the other nodes, which must have room for them.
+  containers: [{ name: 'app', image: 'registry.example/app:1', resources: { requests: { cpu: '10m', memory: '16Mi' } } }],
+});
+
 function deployment(name, replicas) {
-  const labels = { app: 'fleet-load', deployment: name };
+  const labels = loadLabels(name);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name, namespace: NAMESPACE },
-    spec: {
-      replicas,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
-          // Small requests: a wave moves its pods onto the other nodes, which must have room for them.
-          containers: [{ name: 'app', image: 'registry.example/app:1', resources: { requests: { cpu: '10m', memory: '16Mi' } } }],
-        },
-      },
+    spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: loadPodSpec() } },
+  };
+}
+
+function replicaSet(name, replicas) {
+  const labels = loadLabels(name);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: { name, namespace: NAMESPACE },
+    spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: loadPodSpec() } },
+  };
+}
+
+/** A pod of `set`, already bound to `node`, as the ReplicaSet controller and the scheduler would have made it. */
+function boundPod(name, node, set) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: NAMESPACE,
+      labels: loadLabels(set.name),
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: set.name, uid: set.uid, controller: true, blockOwnerDeletion: true }],
     },
+    spec: { ...loadPodSpec(), nodeName: node },
+  };
+}
+
+const HOLD_POLICY = 'fleet-bench-setup-hold';
+
+/** Refuses generated pods (the ReplicaSet controller's) while the bench writes the pods itself. */
+function holdPolicy() {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: { name: HOLD_POLICY },
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] },
+      validations: [{ expression: "!has(object.metadata.generateName) || object.metadata.generateName == ''", message: 'fleet bench setup: the bench writes these pods itself' }],
+    },
+  };
+}
+
+function holdPolicyBinding() {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicyBinding',
+    metadata: { name: HOLD_POLICY },
+    spec: { policyName: HOLD_POLICY, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NAMESPACE } } } },
   };
 }
 

@@ -15,7 +15,7 @@
 //    window's end to the first successful read.
 // 4. How long one complete observation (`agent --once`) takes with the default budget, per provider.
 import { parseArgs } from 'node:util';
-import { systemClock } from '../../dist/agent/http/clock.js';
+import { systemClock } from '../../dist/time/clock.js';
 import { DEFAULT_BUDGET, TokenBucket } from '../../dist/agent/http/token-bucket.js';
 import { AzureMetadataClient } from '../../dist/agent/providers/azure/client.js';
 import { AlibabaMetadataClient } from '../../dist/agent/providers/alibaba/client.js';

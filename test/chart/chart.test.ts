@@ -234,6 +234,37 @@ describe('workloads', () => {
     expect(findManifest(m, 'ServiceMonitor', 'nodemeta-agent').metadata.labels?.release).toBe('prom');
   });
 
+  test('a PrometheusRule with the alerts of docs/metrics.md, on metrics that exist, only when asked', async () => {
+    expect(manifests().filter((x) => x.kind === 'PrometheusRule')).toEqual([]);
+    const m = parseManifests(
+      await renderChart([], ['--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.prometheusRule.cordonedFor=90m', '--set', 'metrics.prometheusRule.alertLabels.team=platform', '--namespace', 'ops']),
+    );
+    const rule = findManifest(m, 'PrometheusRule', 'nodemeta');
+    const rules = rule.spec.groups[0].rules as { alert: string; expr: string; for?: string; labels: Record<string, string> }[];
+    expect(rules.map((r) => r.alert)).toEqual([
+      'NodemetaControllerWithoutLeader',
+      'NodemetaDrainFailed',
+      'NodemetaNodeCordonedTooLong',
+      'NodemetaMetadataUnavailable',
+      'NodemetaApprovalsFailing',
+      'NodemetaNotificationsLost',
+      'NodemetaControllerApiThrottled',
+    ]);
+    expect(rules.find((r) => r.alert === 'NodemetaNodeCordonedTooLong')?.for).toBe('90m');
+    const documented = readFileSync(path.join(REPO_ROOT, 'docs/metrics.md'), 'utf8');
+    for (const r of rules) {
+      expect(r.labels).toMatchObject({ team: 'platform' });
+      expect(r.labels.severity).toMatch(/^(warning|critical)$/);
+      // Every series the rule reads, only from this release's namespace, and a metric nodemeta serves.
+      const selectors = [...r.expr.matchAll(/(nodemeta_[a-z_]+)\{([^}]*)\}/g)];
+      expect(selectors.length).toBeGreaterThan(0);
+      for (const [, metric, matchers] of selectors) {
+        expect(matchers).toMatch(/^namespace="ops"/);
+        expect(documented).toContain(`\`${metric!.replace(/_bucket$/, '')}\``);
+      }
+    }
+  });
+
   test('nameOverride, fullnameOverride, image digest and pull secrets', async () => {
     const m = parseManifests(
       await renderChart([], ['--set', 'fullnameOverride=nm', '--set', 'image.digest=sha256:' + 'a'.repeat(64), '--set', 'imagePullSecrets[0].name=regcred']),

@@ -28,6 +28,12 @@ export function configValuesSchema(): Json {
         out.pattern = PERCENT_PATTERN;
         continue;
       }
+      // Helm's validator has no time zone database: the controller checks the name (a rejected file
+      // keeps the last good configuration), the chart only that it is a non-empty string.
+      if (key === 'format' && value === ConfigFormats.timeZone) {
+        out.minLength = 1;
+        continue;
+      }
       out[key] = convert(value);
     }
     return out;

@@ -1,5 +1,7 @@
 // Alibaba Cloud ECS metadata service (seeds 002/003, IMDS.md): items and list formatting, normal
-// and hardened access, token TTL bounds and errors, spot termination time, system events, tags.
+// and hardened access, token TTL bounds and errors, spot termination time, system events, tags;
+// and what real clients need beyond the seeds: meta-data/all (cloud-init), 404 for every path that
+// is not an item (Ohai), no invented throttle.
 
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { type Harness, startHarness } from './harness.js';
@@ -179,6 +181,35 @@ describe('Alibaba ECS metadata', () => {
     expect((await md('tags/instance/ack.alibabacloud.com%2Fnodepool-id')).text).toMatch(/^np/);
   });
 
+  it('lists a tag key holding "/" as directories, like every path in the tree (seed 002: "disks/")', async () => {
+    // The key is the path below tags/instance/: its first segment is a directory of the listing, and
+    // that directory's listing holds the rest. Nothing lists the directory as a value.
+    expect((await md('tags/instance/')).text.split('\n')).toEqual(['ack.alibabacloud.com/', 'ack.aliyun.com', 'maintenance-window', 'team']);
+    expect((await md('tags/instance/ack.alibabacloud.com/')).text).toBe('nodepool-id');
+    expect((await md('tags/instance/ack.alibabacloud.com')).text).toBe('nodepool-id');
+    await h.control('PATCH', `/vms/${vm}`, { tags: [{ name: 'a/b/c', value: '1' }, { name: 'a/d', value: '2' }] });
+    expect((await md('tags/instance/')).text).toBe('a/');
+    expect((await md('tags/instance/a/')).text.split('\n')).toEqual(['b/', 'd']);
+    expect((await md('tags/instance/a/b/')).text).toBe('c');
+    expect((await md('tags/instance/a/b/c')).text).toBe('1');
+    expect((await md('tags/instance/a/d/')).status).toBe(404);
+  });
+
+  it('takes only tag keys it can serve as paths: no empty, "." or ".." segment, no key that is another\'s directory', async () => {
+    for (const names of [['a//b'], ['a/'], ['/a'], ['a/./b'], ['..'], ['a', 'a/b'], ['x/y', 'x/y/z']]) {
+      const tags = names.map((name) => ({ name, value: 'v' }));
+      const r = await h.control('PATCH', `/vms/${vm}`, { tags });
+      expect([names, r.status]).toEqual([names, 400]);
+      expect(r.json<{ error: string }>().error).toMatch(/^tags\[\d\]\.name: (must be a path below tags\/instance\/|clashes with tag)/);
+    }
+    // Refused whole: the VM keeps its tags.
+    expect((await md('tags/instance/team')).text).toBe('payments');
+    // Any other character is part of a segment: served percent-encoded.
+    await h.control('PATCH', `/vms/${vm}`, { tags: [{ name: 'k8s.io/a b#c', value: 'v' }] });
+    expect((await md('tags/instance/k8s.io/')).text).toBe('a b#c');
+    expect((await md('tags/instance/k8s.io/a%20b%23c')).text).toBe('v');
+  });
+
   it('logs requests with the token value redacted', async () => {
     const t = (await token('60')).text;
     await md('instance-id', { [TOKEN]: t });
@@ -207,5 +238,172 @@ describe('Alibaba ECS metadata', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await md('instance-id')).status);
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
+  });
+
+  describe('meta-data/all: the whole tree as one JSON document', () => {
+    type Tree = { [key: string]: Tree | string | string[] };
+
+    /** Every leaf item path, found the way a crawler finds them: listings, "/" after directories. */
+    async function walkItems(dir = ''): Promise<string[]> {
+      const listing = await md(dir);
+      expect(listing.status).toBe(200);
+      const paths: string[] = [];
+      for (const entry of listing.text.split('\n')) {
+        if (entry.endsWith('/')) paths.push(...(await walkItems(`${dir}${entry}`)));
+        else paths.push(`${dir}${entry}`);
+      }
+      return paths;
+    }
+
+    function leavesOf(tree: Tree, prefix = ''): string[] {
+      return Object.entries(tree).flatMap(([key, value]) =>
+        typeof value === 'string' || Array.isArray(value) ? [`${prefix}${key}`] : leavesOf(value, `${prefix}${key}/`),
+      );
+    }
+
+    function at(tree: Tree, path: string): Tree | string | string[] | undefined {
+      let node: Tree | string | string[] | undefined = tree;
+      for (const segment of path.split('/')) node = typeof node === 'object' && !Array.isArray(node) ? node[segment] : undefined;
+      return node;
+    }
+
+    it('agrees with every item path: same leaves, same values, lists as lists, directories as objects', async () => {
+      await h.control('PATCH', `/vms/${vm}`, { spot: { terminationTime: '+5m' } });
+      const all = await md('all');
+      expect(all.status).toBe(200);
+      expect(all.headers.get('content-type')).toMatch(/^application\/json/);
+      const tree = all.json<Tree>();
+
+      const items = await walkItems();
+      expect(items.length).toBeGreaterThan(40);
+      expect(leavesOf(tree).sort()).toEqual([...items].sort());
+      for (const item of items) {
+        const text = (await md(item)).text;
+        const value = at(tree, item);
+        if (Array.isArray(value)) {
+          // The item text of a list: one value a line, or a JSON list where the seeds show one.
+          expect(value.every((v) => typeof v === 'string')).toBe(true);
+          expect(item.endsWith('private-ipv4s') ? JSON.stringify(value) : value.join('\n')).toBe(text);
+        } else {
+          expect(value).toBe(text);
+        }
+      }
+      // The shape cloud-init's AliYun datasource reads: nested objects keyed by path segments.
+      const mac = (await md('mac')).text;
+      expect(tree).toMatchObject({
+        'instance-id': (await md('instance-id')).text,
+        'region-id': 'cn-hangzhou',
+        'zone-id': 'cn-hangzhou-h',
+        instance: { 'instance-type': 'ecs.g7.xlarge', spot: { 'termination-time': '2026-11-22T10:05:00Z' } },
+        'dns-conf': { nameservers: ['100.100.2.136', '100.100.2.138'] },
+        network: { interfaces: { macs: { [mac]: { 'private-ipv4s': ['192.168.0.10'], 'vpc-id': expect.stringMatching(/^vpc-/) } } } },
+        tags: { instance: { team: 'payments', 'ack.alibabacloud.com': { 'nodepool-id': expect.stringMatching(/^np/) } } },
+      });
+      // Not an item of the tree: the listing does not show it.
+      expect((await md('')).text.split('\n')).not.toContain('all');
+    });
+
+    it('follows the VM: a patched item, tags turned off', async () => {
+      await h.control('PATCH', `/vms/${vm}`, { instance: { 'zone-id': 'cn-hangzhou-k' }, tagsEnabled: false });
+      const tree = (await md('all')).json<Tree>();
+      expect(tree['zone-id']).toBe('cn-hangzhou-k');
+      expect(tree.tags).toBeUndefined();
+      expect(tree).not.toHaveProperty(['instance', 'spot']);
+    });
+
+    it('is served under the dated version too, and only at its own path', async () => {
+      const latest = await h.call('/latest/meta-data/all');
+      const dated = await h.call('/2016-01-01/meta-data/all');
+      expect(dated.status).toBe(200);
+      expect(dated.json()).toEqual(latest.json());
+      for (const path of ['/latest/meta-data/all/', '/latest/meta-data/instance/all', '/latest/all', '/2017-01-01/meta-data/all']) {
+        expect((await h.call(path)).status).toBe(404);
+      }
+      expect((await h.callRaw('/latest/meta-data/all#x')).status).toBe(404);
+      // No item may take its name.
+      expect((await h.control('PATCH', `/vms/${vm}`, { instance: { all: 'x' } })).status).toBe(400);
+    });
+
+    it('follows the token rules of hardened mode, as every meta-data path', async () => {
+      await h.control('PATCH', `/vms/${vm}`, { hardenedOnly: true });
+      expect((await md('all')).status).toBe(403);
+      expect((await md('all', { [TOKEN]: 'forged' })).status).toBe(401);
+      const t = (await token('60')).text;
+      const a = await md('all', { [TOKEN]: t });
+      expect(a.status).toBe(200);
+      expect(a.json<Tree>()['instance-id']).toBe((await md('instance-id', { [TOKEN]: t })).text);
+      h.clock.advance(60_000);
+      expect((await md('all', { [TOKEN]: t })).status).toBe(401);
+      // Another instance's token is unknown here.
+      const other = (await token('60', {}, `/vm/${h.emulator.vms[1]}`)).text;
+      expect((await md('all', { [TOKEN]: other })).status).toBe(401);
+    });
+  });
+
+  describe('a path that is not an item is 404', () => {
+    it('a leaf followed by "/" (a client taking a multi-line value for a listing must not recurse)', async () => {
+      for (const path of [
+        '/latest/user-data/',
+        '/latest/meta-data/instance-id/',
+        '/latest/meta-data/hostname/',
+        '/latest/meta-data/dns-conf/nameservers/',
+        '/latest/meta-data/tags/instance/team/',
+        '/latest/dynamic/instance-identity/document/',
+        '/latest/maintenance/active-system-events/',
+        '/2016-01-01/user-data/',
+      ]) {
+        expect([path, (await h.call(path)).status]).toEqual([path, 404]);
+      }
+      expect((await h.call('/latest/user-data/#!/bin/bash')).status).toBe(404);
+      expect((await h.call('/latest/user-data/%23!/bin/bash')).status).toBe(404);
+      // The same leaves without "/" are served.
+      for (const path of ['/latest/user-data', '/latest/meta-data/hostname', '/latest/dynamic/instance-identity/document', '/latest/maintenance/active-system-events']) {
+        expect([path, (await h.call(path)).status]).toEqual([path, 200]);
+      }
+    });
+
+    it('a leaf followed by "#..." in the raw request target (not a fragment to strip)', async () => {
+      for (const target of ['/latest/meta-data/instance-id#x', '/latest/user-data#', '/latest/meta-data/instance/instance-type#/x', '/latest/dynamic/instance-identity/document#x']) {
+        expect([target, (await h.callRaw(target)).status]).toEqual([target, 404]);
+      }
+      expect((await h.callRaw('/latest/meta-data/instance-id')).status).toBe(200);
+      expect((await h.callRaw(`/vm/${vm}/latest/meta-data/instance-id#x`)).status).toBe(404);
+      // Token path: PUT to anything but the exact path gets no token.
+      const put = (path: string) => h.call(path, { method: 'PUT', headers: { [TTL]: '60' } });
+      expect((await put('/latest/api/token/')).status).toBe(405);
+      expect((await put('/latest/api/token')).status).toBe(200);
+    });
+
+    it('a directory answers with or without "/", the same listing', async () => {
+      for (const dir of ['/latest/meta-data', '/latest/meta-data/instance', '/latest/meta-data/tags/instance', '/latest/dynamic', '/latest/maintenance', '/latest']) {
+        const bare = await h.call(dir);
+        const slashed = await h.call(`${dir}/`);
+        expect([dir, bare.status, slashed.status]).toEqual([dir, 200, 200]);
+        expect(slashed.text).toBe(bare.text);
+      }
+      expect((await h.callRaw('/latest/meta-data/instance/#x')).status).toBe(404);
+    });
+
+    it('takes the raw request target: no dot segments resolved, an absolute-form target served by its path', async () => {
+      expect((await h.callRaw('/latest/meta-data/instance/../instance-id')).status).toBe(404);
+      const absolute = await h.callRaw(`${h.url}/latest/meta-data/instance-id`);
+      expect(absolute.status).toBe(200);
+      expect(absolute.text).toBe((await md('instance-id')).text);
+    });
+  });
+});
+
+describe('Alibaba ECS metadata: throttling', () => {
+  it('is off by default: Alibaba publishes no figure, so the emulator invents none', async () => {
+    const { startEmulator } = await import('../../src/emulator/emulator.js');
+    const emu = await startEmulator({ provider: 'alibaba' });
+    try {
+      expect(emu.fleet.settings.rateLimitPerSecond).toBe(0);
+      const statuses = new Set<number>();
+      for (let i = 0; i < 60; i++) statuses.add((await fetch(`${emu.url}/latest/meta-data/instance-id`)).status);
+      expect([...statuses]).toEqual([200]);
+    } finally {
+      await emu.close();
+    }
   });
 });

@@ -230,6 +230,29 @@ describe('Azure IMDS: instance document', () => {
     expect((await get('/compute')).json<Record<string, unknown>>().zone).toBe('');
   });
 
+  it('does not serve extended=true (the seeds do not describe it): the ordinary document, no "extended" part', async () => {
+    // cloud-init asks /metadata/instance?api-version=2021-08-01&extended=true and reads
+    // extended.compute.* only when present.
+    const plain = await get('', '2021-08-01');
+    const extended = await get('?extended=true', '2021-08-01');
+    expect(extended.status).toBe(200);
+    expect(extended.json()).toEqual(plain.json());
+    expect(extended.json()).not.toHaveProperty('extended');
+    expect((await get('/compute?extended=true', '2021-08-01')).json()).toEqual((await get('/compute', '2021-08-01')).json());
+    expect((await get('/extended?extended=true', '2021-08-01')).status).toBe(404);
+    // The request rules still hold: a repeated name is refused.
+    expect((await get('?extended=true&extended=false', '2021-08-01')).status).toBe(400);
+  });
+
+  it('answers 404 to a route followed by "#..." in the raw request target (not a fragment to strip)', async () => {
+    for (const target of ['/metadata/instance/compute/vmSize#x?api-version=2021-02-01&format=text', '/metadata/instance#x?api-version=2021-02-01']) {
+      const a = await h.callRaw(target, AZURE_HEADERS);
+      expect([target, a.status]).toEqual([target, 404]);
+      expect(a.json()).toEqual({ error: 'Not found' });
+    }
+    expect((await h.callRaw('/metadata/instance/compute/vmSize?api-version=2021-02-01&format=text', AZURE_HEADERS)).text).toBe('Standard_D4s_v5');
+  });
+
   it('answers the scheduled-events api-versions from before the seeds (2020-07-01)', async () => {
     const a = await h.call('/metadata/scheduledevents?api-version=2020-07-01', { headers: AZURE_HEADERS });
     expect(a.status).toBe(200);

@@ -196,7 +196,7 @@ describe('control API (Alibaba fleet)', () => {
     expect((await h.call('/latest/meta-data/instance/instance-type')).text).toBe('ecs.g8i.2xlarge');
     expect((await h.call('/latest/meta-data/image-id')).status).toBe(404);
     const before = (await h.control('GET', `/vms/${vm}`)).json();
-    for (const instance of [{ instance: 'x' }, { 'tags/instance/a': 'b' }, { 'instance/spot/termination-time': 'x' }, { 'zone-id': 5 }, { '../etc': 'x' }]) {
+    for (const instance of [{ instance: 'x' }, { 'tags/instance/a': 'b' }, { 'instance/spot/termination-time': 'x' }, { 'zone-id': 5 }, { '../etc': 'x' }, { all: 'x' }, { 'all/x': 'y' }]) {
       expect((await h.control('PATCH', `/vms/${vm}`, { instance })).status).toBe(400);
     }
     expect((await h.control('PATCH', `/vms/${vm}`, { network: {} })).status).toBe(400);

@@ -1,6 +1,7 @@
 // Shared by the conformance tests: an in-process emulator on 127.0.0.1 with a hand-driven clock,
 // and plain HTTP through node's fetch (never a nodemeta client).
 
+import { request as httpRequest } from 'node:http';
 import { ManualClock } from '../../src/emulator/clock.js';
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from '../../src/emulator/emulator.js';
 
@@ -17,6 +18,11 @@ export interface Harness {
   url: string;
   /** A request to the emulator, path relative to its root. */
   call(path: string, init?: { method?: string; headers?: Record<string, string>; body?: string }): Promise<Answer>;
+  /**
+   * A GET whose request target goes out exactly as written (fetch would drop a "#..." suffix and
+   * resolve "..", as a browser does; a plain HTTP client such as Ohai's sends them).
+   */
+  callRaw(target: string, headers?: Record<string, string>): Promise<Answer>;
   /** Control API call with a JSON body. */
   control(method: string, path: string, body?: unknown): Promise<Answer>;
   close(): Promise<void>;
@@ -31,6 +37,25 @@ export async function request(
   const response = await fetch(url, { method: init.method ?? 'GET', headers: init.headers ?? {}, body: init.body ?? null });
   const text = await response.text();
   return { status: response.status, headers: response.headers, text, json: <T>() => JSON.parse(text) as T };
+}
+
+function rawRequest(url: string, target: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, path: target, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const answerHeaders = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') answerHeaders.set(name, value);
+        resolve({ status: res.statusCode ?? 0, headers: answerHeaders, text, json: <T>() => JSON.parse(text) as T });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /**
@@ -51,6 +76,7 @@ export async function startHarness(options: Partial<EmulatorOptions> & Pick<Emul
     clock,
     url: emulator.url,
     call,
+    callRaw: (target, headers) => rawRequest(emulator.url, target, headers),
     control: (method, path, body) =>
       call(`/_emulator${path}`, {
         method,

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { systemClock } from '../../src/agent/http/clock.js';
+import { systemClock } from '../../src/time/clock.js';
 import { MetadataError } from '../../src/agent/http/errors.js';
 import { DEFAULT_BUDGET, TokenBucket } from '../../src/agent/http/token-bucket.js';
 import { detectProvider } from '../../src/agent/providers/detect.js';

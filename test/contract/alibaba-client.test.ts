@@ -2,15 +2,17 @@
 // token renewal, tags, spot termination, system events, every fault kind.
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { MetadataError } from '../../src/agent/http/errors.js';
-import { systemClock } from '../../src/agent/http/clock.js';
+import { systemClock } from '../../src/time/clock.js';
+import { DEFAULT_RETRY_POLICY } from '../../src/agent/http/retry.js';
 import { observeOnce } from '../../src/agent/observe.js';
 import { ManualClock } from '../../src/emulator/clock.js';
-import { caught, Harness, stringsIn } from './imds-harness.js';
+import { caught, FAST_RETRY, Harness, stringsIn } from './imds-harness.js';
 
 
 // Every request goes through the agent's real budget (2/s): a test with a dozen requests takes seconds.
 jest.setTimeout(60_000);
-const FORBIDDEN = /ram\/security-credentials|public-keys|user-data/;
+// meta-data/all is the whole tree, RAM credentials included.
+const FORBIDDEN = /ram\/security-credentials|public-keys|user-data|meta-data\/all/;
 const TOKEN = 'x-aliyun-ecs-metadata-token';
 
 describe('Alibaba ECS metadata client against the emulator', () => {
@@ -119,6 +121,37 @@ describe('Alibaba ECS metadata client against the emulator', () => {
       const read = (await client.readInstance()).tags;
       expect(read).toEqual(expect.arrayContaining(tags));
       expect(read).toHaveLength(2);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('reads a tag key holding "/" (ACK\'s ack.alibabacloud.com/nodepool-id) whole, through its directory', async () => {
+    const client = h.alibaba({ readTags: true });
+    try {
+      const tags = [
+        { name: 'ack.aliyun.com', value: 'c5f3a0e1' },
+        { name: 'ack.alibabacloud.com/nodepool-id', value: 'np1a2b3c' },
+        { name: 'k8s.io/cluster-autoscaler/node-template/label/pool', value: 'spot' },
+      ];
+      await h.control('PATCH', `/vms/${h.vm}`, { tagsEnabled: true, tags });
+      await h.clearRequests();
+      const snapshot = await client.readInstance();
+      expect(snapshot.tags).toEqual(expect.arrayContaining(tags));
+      expect(snapshot.tags).toHaveLength(tags.length);
+      expect(snapshot.warnings).toBeUndefined();
+      const paths = (await h.requests()).filter((r) => r.method === 'GET').map((r) => r.path.replace('/latest/meta-data/tags/instance/', 'T/'));
+      expect(paths.filter((p) => p.startsWith('T/'))).toEqual([
+        'T/',
+        'T/ack.alibabacloud.com/',
+        'T/k8s.io/',
+        'T/k8s.io/cluster-autoscaler/',
+        'T/k8s.io/cluster-autoscaler/node-template/',
+        'T/k8s.io/cluster-autoscaler/node-template/label/',
+        'T/ack.aliyun.com',
+        'T/ack.alibabacloud.com/nodepool-id',
+        'T/k8s.io/cluster-autoscaler/node-template/label/pool',
+      ]);
     } finally {
       await client.close();
     }
@@ -280,6 +313,51 @@ describe('Alibaba token lifetime', () => {
       const log = await h.requests();
       expect(log.filter((r) => r.method === 'PUT')).toHaveLength(2);
       expect(log.filter((r) => r.status === 401)).toHaveLength(0);
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+});
+
+describe('Alibaba client under a throttle (Alibaba publishes no figure: correct at any limit)', () => {
+  it('reads the whole instance, tags and events under a throttle below its budget (3/s against 8/s): every 429 retried, nothing lost', async () => {
+    const h = await Harness.start('alibaba', { settings: { rateLimitPerSecond: 3 } });
+    const client = h.alibaba({ readTags: true, retry: DEFAULT_RETRY_POLICY });
+    try {
+      const tags = [{ name: 'team', value: 'payments' }, { name: 'maintenance-window', value: 'sat 02:00-04:00;sun 02:00-04:00' }];
+      await h.control('PATCH', `/vms/${h.vm}`, { tags, tagsEnabled: true, spot: { terminationTime: '+5m' } });
+      const snapshot = await client.readInstance();
+      const events = await client.readEvents();
+      const state = await h.state();
+      const items = state.instance as Record<string, string>;
+      expect(snapshot.instance).toEqual({
+        id: items['instance-id'],
+        region: items['region-id'],
+        zone: items['zone-id'],
+        instanceType: items['instance/instance-type'],
+        name: items['instance/instance-name'],
+        hostname: items.hostname,
+      });
+      expect(snapshot.tags).toEqual(expect.arrayContaining(tags));
+      expect(snapshot.tags).toHaveLength(tags.length);
+      expect(snapshot.warnings).toBeUndefined();
+      expect(Date.parse(events.spot?.terminationTime ?? '')).toBe(Date.parse((state.spot as { terminationTime: string }).terminationTime));
+      // The throttle did bite.
+      expect((await h.requests()).filter((r) => r.status === 429).length).toBeGreaterThan(0);
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+
+  it('fails with the 429 rather than answer a partial instance when the throttle outlasts its retries', async () => {
+    const h = await Harness.start('alibaba', { settings: { rateLimitPerSecond: 1 } });
+    const client = h.alibaba({ retry: { ...FAST_RETRY, maxAttempts: 2 } });
+    try {
+      const err = await caught(client.readInstance());
+      expect(err).toBeInstanceOf(MetadataError);
+      expect(err).toMatchObject({ kind: 'http', status: 429 });
     } finally {
       await client.close();
       await h.close();

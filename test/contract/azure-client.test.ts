@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { MetadataError } from '../../src/agent/http/errors.js';
 import { observeOnce } from '../../src/agent/observe.js';
-import { systemClock } from '../../src/agent/http/clock.js';
+import { systemClock } from '../../src/time/clock.js';
 import { caught, FAST_RETRY, Harness, stringsIn } from './imds-harness.js';
 
 
@@ -46,6 +46,20 @@ describe('Azure IMDS client against the emulator', () => {
       expect(tags?.some((t) => t.value.includes(';') && t.value.includes(':'))).toBe(true);
     } finally {
       await client.close();
+    }
+  });
+
+  it('gives AKS\'s topology label values for a mixed-case location, as real VMs\' documents have it (SwedenCentral)', async () => {
+    const before = (await h.state()).instance as Record<string, string>;
+    const client = h.azure();
+    try {
+      expect((await h.control('PATCH', `/vms/${h.vm}`, { instance: { location: 'SwedenCentral', zone: '2' } })).status).toBe(200);
+      const { instance } = await client.readInstance();
+      expect(instance.region).toBe('swedencentral');
+      expect(instance.zone).toBe('swedencentral-2');
+    } finally {
+      await client.close();
+      await h.control('PATCH', `/vms/${h.vm}`, { instance: { location: before.location, zone: before.zone } });
     }
   });
 

@@ -31,6 +31,7 @@ import {
   kubeConfigForToken,
   kubeconfigPath,
   kubectl,
+  kubectlOk,
   REPO_ROOT,
   runTool,
   simulatedNodes,
@@ -162,7 +163,8 @@ beforeAll(async () => {
   await createNode(NODE_A, 'eastus-1', template);
   await createNode(NODE_B, 'eastus-2', template);
   ns = await createTestNamespace('nodemeta-chart');
-  await helmOk(['install', RELEASE, CHART_DIR, '--namespace', ns, '--wait', '--timeout', '5m']);
+  // With the controller's FlowSchema: the test below checks the API server puts its requests there.
+  await helmOk(['install', RELEASE, CHART_DIR, '--namespace', ns, '--set', 'controller.kubeApi.flowSchema.enabled=true', '--wait', '--timeout', '5m']);
   installed = true;
 }, 420_000);
 
@@ -396,6 +398,10 @@ describe('the controller, with its ServiceAccount token', () => {
     // The process's own figures, as the chart's users' dashboards expect them.
     expect(metrics).toMatch(/^process_resident_memory_bytes [1-9]/m);
     expect(metrics).toMatch(/^nodejs_heap_size_used_bytes [1-9]/m);
+    // API Priority and Fairness classified the controller's requests by the chart's FlowSchema.
+    const apiServerMetrics = await kubectlOk(['get', '--raw', '/metrics']);
+    const dispatched = new RegExp(`^apiserver_flowcontrol_dispatched_requests_total\\{[^}]*flow_schema="${RELEASE}-controller"[^}]*priority_level="workload-high"[^}]*\\} [1-9]`, 'm');
+    expect(apiServerMetrics).toMatch(dispatched);
     // No restart: a config-only upgrade leaves the controller's pod template alone.
     expect((await apps.readNamespacedDeployment({ name: `${RELEASE}-controller`, namespace: ns })).metadata?.generation).toBe(generationBefore);
     expect(child.exitCode).toBeNull();

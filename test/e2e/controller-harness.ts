@@ -47,6 +47,26 @@ export async function createNode(name: string, selectorLabel: Record<string, str
   });
 }
 
+/**
+ * A Node no kubelet runs (kwok does not manage it either): the test plays its kubelet with
+ * nodeHeartbeat, Ready or not. Without a Lease the node-lifecycle controller goes by the Ready
+ * condition's heartbeat, so a test that wants it to stay Ready heartbeats it every few seconds.
+ */
+export async function createBareNode(name: string, selectorLabel: Record<string, string>): Promise<void> {
+  const core = kubeConfig().makeApiClient(CoreV1Api);
+  await core.createNode({
+    body: { metadata: { name, labels: { ...selectorLabel, 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux' } }, spec: {} },
+  });
+  await nodeHeartbeat(name, true);
+}
+
+/** What the kubelet posts: the Ready condition, True or False, with a fresh heartbeat. */
+export async function nodeHeartbeat(name: string, ready: boolean): Promise<void> {
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const condition = { type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'KubeletReady' : 'KubeletNotReady', message: ready ? 'played by the test' : 'the VM is gone', lastHeartbeatTime: now, lastTransitionTime: now };
+  await kubectlOk(['patch', 'node', name, '--subresource=status', '--type=strategic', '-p', JSON.stringify({ status: { conditions: [condition] } })]);
+}
+
 export async function deleteNode(name: string): Promise<void> {
   const core = kubeConfig().makeApiClient(CoreV1Api);
   try {

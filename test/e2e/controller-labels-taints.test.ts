@@ -7,8 +7,8 @@ import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
 import { NotLeaderError, WriteConflictError } from '../../src/controller/cluster-state.js';
 import { ownedLabelKeys } from '../../src/controller/labels.js';
 import { kubeNodeWriter } from '../../src/controller/node-writer.js';
-import { DEFAULT_RATE_LIMIT, makeApiClients } from '../../src/kube/api-clients.js';
-import { systemClock } from '../../src/runtime/clock.js';
+import { DEFAULT_RATE_LIMIT, makeApiClients } from '../../src/kube/client-node/api-clients.js';
+import { unrefSystemClock } from '../../src/time/clock.js';
 import { RequestLimiter } from '../../src/runtime/request-limiter.js';
 import { kubeConfig, kubectlOk, waitFor } from './lib/cluster.js';
 import {
@@ -34,7 +34,7 @@ let configFile: string;
 
 /** The controller's rate-limited clients, as the controller builds them, over the admin kubeconfig. */
 function writerClients() {
-  return makeApiClients(kubeConfig(), { limiter: new RequestLimiter({ ...DEFAULT_RATE_LIMIT, clock: systemClock }), userAgent: 'nodemeta-e2e' });
+  return makeApiClients(kubeConfig(), { limiter: new RequestLimiter({ ...DEFAULT_RATE_LIMIT, clock: unrefSystemClock }), userAgent: 'nodemeta-e2e' });
 }
 
 function status(overrides: Partial<NodeMetadataStatus> = {}): NodeMetadataStatus {
@@ -230,10 +230,12 @@ describe('node writer against the real API server', () => {
 
     // The fast path's one write: taint and cordon together, guarded like each of them alone.
     const before = (await writer.readNode(WRITER_NODE))!;
-    const protection = { taints: [{ key: 'nodemeta.io/scheduled-event', value: 'Preempt', effect: 'NoSchedule' as const }], cordonFor: 'ev-wave' };
+    const protection = { taints: [{ key: 'nodemeta.io/scheduled-event', value: 'Preempt', effect: 'NoSchedule' as const }], cordonFor: 'ev-wave', excludeFromLoadBalancers: true };
     const protectedNode = await writer.protect(before, protection);
     expect(protectedNode.spec?.unschedulable).toBe(true);
     expect(protectedNode.metadata.annotations?.['nodemeta.io/cordoned']).toBe('ev-wave');
+    expect(protectedNode.metadata.labels?.['node.kubernetes.io/exclude-from-external-load-balancers']).toBe('true');
+    expect(protectedNode.metadata.annotations?.['nodemeta.io/excluded-from-load-balancers']).toBe('true');
     expect(protectedNode.spec?.taints).toEqual([expect.objectContaining({ key: 'nodemeta.io/scheduled-event', value: 'Preempt', effect: 'NoSchedule' })]);
     // Planned from the node as it was before: both the taint and the cordon `test`s now fail, and nothing is written.
     await expect(writer.protect(before, { cordonFor: 'ev-other' })).rejects.toBeInstanceOf(WriteConflictError);
@@ -242,7 +244,17 @@ describe('node writer against the real API server', () => {
     expect(after.metadata.annotations?.['nodemeta.io/cordoned']).toBe('ev-wave');
     // (The node lifecycle controller adds node.kubernetes.io/unschedulable to a cordoned node: not ours.)
     expect(after.spec?.taints?.map((taint) => taint.key).filter((key) => key.startsWith('nodemeta.io/'))).toEqual(['nodemeta.io/scheduled-event']);
-    await writer.uncordon(WRITER_NODE, 'ev-wave');
+    // The exclusion label came with a JSON patch (an Update): the labels' apply does not drop it.
+    const relabelled = await writer.applyLabels(WRITER_NODE, { 'nodemeta.io/region': 'westeurope' });
+    expect(relabelled.metadata.labels?.['node.kubernetes.io/exclude-from-external-load-balancers']).toBe('true');
+    // The release: the cordon and the exclusion nodemeta added go in one write, and only those.
+    const released = await writer.release(relabelled);
+    expect(released.spec?.unschedulable ?? false).toBe(false);
+    expect(released.metadata.labels).not.toHaveProperty(['node.kubernetes.io/exclude-from-external-load-balancers']);
+    expect(released.metadata.annotations ?? {}).not.toHaveProperty(['nodemeta.io/cordoned']);
+    expect(released.metadata.annotations ?? {}).not.toHaveProperty(['nodemeta.io/excluded-from-load-balancers']);
+    expect(released.metadata.labels).toHaveProperty(['nodemeta.io/region'], 'westeurope');
+    await writer.applyLabels(WRITER_NODE, {});
 
     const refused = kubeNodeWriter({ clients: writerClients(), isLeading: () => false });
     await expect(refused.applyLabels(WRITER_NODE, {})).rejects.toBeInstanceOf(NotLeaderError);

@@ -174,8 +174,8 @@ describe('a fleet of six nodes, their agents and two controllers', () => {
   it('keeps the labels of a node whose metadata service fails for a while', async () => {
     const node = NODES[3]!;
     const before = await labelsOf(node);
-    // Longer than one poll's retries can last (6 attempts, decorrelated backoff capped at 5 s: up to
-    // about 25 s), so the poll surely fails; a shorter window can be ridden out by the retries.
+    // Longer than one poll's retries can last (6 attempts, full-jitter backoff of at most 0.25, 0.5,
+    // 1, 2 and 4 s: under 8 s), so the poll surely fails; a shorter window can be ridden out by the retries.
     await control('POST', '/faults', { kind: 'status', status: 500, vm: node, durationMs: 30_000 });
     await waitFor('MetadataAvailable=False', async () => (await kubectlOk(['get', 'nmd', node, '-o', "jsonpath={.status.conditions[?(@.type=='MetadataAvailable')].status}"])) === 'False', { timeoutMs: 45_000 });
     expect(await labelsOf(node)).toEqual(before);

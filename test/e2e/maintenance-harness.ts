@@ -24,7 +24,7 @@ import { stringify } from 'yaml';
 import type { MaintenanceStatus, NodeMetadataStatus } from '../../src/api/nodemetadata.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator.js';
 import { startAgent, type AgentProcess } from './agent-harness.js';
-import { createNode, deleteNode, runId, startController, writeConfig, type ControllerProcess } from './controller-harness.js';
+import { createBareNode, createNode, deleteNode, runId, startController, writeConfig, type ControllerProcess } from './controller-harness.js';
 import { apiStatus, clusterDir, createTestNamespace, deleteTestNamespace, kubeConfig, kubeconfigPath, waitFor } from './lib/cluster.js';
 
 export const MANAGED_LABEL = 'nodemeta-e2e-maintenance';
@@ -198,6 +198,7 @@ export class Scenario {
   emulator: RunningEmulator | undefined;
   readonly agents: AgentProcess[] = [];
   readonly controllers: ControllerProcess[] = [];
+  private readonly configFiles: string[] = [];
   private readonly nodes: string[] = [];
   private readonly recorders: Recorder<RawObject>[] = [];
   private holdsPods = false;
@@ -223,23 +224,25 @@ export class Scenario {
     return this.emulator;
   }
 
-  /** A kwok node the scenario's controller manages, and its agent against its emulated VM. */
-  async managedNode(name: string, provider: 'azure' | 'alibaba' = 'azure'): Promise<void> {
+  /** A kwok node the scenario's controller manages, and its agent (with `agentArgs` more flags) against its emulated VM. */
+  async managedNode(name: string, provider: 'azure' | 'alibaba' = 'azure', agentArgs: string[] = [], kind: 'kwok' | 'bare' = 'kwok'): Promise<void> {
     this.nodes.push(name);
-    await createNode(name, { [MANAGED_LABEL]: this.id });
+    // A bare node: no kwok; the test plays its kubelet (createBareNode, nodeHeartbeat).
+    if (kind === 'bare') await createBareNode(name, { [MANAGED_LABEL]: this.id });
+    else await createNode(name, { [MANAGED_LABEL]: this.id });
     if (this.emulator === undefined) throw new Error('start the emulator before the managed nodes');
-    const extraArgs = provider === 'alibaba' ? ['--events-interval', '1s', '--instance-interval', '30s'] : ['--instance-interval', '30s'];
+    const extraArgs = [...(provider === 'alibaba' ? ['--events-interval', '1s', '--instance-interval', '30s'] : ['--instance-interval', '30s']), ...agentArgs];
     this.agents.push(await startAgent({ node: name, provider, endpoint: this.emulator.endpoint(name), kubeconfig: kubeconfigPath(), extraArgs }));
   }
 
   /**
    * The scenario's VMs: a watch on their NodeMetadata (started first, so it sees every change), one
-   * emulator serving them, and for each a managed kwok node with its agent.
+   * emulator serving them, and for each a managed kwok node with its agent (`agentArgs`: more flags, e.g. `--dry-run`).
    */
-  async managedVms(provider: 'azure' | 'alibaba', nodes: string[]): Promise<Recorder<RawNodeMetadata>> {
+  async managedVms(provider: 'azure' | 'alibaba', nodes: string[], agentArgs: string[] = []): Promise<Recorder<RawNodeMetadata>> {
     const nodeMetadata = await this.watchNodeMetadata(nodes);
     await this.startEmulator(provider, nodes);
-    for (const node of nodes) await this.managedNode(node, provider);
+    for (const node of nodes) await this.managedNode(node, provider, agentArgs);
     return nodeMetadata;
   }
 
@@ -251,9 +254,11 @@ export class Scenario {
 
   /** A controller process for this scenario's nodes only, with its own Lease namespace. */
   async startController(configYaml: string, identity = 'a', extraArgs: string[] = []): Promise<ControllerProcess> {
+    const configFile = writeConfig(configYaml);
+    this.configFiles.push(configFile);
     const controller = await startController(`${this.short}-${identity}`, [
       '--config',
-      writeConfig(configYaml),
+      configFile,
       '--node-selector',
       `${MANAGED_LABEL}=${this.id}`,
       '--lease-namespace',
@@ -262,6 +267,11 @@ export class Scenario {
     ]);
     this.controllers.push(controller);
     return controller;
+  }
+
+  /** Rewrites every controller's configuration file; they reload it (config-watcher.ts). */
+  reconfigure(configYaml: string): void {
+    for (const file of this.configFiles) writeFileSync(file, configYaml);
   }
 
   /** Waits until a controller leads and every managed node's agent has published its VM. */

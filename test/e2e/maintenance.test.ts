@@ -5,6 +5,7 @@
 // controller process. The scenarios run side by side, each on its own nodes with its own
 // controller (maintenance-harness.ts).
 import { beforeAll, describe, expect, test } from '@jest/globals';
+import { EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../../src/api/names.js';
 import { installCrd, nodemetaTaints, readNode } from './controller-harness.js';
 import { kubectlOk, waitFor } from './lib/cluster.js';
 import {
@@ -84,6 +85,8 @@ describe('maintenance end to end', () => {
         const during = await readNode(node);
         expect(during.spec?.unschedulable).toBe(true);
         expect(during.metadata?.annotations?.[CORDONED_ANNOTATION]).toBe(eventId);
+        // ...and out of LoadBalancer backends (drain.excludeFromLoadBalancers, on by default).
+        expect(during.metadata?.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL]).toBe('true');
         expect(nodemetaTaints(during)).toContainEqual({ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'NoSchedule' });
         // Their replacements run on the spare node.
         await s.runningPods('web', 3, [s.spare]);
@@ -97,6 +100,7 @@ describe('maintenance end to end', () => {
           return n.spec?.unschedulable !== true && nodemetaTaints(n).length === 0 ? n : undefined;
         });
         expect(after.metadata?.annotations?.[CORDONED_ANNOTATION]).toBeUndefined();
+        expect(after.metadata?.labels ?? {}).not.toHaveProperty([EXCLUDE_FROM_LOAD_BALANCERS_LABEL]);
 
         const events = await s.expectEvents(node, ['MaintenanceScheduled', 'DrainStarted', 'EvictionBlocked', 'Drained', 'ApprovalRequested', 'MaintenanceApproved', 'MaintenanceCompleted']);
         expect(events.find((e) => e.reason === 'EvictionBlocked')?.message).toMatch(/disruption budget web\b/);
@@ -247,6 +251,9 @@ describe('maintenance end to end', () => {
         await s.deployment('web', { replicas: 1, nodes: [a], spare: false });
         const [pod] = await s.runningPods('web', 1, [a]);
         const pods = await s.watchPods();
+        // Someone keeps a out of LoadBalancer backends for reasons of their own: nodemeta's cordon
+        // neither claims nor removes that label.
+        await kubectlOk(['label', 'node', a, `${EXCLUDE_FROM_LOAD_BALANCERS_LABEL}=by-hand`]);
         await s.startController(controllerConfig({ policy: { Reboot: { action: 'Cordon' }, Redeploy: { action: 'Drain', leadTime: '5m' } } }));
         await s.ready(nmd, [a, b]);
 
@@ -258,6 +265,8 @@ describe('maintenance end to end', () => {
           return nodemetaTaints(na).length > 0 && nodemetaTaints(nb).length > 0 && na.spec?.unschedulable === true ? { na, nb } : undefined;
         });
         expect(na.metadata?.annotations?.[CORDONED_ANNOTATION]).toBe(reboot);
+        expect(na.metadata?.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL]).toBe('by-hand');
+        expect(nb.metadata?.labels ?? {}).not.toHaveProperty([EXCLUDE_FROM_LOAD_BALANCERS_LABEL]);
         expect(nodemetaTaints(na)).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'NoSchedule' }]);
         expect(nb.spec?.unschedulable).not.toBe(true);
         expect(nodemetaTaints(nb)).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Redeploy', effect: 'PreferNoSchedule' }]);
@@ -272,6 +281,7 @@ describe('maintenance end to end', () => {
             return nodemetaTaints(node).length === 0 && node.spec?.unschedulable !== true ? node : undefined;
           });
           expect(after.metadata?.annotations?.[CORDONED_ANNOTATION]).toBeUndefined();
+          expect(after.metadata?.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL]).toBe(n === a ? 'by-hand' : undefined);
           const events = await s.expectEvents(n, ['MaintenanceCancelled']);
           expect(events.map((e) => e.reason)).not.toContain('MaintenanceCompleted');
           expect(events.map((e) => e.reason)).not.toContain('DrainStarted');
@@ -312,6 +322,7 @@ describe('maintenance end to end', () => {
         expect(nodeWatch.history.length).toBeGreaterThan(1);
         for (const entry of nodeWatch.history) {
           expect(entry.object.metadata.annotations?.[CORDONED_ANNOTATION]).toBeUndefined();
+          expect(entry.object.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL]).toBeUndefined();
           expect(entry.object.spec?.unschedulable).toBe(true);
         }
       }),
@@ -362,6 +373,50 @@ describe('maintenance end to end', () => {
           if (phases[phases.length - 1] !== phase) phases.push(phase);
         });
         expect(phases).toEqual(['None', 'Scheduled', 'Draining', 'Drained', 'Completed']);
+      }),
+    SCENARIO_TIMEOUT,
+  );
+
+  test.concurrent(
+    '8. early approval only inside an approval window: drained, waiting with the reason, approved once a window is open',
+    () =>
+      withScenario('window', async (s) => {
+        const node = s.azureNode(0);
+        const nmd = await s.managedVms('azure', [node]);
+        await s.deployment('web', { replicas: 1, nodes: [node] });
+        await s.runningPods('web', 1, [node]);
+        await s.spareNode();
+        // A window that is surely closed now: one minute, every day, 12 hours from now (UTC).
+        const at = new Date(Date.now() + 12 * 3_600_000);
+        const hhmm = (d: Date) => d.toISOString().slice(11, 16);
+        const everyDay = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+        const closed = { days: everyDay, start: hhmm(at), end: hhmm(new Date(at.getTime() + 60_000)), timeZone: 'UTC' };
+        await s.startController(controllerConfig({ approvalWindows: [closed] }));
+        await s.ready(nmd, [node]);
+
+        const eventId = await s.postEvent({ type: 'Reboot', resources: [node], notBefore: '+15m', lifecycle: 'manual' });
+        const waiting = await nmd.until('Drained, the approval waiting for the window', (state) => {
+          const maintenance = maintenanceOf(state.get(node));
+          return maintenance?.phase === 'Drained' && maintenance.approvalWaitsUntil !== undefined ? maintenance : undefined;
+        });
+        expect(waiting.approve).toBeUndefined();
+        expect(Date.parse(waiting.approvalWaitsUntil!)).toBeGreaterThan(Date.now() + 11 * 3_600_000);
+        const events = await s.expectEvents(node, ['Drained', 'ApprovalWaitingForWindow']);
+        expect(events.find((e) => e.reason === 'ApprovalWaitingForWindow')?.message).toMatch(/early approval waits for the approval window opening at/);
+        expect((await s.control<EmulatorEvent>('GET', `/events/${eventId}`)).approved).toBe(false);
+
+        // A window open now (all day, every day): the node asks, the agent approves.
+        s.reconfigure(controllerConfig({ approvalWindows: [{ days: everyDay, start: '00:00', end: '24:00', timeZone: 'UTC' }] }));
+        const approved = await nmd.until('phase Approved', (state) => (phaseOf(state.get(node)) === 'Approved' ? maintenanceOf(state.get(node)) : undefined), 60_000);
+        expect(approved.approvalWaitsUntil).toBeUndefined();
+        expect((await s.control<EmulatorEvent>('GET', `/events/${eventId}`)).approved).toBe(true);
+        await s.expectEvents(node, ['ApprovalRequested', 'MaintenanceApproved']);
+        // Never asked while the window was closed.
+        nmd.expectComplete();
+        nmd.replay((state) => {
+          const maintenance = maintenanceOf(state.get(node) as RawNodeMetadata | undefined);
+          if (maintenance?.approvalWaitsUntil !== undefined) expect(maintenance.approve).toBeUndefined();
+        });
       }),
     SCENARIO_TIMEOUT,
   );

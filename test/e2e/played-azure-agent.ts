@@ -9,7 +9,7 @@
 // per agent as each agent has.
 import { randomUUID } from 'node:crypto';
 import type { Approval, AgentStatus } from '../../src/api/nodemetadata.js';
-import { systemClock } from '../../src/agent/http/clock.js';
+import { systemClock } from '../../src/time/clock.js';
 import { observeOnce } from '../../src/agent/observe.js';
 import { normalizeAzureCompute } from '../../src/agent/providers/azure/normalize.js';
 import { normalizeAzureScheduledEvents } from '../../src/agent/providers/azure/scheduled-events.js';

@@ -97,3 +97,39 @@ imagePullSecrets:
 
 {{/* Where the ConfigMap is mounted: a directory, never a subPath (subPath mounts miss updates). */}}
 {{- define "nodemeta.configDir" -}}/etc/nodemeta{{- end }}
+
+{{- /*
+Where each notification sink's Secret key is mounted: <dir>/<sink name>/url (a directory of its own,
+not a subPath, so that a rotated Secret reaches the controller without a restart).
+*/}}
+{{- define "nodemeta.notificationsDir" -}}/etc/nodemeta-notifications{{- end }}
+
+{{- /*
+The controller's configuration: .Values.config, with controller.notifications rendered into
+notifications.sinks (after any sinks written in config). A sink's URL is read from its mounted
+Secret key: the ConfigMap names the file, never the URL.
+*/}}
+{{- define "nodemeta.controllerConfig" -}}
+{{- $config := deepCopy .Values.config }}
+{{- with .Values.controller.notifications }}
+{{- $notifications := deepCopy (get $config "notifications" | default (dict)) }}
+{{- $sinks := get $notifications "sinks" | default (list) }}
+{{- $names := dict }}
+{{- range $sinks }}{{- $_ := set $names .name true }}{{- end }}
+{{- range . }}
+{{- if hasKey $names .name }}
+{{- fail (printf "controller.notifications: the sink name %q is used twice (names are unique, across config.notifications.sinks too)" .name) }}
+{{- end }}
+{{- $_ := set $names .name true }}
+{{- $sink := dict "name" .name "format" .format "urlFrom" (dict "file" (printf "%s/%s/url" (include "nodemeta.notificationsDir" $) .name)) }}
+{{- with .transitions }}{{- $_ := set $sink "transitions" . }}{{- end }}
+{{- with .timeout }}{{- $_ := set $sink "timeout" . }}{{- end }}
+{{- with .maxAttempts }}{{- $_ := set $sink "maxAttempts" . }}{{- end }}
+{{- with .queueSize }}{{- $_ := set $sink "queueSize" . }}{{- end }}
+{{- $sinks = append $sinks $sink }}
+{{- end }}
+{{- $_ := set $notifications "sinks" $sinks }}
+{{- $_ := set $config "notifications" $notifications }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}

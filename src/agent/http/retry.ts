@@ -1,5 +1,5 @@
-import { Backoff, DEFAULT_BACKOFF, type JitterStrategy } from '../../runtime/backoff.js';
-import type { Clock, Random } from './clock.js';
+import { Backoff, type BackoffTiming, type Random } from '../../time/backoff.js';
+import { sleep, type Clock } from '../../time/clock.js';
 import { MetadataError } from './errors.js';
 
 /**
@@ -46,7 +46,7 @@ export interface RetryPolicy {
   malformedMaxAttempts: number;
   /** A Retry-After longer than this is not honoured as such (the backoff cap applies). */
   maxRetryAfterMs: number;
-  backoff: { baseMs: number; capMs: number; strategy: JitterStrategy };
+  backoff: BackoffTiming;
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
@@ -54,7 +54,8 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   goneWindowMs: 70_000,
   malformedMaxAttempts: 3,
   maxRetryAfterMs: 30_000,
-  backoff: { ...DEFAULT_BACKOFF },
+  // The one backoff (time/backoff.ts): retry n waits random(0, min(5 s, 250 ms × 2ⁿ)).
+  backoff: { baseMs: 250, capMs: 5_000 },
 };
 
 export interface RetryInfo {
@@ -121,11 +122,8 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, ctx: Re
       throw failure.withAttempts(n, goneLimit ? goneMessage(policy) : 'no time left to retry before the deadline');
     }
     ctx.onRetry?.({ attempt: n, delayMs: delay, error: failure });
-    try {
-      await clock.sleep(delay, ctx.signal);
-    } catch {
-      throw failure.withAttempts(n, 'gave up: the operation was cancelled or timed out');
-    }
+    await sleep(clock, delay, ctx.signal);
+    if (ctx.signal?.aborted) throw failure.withAttempts(n, 'gave up: the operation was cancelled or timed out');
   }
 }
 

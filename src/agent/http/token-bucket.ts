@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import { sleep, type Clock } from '../../time/clock.js';
 import { MetadataError } from './errors.js';
 
 export interface TokenBucketOptions {
@@ -66,11 +66,11 @@ export class TokenBucket {
         detail: `request budget (${this.ratePerSecond}/s) has no slot for ${Math.ceil(wait)} ms, past the deadline`,
       });
     }
-    try {
-      await this.clock.sleep(wait, options.signal);
-    } catch (err) {
+    await sleep(this.clock, wait, options.signal);
+    if (options.signal?.aborted) {
+      // Cancelled while waiting: the slot goes back to the budget.
       this.tokens += 1;
-      throw err;
+      options.signal.throwIfAborted();
     }
   }
 

@@ -1,8 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { Clock } from './clock.js';
+import type { Clock } from '../../time/clock.js';
 import { MetadataError, oneLine } from './errors.js';
 import type { TokenBucket } from './token-bucket.js';
+import { parseRetryAfter } from '../../runtime/retry-after.js';
 
 export type HttpMethod = 'GET' | 'PUT' | 'POST';
 
@@ -357,14 +358,8 @@ function newestVersions(text: string): string[] | undefined {
   }
 }
 
-/** Retry-After in seconds or as an HTTP date; undefined when absent or nonsense. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const v = value.trim();
-  if (/^\d{1,6}$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  return Number.isFinite(t) && /[a-z]/i.test(v) ? Math.max(0, t - now) : undefined;
-}
+// Retry-After has one parser for every HTTP client (src/runtime/retry-after.ts).
+export { parseRetryAfter };
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'bad request',

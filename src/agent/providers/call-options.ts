@@ -1,5 +1,6 @@
 import type { Logger } from '../../observability/logger.js';
-import type { Clock, Random } from '../http/clock.js';
+import type { Random } from '../../time/backoff.js';
+import type { Clock } from '../../time/clock.js';
 import type { RetryPolicy } from '../http/retry.js';
 import type { TokenBucket } from '../http/token-bucket.js';
 import type { ResponseObserver } from '../http/transport.js';

@@ -1,6 +1,7 @@
 import type { ProviderName } from '../../api/observation.js';
 import type { Logger } from '../../observability/logger.js';
-import type { Clock, Random } from '../http/clock.js';
+import type { Random } from '../../time/backoff.js';
+import type { Clock } from '../../time/clock.js';
 import { MetadataError, isMetadataError } from '../http/errors.js';
 import { DEFAULT_RETRY_POLICY, withRetries } from '../http/retry.js';
 import { MetadataTransport } from '../http/transport.js';
@@ -49,7 +50,7 @@ export async function detectProvider(options: DetectOptions): Promise<ProviderNa
   const azure = make('azure', AZURE_DEFAULT_ENDPOINT);
   const alibaba = make('alibaba', ALIBABA_DEFAULT_ENDPOINT);
   const deadline = options.clock.now() + timeout * 3;
-  const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: 2, malformedMaxAttempts: 1, backoff: { baseMs: 100, capMs: 500, strategy: 'full' as const } };
+  const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: 2, malformedMaxAttempts: 1, backoff: { baseMs: 100, capMs: 500 } };
   const attempt = async (probe: () => Promise<ProbeResult>): Promise<ProbeResult> => {
     try {
       return await withRetries(probe, { policy: retry, clock: options.clock, random: options.random, signal: options.signal, deadline });

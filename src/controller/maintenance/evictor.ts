@@ -1,12 +1,14 @@
 // The edge that carries out an EvictPods action: Eviction API calls, a bounded number at a time,
 // and the memory of what each pod's last attempt came to (EvictionAttempt), which the state
-// machine needs to back off a refused pod and to report what blocks the drain.
+// machine needs to back off a refused pod and to report what blocks the drain. The backoff's
+// random draw happens here, once per refusal, so that the state machine stays pure.
 //
 // That memory lives in this process only. After a restart or a leader change it is empty, which is
 // safe: a pod already evicted is terminating and the drain plan skips it, so no pod is evicted
 // twice; a pod whose eviction was refused is simply tried once more at once.
 
-import type { Clock } from '../../runtime/clock.js';
+import { backoffDelay, type Random } from '../../time/backoff.js';
+import type { Clock } from '../../time/clock.js';
 import type { Semaphore } from '../../runtime/semaphore.js';
 import { NotLeaderError, type EvictionResult, type NodeWriter } from '../cluster-state.js';
 import type { PodToEvict } from './drain-plan.js';
@@ -14,6 +16,13 @@ import type { EvictionAttempt } from './state-machine.js';
 
 /** Evictions in flight at once for one node: quick for 100 pods, gentle on the API server. */
 export const EVICTION_CONCURRENCY = 10;
+
+/**
+ * A refused eviction (429 from a PodDisruptionBudget, or an error) is tried again after the one
+ * backoff: random(0, min(1 min, 5 s × 2ⁿ)) for its n-th retry. The jitter matters in a wave: the
+ * pods of many nodes refused by the same PDB in the same instant do not come back in step.
+ */
+export const EVICTION_BACKOFF = { baseMs: 5_000, capMs: 60_000 } as const;
 
 export type EvictionOutcome = EvictionResult | { kind: 'error'; reason: string };
 
@@ -27,6 +36,9 @@ export interface EvictionReport {
 /** Per node, per pod uid: the attempts this process made. */
 export class EvictionLedger {
   private readonly byNode = new Map<string, Map<string, EvictionAttempt>>();
+
+  /** `random`: uniform numbers in [0, 1) for the retry backoff's jitter. */
+  constructor(private readonly random: Random = Math.random) {}
 
   attempts(nodeName: string): EvictionAttempt[] {
     return [...(this.byNode.get(nodeName)?.values() ?? [])];
@@ -45,7 +57,10 @@ export class EvictionLedger {
     }
     const previous = attempts.get(uid);
     const next: EvictionAttempt = { uid, attempts: (previous?.attempts ?? 0) + 1, lastAttemptMs: nowMs };
-    if (blockedBy !== undefined) next.blockedBy = blockedBy;
+    if (blockedBy !== undefined) {
+      next.blockedBy = blockedBy;
+      next.retryAtMs = nowMs + backoffDelay(EVICTION_BACKOFF, next.attempts - 1, this.random);
+    }
     attempts.set(uid, next);
     return { changed: previous?.blockedBy !== blockedBy };
   }

@@ -12,20 +12,21 @@ import { MaintenancePhase, SPOT_TERMINATION, type BlockedPod, type MaintenanceSt
 import type { ProviderName } from '../../api/observation.js';
 import type { ControllerConfig } from '../config.js';
 import type { PlannedAction } from '../policy.js';
+import { approvalWindowState, describeWindows } from './approval-window.js';
 import { GRACE_MARGIN_MS, type DrainPlan, type PodToEvict } from './drain-plan.js';
 
 /** The CRD bounds status.maintenance.blockedPods. */
 export const MAX_BLOCKED_PODS = 20;
-/** First retry of an eviction the API refused (429 from a PodDisruptionBudget); doubles per attempt. */
-export const EVICTION_RETRY_MS = 5_000;
-export const EVICTION_RETRY_MAX_MS = 60_000;
 /** How often to look at a node whose pods are terminating or that waits to become Ready. */
 export const POLL_MS = 10_000;
 
 export type Action =
   /** spec.unschedulable=true and annotation nodemeta.io/cordoned=<eventId>, in one conflict-checked write. */
   | { kind: 'Cordon'; eventId: string }
-  /** spec.unschedulable=false and the annotation removed, in one write. */
+  /**
+   * What nodemeta holds on the node given back, in one write: its cordon (spec.unschedulable=false,
+   * the annotation removed) and the load-balancer exclusion label it added.
+   */
   | { kind: 'Uncordon' }
   /** Eviction API calls, concurrently; each pod with its own capped grace period. */
   | { kind: 'EvictPods'; pods: PodToEvict[]; gracePeriodSeconds: number }
@@ -40,6 +41,8 @@ export interface NodeFacts {
   unschedulable: boolean;
   /** Value of the nodemeta.io/cordoned annotation: the event nodemeta cordoned the node for. */
   cordonedFor: string | undefined;
+  /** nodemeta added the load-balancer exclusion label (its nodemeta.io/excluded-from-load-balancers annotation is there). */
+  excludedFromLoadBalancers?: boolean;
   ready: boolean;
 }
 
@@ -51,6 +54,12 @@ export interface EvictionAttempt {
   lastAttemptMs: number;
   /** Why the last attempt was refused, e.g. `PodDisruptionBudget default/web allows no disruption`. */
   blockedBy?: string;
+  /**
+   * With blockedBy: epoch ms from which the pod may be tried again. The ledger draws it from the one
+   * jittered backoff when it records the refusal (evictor.ts), so this machine stays pure and a
+   * repeated step sees the same time.
+   */
+  retryAtMs?: number;
 }
 
 export interface DrainBudgetFacts {
@@ -83,7 +92,7 @@ export interface MaintenanceInput {
   evictions: readonly EvictionAttempt[];
   budget: DrainBudgetFacts;
   approval: ApprovalFacts;
-  config: Pick<ControllerConfig, 'drain' | 'approve' | 'uncordonAfterCompletion'>;
+  config: Pick<ControllerConfig, 'drain' | 'approve' | 'approvalWindows' | 'uncordonAfterCompletion'>;
   now: Date;
   /** False while the caches are cold: an event that seems gone is not trusted to be gone. */
   cacheWarm: boolean;
@@ -95,16 +104,22 @@ export interface MaintenanceStep {
   requeueAfterMs?: number;
 }
 
-/** The step of a node with no event and none under way: nothing to do, whatever the other facts. */
-export function idleStep(current: MaintenanceStatus | undefined): MaintenanceStep {
-  return { status: current ?? { phase: MaintenancePhase.None }, actions: [] };
+/**
+ * The step of a node with no event and none under way: nothing to do, except give back a
+ * load-balancer exclusion nodemeta left on a node that is in service again (uncordonAfterCompletion
+ * off and someone uncordoned it by hand). Not while the caches are cold.
+ */
+export function idleStep(current: MaintenanceStatus | undefined, node?: NodeFacts, cacheWarm = false): MaintenanceStep {
+  const status = current ?? { phase: MaintenancePhase.None };
+  if (cacheWarm && node?.excludedFromLoadBalancers === true && !node.unschedulable) return { status, actions: [{ kind: 'Uncordon' }] };
+  return { status, actions: [] };
 }
 
 export function nextMaintenanceStep(input: MaintenanceInput): MaintenanceStep {
   const { current, active } = input;
   const handling = current !== undefined && current.phase !== MaintenancePhase.None && current.phase !== MaintenancePhase.Completed ? current : undefined;
   if (active === undefined) {
-    if (handling === undefined) return idleStep(current);
+    if (handling === undefined) return idleStep(current, input.node, input.cacheWarm);
     if (!input.cacheWarm) return { status: handling, actions: [] };
     return finish(handling, input);
   }
@@ -219,20 +234,45 @@ function drained(status: MaintenanceStatus, active: PlannedAction, input: Mainte
   if (input.approval.approvedEventIds.includes(eventId)) {
     const approved: MaintenanceStatus = { ...status, phase: MaintenancePhase.Approved };
     delete approved.approve;
+    delete approved.approvalWaitsUntil;
     const actions: Action[] = [...cordon, ...(status.approve === undefined ? [] : [{ kind: 'ClearApprovalRequest' } as const])];
     return transition(approved, [...actions, emit('Normal', 'MaintenanceApproved', `${describe(active)}: approved, the platform may start it now`)]);
   }
   if (!approvable(active, input)) return { status, actions: cordon };
+  const window = approvalWindowState(input.config.approvalWindows, input.now);
   if (status.approve === eventId) {
     // Asked already. Take the request back if a node in Resources stopped being drained before the
-    // agent acted on it: approving would start maintenance on a node with pods.
-    if (input.approval.resourcesDrained) return { status, actions: cordon };
+    // agent acted on it (approving would start maintenance on a node with pods), or if the approval
+    // window closed meanwhile.
+    if (input.approval.resourcesDrained && window.open) return { status, actions: cordon };
     const withdrawn = { ...status };
     delete withdrawn.approve;
-    return transition(withdrawn, [...cordon, { kind: 'ClearApprovalRequest' }, emit('Normal', 'ApprovalWithdrawn', `${describe(active)}: a node in the event's Resources is no longer drained`)]);
+    const why = input.approval.resourcesDrained ? `the approval window closed (${describeWindows(input.config.approvalWindows)})` : "a node in the event's Resources is no longer drained";
+    return transition(withdrawn, [...cordon, { kind: 'ClearApprovalRequest' }, emit('Normal', 'ApprovalWithdrawn', `${describe(active)}: ${why}`)]);
   }
   if (!input.approval.resourcesDrained) return { status, actions: cordon };
-  return transition({ ...status, approve: eventId }, [...cordon, { kind: 'RequestApproval', eventId }, emit('Normal', 'ApprovalRequested', `${describe(active)}: every node in the event's Resources is drained`)]);
+  if (!window.open) return waitForWindow(status, active, input, window.opensAt, cordon);
+  const requested: MaintenanceStatus = { ...status, approve: eventId };
+  delete requested.approvalWaitsUntil;
+  return transition(requested, [...cordon, { kind: 'RequestApproval', eventId }, emit('Normal', 'ApprovalRequested', `${describe(active)}: every node in the event's Resources is drained`)]);
+}
+
+/**
+ * Drained, approvable, but outside every approval window: no request; status says until when, and
+ * one Event says why (written when the wait starts, not on every reconcile). The platform starts the
+ * event at NotBefore if no window opens before it.
+ */
+function waitForWindow(status: MaintenanceStatus, active: PlannedAction, input: MaintenanceInput, opensAt: number | undefined, cordon: Action[]): MaintenanceStep {
+  const until = opensAt === undefined ? undefined : iso(opensAt);
+  const waitMs = opensAt === undefined ? undefined : opensAt - input.now.getTime();
+  // Told already (windows always open within a week, so `until` is set whenever there are windows).
+  if (status.approvalWaitsUntil === until) return withWait({ status, actions: cordon }, waitMs ?? POLL_MS);
+  const waiting: MaintenanceStatus = { ...status };
+  if (until === undefined) delete waiting.approvalWaitsUntil;
+  else waiting.approvalWaitsUntil = until;
+  const notBefore = status.notBefore === undefined ? '' : `; otherwise the platform starts it at NotBefore ${status.notBefore}`;
+  const message = `${describe(active)}: every node in the event's Resources is drained; early approval waits for the approval window ${until === undefined ? '(none opens within a week)' : `opening at ${until}`} (${describeWindows(input.config.approvalWindows)})${notBefore}`;
+  return transition(waiting, [...cordon, emit('Normal', 'ApprovalWaitingForWindow', message)]);
 }
 
 function approved(status: MaintenanceStatus, input: MaintenanceInput): MaintenanceStep {
@@ -260,6 +300,7 @@ function finish(status: MaintenanceStatus, input: MaintenanceInput): Maintenance
   if (status.approve !== undefined) actions.push({ kind: 'ClearApprovalRequest' });
   const completed: MaintenanceStatus = { ...status, phase: MaintenancePhase.Completed, completedTime: isoNow(input.now) };
   delete completed.approve;
+  delete completed.approvalWaitsUntil;
   delete completed.blockedPods;
   const notBefore = status.notBefore === undefined ? NaN : Date.parse(status.notBefore);
   // Gone before NotBefore means cancelled, unless it was approved, here or on a neighbour the event
@@ -275,9 +316,9 @@ function finish(status: MaintenanceStatus, input: MaintenanceInput): Maintenance
 
 // ---- helpers ----
 
-/** nodemeta's cordon for any event: the annotation is there and the node is cordoned. */
+/** nodemeta's cordon for any event (the annotation is there), or its load-balancer exclusion. */
 function ownsCordon(node: NodeFacts): boolean {
-  return node.cordonedFor !== undefined;
+  return node.cordonedFor !== undefined || node.excludedFromLoadBalancers === true;
 }
 
 /**
@@ -324,19 +365,15 @@ function evictions(input: MaintenanceInput): Action[] {
   const nowMs = input.now.getTime();
   const due = input.pods.evict.filter((pod) => {
     const attempt = attempts.get(pod.uid);
-    return attempt === undefined || (attempt.blockedBy !== undefined && attempt.lastAttemptMs + retryDelayMs(attempt.attempts) <= nowMs);
+    return attempt === undefined || (attempt.blockedBy !== undefined && (attempt.retryAtMs ?? nowMs) <= nowMs);
   });
   if (due.length === 0) return [];
   return [{ kind: 'EvictPods', pods: due, gracePeriodSeconds: Math.max(...due.map((pod) => pod.gracePeriodSeconds)) }];
 }
 
-function retryDelayMs(attempts: number): number {
-  return Math.min(EVICTION_RETRY_MAX_MS, EVICTION_RETRY_MS * 2 ** Math.max(0, attempts - 1));
-}
-
 function nextRetryMs(input: MaintenanceInput): number | undefined {
   const pending = new Set(input.pods.evict.map((pod) => pod.uid));
-  const waits = input.evictions.filter((attempt) => pending.has(attempt.uid) && attempt.blockedBy !== undefined).map((attempt) => attempt.lastAttemptMs + retryDelayMs(attempt.attempts) - input.now.getTime());
+  const waits = input.evictions.filter((attempt) => pending.has(attempt.uid) && attempt.blockedBy !== undefined).map((attempt) => (attempt.retryAtMs ?? input.now.getTime()) - input.now.getTime());
   return waits.length === 0 ? undefined : Math.max(0, Math.min(...waits));
 }
 

@@ -5,7 +5,7 @@
 // poll), no drain starts evicting. The hold is bounded per node: a drain never waits longer than
 // maxHold for a wave that keeps growing, and a drain forced by its deadline waits the same bound.
 
-import type { Clock } from '../../runtime/clock.js';
+import type { Clock } from '../../time/clock.js';
 
 export interface WaveGateOptions {
   clock: Clock;

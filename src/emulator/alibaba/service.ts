@@ -1,5 +1,7 @@
 // The Alibaba Cloud ECS metadata service of one instance (seeds 002/003):
-// - items under /latest/meta-data/, plain text, directories listed one entry a line;
+// - items under /latest/meta-data/, plain text, directories listed one entry a line, and the
+//   whole tree as one JSON document at /latest/meta-data/all (outside the seeds: what cloud-init's
+//   AliYun datasource reads first);
 // - hardened mode: PUT /latest/api/token with X-aliyun-ecs-metadata-token-ttl-seconds (1-21600),
 //   never with X-Forwarded-For, then X-aliyun-ecs-metadata-token on every GET;
 // - normal mode (plain GET) unless the owner made hardened mode the only one (HttpTokens=required).
@@ -10,7 +12,7 @@ import { isoSeconds } from '../durations.js';
 import type { Fleet, Vm } from '../fleet.js';
 import { header, jsonAnswer, type MetadataService, type ServiceRequest, type ServiceResponse, textAnswer } from '../service.js';
 import { fakeUserData } from './defaults.js';
-import { currentItems, lookupItem } from './items.js';
+import { ALL_ITEMS, currentItems, itemTree, lookupItem } from './items.js';
 import { TOKEN_TTL_MAX_S, TOKEN_TTL_MIN_S } from './tokens.js';
 
 export const TOKEN_PATH = '/latest/api/token';
@@ -85,8 +87,15 @@ function identityDocument(vm: Vm): ServiceResponse {
   });
 }
 
+/**
+ * A leaf is served only at its own path: followed by "/" it is not an item (404, as the real
+ * service answers), so a client that takes a multi-line value for a listing (Ohai does, for
+ * user-data starting with "#!/bin/bash") does not recurse into it. Directories answer with or
+ * without the "/".
+ */
 function serve(request: ServiceRequest, segments: string[], trailingSlash: boolean): ServiceResponse {
   const { vm, fleet } = request;
+  const leaf = (answer: () => ServiceResponse): ServiceResponse => (trailingSlash ? error(404) : answer());
   const [version, section, ...rest] = segments;
   if (version === undefined) return listing(['2016-01-01', 'latest']);
   if (version !== 'latest' && version !== '2016-01-01') return error(404);
@@ -94,20 +103,23 @@ function serve(request: ServiceRequest, segments: string[], trailingSlash: boole
   const restPath = rest.join('/');
   switch (section) {
     case 'meta-data': {
-      const found = lookupItem(currentItems(vm), restPath);
-      if (!found || (found.kind === 'value' && trailingSlash)) return error(404);
-      return found.kind === 'value' ? textAnswer(200, found.text) : listing(found.entries);
+      const items = currentItems(vm);
+      // The whole tree as one JSON document; not listed in meta-data/, as on the real service.
+      if (restPath === ALL_ITEMS) return leaf(() => jsonAnswer(200, itemTree(items)));
+      const found = lookupItem(items, restPath);
+      if (!found) return error(404);
+      return found.kind === 'value' ? leaf(() => textAnswer(200, found.text)) : listing(found.entries);
     }
     case 'user-data':
-      return rest.length === 0 ? textAnswer(200, fakeUserData(vm.name)) : error(404);
+      return rest.length === 0 ? leaf(() => textAnswer(200, fakeUserData(vm.name))) : error(404);
     case 'dynamic':
       if (restPath === '') return listing(['instance-identity/']);
       if (restPath === 'instance-identity') return listing(['document']);
-      if (restPath === 'instance-identity/document') return identityDocument(vm);
+      if (restPath === 'instance-identity/document') return leaf(() => identityDocument(vm));
       return error(404);
     case 'maintenance':
       if (restPath === '') return listing(['active-system-events']);
-      if (restPath === 'active-system-events') return activeSystemEvents(fleet, vm);
+      if (restPath === 'active-system-events') return leaf(() => activeSystemEvents(fleet, vm));
       return error(404);
     default:
       return error(404);
@@ -125,14 +137,15 @@ export function createAlibabaService(): MetadataService {
       } catch {
         return error(400, 'malformed path');
       }
-      if (segments.join('/') === TOKEN_PATH.slice(1)) {
+      const trailingSlash = request.path.endsWith('/') && segments.length > 0;
+      if (segments.join('/') === TOKEN_PATH.slice(1) && !trailingSlash) {
         if (request.method !== 'PUT') return { ...error(405), headers: { Allow: 'PUT' } };
         return issueToken(request);
       }
       if (request.method !== 'GET') return { ...error(405), headers: { Allow: 'GET' } };
       const refused = authorize(request);
       if (refused) return refused;
-      return serve(request, segments, request.path.endsWith('/') && segments.length > 0);
+      return serve(request, segments, trailingSlash);
     },
   };
 }

@@ -3,7 +3,7 @@
 // アクセスできません): each VM has its own store, so another VM's token is simply unknown here.
 
 import { randomBytes } from 'node:crypto';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../../time/clock.js';
 
 export const TOKEN_TTL_MIN_S = 1;
 export const TOKEN_TTL_MAX_S = 21600;
@@ -13,7 +13,7 @@ export type TokenCheck = 'valid' | 'unknown' | 'expired';
 export class TokenStore {
   private tokens = new Map<string, number>();
 
-  constructor(private readonly clock: Clock) {}
+  constructor(private readonly clock: Pick<Clock, 'now'>) {}
 
   issue(ttlSeconds: number): string {
     this.forgetExpired();

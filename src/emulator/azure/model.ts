@@ -81,6 +81,8 @@ export const azureModel: ProviderModel = {
     for (const [key, child] of Object.entries(network)) checkComputeValue(child, `${field}.${key}`, false);
     return structuredClone(network);
   },
+  // Tags are JSON name/value pairs in the document: any name can be served.
+  checkTags() {},
   nativeNames(_name, instance) {
     return typeof instance.name === 'string' && instance.name ? [instance.name] : [];
   },

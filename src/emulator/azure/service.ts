@@ -14,6 +14,7 @@ import { header, jsonAnswer, type MetadataService, type ServiceRequest, type Ser
 import { instanceDocument, isLeaf, renderText, walkRoute } from './instance.js';
 import { parseStartRequests, scheduledEventsDocument } from './scheduled-events.js';
 import { API_VERSIONS, CATEGORY_SINCE, isInstanceVersion, isScheduledEventsVersion, NEWEST_VERSIONS, atLeast } from './versions.js';
+import { sleep, systemClock } from '../../time/clock.js';
 
 const MORE = 'For more information refer to aka.ms/azureimds';
 const FEATURE_IDLE_OFF_MS = 24 * 3_600_000;
@@ -37,10 +38,6 @@ function badVersion(missing: boolean): ServiceResponse {
     ? `Bad request. api-version was not specified in the request. ${MORE}`
     : `Bad request. api-version is invalid or was not specified in the request. ${MORE}`;
   return error(400, message, { 'newest-versions': NEWEST_VERSIONS });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function repeatedParameter(rawQuery: string): string | undefined {
@@ -95,7 +92,7 @@ async function firstCallDelay(fleet: Fleet, vm: Vm): Promise<void> {
   const now = fleet.clock.now();
   const enabled = vm.eventsLastCallAt !== undefined && now - vm.eventsLastCallAt < FEATURE_IDLE_OFF_MS;
   vm.eventsLastCallAt = now;
-  if (!enabled && fleet.settings.firstEventsCallDelayMs > 0) await sleep(fleet.settings.firstEventsCallDelayMs);
+  if (!enabled && fleet.settings.firstEventsCallDelayMs > 0) await sleep(systemClock, fleet.settings.firstEventsCallDelayMs);
 }
 
 function instance(request: ServiceRequest, version: string, route: string[], format: string): ServiceResponse {

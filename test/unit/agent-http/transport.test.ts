@@ -2,7 +2,7 @@
 // answers, oversized ones, stalls, resets, keep-alive reuse, and close().
 import { afterEach, describe, expect, it } from '@jest/globals';
 import net from 'node:net';
-import { systemClock } from '../../../src/agent/http/clock.js';
+import { systemClock } from '../../../src/time/clock.js';
 import { MetadataError } from '../../../src/agent/http/errors.js';
 import { TokenBucket } from '../../../src/agent/http/token-bucket.js';
 import { MetadataTransport, type TransportOptions } from '../../../src/agent/http/transport.js';

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { NodeAgent, type NodeAgentOptions, type StatusSink } from '../../../src/agent/node-agent.js';
 import { AgentMetrics } from '../../../src/agent/metrics.js';
@@ -7,9 +8,9 @@ import type { ReadOptions } from '../../../src/agent/publisher.js';
 import type { AgentStatus, NodeMetadata } from '../../../src/api/nodemetadata.js';
 import type { EventsSnapshot, InstanceSnapshot, ScheduledEvent } from '../../../src/api/observation.js';
 import { KubeApiError } from '../../../src/kube/errors.js';
-import { silentLogger } from '../../../src/observability/logger.js';
-import { fixedRandom, seededRandom } from '../agent/fake-clock.js';
-import { expectSpreadEvenly } from '../agent/spread.js';
+import { createLogger, silentLogger } from '../../../src/observability/logger.js';
+import { FakeClock, fixedRandom, seededRandom } from '../runtime/fake-clock.js';
+import { expectSpreadEvenly } from '../runtime/spread.js';
 
 const reboot: ScheduledEvent = { id: 'e1', type: 'Reboot', rawType: 'Reboot', status: 'Scheduled', source: 'Platform', resources: ['vm0'], notBefore: '2026-11-22T04:15:00.000Z' };
 
@@ -52,25 +53,20 @@ class RecordingSink implements StatusSink {
   }
 }
 
-/** A clock where each sleep moves time forward at once; the agent stops after `ticks` sleeps. */
-class SteppingClock {
-  readonly stop = new AbortController();
-  readonly sleeps: number[] = [];
-  constructor(
-    private t: number,
-    private readonly ticks: number,
-    private readonly script: (tick: number) => void = () => {},
-  ) {}
-  now = () => this.t;
-  sleep = async (ms: number) => {
-    this.sleeps.push(ms);
-    this.t += ms;
-    if (this.sleeps.length >= this.ticks) this.stop.abort();
-    else this.script(this.sleeps.length);
+/**
+ * A FakeClock on which each wait passes at once, the clock moved forward by it; the agent stops
+ * after `ticks` waits (`stop`), and `script(tick)` changes the world as the tick-th wait begins.
+ */
+function steppingClock(start: number, ticks: number, script: (tick: number) => void = () => {}): FakeClock & { stop: AbortController } {
+  const clock = Object.assign(new FakeClock({ start, autoAdvance: true }), { stop: new AbortController() });
+  clock.onTimer = () => {
+    if (clock.delays.length >= ticks) clock.stop.abort();
+    else script(clock.delays.length);
   };
+  return clock;
 }
 
-function newAgent(provider: ScriptedProvider, sink: StatusSink, clock: SteppingClock, options: Partial<NodeAgentOptions> = {}) {
+function newAgent(provider: ScriptedProvider, sink: StatusSink, clock: FakeClock, options: Partial<NodeAgentOptions> = {}) {
   return new NodeAgent({
     provider,
     sink,
@@ -88,11 +84,11 @@ function newAgent(provider: ScriptedProvider, sink: StatusSink, clock: SteppingC
 const T0 = Date.UTC(2026, 10, 22, 4, 0, 0);
 
 /**
- * Runs the agent loop on a SteppingClock; `script(tick)` changes the world before the given loop
+ * Runs the agent loop on a stepping clock; `script(tick)` changes the world before the given loop
  * iteration. Returns after `ticks` iterations.
  */
 async function runAgent(provider: ScriptedProvider, sink: StatusSink, ticks: number, script: (tick: number) => void = () => {}) {
-  const clock = new SteppingClock(T0, ticks, script);
+  const clock = steppingClock(T0, ticks, script);
   const agent = newAgent(provider, sink, clock);
   await agent.run(clock.stop.signal);
   return agent;
@@ -134,7 +130,7 @@ async function fleet(count: number, ticks: number, setup: (sink: TimedSink, prov
   const random = seededRandom(42);
   const sinks: TimedSink[] = [];
   for (let i = 0; i < count; i++) {
-    const clock = new SteppingClock(T0, ticks);
+    const clock = steppingClock(T0, ticks);
     const sink = new TimedSink(clock);
     const provider = new ScriptedProvider();
     setup(sink, provider);
@@ -199,6 +195,29 @@ describe('node agent', () => {
     expect(provider.approved).toEqual([]);
   });
 
+  it('in dry run never approves, not even a request someone else wrote, and logs once what it would have done', async () => {
+    const provider = new ScriptedProvider();
+    provider.events = { events: [reboot], spot: undefined, incarnation: 2 };
+    const sink = new RecordingSink();
+    const lines: { message: string; eventId?: string; requestedBy?: string }[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    const clock = steppingClock(T0, 40, (tick) => {
+      // A controller in dry run asks for nothing but says what it would ask; then someone writes `approve` by hand.
+      if (tick === 3) sink.object.status = { ...sink.object.status, maintenance: { phase: 'Drained', eventId: 'e1', dryRun: true, wouldApprove: 'e1' } };
+      if (tick === 20) sink.object.status = { ...sink.object.status, maintenance: { phase: 'Drained', eventId: 'e1', approve: 'e1' } };
+    });
+    await newAgent(provider, sink, clock, { dryRun: true, logger: createLogger({ component: 'agent', level: 'info', stream }) }).run(clock.stop.signal);
+    expect(provider.approved).toEqual([]);
+    expect(sink.writes.some((write) => (write.approvals ?? []).length > 0)).toBe(false);
+    const wouldApprove = lines.filter((line) => line.message.startsWith('dry run: would approve'));
+    expect(wouldApprove).toEqual([expect.objectContaining({ eventId: 'e1', requestedBy: 'wouldApprove' })]);
+  });
+
   it('does not rewrite anything after a restart when the stored status is current', async () => {
     const provider = new ScriptedProvider();
     const sink = new RecordingSink();
@@ -244,7 +263,7 @@ describe('node agent', () => {
 
   it('backs off up to maxApiBackoffMs while the API server fails, and starts again from 1 s after a success', async () => {
     const provider = new ScriptedProvider();
-    const clock = new SteppingClock(T0, 12, (tick) => {
+    const clock = steppingClock(T0, 12, (tick) => {
       if (tick !== 9) return;
       provider.events = { events: [reboot], spot: undefined, incarnation: 2 };
       sink.failApply = 1;
@@ -253,7 +272,7 @@ describe('node agent', () => {
     sink.failApply = 7;
     // random just below 1: the top of every window, 1, 2, 4, 8, 16 s, then the cap; 5 s between polls.
     await newAgent(provider, sink, clock, { random: fixedRandom(0.999999), maxApiBackoffMs: 20_000, eventsIntervalMs: 5_000 }).run(clock.stop.signal);
-    expect(clock.sleeps.slice(0, 11)).toEqual([1000, 2000, 4000, 8000, 16_000, 20_000, 20_000, 5000, 5000, 1000, 5000]);
+    expect(clock.delays.slice(0, 11)).toEqual([1000, 2000, 4000, 8000, 16_000, 20_000, 20_000, 5000, 5000, 1000, 5000]);
     expect(sink.writes.map((w) => w.events?.map((e) => e.id))).toEqual([[], ['e1']]);
   });
 
@@ -265,11 +284,11 @@ describe('node agent', () => {
       polls++;
       return readEvents();
     };
-    const clock = new SteppingClock(T0, 4);
+    const clock = steppingClock(T0, 4);
     const sink = new TimedSink(clock);
     sink.failApply = 3;
     await newAgent(provider, sink, clock, { random: fixedRandom(0.1) }).run(clock.stop.signal);
-    expect(clock.sleeps.slice(0, 3)).toEqual([100, 200, 400]);
+    expect(clock.delays.slice(0, 3)).toEqual([100, 200, 400]);
     expect(sink.applyCalls).toHaveLength(4);
     expect(polls).toBe(1);
   });
@@ -277,7 +296,7 @@ describe('node agent', () => {
   it('looks for an approval request once per interval, from the watch cache, the first not with the write of the event', async () => {
     const provider = new ScriptedProvider();
     provider.events = { events: [reboot], spot: undefined, incarnation: 2 };
-    const clock = new SteppingClock(T0, 15);
+    const clock = steppingClock(T0, 15);
     const sink = new TimedSink(clock);
     // random 0.5: the first check half an interval (2.5 s) after the event is seen, on the next loop turn.
     await newAgent(provider, sink, clock).run(clock.stop.signal);

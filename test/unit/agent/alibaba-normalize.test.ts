@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { normalizeAlibabaInstance, normalizeAlibabaTags, parseSpotTerminationTime, parseTagKeys } from '../../../src/agent/providers/alibaba/normalize.js';
-import { LIMITS, Warnings } from '../../../src/agent/providers/validation.js';
+import { normalizeAlibabaInstance, normalizeAlibabaTags, parseSpotTerminationTime } from '../../../src/agent/providers/alibaba/normalize.js';
+import { Warnings } from '../../../src/agent/providers/validation.js';
 
 describe('Alibaba normalisation', () => {
   it('maps the items to InstanceInfo', () => {
@@ -27,20 +27,19 @@ describe('Alibaba normalisation', () => {
     expect(w.result()).toBeUndefined();
   });
 
+  it('keeps region-id and zone-id as given: already ACK\'s topology label values (cn-hangzhou, cn-hangzhou-k)', () => {
+    const w = new Warnings();
+    const instance = normalizeAlibabaInstance({ 'instance-id': 'i-1', 'region-id': 'cn-hangzhou', 'zone-id': 'cn-hangzhou-k' }, w);
+    expect(instance.region).toBe('cn-hangzhou');
+    expect(instance.zone).toBe('cn-hangzhou-k');
+    expect(w.result()).toBeUndefined();
+  });
+
   it('leaves absent items out and warns about a zone outside the region', () => {
     const w = new Warnings();
     const instance = normalizeAlibabaInstance({ 'instance-id': 'i-1', 'region-id': 'cn-hangzhou', 'zone-id': 'cn-beijing-a' }, w);
     expect(instance.instanceType).toBeUndefined();
     expect(w.result()).toEqual(['zone-id cn-beijing-a is not in region-id cn-hangzhou']);
-  });
-
-  it('parses tag key listings (lines or JSON), bounded', () => {
-    const w = new Warnings();
-    expect(parseTagKeys('team\nenv/\n\nteam\n', w)).toEqual(['team', 'env']);
-    expect(parseTagKeys('["a","b"]', w)).toEqual(['a', 'b']);
-    const many = Array.from({ length: 200 }, (_, i) => `k${i}`).join('\n');
-    expect(parseTagKeys(many, w)).toHaveLength(LIMITS.maxTags);
-    expect(w.result()).toEqual([`136 tags beyond the first ${LIMITS.maxTags} not read`]);
   });
 
   it('keeps tag values with ";" and ":" and drops vanished ones', () => {

@@ -32,6 +32,24 @@ describe('normalizeAzureCompute', () => {
     expect(text).not.toMatch(/osProfile|publicKeys|userData|customData|subscriptionId/);
   });
 
+  it.each([
+    ['SwedenCentral', 'swedencentral', 'swedencentral-2'],
+    ['WestEurope', 'westeurope', 'westeurope-2'],
+    ['EASTUS2', 'eastus2', 'eastus2-2'],
+    ['swedencentral', 'swedencentral', 'swedencentral-2'],
+  ])('lower-cases location %s to AKS\'s topology labels: region %s, zone %s', (location, region, zone) => {
+    const { snapshot } = normalizeAzureCompute(computeDocument({ location }));
+    expect(snapshot.instance.region).toBe(region);
+    expect(snapshot.instance.zone).toBe(zone);
+    expect(snapshot.warnings).toBeUndefined();
+  });
+
+  it('lower-cases the location of a non-zonal VM too, with no zone', () => {
+    const { snapshot } = normalizeAzureCompute(computeDocument({ location: 'SwedenCentral', zone: '' }));
+    expect(snapshot.instance.region).toBe('swedencentral');
+    expect(snapshot.instance.zone).toBeUndefined();
+  });
+
   it('leaves zone out on a non-zonal VM ("" means not applicable)', () => {
     const { snapshot } = normalizeAzureCompute(computeDocument({ zone: '', platformSubFaultDomain: '' }));
     expect(snapshot.instance.zone).toBeUndefined();

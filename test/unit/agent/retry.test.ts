@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { MetadataError, type MetadataErrorKind } from '../../../src/agent/http/errors.js';
 import { classifyFailure, DEFAULT_RETRY_POLICY, withRetries } from '../../../src/agent/http/retry.js';
-import { FakeClock, fixedRandom } from './fake-clock.js';
+import { FakeClock, fixedRandom, seededRandom } from '../runtime/fake-clock.js';
+import { expectSpreadEvenly } from '../runtime/spread.js';
 
 function failure(kind: MetadataErrorKind, status?: number, retryAfterMs?: number): MetadataError {
   return new MetadataError({ kind, service: 'azure', method: 'GET', path: '/metadata/scheduledevents', status, detail: 'test', retryAfterMs });
@@ -18,7 +19,10 @@ function scripted(...failures: MetadataError[]) {
   return { op, calls: () => calls };
 }
 
-function context(clock = new FakeClock()) {
+/** Each retry's wait passes at once, the clock moved forward by it. */
+const steppingClock = () => new FakeClock({ autoAdvance: true });
+
+function context(clock = steppingClock()) {
   return { policy: DEFAULT_RETRY_POLICY, clock, random: fixedRandom(0.5) };
 }
 
@@ -50,12 +54,12 @@ describe('classifyFailure (retry policy table)', () => {
 
 describe('withRetries', () => {
   it('retries 500, 429, timeouts and resets with growing delays, then succeeds', async () => {
-    const clock = new FakeClock();
+    const clock = steppingClock();
     const s = scripted(failure('http', 500), failure('http', 429), failure('timeout'), failure('connection'));
     await expect(withRetries(s.op, context(clock))).resolves.toBe('ok');
     expect(s.calls()).toBe(5);
-    expect(clock.sleeps).toHaveLength(4);
-    expect(clock.sleeps[1]!).toBeGreaterThan(clock.sleeps[0]!);
+    expect(clock.delays).toHaveLength(4);
+    expect(clock.delays[1]!).toBeGreaterThan(clock.delays[0]!);
   });
 
   it.each([400, 404, 405])('never retries HTTP %i', async (status) => {
@@ -75,7 +79,7 @@ describe('withRetries', () => {
   });
 
   it('retries 410 for up to 70 s after the first one, however many attempts that takes', async () => {
-    const clock = new FakeClock();
+    const clock = steppingClock();
     const start = clock.now();
     const s = scripted(...Array.from({ length: 200 }, () => failure('http', 410)));
     const err = (await withRetries(s.op, context(clock)).catch((e: unknown) => e)) as MetadataError;
@@ -93,10 +97,10 @@ describe('withRetries', () => {
   });
 
   it('honours Retry-After on 429 as a minimum delay', async () => {
-    const clock = new FakeClock();
+    const clock = steppingClock();
     const s = scripted(failure('http', 429, 3_000));
     await withRetries(s.op, context(clock));
-    expect(clock.sleeps[0]).toBe(3_000);
+    expect(clock.delays[0]).toBe(3_000);
   });
 
   it('retries a malformed answer twice, then reports it', async () => {
@@ -107,7 +111,7 @@ describe('withRetries', () => {
   });
 
   it('stops when the next delay would pass the deadline', async () => {
-    const clock = new FakeClock();
+    const clock = steppingClock();
     const s = scripted(...Array.from({ length: 20 }, () => failure('connection')));
     const err = (await withRetries(s.op, { ...context(clock), deadline: clock.now() + 1_000 }).catch((e: unknown) => e)) as MetadataError;
     expect(err.kind).toBe('connection');
@@ -136,6 +140,30 @@ describe('withRetries', () => {
     };
     await expect(withRetries(op, context())).rejects.toThrow(TypeError);
     expect(calls).toBe(1);
+  });
+
+  it('waits the one full-jitter backoff: random(0, min(5 s, 250 ms × 2ⁿ)), other random numbers giving other delays', async () => {
+    for (const r of [0, 0.3, 0.999999]) {
+      const clock = steppingClock();
+      const s = scripted(...Array.from({ length: 5 }, () => failure('http', 503)));
+      await withRetries(s.op, { policy: DEFAULT_RETRY_POLICY, clock, random: fixedRandom(r) });
+      expect(clock.delays).toEqual([250, 500, 1_000, 2_000, 4_000].map((ceiling) => Math.round(r * ceiling)));
+    }
+    const long = steppingClock();
+    const s = scripted(...Array.from({ length: 11 }, () => failure('timeout')));
+    await withRetries(s.op, { policy: { ...DEFAULT_RETRY_POLICY, maxAttempts: 12 }, clock: long, random: fixedRandom(0.999999) });
+    expect(long.delays.slice(4)).toEqual([4_000, 5_000, 5_000, 5_000, 5_000, 5_000, 5_000]); // the cap
+  });
+
+  it('1,000 agents whose metadata call failed in the same instant retry spread over [0, 250 ms)', async () => {
+    const random = seededRandom(7);
+    const firstRetry: number[] = [];
+    for (let agent = 0; agent < 1_000; agent++) {
+      const clock = steppingClock();
+      await withRetries(scripted(failure('http', 500)).op, { policy: DEFAULT_RETRY_POLICY, clock, random });
+      firstRetry.push(clock.delays[0]!);
+    }
+    expectSpreadEvenly(firstRetry, 0, 250);
   });
 
   it('reports each retry to onRetry', async () => {

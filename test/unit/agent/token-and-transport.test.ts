@@ -3,7 +3,7 @@ import { parseDurationMs } from '../../../src/cmd/flags.js';
 import { MetadataError } from '../../../src/agent/http/errors.js';
 import { httpError, parseRetryAfter, type MetadataTransport, type TransportRequest, type TransportResponse } from '../../../src/agent/http/transport.js';
 import { MetadataTokenSource } from '../../../src/agent/providers/alibaba/token.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../runtime/fake-clock.js';
 
 /** A transport stand-in answering token PUTs from a list. */
 function tokenTransport(answers: TransportResponse[]) {

@@ -1,11 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { MetadataError } from '../../../src/agent/http/errors.js';
 import { DEFAULT_BUDGET, TokenBucket } from '../../../src/agent/http/token-bucket.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../runtime/fake-clock.js';
+
+/** Each wait for a slot passes at once, the clock moved forward by it. */
+const steppingClock = () => new FakeClock({ autoAdvance: true });
 
 describe('TokenBucket (the per-process request budget)', () => {
   it('lets a burst through at once, then spaces requests at the sustained rate', async () => {
-    const clock = new FakeClock();
+    const clock = steppingClock();
     const bucket = new TokenBucket({ ratePerSecond: 2, burst: 2, clock });
     const start = clock.now();
     const times: number[] = [];
@@ -17,7 +20,7 @@ describe('TokenBucket (the per-process request budget)', () => {
   });
 
   it('default budget never lets more than 4 requests out in any one-second window (Azure limit: 5/s)', async () => {
-    const clock = new FakeClock();
+    const clock = steppingClock();
     const bucket = new TokenBucket({ ...DEFAULT_BUDGET, clock });
     const times: number[] = [];
     for (let i = 0; i < 200; i++) {
@@ -32,14 +35,16 @@ describe('TokenBucket (the per-process request budget)', () => {
   });
 
   it('serves concurrent callers in order, one slot each', async () => {
-    const clock = new FakeClock(0, false);
+    const clock = new FakeClock(0);
     const bucket = new TokenBucket({ ratePerSecond: 2, burst: 2, clock });
-    await Promise.all(Array.from({ length: 6 }, () => bucket.take()));
-    expect(clock.sleeps).toEqual([500, 1000, 1500, 2000]);
+    const all = Promise.all(Array.from({ length: 6 }, () => bucket.take()));
+    expect(clock.delays).toEqual([500, 1000, 1500, 2000]);
+    clock.advance(2_000);
+    await all;
   });
 
   it('refills over time up to the burst, not beyond', async () => {
-    const clock = new FakeClock();
+    const clock = steppingClock();
     const bucket = new TokenBucket({ ratePerSecond: 2, burst: 2, clock });
     await bucket.take();
     await bucket.take();
@@ -51,7 +56,7 @@ describe('TokenBucket (the per-process request budget)', () => {
   });
 
   it('fails with a budget error, and gives the slot back, when the slot is past the deadline', async () => {
-    const clock = new FakeClock();
+    const clock = steppingClock();
     const bucket = new TokenBucket({ ratePerSecond: 1, burst: 1, clock });
     await bucket.take();
     const err = await bucket.take({ deadline: clock.now() + 100, service: 'azure' }).catch((e: unknown) => e);
@@ -62,7 +67,7 @@ describe('TokenBucket (the per-process request budget)', () => {
   });
 
   it('gives the slot back when the caller aborts while waiting', async () => {
-    const clock = new FakeClock();
+    const clock = steppingClock();
     const bucket = new TokenBucket({ ratePerSecond: 1, burst: 1, clock });
     await bucket.take();
     const controller = new AbortController();
@@ -72,7 +77,7 @@ describe('TokenBucket (the per-process request budget)', () => {
   });
 
   it('rejects nonsense settings', () => {
-    const clock = new FakeClock();
+    const clock = steppingClock();
     expect(() => new TokenBucket({ ratePerSecond: 0, burst: 1, clock })).toThrow(RangeError);
     expect(() => new TokenBucket({ ratePerSecond: 1, burst: 0.5, clock })).toThrow(RangeError);
   });

@@ -8,7 +8,8 @@ import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 import { GROUP, KIND, PLURAL, SHORT_NAME, VERSION } from '../../../src/api/names.js';
 import { EVENT_TYPES } from '../../../src/api/observation.js';
-import { MAINTENANCE_PHASES, SPOT_TERMINATION, type NodeMetadata } from '../../../src/api/nodemetadata.js';
+import { MAINTENANCE_PHASES, NOTIFICATION_TRANSITIONS, SPOT_TERMINATION, type NodeMetadata } from '../../../src/api/nodemetadata.js';
+import { MAX_PENDING_NOTIFICATIONS } from '../../../src/controller/notifications/transitions.js';
 
 type Schema = Record<string, unknown>;
 
@@ -122,6 +123,12 @@ function realisticObject(): NodeMetadata {
         approve: 'C7061BAC-AFDC-4513-B24B-AA5F13A16123',
       },
       observedGeneration: 1,
+      notifications: {
+        pending: [
+          { transition: 'DrainStarted', time: '2026-11-22T04:01:00.125Z', eventId: 'C7061BAC-AFDC-4513-B24B-AA5F13A16123', eventType: 'Reboot', notBefore: '2026-11-22T04:15:00.000Z', phase: 'Draining', totalPods: 12, evictedPods: 0, pendingPods: 12, blockedPods: 0 },
+          { transition: 'DrainFailed', time: '2026-11-22T04:31:00.000Z', eventId: 'C7061BAC-AFDC-4513-B24B-AA5F13A16123', phase: 'Failed', detail: 'drain timed out after 1800s with 2 pods left' },
+        ],
+      },
       conditions: [
         { type: 'MetadataAvailable', status: 'True', reason: 'Polled', message: '', lastTransitionTime: '2026-11-22T03:00:00Z' },
         { type: 'Labeled', status: 'False', reason: 'InvalidValues', message: 'tag "cost center": invalid', lastTransitionTime: '2026-11-22T03:00:00Z', observedGeneration: 1 },
@@ -159,9 +166,9 @@ describe('NodeMetadata CRD', () => {
     expect(version).toMatchObject({ name: VERSION, served: true, storage: true, subresources: { status: {} } });
   });
 
-  test('printer columns show provider, zone, fault/update domain, event and phase (NotBefore and pending pods with -o wide), and point at real fields', () => {
+  test('printer columns show provider, zone, fault/update domain, event, phase and dry run (NotBefore and pending pods with -o wide), and point at real fields', () => {
     const columns = version.additionalPrinterColumns as { name: string; jsonPath: string; priority?: number }[];
-    expect(columns.filter((column) => column.priority === undefined).map((column) => column.name)).toEqual(['Provider', 'Zone', 'FD', 'UD', 'Event', 'Phase', 'Age']);
+    expect(columns.filter((column) => column.priority === undefined).map((column) => column.name)).toEqual(['Provider', 'Zone', 'FD', 'UD', 'Event', 'Phase', 'DryRun', 'Age']);
     expect(columns.filter((column) => column.priority === 1).map((column) => column.name)).toEqual(['NotBefore', 'Pending']);
     for (const { jsonPath } of columns) {
       if (jsonPath === '.metadata.creationTimestamp') continue;
@@ -173,6 +180,16 @@ describe('NodeMetadata CRD', () => {
     const valid = validate(realisticObject());
     expect(validate.errors ?? []).toEqual([]);
     expect(valid).toBe(true);
+  });
+
+  test('accepts the status of a dry run: the marker and the approval a real run would have asked for', () => {
+    const object = realisticObject();
+    const maintenance = object.status!.maintenance!;
+    delete maintenance.approve;
+    object.status!.maintenance = { ...maintenance, dryRun: true, wouldApprove: maintenance.eventId! };
+    object.status!.notifications = { pending: [{ transition: 'Drained', time: '2026-11-22T04:05:00.000Z', eventId: maintenance.eventId!, phase: 'Drained', dryRun: true }] };
+    expect(validate(object)).toBe(true);
+    expect(validate.errors ?? []).toEqual([]);
   });
 
   test('accepts an object with no status yet', () => {
@@ -199,6 +216,9 @@ describe('NodeMetadata CRD', () => {
     ['condition without lastTransitionTime', (o) => delete o.status.conditions[0].lastTransitionTime],
     ['spec.drain not an enum value', (o) => (o.spec.drain = 'Off')],
     ['unknown status field', (o) => (o.status.surprise = 1)],
+    ['a notification of an unknown transition', (o) => (o.status.notifications.pending[0].transition = 'Rebooted')],
+    ['a pending notification without its event', (o) => delete o.status.notifications.pending[0].eventId],
+    ['more pending notifications than the outbox keeps', (o) => (o.status.notifications.pending = Array.from({ length: MAX_PENDING_NOTIFICATIONS + 1 }, () => o.status.notifications.pending[0]))],
     ['a name that is not a node name', (o) => (o.metadata.name = 'Node_1')],
     ['a name longer than 253', (o) => (o.metadata.name = 'a'.repeat(254))],
   ])('rejects %s', (_name, mutate) => {
@@ -209,6 +229,9 @@ describe('NodeMetadata CRD', () => {
     expect(schemaAt(['status', 'maintenance', 'phase']).enum).toEqual([...MAINTENANCE_PHASES]);
     expect(schemaAt(['status', 'events', '[]', 'type']).enum).toEqual([...EVENT_TYPES]);
     expect(schemaAt(['status', 'maintenance', 'eventType']).enum).toEqual([...EVENT_TYPES, SPOT_TERMINATION]);
+    expect(schemaAt(['status', 'notifications', 'pending', '[]', 'transition']).enum).toEqual([...NOTIFICATION_TRANSITIONS]);
+    expect(schemaAt(['status', 'notifications', 'pending', '[]', 'phase']).enum).toEqual([...MAINTENANCE_PHASES]);
+    expect(schemaAt(['status', 'notifications', 'pending']).maxItems).toBe(MAX_PENDING_NOTIFICATIONS);
   });
 
   test('lists are list-maps keyed by their identity, bounded', () => {

@@ -1,7 +1,7 @@
 // The verb a request counts under, as the API server's own metrics name it.
 import { describe, expect, it } from '@jest/globals';
 import type { V1Node } from '@kubernetes/client-node';
-import { verbOf } from '../../../src/kube/api-clients.js';
+import { verbOf } from '../../../src/kube/client-node/api-clients.js';
 import { nodeForCache, nodeStateOf } from '../../../src/controller/cluster-state.js';
 
 const request = (method: string, url: string, headers: Record<string, string> = {}) => ({
@@ -59,6 +59,9 @@ describe('nodeForCache', () => {
 
   it('keeps an empty annotation map for a node with annotations but none of ours (the cordon patch tests for it)', () => {
     expect(nodeForCache({ metadata: { name: 'n2', annotations: { other: 'x' } } }).metadata?.annotations).toEqual({});
+    // Every annotation of nodemeta's, so that what it holds on a node (cordon.ts, out-of-service.ts) is seen and given back.
+    const held = { 'nodemeta.io/cordoned': 'EV-1', 'nodemeta.io/excluded-from-load-balancers': 'true', 'nodemeta.io/out-of-service': 'EV-2' };
+    expect(nodeForCache({ metadata: { name: 'n3', annotations: { ...held, other: 'x' } } }).metadata?.annotations).toEqual(held);
     expect(nodeForCache({ metadata: { name: 'n3' } }).metadata?.annotations).toBeUndefined();
   });
 });

@@ -1,11 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { cleanNode, cleanNodes, isClean, planNodeCleanup, summaryLine, takeLease, type CleanupWriter } from '../../../src/controller/cleanup.js';
-import { uncordonPatch } from '../../../src/controller/cordon.js';
 import { WriteConflictError, type NodeState } from '../../../src/controller/cluster-state.js';
 import type { LeaseRecord, LeaseStore } from '../../../src/runtime/leader-election.js';
 import type { Logger } from '../../../src/observability/logger.js';
-import type { Clock } from '../../../src/runtime/clock.js';
 import type { Taint } from '../../../src/controller/taints.js';
+import { FakeClock } from '../runtime/fake-clock.js';
 
 const applyEntry = (manager: string, labels: string[]) => ({
   manager,
@@ -72,16 +71,6 @@ describe('planNodeCleanup', () => {
   });
 });
 
-describe('uncordonPatch', () => {
-  it('tests the annotation, removes it and clears unschedulable in one patch', () => {
-    expect(uncordonPatch('ev-1')).toEqual([
-      { op: 'test', path: '/metadata/annotations/nodemeta.io~1cordoned', value: 'ev-1' },
-      { op: 'remove', path: '/metadata/annotations/nodemeta.io~1cordoned' },
-      { op: 'add', path: '/spec/unschedulable', value: false },
-    ]);
-  });
-});
-
 const silent: Logger = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger;
 
 /** A writer over one in-memory node, with an optional conflict on the first taint patch. */
@@ -107,11 +96,14 @@ function fakeWriter(start: NodeState, conflicts = 0): CleanupWriter & { state: N
       w.state.spec!.taints = [...next];
       return structuredClone(w.state);
     },
-    async uncordon(_name: string, cordonedFor: string) {
-      w.calls.push('uncordon');
-      expect(w.state.metadata.annotations?.['nodemeta.io/cordoned']).toBe(cordonedFor);
-      delete w.state.metadata.annotations!['nodemeta.io/cordoned'];
-      w.state.spec!.unschedulable = false;
+    async release(read: NodeState) {
+      w.calls.push('release');
+      expect(read.metadata.annotations).toEqual(w.state.metadata.annotations);
+      const annotations = w.state.metadata.annotations!;
+      if ('nodemeta.io/cordoned' in annotations) w.state.spec!.unschedulable = false;
+      if (annotations['nodemeta.io/excluded-from-load-balancers'] !== undefined) delete w.state.metadata.labels!['node.kubernetes.io/exclude-from-external-load-balancers'];
+      delete annotations['nodemeta.io/cordoned'];
+      delete annotations['nodemeta.io/excluded-from-load-balancers'];
       return structuredClone(w.state);
     },
     async readNode() {
@@ -144,6 +136,18 @@ describe('cleanNode', () => {
     expect(writer.calls).toEqual([]);
   });
 
+  it('removes the load-balancer exclusion nodemeta added, and only that one', async () => {
+    const ours = node({ labels: { 'node.kubernetes.io/exclude-from-external-load-balancers': 'true' }, annotations: { 'nodemeta.io/cordoned': 'ev-9', 'nodemeta.io/excluded-from-load-balancers': 'true' }, unschedulable: true });
+    expect(planNodeCleanup(ours)).toMatchObject({ uncordonFor: 'ev-9', loadBalancerExclusion: true });
+    const writer = fakeWriter(ours);
+    const result = await cleanNode(writer, structuredClone(ours));
+    expect(result).toEqual({ node: 'n1', labelsRemoved: ['node.kubernetes.io/exclude-from-external-load-balancers'], taintsRemoved: [], uncordoned: true, clean: true });
+    expect(writer.state.metadata.labels).toEqual({});
+
+    const theirs = node({ labels: { 'node.kubernetes.io/exclude-from-external-load-balancers': 'true' } });
+    expect(isClean(planNodeCleanup(theirs))).toBe(true);
+  });
+
   it('re-reads and re-plans after a conflict, keeping the taint someone added meanwhile', async () => {
     const writer = fakeWriter(dirty(), 1);
     const result = await cleanNode(writer, dirty());
@@ -163,7 +167,7 @@ describe('cleanNode', () => {
 
   it('reports a hard error as a failure', async () => {
     const writer = fakeWriter(dirty());
-    writer.uncordon = async () => {
+    writer.release = async () => {
       throw new Error('forbidden');
     };
     const result = await cleanNode(writer, dirty());
@@ -199,21 +203,9 @@ describe('nodemeta controller --help', () => {
 });
 
 describe('takeLease', () => {
-  const clock = (): Clock & { slept: number } => {
-    const c = {
-      t: 1_000_000,
-      slept: 0,
-      now: () => c.t,
-      setTimeout: (cb: () => void, ms: number) => {
-        c.slept += ms;
-        c.t += ms;
-        queueMicrotask(cb);
-        return 0;
-      },
-      clearTimeout: () => undefined,
-    };
-    return c;
-  };
+  /** Each wait passes at once, the clock moved forward by it; `delays` says how long takeLease waited. */
+  const clock = () => new FakeClock({ start: 1_000_000, autoAdvance: true });
+  const waited = (c: FakeClock) => c.delays.reduce((sum, ms) => sum + ms, 0);
   const store = (initial?: LeaseRecord): LeaseStore & { record?: LeaseRecord } => {
     const s: LeaseStore & { record?: LeaseRecord } = {
       ...(initial ? { record: initial } : {}),
@@ -237,7 +229,7 @@ describe('takeLease', () => {
     const c = clock();
     expect(await takeLease({ store: s, identity: 'cleanup', clock: c, logger: silent, leaseDurationSeconds: 300, renewDeadlineMs: 10_000 })).toBe('replica-a');
     expect(s.record).toMatchObject({ holderIdentity: 'cleanup', leaseDurationSeconds: 300, leaseTransitions: 3 });
-    expect(c.slept).toBe(10_000);
+    expect(waited(c)).toBe(10_000);
   });
 
   it('creates a missing Lease without waiting', async () => {
@@ -245,6 +237,6 @@ describe('takeLease', () => {
     const c = clock();
     expect(await takeLease({ store: s, identity: 'cleanup', clock: c, logger: silent, leaseDurationSeconds: 300, renewDeadlineMs: 10_000 })).toBe('');
     expect(s.record).toMatchObject({ holderIdentity: 'cleanup', leaseDurationSeconds: 300 });
-    expect(c.slept).toBe(0);
+    expect(waited(c)).toBe(0);
   });
 });

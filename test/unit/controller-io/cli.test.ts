@@ -31,6 +31,7 @@ describe('nodemeta controller flags', () => {
     [['--default-config', '--kube-api-burst', '2.5'], '--kube-api-burst must be a whole number from 1'],
     [['--default-config', '--cordon-workers', '0'], '--cordon-workers must be a whole number from 1 to 256'],
     [['--default-config', '--max-concurrent-evictions', '0'], '--max-concurrent-evictions must be a whole number from 1'],
+    [['--cleanup', '--dry-run'], '--cleanup has no dry run'],
   ])('rejects %j with one clear line and exit 2', async (argv, message) => {
     expect(await run(argv)).toBe(2);
     expect(errors.join('\n')).toContain(message);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { CoreV1Api, ResponseContext, ServerConfiguration, createConfiguration, wrapHttpLibrary, type RequestContext } from '@kubernetes/client-node';
 import { KubeApiError, isNotFound, isRetryable } from '../../../src/kube/errors.js';
-import { kubeEventSink } from '../../../src/kube/event-sink.js';
+import { kubeEventSink } from '../../../src/kube/client-node/event-sink.js';
 import { KubeEventRecorder, type EventSink, type KubeEvent, type KubeEventRecorderOptions, type ObjectReference } from '../../../src/observability/events.js';
 import { silentLogger } from '../../../src/observability/logger.js';
-import { FakeClock } from '../runtime/fake-clock.js';
+import { FakeClock, fixedRandom } from '../runtime/fake-clock.js';
 
 class RecordingSink implements EventSink {
   readonly created: KubeEvent[] = [];
@@ -320,6 +320,19 @@ describe('KubeEventRecorder', () => {
     events.record(node, 'Normal', 'Drained', 'drained for EV-1');
     await runUntil(clock, events.flush(), 1);
     expect(sink.creates).toBe(1);
+  });
+
+  it('waits the one full-jitter backoff between attempts: other random numbers, other waits, none above the cap', async () => {
+    for (const r of [0.1, 0.999999]) {
+      const clock = new FakeClock();
+      const sink = new SlowSink(clock, 0, (call) => (call <= 5 ? apiError(503, 'ServiceUnavailable') : undefined));
+      const events = recorder(sink, clock, { maxAttempts: 6, retryBaseMs: 1_000, retryCapMs: 4_000, random: fixedRandom(r) });
+      events.record(node, 'Normal', 'DrainStarted', 'draining for EV-1');
+      await runUntil(clock, events.flush(), 1);
+      const gaps = sink.callTimes.slice(1).map((t, i) => t - sink.callTimes[i]!);
+      expect(gaps).toEqual([1_000, 2_000, 4_000, 4_000, 4_000].map((ceiling) => Math.round(r * ceiling)));
+      expect(sink.creates).toBe(1);
+    }
   });
 
   it('flush waits for the writes of what was recorded, and resolves at once when nothing is pending', async () => {

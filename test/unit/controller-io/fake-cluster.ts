@@ -3,8 +3,10 @@
 // the JSON-patch `test` guards on taints and cordon, status apply of the controller's fields, the
 // Eviction API's answers). Every write is recorded, so tests can assert "zero writes".
 import type { ControllerStatus, NodeMetadata, NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
-import { Annotations, FIELD_MANAGER_CONTROLLER } from '../../../src/api/names.js';
+import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL, FIELD_MANAGER_CONTROLLER } from '../../../src/api/names.js';
 import { WriteConflictError, type ClusterCache, type EvictionResult, type NodeState, type NodeWriter } from '../../../src/controller/cluster-state.js';
+import type { CordonOptions } from '../../../src/controller/cordon.js';
+import { OUT_OF_SERVICE_TAINT, outOfServicePatch } from '../../../src/controller/out-of-service.js';
 import type { DrainPod, PodToEvict } from '../../../src/controller/maintenance/drain-plan.js';
 import { FleetIndex } from '../../../src/controller/fleet-index.js';
 import type { Protection } from '../../../src/controller/protection.js';
@@ -12,7 +14,7 @@ import type { Taint } from '../../../src/controller/taints.js';
 import type { EventRecorder, EventType, ObjectReference } from '../../../src/observability/events.js';
 
 export interface RecordedWrite {
-  kind: 'labels' | 'taints' | 'status' | 'cordon' | 'uncordon' | 'eviction' | 'protect';
+  kind: 'labels' | 'taints' | 'status' | 'cordon' | 'uncordon' | 'eviction' | 'protect' | 'outOfService';
   name: string;
   body: unknown;
 }
@@ -250,6 +252,9 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     if (status.maintenance === undefined) delete next.maintenance;
     else next.maintenance = status.maintenance;
     if (status.observedGeneration !== undefined) next.observedGeneration = status.observedGeneration;
+    // Server-side apply: a field the manager applied before and leaves out now is removed.
+    if (status.notifications === undefined) delete next.notifications;
+    else next.notifications = status.notifications;
     nodeMetadata.status = next;
     nodeMetadata.metadata.resourceVersion = String(++this.nodeMetadataVersion);
     return structuredClone(nodeMetadata);
@@ -276,13 +281,14 @@ export class FakeCluster implements ClusterCache, NodeWriter {
       if (!sameCordon || !sameAnnotation) throw new WriteConflictError('testing value /spec/unschedulable failed');
       node.unschedulable = true;
       node.annotations[Annotations.cordoned] = protection.cordonFor;
+      if (protection.excludeFromLoadBalancers === true) excludeFromLoadBalancers(node);
     }
     if (protection.taints !== undefined) node.taints = protection.taints.map((taint) => ({ ...taint }));
     node.resourceVersion++;
     return this.stateOf(name, node);
   }
 
-  async cordon(state: NodeState, eventId: string): Promise<NodeState> {
+  async cordon(state: NodeState, eventId: string, options: CordonOptions = { excludeFromLoadBalancers: false }): Promise<NodeState> {
     this.runStaged('cordon');
     const name = state.metadata.name;
     this.writes.push({ kind: 'cordon', name, body: { eventId } });
@@ -293,17 +299,52 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     if (!sameCordon || !sameAnnotation) throw new WriteConflictError('testing value /spec/unschedulable failed');
     node.unschedulable = true;
     node.annotations[Annotations.cordoned] = eventId;
+    if (options.excludeFromLoadBalancers) excludeFromLoadBalancers(node);
     node.resourceVersion++;
     return this.stateOf(name, node);
   }
 
-  async uncordon(name: string, cordonedFor: string): Promise<NodeState> {
+  /** outOfServicePatch's semantics: the taint list and nodemeta's annotation tested as `state` shows them. */
+  async setOutOfService(state: NodeState, wantedFor: string | undefined): Promise<NodeState> {
+    if (outOfServicePatch(state, wantedFor) === undefined) return state;
+    const name = state.metadata.name;
+    this.writes.push({ kind: 'outOfService', name, body: { wantedFor: wantedFor ?? null } });
+    const node = this.mustNode(name);
+    const stored = node.taints === undefined || node.taints.length === 0 ? null : node.taints;
+    const tested = state.spec?.taints === undefined || state.spec.taints.length === 0 ? null : state.spec.taints;
+    if (JSON.stringify(stored) !== JSON.stringify(tested)) throw new WriteConflictError('testing value /spec/taints failed');
+    if (node.annotations[Annotations.outOfService] !== state.metadata.annotations?.[Annotations.outOfService]) throw new WriteConflictError('testing value /metadata/annotations/nodemeta.io~1out-of-service failed');
+    const others = (node.taints ?? []).filter((taint) => taint.key !== OUT_OF_SERVICE_TAINT.key);
+    if (wantedFor !== undefined) {
+      node.taints = [...(node.taints ?? []), { ...OUT_OF_SERVICE_TAINT }];
+      node.annotations[Annotations.outOfService] = wantedFor;
+    } else {
+      node.taints = others.length === 0 ? undefined : others;
+      delete node.annotations[Annotations.outOfService];
+    }
+    node.resourceVersion++;
+    return this.stateOf(name, node);
+  }
+
+  /** releasePatch's semantics: the `test`s of what `state` showed, then nodemeta's cordon and exclusion go. */
+  async release(state: NodeState): Promise<NodeState> {
+    const name = state.metadata.name;
+    const cordonedFor = state.metadata.annotations?.[Annotations.cordoned];
+    const excluded = state.metadata.annotations?.[Annotations.excludedFromLoadBalancers];
+    if (cordonedFor === undefined && excluded === undefined) return state;
     this.runStaged('uncordon');
     this.writes.push({ kind: 'uncordon', name, body: { cordonedFor } });
     const node = this.mustNode(name);
-    if (node.annotations[Annotations.cordoned] !== cordonedFor) throw new WriteConflictError('testing value /metadata/annotations/nodemeta.io~1cordoned failed');
-    delete node.annotations[Annotations.cordoned];
-    node.unschedulable = false;
+    if (cordonedFor !== undefined && node.annotations[Annotations.cordoned] !== cordonedFor) throw new WriteConflictError('testing value /metadata/annotations/nodemeta.io~1cordoned failed');
+    if (excluded !== undefined && node.annotations[Annotations.excludedFromLoadBalancers] !== excluded) throw new WriteConflictError('testing value /metadata/annotations/nodemeta.io~1excluded-from-load-balancers failed');
+    if (cordonedFor !== undefined) {
+      delete node.annotations[Annotations.cordoned];
+      node.unschedulable = false;
+    }
+    if (excluded !== undefined) {
+      delete node.annotations[Annotations.excludedFromLoadBalancers];
+      if (node.labels[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] === 'true') delete node.labels[EXCLUDE_FROM_LOAD_BALANCERS_LABEL];
+    }
     node.resourceVersion++;
     return this.stateOf(name, node);
   }
@@ -364,11 +405,12 @@ export class FakeCluster implements ClusterCache, NodeWriter {
   }
 }
 
-function controllerFields(status: NodeMetadataStatus): Pick<NodeMetadataStatus, 'maintenance' | 'observedGeneration' | 'conditions'> {
-  const part: Pick<NodeMetadataStatus, 'maintenance' | 'observedGeneration' | 'conditions'> = {
+function controllerFields(status: NodeMetadataStatus): Pick<NodeMetadataStatus, 'maintenance' | 'observedGeneration' | 'conditions' | 'notifications'> {
+  const part: Pick<NodeMetadataStatus, 'maintenance' | 'observedGeneration' | 'conditions' | 'notifications'> = {
     conditions: (status.conditions ?? []).filter((c) => ['Labeled', 'Drained'].includes(c.type)),
   };
   if (status.maintenance !== undefined) part.maintenance = status.maintenance;
+  if (status.notifications !== undefined) part.notifications = status.notifications;
   if (status.observedGeneration !== undefined) part.observedGeneration = status.observedGeneration;
   return part;
 }
@@ -391,4 +433,11 @@ export class RecordingEvents implements EventRecorder {
   reasons(): string[] {
     return this.events.map((event) => event.reason);
   }
+}
+
+/** cordonPatch's exclusion: the label and nodemeta's annotation, only when the label is absent. */
+function excludeFromLoadBalancers(node: FakeNode): void {
+  if (node.labels[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] !== undefined) return;
+  node.labels[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] = 'true';
+  node.annotations[Annotations.excludedFromLoadBalancers] = 'true';
 }

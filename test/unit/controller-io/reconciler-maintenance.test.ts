@@ -1,6 +1,6 @@
 // The reconciler's maintenance wiring over the in-memory cluster: the state machine's actions carried
 // out (cordon, evictions, approval request, uncordon), in the right order, resumable, within budget.
-import { beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
 import { parseConfig, type ControllerConfig } from '../../../src/controller/config.js';
@@ -79,6 +79,10 @@ describe('NodeReconciler maintenance', () => {
     cluster.addNode(NODE);
   });
 
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
   it('drains a Reboot at once: cordon with the annotation, evictions with the capped grace period, Drained, approval asked, Approved, then uncordon on completion', async () => {
     cluster.addPods(NODE, ['web-1', 'web-2'], { terminationGracePeriodSeconds: 900 });
     cluster.addPods(NODE, ['agent-x'], { ownerKinds: ['DaemonSet'] });
@@ -133,6 +137,10 @@ describe('NodeReconciler maintenance', () => {
   });
 
   it('retries a pod a PodDisruptionBudget refuses only after its backoff, reports what blocks, and fails the drain at the eviction timeout', async () => {
+    // The eviction ledger draws its backoff's jitter from Math.random here (the reconciler passes no
+    // random source): pinned just below 1, the first retry is due at the top of its [0, 5 s) window.
+    jest.spyOn(Math, 'random').mockReturnValue(0.999999);
+    reconciler = newReconciler();
     current = config('drain:\n  evictionTimeout: 2m\n');
     cluster.addPods(NODE, ['db-0']);
     cluster.evictionAnswer = () => ({ kind: 'blocked', reason: 'Cannot evict pod as it would violate the pod\'s disruption budget.: The disruption budget db needs 1 healthy pods and has 1 currently' });

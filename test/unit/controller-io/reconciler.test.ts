@@ -280,6 +280,43 @@ describe('NodeReconciler', () => {
       expect(cluster.taints(NODE)).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'PreferNoSchedule' }]);
     });
   });
+
+  describe('outOfServiceTaint', () => {
+    const preempt = (notBeforeMs: number): ScheduledEvent => ({ id: 'EV-P', type: 'Preempt', rawType: 'Preempt', status: 'Scheduled', notBefore: new Date(notBeforeMs).toISOString(), source: 'Platform', resources: [NODE] });
+    const outOfService = () => (cluster.taints(NODE) ?? []).filter((taint) => taint.key === 'node.kubernetes.io/out-of-service');
+
+    it('taints a NotReady node whose Preempt has started, once; removes the taint when the node is Ready again', async () => {
+      current = config('outOfServiceTaint: true\n');
+      cluster.setNodeMetadata(NODE, agentStatus({ events: [preempt(T0 - 1_000)] }));
+      cluster.setReady(NODE, false);
+      await reconciler.reconcile(NODE);
+      expect(outOfService()).toEqual([{ key: 'node.kubernetes.io/out-of-service', value: 'nodeshutdown', effect: 'NoExecute' }]);
+      expect(events.reasons()).toContain('OutOfService');
+      cluster.clearWrites();
+      await reconciler.reconcile(NODE);
+      expect(cluster.writes.filter((w) => w.kind === 'outOfService')).toEqual([]);
+
+      cluster.setReady(NODE, true);
+      await reconciler.reconcile(NODE);
+      expect(outOfService()).toEqual([]);
+      expect(events.reasons()).toContain('BackInService');
+      reconciler.stop();
+    });
+
+    it('does nothing when off (the default), or before the event starts', async () => {
+      cluster.setNodeMetadata(NODE, agentStatus({ events: [preempt(T0 - 1_000)] }));
+      cluster.setReady(NODE, false);
+      await reconciler.reconcile(NODE);
+      expect(outOfService()).toEqual([]);
+      current = config('outOfServiceTaint: true\n');
+      cluster.setNodeMetadata(NODE, agentStatus({ events: [preempt(T0 + 30_000)] }));
+      await reconciler.reconcile(NODE);
+      expect(outOfService()).toEqual([]);
+      expect(cluster.writes.filter((w) => w.kind === 'outOfService')).toEqual([]);
+      reconciler.stop();
+    });
+  });
+
 });
 
 describe('NodeReconciler with status reports off the reconcile path (statusReportWriters)', () => {
@@ -351,4 +388,5 @@ describe('NodeReconciler with status reports off the reconcile path (statusRepor
     expect(cluster.status(NODE)?.maintenance?.phase).toBe('Scheduled');
     reconciler.stop();
   });
+
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { ConfigWatcher, type ConfigReload } from '../../../src/controller/config-watcher.js';
-import { systemClock } from '../../../src/runtime/clock.js';
+import { unrefSystemClock } from '../../../src/time/clock.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 
 const dirs: string[] = [];
@@ -19,7 +19,7 @@ function tempDir(): string {
   return dir;
 }
 
-function newWatcher(path: string, options: { clock?: FakeClock | typeof systemClock; useFsWatch?: boolean; pollIntervalMs?: number; debounceMs?: number } = {}) {
+function newWatcher(path: string, options: { clock?: FakeClock | typeof unrefSystemClock; useFsWatch?: boolean; pollIntervalMs?: number; debounceMs?: number } = {}) {
   const reloads: ConfigReload[] = [];
   const watcher = new ConfigWatcher({
     path,
@@ -128,7 +128,7 @@ describe('ConfigWatcher', () => {
     writeVersion('..v1', 'approve: Never\n');
     symlinkSync(join('..data', 'config.yaml'), join(dir, 'config.yaml'));
 
-    const { watcher, reloads } = newWatcher(join(dir, 'config.yaml'), { clock: systemClock, useFsWatch: true, pollIntervalMs: 60_000 });
+    const { watcher, reloads } = newWatcher(join(dir, 'config.yaml'), { clock: unrefSystemClock, useFsWatch: true, pollIntervalMs: 60_000 });
     expect((await watcher.start()).approve).toBe('Never');
     writeVersion('..v2', 'approve: AfterDrain\n');
     await eventually(() => reloads.length > 0);

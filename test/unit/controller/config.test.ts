@@ -57,6 +57,7 @@ describe('parseConfig: defaults', () => {
       waveSettleTimeMs: 2_000,
       deleteEmptyDirData: true,
       forceUnmanagedPods: false,
+      excludeFromLoadBalancers: true,
     });
     expect(config.approve).toBe('AfterDrain');
     expect(config.uncordonAfterCompletion).toBe(true);
@@ -101,6 +102,7 @@ drain:
   waveSettleTime: 500ms
   deleteEmptyDirData: false
   forceUnmanagedPods: true
+  excludeFromLoadBalancers: false
 approve: Never
 uncordonAfterCompletion: false
 `);
@@ -109,7 +111,7 @@ uncordonAfterCompletion: false
     expect(config.policy.events.Reboot).toEqual({ action: 'Cordon', leadTimeMs: 5_400_000 });
     expect(config.policy.events.Preempt.action).toBe('Taint');
     expect(config.policy.providers).toEqual({ alibaba: { Redeploy: { leadTimeMs: 14_400_000 }, SpotTermination: { action: 'Cordon' } } });
-    expect(config.drain).toEqual({ maxConcurrentDrains: { count: 3 }, maxGracePeriodMs: 120_000, evictionTimeoutMs: 2_700_000, waveSettleTimeMs: 500, deleteEmptyDirData: false, forceUnmanagedPods: true });
+    expect(config.drain).toEqual({ maxConcurrentDrains: { count: 3 }, maxGracePeriodMs: 120_000, evictionTimeoutMs: 2_700_000, waveSettleTimeMs: 500, deleteEmptyDirData: false, forceUnmanagedPods: true, excludeFromLoadBalancers: false });
     expect(config.approve).toBe('Never');
     expect(config.uncordonAfterCompletion).toBe(false);
   });
@@ -128,7 +130,7 @@ uncordonAfterCompletion: false
 describe('parseConfig: errors name the field', () => {
   test.each<[string, string, string]>([
     ['misspelt action', 'policy:\n  Reboot:\n    action: Drian\n', 'policy.Reboot.action: must be one of Drain, Cordon, Taint, None (got "Drian")'],
-    ['unknown top-level key', 'polcy: {}\n', 'polcy: unknown key (expected one of: labels, policy, drain, approve, uncordonAfterCompletion)'],
+    ['unknown top-level key', 'polcy: {}\n', 'polcy: unknown key (expected one of: labels, policy, drain, approve'],
     ['unknown nested key', 'drain:\n  maxConcurentDrains: 2\n', 'drain.maxConcurentDrains: unknown key'],
     ['lead time on an immediate event', 'policy:\n  Preempt:\n    leadTime: 5m\n', 'policy.Preempt.leadTime: unknown key (expected one of: action)'],
     ['unknown event type', 'policy:\n  Maintenance: {action: Drain}\n', 'policy.Maintenance: unknown key'],

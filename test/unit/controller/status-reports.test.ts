@@ -3,7 +3,8 @@ import type { ControllerStatus, NodeMetadata } from '../../../src/api/nodemetada
 import { NotLeaderError } from '../../../src/controller/cluster-state.js';
 import { StatusReports } from '../../../src/controller/status-reports.js';
 import { silentLogger } from '../../../src/observability/logger.js';
-import { FakeClock } from '../runtime/fake-clock.js';
+import type { Random } from '../../../src/time/backoff.js';
+import { FakeClock, fixedRandom } from '../runtime/fake-clock.js';
 
 interface Write {
   name: string;
@@ -18,7 +19,7 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-function setup(concurrency = 2) {
+function setup(concurrency = 2, random: Random = () => 0.5) {
   const clock = new FakeClock();
   const writes: Write[] = [];
   const stored: string[] = [];
@@ -29,7 +30,7 @@ function setup(concurrency = 2) {
     clock,
     logger: silentLogger(),
     concurrency,
-    random: () => 0.5,
+    random,
   });
   const answer = (name: string, error?: unknown) => {
     const index = writes.findIndex((write) => write.name === name);
@@ -105,6 +106,20 @@ describe('StatusReports: condition-only status writes off the reconcile path', (
     answer('a');
     await settle();
     expect(stored).toEqual(['b', 'a']);
+  });
+
+  it('retries with the one full-jitter backoff: random(0, min(30 s, 500 ms × 2ⁿ)) from the injected random source', async () => {
+    for (const r of [0.999999, 0.3]) {
+      const { clock, reports, answer } = setup(1, fixedRandom(r));
+      reports.submit('a', report('x'));
+      for (let n = 0; n < 8; n++) {
+        await settle();
+        answer('a', new Error('the API server answered 503'));
+        await settle();
+        clock.advance(clock.delays.at(-1)!);
+      }
+      expect(clock.delays).toEqual([500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000].map((ceiling) => Math.round(r * ceiling)));
+    }
   });
 
   it('drops what waits when the process is no longer the leader, and takes reports again after', async () => {

@@ -178,9 +178,13 @@ describe('drain budget vs deadline', () => {
 
 describe('evictions: retries, PDB reporting, grace period', () => {
   const pods = [pod('a'), pod('b')];
-  const attempt = (name: string, minutesAgo: number, attempts = 1, blockedBy?: string): EvictionAttempt => {
+  /** A refused attempt carries the retry time the ledger drew for it (evictor.ts): `retryAfterMs` after it. */
+  const attempt = (name: string, minutesAgo: number, attempts = 1, blockedBy?: string, retryAfterMs = 5_000): EvictionAttempt => {
     const record: EvictionAttempt = { uid: `uid-${name}`, attempts, lastAttemptMs: now.getTime() - minutesAgo * 60_000 };
-    if (blockedBy !== undefined) record.blockedBy = blockedBy;
+    if (blockedBy !== undefined) {
+      record.blockedBy = blockedBy;
+      record.retryAtMs = record.lastAttemptMs + retryAfterMs;
+    }
     return record;
   };
 
@@ -198,13 +202,14 @@ describe('evictions: retries, PDB reporting, grace period', () => {
     expect(retry.actions).toEqual([{ kind: 'EvictPods', pods: [expect.objectContaining({ name: 'a' })], gracePeriodSeconds: 30 }]);
   });
 
-  test('backoff doubles per attempt, capped at a minute', () => {
+  test('a refused pod waits for the retry time the ledger drew, whatever its attempt count, and the step requeues for it', () => {
     const base = { current: draining(), active: plan({ notBefore: at(120) }), node: ours(), pods: podsPlan([pod('a')]) };
     const refused = 'the API server answered 503';
-    expect(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 0.25, 3, refused)] })).actions).toEqual([]); // 20 s backoff, 15 s ago
-    expect(kinds(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 0.34, 3, refused)] })))).toEqual(['EvictPods']);
-    expect(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 0.9, 10, refused)] })).actions).toEqual([]);
-    expect(kinds(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 1, 10, refused)] })))).toEqual(['EvictPods']);
+    const waiting = nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 0.25, 3, refused, 17_000)] })); // 15 s ago, due after 17 s
+    expect(waiting.actions).toEqual([]);
+    expect(waiting.requeueAfterMs).toBe(2_000);
+    expect(kinds(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 0.25, 3, refused, 15_000)] })))).toEqual(['EvictPods']);
+    expect(kinds(nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 0.01, 10, refused, 0)] })))).toEqual(['EvictPods']);
   });
 
   test('a pod whose eviction was accepted is never evicted again, however long the cache shows it running', () => {
@@ -284,6 +289,56 @@ describe('approval', () => {
     expect(kinds(step)).toEqual(['ClearApprovalRequest', 'Emit:ApprovalWithdrawn']);
   });
 
+  describe('approval windows', () => {
+    // `now` is Sunday 2026-11-22 04:00 UTC.
+    const closed = config('approvalWindows: [{days: [Sat], start: "22:00", end: "02:00", timeZone: UTC}]');
+    const open = config('approvalWindows: [{days: [Sun], start: "03:00", end: "05:00"}]');
+    const ready = { approval: { resourcesDrained: true, approvedEventIds: [] } };
+
+    test('inside a window: asked as without windows', () => {
+      const step = nextMaintenanceStep(input({ ...drained(), ...ready, config: open }));
+      expect(kinds(step)).toEqual(['RequestApproval', 'Emit:ApprovalRequested']);
+    });
+
+    test('outside every window: not asked; status and one Event say until when; then it waits quietly', () => {
+      const step = nextMaintenanceStep(input({ ...drained(), ...ready, config: closed }));
+      expect(step.status).toMatchObject({ phase: 'Drained', approvalWaitsUntil: '2026-11-28T22:00:00Z' });
+      expect(step.status.approve).toBeUndefined();
+      expect(kinds(step)).toEqual(['Emit:ApprovalWaitingForWindow']);
+      expect(step.actions[0]).toMatchObject({ message: expect.stringMatching(/window opening at 2026-11-28T22:00:00Z \(Sat 22:00–02:00 UTC\); otherwise the platform starts it at NotBefore/) });
+      const again = nextMaintenanceStep(input({ ...drained(), ...ready, config: closed, current: step.status }));
+      expect(again.actions).toEqual([]);
+      expect(again.requeueAfterMs).toBe(Date.parse('2026-11-28T22:00:00Z') - now.getTime());
+    });
+
+    test('the window opens: asked, and the wait leaves the status', () => {
+      const waiting = status('Drained', { approvalWaitsUntil: '2026-11-22T03:00:00Z' });
+      const step = nextMaintenanceStep(input({ current: waiting, active: plan(), node: ours(), ...ready, config: open }));
+      expect(step.status.approve).toBe('E1');
+      expect(step.status.approvalWaitsUntil).toBeUndefined();
+    });
+
+    test('the window closes before the agent approved: the request is withdrawn', () => {
+      const step = nextMaintenanceStep(input({ ...drained({ approve: 'E1' }), ...ready, config: closed }));
+      expect(step.status.approve).toBeUndefined();
+      expect(kinds(step)).toEqual(['ClearApprovalRequest', 'Emit:ApprovalWithdrawn']);
+      expect(step.actions[1]).toMatchObject({ message: expect.stringMatching(/approval window closed/) });
+    });
+
+    test('approved anyway (by a neighbour\'s agent, or a person): Approved, the wait cleared', () => {
+      const step = nextMaintenanceStep(input({ ...drained({ approvalWaitsUntil: '2026-11-28T22:00:00Z' }), approval: { resourcesDrained: true, approvedEventIds: ['E1'] }, config: closed }));
+      expect(step.status.phase).toBe('Approved');
+      expect(step.status.approvalWaitsUntil).toBeUndefined();
+    });
+
+    test('a bad time zone is a configuration error', () => {
+      const result = parseConfig('approvalWindows: [{days: [Sun], start: "03:00", end: "05:00", timeZone: Mars/Olympus}]');
+      expect(result).toEqual({ ok: false, errors: ['approvalWindows[0].timeZone: must be an IANA time zone such as UTC or Europe/Amsterdam (got "Mars/Olympus")'] });
+      expect(parseConfig('approvalWindows: [{days: [Sun], start: "3:00", end: "05:00"}]').ok).toBe(false);
+      expect(parseConfig('approvalWindows: [{days: [], start: "03:00", end: "05:00"}]').ok).toBe(false);
+    });
+  });
+
   test('an approval recorded for another event does not count', () => {
     const step = nextMaintenanceStep(input({ ...drained({ approve: 'E1' }), approval: { resourcesDrained: true, approvedEventIds: ['E0'] } }));
     expect(step.status.phase).toBe('Drained');
@@ -353,6 +408,11 @@ describe('completion, cancellation, and whose cordon it is', () => {
     ['cancelled while waiting for budget', { current: status('Cordoned'), node: ours() }, ['Uncordon', 'Emit:MaintenanceCancelled']],
     ['cancelled while only Scheduled: nothing to undo', { current: status('Scheduled') }, ['Emit:MaintenanceCancelled']],
     ['approval asked, then cancelled: request cleared', { current: status('Drained', { approve: 'E1' }), node: ours() }, ['Uncordon', 'ClearApprovalRequest', 'Emit:MaintenanceCancelled']],
+    [
+      'uncordoned by hand meanwhile, the exclusion label still ours: given back',
+      { current: status('Drained', { notBefore: at(-5) }), node: { ...schedulable, excludedFromLoadBalancers: true } },
+      ['Uncordon', 'Emit:MaintenanceCompleted'],
+    ],
   ])('%s', (_name, overrides, actions) => {
     const step = nextMaintenanceStep(input(overrides));
     expect(step.status.phase).toBe('Completed');
@@ -452,7 +512,8 @@ function apply(world: World, actions: Action[], when: Date): void {
       for (const target of action.pods) {
         if (world.pdbBlocked.has(target.name)) {
           const previous = world.evictions.find((attempt) => attempt.uid === target.uid);
-          world.evictions = [...world.evictions.filter((attempt) => attempt.uid !== target.uid), { uid: target.uid, attempts: (previous?.attempts ?? 0) + 1, lastAttemptMs: when.getTime(), blockedBy: 'PodDisruptionBudget default/pdb allows no disruption' }];
+          // The retry time as the ledger draws it at the top of the first window (random just below 1).
+          world.evictions = [...world.evictions.filter((attempt) => attempt.uid !== target.uid), { uid: target.uid, attempts: (previous?.attempts ?? 0) + 1, lastAttemptMs: when.getTime(), blockedBy: 'PodDisruptionBudget default/pdb allows no disruption', retryAtMs: when.getTime() + 5_000 }];
         } else {
           world.pods = world.pods.map((p) => (p.uid === target.uid ? { ...p, deletionTimestamp: when.toISOString() } : p));
         }
@@ -540,5 +601,19 @@ describe('idempotence: fed its own output with unchanged facts, it asks for noth
     expect(world.node).toEqual(ours());
     settle(world, () => ({ active, budget: { draining: 0, limit: 1 } }));
     expect(world.status?.phase).toBe('Draining');
+  });
+});
+
+describe('the load-balancer exclusion of a node back in service', () => {
+  const excluded = (unschedulable: boolean): NodeFacts => ({ unschedulable, cordonedFor: undefined, excludedFromLoadBalancers: true, ready: true });
+  test.each<[string, Partial<MaintenanceInput>, string[]]>([
+    ['no event, uncordoned by hand, nodemeta\'s exclusion left: removed', { current: status('Completed'), node: excluded(false) }, ['Uncordon']],
+    ['no event, still cordoned (uncordonAfterCompletion: false): kept with the cordon', { current: status('Completed'), node: excluded(true) }, []],
+    ['no event, caches cold: nothing yet', { current: status('Completed'), node: excluded(false), cacheWarm: false }, []],
+    ['no event, no exclusion of ours: nothing', { current: status('Completed'), node: schedulable }, []],
+  ])('%s', (_name, overrides, actions) => {
+    const step = nextMaintenanceStep(input(overrides));
+    expect(step.status.phase).toBe('Completed');
+    expect(kinds(step)).toEqual(actions);
   });
 });

@@ -3,8 +3,8 @@ import { LeaseConflictError, runLeaderElection, type LeaseRecord, type LeaseStor
 import { Writable } from 'node:stream';
 import { createLogger, silentLogger } from '../../../src/observability/logger.js';
 import { KubeApiError } from '../../../src/kube/errors.js';
-import { leaseError } from '../../../src/kube/lease-store.js';
-import { FakeClock } from './fake-clock.js';
+import { leaseError } from '../../../src/kube/client-node/lease-store.js';
+import { FakeClock, fixedRandom } from './fake-clock.js';
 
 /** One Lease object with resourceVersion semantics, shared by the candidates, like the API server. */
 class MemoryLeaseStore {
@@ -152,6 +152,37 @@ describe('leader election', () => {
     await expect(a.done).resolves.toBe('lost');
     expect(a.state.leadingSignal?.aborted).toBe(true);
     expect(a.state.stopped).toBe(1);
+  });
+
+  it('retries a failed lease request after the one full-jitter backoff: from the retry period, capped at twice it', async () => {
+    for (const r of [0.1, 0.999999]) {
+      const clock = new FakeClock(0);
+      const view = new MemoryLeaseStore().view();
+      view.broken = true;
+      const stop = new AbortController();
+      const done = runLeaderElection({ identity: 'a', store: view, clock, logger: silentLogger(), random: fixedRandom(r), onStartedLeading: () => undefined, onStoppedLeading: () => undefined }, stop.signal);
+      await advance(clock, 20_000, 100);
+      expect(clock.delays.slice(0, 5)).toEqual([2_000, 4_000, 4_000, 4_000, 4_000].map((ceiling) => Math.round(r * ceiling)));
+      stop.abort();
+      await expect(done).resolves.toBe('stopped');
+    }
+  });
+
+  it('a leader whose renewals fail retries with the backoff, but never sleeps past its renew deadline', async () => {
+    const clock = new FakeClock(0);
+    const view = new MemoryLeaseStore().view();
+    let lostAt: number | undefined;
+    const stop = new AbortController();
+    const done = runLeaderElection(
+      { identity: 'a', store: view, clock, logger: silentLogger(), random: fixedRandom(0.999999), onStartedLeading: () => (view.broken = true), onStoppedLeading: () => (lostAt = clock.now()) },
+      stop.signal,
+    );
+    await flush();
+    await advance(clock, 14_000, 100);
+    await expect(done).resolves.toBe('lost');
+    // The renewal period, then backoffs of 2 s and 4 s, then only the 2 s left before the 10 s deadline.
+    expect(clock.delays).toEqual([2_000, 2_000, 4_000, 2_000]);
+    expect(lostAt).toBe(10_000);
   });
 
   it('logs a lease failure once, retries quietly while it stays the same, and says when it is over', async () => {

@@ -1,14 +1,16 @@
 import type { EventsSnapshot, InstanceSnapshot, Tag } from '../../../api/observation.js';
 import type { Logger } from '../../../observability/logger.js';
-import type { Clock, Random } from '../../http/clock.js';
+import type { Random } from '../../../time/backoff.js';
+import type { Clock } from '../../../time/clock.js';
 import { MetadataError } from '../../http/errors.js';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../../http/retry.js';
 import { httpError, MetadataTransport } from '../../http/transport.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS, type ClientOptions } from '../call-options.js';
 import type { MetadataProvider } from '../provider.js';
 import { PayloadError, Warnings } from '../validation.js';
-import { ALIBABA_ITEMS, instanceSnapshot, normalizeAlibabaInstance, normalizeAlibabaTags, parseSpotTerminationTime, parseTagKeys, type AlibabaItem } from './normalize.js';
+import { ALIBABA_ITEMS, instanceSnapshot, normalizeAlibabaInstance, normalizeAlibabaTags, parseSpotTerminationTime, type AlibabaItem } from './normalize.js';
 import { parseAlibabaSystemEvents } from './system-events.js';
+import { listTagKeys, tagItemPath } from './tag-keys.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, MetadataTokenSource, TOKEN_HEADER } from './token.js';
 
 export const ALIBABA_DEFAULT_ENDPOINT = 'http://100.100.100.200';
@@ -21,7 +23,10 @@ export type AlibabaAccessMode = 'hardened' | 'normal';
 
 export interface AlibabaClientOptions extends ClientOptions {
   mode?: AlibabaAccessMode;
-  /** Read instance tags (one request per tag). Off by default; a 404 listing means "not exposed". */
+  /**
+   * Read instance tags (one request per tag, and per directory of the keys holding "/"). Off by
+   * default; a 404 listing means "not exposed".
+   */
   readTags?: boolean;
   tokenTtlSeconds?: number;
 }
@@ -116,14 +121,17 @@ export class AlibabaMetadataClient implements MetadataProvider {
     await this.transport.close();
   }
 
-  /** Tags exposed in metadata; undefined when the owner has not enabled them (404). */
+  /**
+   * Tags exposed in metadata; undefined when the owner has not enabled them (404). A key holding "/"
+   * is a path below tags/instance/ (tag-keys.ts): its directories are listed before its value is read.
+   */
   private async tagsOf(w: Warnings, signal: AbortSignal | undefined, deadline: number): Promise<Tag[] | undefined> {
-    const listing = await this.get(TAGS_PATH, { signal, deadline, notFoundIsAbsent: true });
+    const options = { signal, deadline, notFoundIsAbsent: true };
+    const listing = await this.get(TAGS_PATH, options);
     if (listing === undefined) return undefined;
+    const keys = await listTagKeys(listing, (dir) => this.get(tagItemPath(TAGS_PATH, dir), options), w);
     const values: [string, string | undefined][] = [];
-    for (const key of parseTagKeys(listing, w)) {
-      values.push([key, await this.get(`${TAGS_PATH}${encodeURIComponent(key)}`, { signal, deadline, notFoundIsAbsent: true })]);
-    }
+    for (const key of keys) values.push([key, await this.get(tagItemPath(TAGS_PATH, key), options)]);
     return normalizeAlibabaTags(values, w);
   }
 

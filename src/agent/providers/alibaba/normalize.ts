@@ -1,7 +1,6 @@
 import type { InstanceInfo, InstanceSnapshot, Tag } from '../../../api/observation.js';
 import { parseTimestamp } from '../timestamps.js';
-import { boundTags, LIMITS, textField, Warnings } from '../validation.js';
-import { hasControlCharacters } from '../../text.js';
+import { boundTags, textField, Warnings } from '../validation.js';
 
 /** The `/latest/meta-data/` items the agent reads, and the InstanceInfo field each one fills. */
 export const ALIBABA_INSTANCE_ITEMS = {
@@ -18,6 +17,9 @@ export const ALIBABA_ITEMS = Object.keys(ALIBABA_INSTANCE_ITEMS) as AlibabaItem[
 
 /** Item texts (undefined: 404) → InstanceInfo. Each value is one line of text. */
 export function normalizeAlibabaInstance(items: Partial<Record<AlibabaItem, string>>, w: Warnings): InstanceInfo {
+  // Every value as the service gives it. region-id and zone-id need no normalising, unlike Azure's
+  // location: they are lower-case ids already (cn-hangzhou, cn-hangzhou-k), the very values of ACK's
+  // topology.kubernetes.io/region and /zone labels, which nodemeta.io/region and /zone must equal.
   const instance: InstanceInfo = {};
   for (const item of ALIBABA_ITEMS) {
     const value = textField(items[item], item, w);
@@ -32,43 +34,6 @@ export function normalizeAlibabaInstance(items: Partial<Record<AlibabaItem, stri
     w.add(`zone-id ${instance.zone} is not in region-id ${instance.region}`);
   }
   return instance;
-}
-
-/** The `tags/instance/` listing: one key a line (or a JSON list), bounded to LIMITS.maxTags keys. */
-export function parseTagKeys(text: string, w: Warnings): string[] {
-  let keys: unknown[];
-  const trimmed = text.trim();
-  if (trimmed.startsWith('[')) {
-    try {
-      const parsed: unknown = JSON.parse(trimmed);
-      keys = Array.isArray(parsed) ? parsed : [];
-    } catch {
-      w.add('tags/instance/: looks like JSON but is not; read as lines');
-      keys = trimmed.split(/\r?\n/);
-    }
-  } else {
-    keys = trimmed.split(/\r?\n/);
-  }
-  const out: string[] = [];
-  const seen = new Set<string>();
-  let overflow = 0;
-  for (const k of keys) {
-    if (typeof k !== 'string') continue;
-    const key = k.trim().replace(/\/$/, '');
-    if (key === '' || seen.has(key)) continue;
-    if (key.length > LIMITS.maxTagNameLength || hasControlCharacters(key)) {
-      w.add(`tag key of ${key.length} characters, too long or with control characters; dropped`);
-      continue;
-    }
-    if (out.length >= LIMITS.maxTags) {
-      overflow += 1;
-      continue;
-    }
-    seen.add(key);
-    out.push(key);
-  }
-  if (overflow > 0) w.add(`${overflow} tags beyond the first ${LIMITS.maxTags} not read`);
-  return out;
 }
 
 /** Tag values as read (undefined: the tag vanished between listing and reading) → bounded tags. */

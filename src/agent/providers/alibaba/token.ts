@@ -1,4 +1,4 @@
-import type { Clock } from '../../http/clock.js';
+import type { Clock } from '../../../time/clock.js';
 import { MetadataError } from '../../http/errors.js';
 import { httpError, type MetadataTransport } from '../../http/transport.js';
 

@@ -19,7 +19,9 @@ export function normalizeAzureCompute(compute: unknown): AzureComputeResult {
   const w = new Warnings();
   const field = (name: string): string | undefined => textField(compute[name], `compute.${name}`, w);
 
-  const location = field('location');
+  // Documents from real VMs spell some locations in mixed case ("SwedenCentral"); AKS labels nodes
+  // topology.kubernetes.io/region=swedencentral, and nodemeta's region and zone must equal AKS's.
+  const location = field('location')?.toLowerCase();
   const zone = field('zone');
   const instance: InstanceInfo = {};
   assign(instance, 'id', field('vmId'));
@@ -27,7 +29,7 @@ export function normalizeAzureCompute(compute: unknown): AzureComputeResult {
   assign(instance, 'region', location);
   if (zone !== undefined) {
     // Azure's zone is a bare number ("2"); across regions only `<location>-<zone>` is unique, the same
-    // form as the well-known topology.kubernetes.io/zone label on AKS.
+    // form as the well-known topology.kubernetes.io/zone label on AKS (`swedencentral-2`).
     if (location !== undefined) instance.zone = `${location}-${zone}`;
     else w.add('compute.zone: present without compute.location; ignored');
   }

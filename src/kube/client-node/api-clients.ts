@@ -15,7 +15,7 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
-import type { RequestLimiter, RequestPriority } from '../runtime/request-limiter.js';
+import type { RequestLimiter, RequestPriority } from '../../runtime/request-limiter.js';
 
 /**
  * The default client-side rate limit, Karpenter's (a node lifecycle controller built for fleets of

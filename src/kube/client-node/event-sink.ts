@@ -1,8 +1,8 @@
 // Where the controller's Kubernetes Events go: core/v1 Events through client-node.
 
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
-import type { EventSink, KubeEvent } from '../observability/events.js';
-import { fromClientNodeError } from './errors.js';
+import type { EventSink, KubeEvent } from '../../observability/events.js';
+import { fromClientNodeError } from '../errors.js';
 
 export interface KubeEventSinkOptions {
   /** Counts each write request (nodemeta_controller_api_writes_total{resource="events"}). */
@@ -10,7 +10,7 @@ export interface KubeEventSinkOptions {
 }
 
 /**
- * Events through `client`: best the low-priority CoreV1Api of kube/api-clients.ts, so that Events
+ * Events through `client`: best the low-priority CoreV1Api of kube/client-node/api-clients.ts, so that Events
  * share the controller's rate limit and go last; a KubeConfig makes an unlimited client of its own.
  */
 export function kubeEventSink(client: CoreV1Api | KubeConfig, options: KubeEventSinkOptions = {}): EventSink {

@@ -1,0 +1,232 @@
+// Issue 10, notifications end to end: the controller process sends webhook notifications of a
+// node's maintenance to a real HTTP receiver on loopback while the real control plane, kwok, the
+// agents and the emulator play a Reboot. Each scenario has its own nodes, controller(s) and receiver
+// (maintenance-harness.ts), and waits for conditions, never for a fixed time.
+// - A Reboot under a PodDisruptionBudget: each sink gets exactly the transitions it asked for, in
+//   order, in its format; a receiver that answers 500 first gets each one all the same; the URL (its
+//   token) appears in no log line, Event, status or metric.
+// - A receiver that never answers holds up neither the cordon and the drain nor the other sinks.
+// - The leader killed while its receiver hangs: the new leader sends every recorded transition,
+//   in order, once.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, test } from '@jest/globals';
+import { installCrd, readNode } from './controller-harness.js';
+import { kubeConfig, waitFor } from './lib/cluster.js';
+import { WebhookReceiver, type ReceivedRequest } from './lib/webhook-receiver.js';
+import { controllerConfig, maintenanceOf, phaseOf, withScenario, type RawNodeMetadata, type Recorder, type Scenario } from './maintenance-harness.js';
+
+const SCENARIO_TIMEOUT = 240_000;
+/** Short Lease timings so that a takeover fits in a test (client-go's relations still hold). */
+const FAST_LEASE = ['--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
+const REBOOT = ['Scheduled', 'DrainStarted', 'Drained', 'Approved', 'Completed'];
+
+beforeAll(async () => {
+  await installCrd();
+});
+
+/** A sink whose URL (with a token in its path) is in a file of its own, as the chart mounts a Secret key. */
+function sink(receiver: WebhookReceiver, token: string, name: string, format: string, extra: Record<string, unknown> = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nodemeta-e2e-webhook-'));
+  const file = path.join(dir, 'url');
+  writeFileSync(file, `${receiver.base}/${name}/hooks/${token}\n`);
+  return { name, format, urlFrom: { file }, ...extra };
+}
+
+const transitionsOf = (requests: ReceivedRequest[]) => requests.map((r) => r.body.transition as string);
+const pendingOf = (object: RawNodeMetadata | undefined) => (object?.status?.notifications?.pending ?? []).map((entry) => entry.transition);
+
+/** Phase `phase` reached and every notification recorded so far sent and confirmed (status.notifications gone). */
+function settledIn(nmd: Recorder<RawNodeMetadata>, node: string, phase: string, timeoutMs = 90_000) {
+  return nmd.until(`phase ${phase} with every notification confirmed`, (state) => phaseOf(state.get(node)) === phase && state.get(node)?.status?.notifications === undefined, timeoutMs);
+}
+
+async function metric(s: Scenario, controller: number, name: string): Promise<number> {
+  const text = await s.controllers[controller]!.metrics();
+  return Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+}
+
+async function withReceiver(body: (receiver: WebhookReceiver) => Promise<void>): Promise<void> {
+  const receiver = await WebhookReceiver.start();
+  try {
+    await body(receiver);
+  } finally {
+    await receiver.close();
+  }
+}
+
+describe('notifications end to end', () => {
+  test.concurrent(
+    '1. a Reboot under a PDB: each sink gets exactly its transitions, in order, in its format; 500 then 200 still delivers each; the URL shows nowhere',
+    () =>
+      withScenario('notify', (s) =>
+        withReceiver(async (receiver) => {
+          const token = `tok-${s.short}-s3cr3t`;
+          const node = s.azureNode(0);
+          const nmd = await s.managedVms('azure', [node]);
+          await s.deployment('web', { replicas: 3, nodes: [node] });
+          await s.runningPods('web', 3, [node]);
+          await s.pdb('web', { maxUnavailable: 1 });
+          await s.spareNode();
+          receiver.answer('flaky', 'fail-first');
+          const config = controllerConfig({
+            notifications: {
+              clusterName: `e2e-${s.short}`,
+              sinks: [
+                sink(receiver, token, 'generic', 'generic'),
+                sink(receiver, token, 'slack', 'slack', { transitions: ['Scheduled', 'Completed'] }),
+                sink(receiver, token, 'teams', 'teams', { transitions: ['DrainStarted', 'Drained', 'Approved'] }),
+                sink(receiver, token, 'flaky', 'generic'),
+              ],
+            },
+          });
+          expect(config).not.toContain(token);
+          const controller = await s.startController(config);
+          await s.ready(nmd, [node]);
+
+          const eventId = await s.postEvent({ type: 'Reboot', resources: [node], lifecycle: 'manual' });
+          await nmd.until('phase Approved', (state) => phaseOf(state.get(node)) === 'Approved', 120_000);
+          await s.control('DELETE', `/events/${eventId}`);
+          await settledIn(nmd, node, 'Completed');
+
+          // Exactly the transitions each sink asked for, in the order they happened.
+          expect(transitionsOf(receiver.accepted('generic'))).toEqual(REBOOT);
+          expect(receiver.accepted('slack')).toHaveLength(2);
+          expect(receiver.accepted('teams')).toHaveLength(3);
+          expect(transitionsOf(receiver.accepted('flaky'))).toEqual(REBOOT);
+          // Nothing else arrived (a notification refused once is the flaky sink's, asked again).
+          expect(receiver.requests.filter((r) => r.sink !== 'flaky')).toHaveLength(REBOOT.length + 2 + 3);
+
+          // generic: nodemeta.io/notification/v1, the node, the event, the pods, the cluster.
+          const generic = receiver.accepted('generic').map((r) => r.body);
+          for (const body of generic) {
+            expect(body).toMatchObject({ apiVersion: 'nodemeta.io/notification/v1', kind: 'MaintenanceNotification', cluster: `e2e-${s.short}`, node: { name: node, provider: 'azure' }, event: { id: eventId, type: 'Reboot' } });
+            expect(typeof (body.node as { zone?: unknown }).zone).toBe('string');
+            expect(body.id).toBe(`${node}/${eventId}/${body.transition as string}/${body.time as string}`);
+          }
+          expect(generic.map((body) => body.phase)).toEqual(['Scheduled', 'Draining', 'Drained', 'Approved', 'Completed']);
+          expect(generic[0]!.event).toHaveProperty('notBefore');
+          expect(generic[1]!.pods).toMatchObject({ total: 3 });
+          expect(generic[2]!.pods).toMatchObject({ total: 3, evicted: 3, pending: 0 });
+          expect(new Set(generic.map((body) => body.id)).size).toBe(REBOOT.length);
+
+          // 500 then 200: each notification asked twice, accepted the second time, in order.
+          const flaky = receiver.requests.filter((r) => r.sink === 'flaky');
+          expect(flaky.map((r) => r.status)).toEqual(REBOOT.flatMap(() => [500, 200]));
+          expect(receiver.accepted('flaky').map((r) => r.body.id)).toEqual(generic.map((body) => body.id));
+
+          // slack: an incoming-webhook message; teams: a Workflows message carrying an Adaptive Card.
+          for (const request of receiver.accepted('slack')) {
+            expect(typeof request.body.text).toBe('string');
+            expect((request.body.blocks as { type: string }[]).map((block) => block.type)).toEqual(['header', 'section', 'section', 'context']);
+          }
+          expect(receiver.accepted('slack').map((r) => r.body.text)).toEqual([expect.stringContaining('Maintenance scheduled'), expect.stringContaining('Maintenance completed')]);
+          for (const request of receiver.accepted('teams')) {
+            expect(request.body).toMatchObject({ type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', content: { type: 'AdaptiveCard' } }] });
+          }
+          expect(receiver.requests.every((r) => r.userAgent === `nodemeta-controller/${controller.identity}`)).toBe(true);
+
+          // Per-sink metrics.
+          expect(await metric(s, 0, 'nodemeta_controller_notifications_sent_total{sink="generic"}')).toBe(5);
+          expect(await metric(s, 0, 'nodemeta_controller_notifications_sent_total{sink="teams"}')).toBe(3);
+          expect(await metric(s, 0, 'nodemeta_controller_notifications_retries_total{sink="flaky"}')).toBe(5);
+          expect(await metric(s, 0, 'nodemeta_controller_notifications_latency_seconds_count{sink="flaky"}')).toBe(5);
+
+          // The URL's token: in no log line, Event, NodeMetadata or metric.
+          const metrics = await controller.metrics();
+          expect(metrics).not.toContain(token);
+          for (const name of ['generic', 'slack', 'teams', 'flaky']) {
+            expect(metrics).toContain(`nodemeta_controller_notifications_dropped_total{sink="${name}"} 0`);
+            expect(metrics).toContain(`nodemeta_controller_notifications_failed_total{sink="${name}"} 0`);
+          }
+          expect(controller.logs.join('\n')).not.toContain(token);
+          const events = await kubeConfig().makeApiClient(CoreV1Api).listEventForAllNamespaces();
+          expect(JSON.stringify(events.items)).not.toContain(token);
+          expect(JSON.stringify(nmd.history)).not.toContain(token);
+        }),
+      ),
+    SCENARIO_TIMEOUT,
+  );
+
+  test.concurrent(
+    '2. a receiver that never answers holds up neither the cordon and the drain nor the other sinks',
+    () =>
+      withScenario('notifyhang', (s) =>
+        withReceiver(async (receiver) => {
+          const token = `tok-${s.short}-s3cr3t`;
+          const node = s.azureNode(0);
+          const nmd = await s.managedVms('azure', [node]);
+          await s.deployment('web', { replicas: 2, nodes: [node] });
+          await s.runningPods('web', 2, [node]);
+          await s.spareNode();
+          receiver.answer('stuck', 'hang');
+          // The stuck sink waits 5 minutes for its first answer: far longer than this test.
+          const config = controllerConfig({ notifications: { sinks: [sink(receiver, token, 'stuck', 'generic', { timeout: '5m' }), sink(receiver, token, 'ok', 'generic')] } });
+          await s.startController(config);
+          await s.ready(nmd, [node]);
+
+          await s.postEvent({ type: 'Reboot', resources: [node], lifecycle: 'manual' });
+          await nmd.until('phase Drained', (state) => ['Drained', 'Approved'].includes(phaseOf(state.get(node))), 120_000);
+          const cordoned = await readNode(node);
+          expect(cordoned.spec?.unschedulable).toBe(true);
+          await s.runningPods('web', 2, [s.spare]);
+          await waitFor('the other sink to get the drain', () => transitionsOf(receiver.accepted('ok')).slice(0, 3).join() === 'Scheduled,DrainStarted,Drained');
+
+          // All of that happened while the stuck sink's first request (Scheduled) was still open.
+          expect(receiver.accepted('stuck')).toEqual([]);
+          expect(transitionsOf(receiver.hanging('stuck'))).toEqual(['Scheduled']);
+          expect(await metric(s, 0, 'nodemeta_controller_notifications_queue_depth{sink="stuck"}')).toBeGreaterThanOrEqual(3);
+          expect(await metric(s, 0, 'nodemeta_controller_notifications_dropped_total{sink="stuck"}')).toBe(0);
+          // And their notifications wait in the outbox, unconfirmed, for the stuck sink.
+          expect(pendingOf(nmd.state.get(node)).slice(0, 3)).toEqual(['Scheduled', 'DrainStarted', 'Drained']);
+        }),
+      ),
+    SCENARIO_TIMEOUT,
+  );
+
+  test.concurrent(
+    '3. the leader killed while its receiver hangs: the new leader sends every recorded transition, in order, once',
+    () =>
+      withScenario('notifyfail', (s) =>
+        withReceiver(async (receiver) => {
+          const token = `tok-${s.short}-s3cr3t`;
+          const node = s.azureNode(0);
+          const nmd = await s.managedVms('azure', [node]);
+          await s.deployment('web', { replicas: 1, nodes: [node] });
+          await s.runningPods('web', 1, [node]);
+          await s.spareNode();
+          const config = controllerConfig({ notifications: { sinks: [sink(receiver, token, 'all', 'generic', { timeout: '5m' })] } });
+          const first = await s.startController(config, 'a', FAST_LEASE);
+          // The receiver never answers the first leader; it answers anyone else.
+          receiver.answer('all', (request) => (request.userAgent === `nodemeta-controller/${first.identity}` ? 'hang' : 200));
+          await waitFor('controller a to lead', () => first.isLeader());
+          const second = await s.startController(config, 'b', FAST_LEASE);
+          await s.ready(nmd, [node]);
+
+          const eventId = await s.postEvent({ type: 'Reboot', resources: [node], lifecycle: 'manual' });
+          // Every transition up to the approval recorded, none confirmed: a's only request hangs.
+          await nmd.until('Approved, with its notifications recorded and unconfirmed', (state) => phaseOf(state.get(node)) === 'Approved' && pendingOf(state.get(node)).join() === 'Scheduled,DrainStarted,Drained,Approved', 120_000);
+          expect(transitionsOf(receiver.hanging('all'))).toEqual(['Scheduled']);
+          expect(receiver.accepted('all')).toEqual([]);
+
+          await first.stop('SIGKILL');
+          const killedAt = Date.now();
+          await waitFor('controller b to lead', () => second.isLeader(), { timeoutMs: 60_000 });
+          await waitFor('the new leader to send what was recorded', () => receiver.accepted('all').length >= 4, { timeoutMs: 60_000 });
+          await s.control('DELETE', `/events/${eventId}`);
+          await settledIn(nmd, node, 'Completed');
+
+          const accepted = receiver.accepted('all');
+          expect(transitionsOf(accepted)).toEqual(REBOOT);
+          expect(new Set(accepted.map((r) => r.body.id)).size).toBe(REBOOT.length);
+          expect(accepted.every((r) => r.userAgent === `nodemeta-controller/${second.identity}` && r.at > killedAt)).toBe(true);
+          // Only the leader sends: b sent nothing while it followed.
+          expect(receiver.requests.filter((r) => r.userAgent === `nodemeta-controller/${second.identity}` && r.at <= killedAt)).toEqual([]);
+          expect(maintenanceOf(nmd.state.get(node))?.eventId).toBe(eventId);
+        }),
+      ),
+    SCENARIO_TIMEOUT,
+  );
+});
