@@ -35,7 +35,7 @@ import { EvictionLedger, evictPods, type EvictionReport } from './maintenance/ev
 import { describeStatus, idleStep, nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep, type NodeFacts } from './maintenance/state-machine.js';
 import type { WaveGate } from './maintenance/wave-gate.js';
 import type { NotificationOutbox } from './notifications/notifier.js';
-import { OUT_OF_SERVICE_TAINT, outOfServiceFor, outOfServicePatch } from './out-of-service.js';
+import { OUT_OF_SERVICE_TAINT, outOfServiceFor } from './out-of-service.js';
 import { describeProtection, missingProtection } from './protection.js';
 import { ReadYourWrites } from './read-your-writes.js';
 import { sameJson } from './same-json.js';
@@ -315,9 +315,10 @@ export class NodeReconciler {
     let node: NodeState | undefined = start;
     for (let attempt = 0; ; attempt++) {
       const before: NodeState = node;
-      if (outOfServicePatch(before, wantedFor) === undefined) return before;
       try {
+        // The writer sends nothing and gives `before` back when the node is already as wanted.
         const written = await this.options.writer.setOutOfService(before, wantedFor);
+        if (written === before) return before;
         const fields = { node: before.metadata.name, taint: `${OUT_OF_SERVICE_TAINT.key}=${OUT_OF_SERVICE_TAINT.value}:${OUT_OF_SERVICE_TAINT.effect}` };
         if (dryRun) {
           // The writer reported what it did not send.
