@@ -8,6 +8,9 @@
 # runtime stage is distroless Node.js 24 (no shell, no package manager) running as the non-root
 # user 65532, which the chart's securityContext also enforces (runAsNonRoot, read-only root
 # filesystem: nothing is written at run time). Pin the base images by digest in release builds.
+# test/e2e/artefact.test.ts builds this file system the same way (no container engine there) and runs
+# the chart's containers from it; it reads this file's runtime stage, so change both together
+# (docs/cluster.md, "The artefact as shipped").
 
 ARG NODE_BUILD_IMAGE=node:24-bookworm-slim
 ARG NODE_RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot

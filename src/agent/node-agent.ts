@@ -41,6 +41,13 @@ export interface NodeAgentOptions {
    * of a controller in dry run) is logged, once per event, as what the agent would have done.
    */
   dryRun?: boolean;
+  /**
+   * How often to check that NodeMetadata/<node> still exists (default 60 s), from the watch cache:
+   * a person may delete it, or the garbage collector with its Node, and an agent that sees nothing
+   * new writes nothing, so it would never come back. One cached read per node and interval: at
+   * 5,000 nodes about 83 reads/s, served from memory (a kubelet renews its Lease six times as often).
+   */
+  presenceCheckIntervalMs?: number;
   /** Backoff cap for API-server failures (the metadata polls keep their own pace). Default 30 s. */
   maxApiBackoffMs?: number;
   /**
@@ -62,6 +69,7 @@ export interface NodeAgentOptions {
 const API_BACKOFF_BASE_MS = 1_000;
 const DEFAULT_MAX_API_BACKOFF_MS = 30_000;
 const DEFAULT_APPROVAL_CHECK_INTERVAL_MS = 5_000;
+const DEFAULT_PRESENCE_CHECK_INTERVAL_MS = 60_000;
 
 /** Approval records kept in status besides those of events still present. */
 const MAX_PAST_APPROVALS = 16;
@@ -72,6 +80,10 @@ export class NodeAgent {
   private instanceReadAt = -Infinity;
   /** When to read NodeMetadata next for an approval request; undefined while no event is pending. */
   private approvalCheckDueAt: number | undefined;
+  /** When to check next that NodeMetadata/<node> exists (ensurePresent). */
+  private presenceCheckDueAt: number | undefined;
+  /** The uid of the NodeMetadata the agent publishes into (a recreated one has another). */
+  private uid: string | undefined;
   private availability: Availability = { available: false, reason: 'Starting', message: 'the agent has not polled the metadata service yet' };
   private published: AgentStatus | undefined;
   private approvals: Approval[] = [];
@@ -103,6 +115,7 @@ export class NodeAgent {
     await this.spreadStart(signal);
     await this.loadPublished(signal);
     let failing: Backoff | undefined;
+    let lastFailure: string | undefined;
     let polledAt = -Infinity;
     while (!signal.aborted) {
       this.lastLoopAt = clock.now();
@@ -113,13 +126,20 @@ export class NodeAgent {
       }
       let wait = eventsIntervalMs;
       try {
+        await this.ensurePresent();
         await this.publish();
         await this.handleApprovalRequest();
         failing = undefined;
+        lastFailure = undefined;
       } catch (err) {
         failing ??= this.apiBackoff();
         wait = failing.next();
-        logger.warn('cannot write NodeMetadata status; will retry', { error: (err as Error).message, retryInMs: wait });
+        // The write may have failed because the object is gone (404): look on the next turn.
+        this.presenceCheckDueAt = clock.now();
+        // Said once while the failure stays the same (its Node deleted, an API server away), then quietly.
+        const error = (err as Error).message;
+        logger.log(error === lastFailure ? 'debug' : 'warn', 'cannot write NodeMetadata status; will retry', { error, retryInMs: wait });
+        lastFailure = error;
       }
       await sleep(clock, wait, signal);
     }
@@ -138,6 +158,7 @@ export class NodeAgent {
     while (!signal.aborted) {
       try {
         const existing = await this.options.sink.ensure();
+        this.uid = existing.metadata.uid;
         this.published = agentPartOf(existing.status);
         this.approvals = [...(this.published?.approvals ?? [])];
         return;
@@ -147,6 +168,28 @@ export class NodeAgent {
         await sleep(this.options.clock, wait, signal);
       }
     }
+  }
+
+  /**
+   * Recreates NodeMetadata/<node> if it is gone (see presenceCheckIntervalMs), and then publishes the
+   * whole status again. Checked at a random point of the first interval, so that agents started
+   * together do not read in step, then once per interval, and on the turn after a failed write.
+   */
+  private async ensurePresent(): Promise<void> {
+    const { clock, sink, logger } = this.options;
+    const interval = this.options.presenceCheckIntervalMs ?? DEFAULT_PRESENCE_CHECK_INTERVAL_MS;
+    this.presenceCheckDueAt ??= clock.now() + Math.floor(this.random() * interval);
+    if (clock.now() < this.presenceCheckDueAt) return;
+    if ((await sink.read({ fromCache: true })) === undefined) {
+      // The watch cache may lag behind a create of a moment ago: ensure() reads again before creating.
+      const ensured = await sink.ensure();
+      if (ensured.metadata.uid !== this.uid) {
+        this.uid = ensured.metadata.uid;
+        this.published = agentPartOf(ensured.status);
+        logger.info('NodeMetadata was deleted: created it again; the status follows', { uid: ensured.metadata.uid });
+      }
+    }
+    this.presenceCheckDueAt = clock.now() + interval;
   }
 
   /** One Backoff per run of failures: its attempt count starts again after a success. */
@@ -231,7 +274,10 @@ export class NodeAgent {
     this.approvalCheckDueAt ??= clock.now() + Math.floor(this.random() * interval);
     if (clock.now() < this.approvalCheckDueAt) return;
     this.approvalCheckDueAt = clock.now() + interval;
-    const maintenance = (await sink.read({ fromCache: true }))?.status?.maintenance;
+    const current = await sink.read({ fromCache: true });
+    // Gone (deleted by someone): recreated on the next turn (ensurePresent).
+    if (current === undefined) this.presenceCheckDueAt = clock.now();
+    const maintenance = current?.status?.maintenance;
     if (this.options.dryRun === true) {
       // Even a request someone else wrote into the status is not acted on.
       const asked = maintenance?.approve ?? maintenance?.wouldApprove;

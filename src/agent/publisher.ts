@@ -84,7 +84,10 @@ export interface NodeRef {
 }
 
 export class NodeMetadataPublisher {
-  /** The Node, once read: its uid never changes, so a retried ensure() does not read it again. */
+  /**
+   * The Node, once read, until the create succeeds: a retried create does not read it again, but a
+   * later one (NodeMetadata deleted, or its Node deleted and created again with a new uid) does.
+   */
   private owner: NodeRef | undefined;
 
   constructor(
@@ -118,7 +121,9 @@ export class NodeMetadataPublisher {
       },
     };
     try {
-      return await this.client.create<NodeMetadata>(`/apis/${GROUP}/${VERSION}/${PLURAL}`, body, { query: { fieldManager: FIELD_MANAGER_AGENT } });
+      const created = await this.client.create<NodeMetadata>(`/apis/${GROUP}/${VERSION}/${PLURAL}`, body, { query: { fieldManager: FIELD_MANAGER_AGENT } });
+      this.owner = undefined;
+      return created;
     } catch (err) {
       if (!isConflict(err)) throw err; // created meanwhile (a previous instance of this agent)
       const created = await this.read();

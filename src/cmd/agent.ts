@@ -1,5 +1,4 @@
 // `nodemeta agent`: flags in, wiring, run. The logic lives in src/agent/.
-import { parseArgs } from 'node:util';
 import { PROVIDERS, type ProviderName } from '../api/observation.js';
 import { systemClock } from '../time/clock.js';
 import { isMetadataError } from '../agent/http/errors.js';
@@ -9,6 +8,10 @@ import type { AlibabaAccessMode } from '../agent/providers/alibaba/client.js';
 import { openProvider, runAgent } from '../agent/run-agent.js';
 import { createLogger } from '../observability/logger.js';
 import { UsageError, durationFlag, parseListenAddress } from './flags.js';
+
+// Not `import { parseArgs } from 'node:util'`: an ES import of node:util reads every export for the
+// module namespace, and its lazy getters load worker_threads, streams and assert's diff.
+const { parseArgs } = process.getBuiltinModule('node:util');
 
 const HELP = `Usage: nodemeta agent [flags]
 

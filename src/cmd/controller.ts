@@ -5,7 +5,9 @@ import { runCleanup, summaryLine, type CleanupOptions } from '../controller/clea
 import { defaultIdentity, DEFAULT_LEADER_ELECTION, DEFAULT_MAX_CONCURRENT_EVICTIONS, DEFAULT_PROTECT_WORKERS, LEASE_NAME, runController, type ControllerOptions } from '../controller/controller.js';
 import { DEFAULT_RATE_LIMIT } from '../kube/client-node/api-clients.js';
 import { loadKubeConfig } from '../kube/client-node/kubeconfig.js';
+import { runTerms } from '../controller/leadership-terms.js';
 import { createLogger } from '../observability/logger.js';
+import { systemClock } from '../time/clock.js';
 import { UsageError, durationFlag, parseListenAddress } from './flags.js';
 
 const HELP = `Usage: nodemeta controller (--config FILE | --default-config) [flags]
@@ -56,7 +58,8 @@ Flags:
   -h, --help                  show this text
 
 Exit status (--cleanup: 0 every node clean, 1 some node not clean or the Lease not taken):
-0 stopped by SIGTERM/SIGINT; 1 leadership lost or a fatal error (restart clean);
+0 stopped by SIGTERM/SIGINT; 1 a fatal error (a lost lease is not one: the controller starts
+again in the same process with fresh caches);
 2 bad usage or an invalid configuration file at start.`;
 
 
@@ -84,8 +87,10 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
   try {
-    const exit = await runController(options, stop.signal);
-    return exit === 'stopped' ? 0 : 1;
+    // A lost lease starts the controller again in this process (leadership-terms.ts); the timer
+    // between terms keeps the process alive while nothing else is open.
+    await runTerms(() => runController(options, stop.signal), stop.signal, { clock: systemClock, logger: options.logger });
+    return 0;
   } catch (err) {
     options.logger.error('controller failed', { error: err instanceof Error ? err.message : String(err) });
     return 1;

@@ -4,8 +4,9 @@
 //
 // Every replica keeps warm caches and serves /readyz once they are synced (a follower is ready:
 // it can take over at once). Only the leader runs workers; when leadership is lost the queue is
-// shut at once, the writer refuses any further write, and run() resolves 'lost' so that the
-// process exits and restarts clean (client-go's advice: never try to resume after losing a lease).
+// shut at once, the writer refuses any further write, and run() resolves 'lost-leadership' after
+// closing everything, so that the caller starts clean (client-go's advice: never try to resume after
+// losing a lease; leadership-terms.ts runs the controller again in the same process).
 // SIGTERM: stop the workers (in-flight reconciles finish), release the Lease so the other replica
 // takes over without waiting for it to expire, close the informers.
 
@@ -39,7 +40,7 @@ import { Notifier } from './notifications/notifier.js';
 import { fetchTransport } from './notifications/transport.js';
 import { kubeNodeWriter } from './node-writer.js';
 import { NodeReconciler } from './reconciler.js';
-import { peersToRequeue } from './requeue-rules.js';
+import { requeueForAll, requeueForNode, requeueForNodeMetadata, type Requeue } from './requeue-rules.js';
 
 export const LEASE_NAME = 'nodemeta-controller';
 export const COMPONENT = 'nodemeta-controller';
@@ -88,7 +89,7 @@ export interface ControllerOptions {
   shutdownTimeoutMs?: number;
 }
 
-/** Why run() returned: a graceful stop, or leadership lost (the process should exit non-zero). */
+/** Why run() returned: a graceful stop, or leadership lost (the caller starts again clean: leadership-terms.ts). */
 export type ControllerExit = 'stopped' | 'lost-leadership';
 
 export function defaultIdentity(): string {
@@ -181,43 +182,36 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   let config: ControllerConfig = DEFAULT_CONFIG;
   const waveGate = new WaveGate({ clock, settleMs: () => config.drain.waveSettleTimeMs });
   // The informers deliver nothing before they start, below, after the reconciler exists.
-  const protectIfDue = (name: string | undefined) => {
-    if (name === undefined || name === '' || protectQueue === undefined) return;
-    if (!reconciler.needsProtection(name)) return;
+  const protectIfDue = (name: string) => {
+    if (protectQueue === undefined || !reconciler.needsProtection(name)) return;
     waveGate.protecting(name);
     protectQueue.add(name);
   };
-
-  // A node's maintenance status can unblock others (requeue-rules.ts); the fleet's facts for budget
-  // and approvals are kept as the informers deliver them (fleet-index.ts).
-  const fleet = new FleetIndex();
-  const onNodeMetadata = (nodeMetadata: KubernetesObject, deleted: boolean) => {
-    const name = nodeMetadata.metadata?.name;
-    if (name === undefined) return;
-    const before = fleet.status(name);
-    fleet.updateNodeMetadata(name, deleted ? undefined : (nodeMetadata as NodeMetadata));
-    const after = fleet.status(name);
-    // NodeMetadata is named after its Node.
-    if (!deleted) protectIfDue(name);
-    enqueue(name);
-    for (const peer of peersToRequeue(name, before, after, fleet.statuses())) enqueue(peer);
+  // Which change requeues which node is decided in requeue-rules.ts; here it is only carried out,
+  // the fast path first.
+  const requeue = ({ protect, reconcile }: Requeue) => {
+    for (const name of protect) protectIfDue(name);
+    for (const name of reconcile) enqueue(name);
   };
+
+  // The fleet's facts for budget and approvals are kept as the informers deliver them (fleet-index.ts).
+  const fleet = new FleetIndex();
   for (const verb of ['add', 'update', 'delete'] as const) {
+    const deleted = verb === 'delete';
     nodes.on(verb, (node) => {
       const name = node.metadata?.name;
-      if (name !== undefined) fleet.updateNode(name, verb === 'delete' ? undefined : { providerID: node.spec?.providerID });
-      // An admin's uncordon of a node in maintenance, or a new node with a pending event.
-      if (verb !== 'delete') protectIfDue(node.metadata?.name);
-      enqueue(node.metadata?.name);
+      if (name !== undefined) fleet.updateNode(name, deleted ? undefined : { providerID: node.spec?.providerID });
+      requeue(requeueForNode(name, deleted));
     });
-    nodeMetadatas.on(verb, (nodeMetadata) => onNodeMetadata(nodeMetadata, verb === 'delete'));
+    nodeMetadatas.on(verb, (nodeMetadata) => {
+      const name = nodeMetadata.metadata?.name;
+      if (name === undefined) return;
+      const before = fleet.status(name);
+      fleet.updateNodeMetadata(name, deleted ? undefined : (nodeMetadata as NodeMetadata));
+      requeue(requeueForNodeMetadata(name, deleted, before, fleet.status(name), fleet.statuses()));
+    });
   }
-  const enqueueAll = () => {
-    for (const node of nodes.list()) {
-      protectIfDue(node.metadata?.name);
-      enqueue(node.metadata?.name);
-    }
-  };
+  const enqueueAll = () => requeue(requeueForAll(nodes.list().map((node) => node.metadata?.name)));
   const cache: ClusterCache = {
     node: (name) => {
       const node = nodes.get(name);

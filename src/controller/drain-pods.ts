@@ -19,10 +19,11 @@
 // not look finished on a cold cache.
 
 import type { V1Pod } from '@kubernetes/client-node';
+import { fromClientNodeError } from '../kube/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { Backoff, type Random } from '../time/backoff.js';
 import { sleep, type Clock } from '../time/clock.js';
-import { continueToken, type ListPage } from '../runtime/informer.js';
+import { continueToken, INFORMER_MAX_BACKOFF_MS, type ListPage } from '../runtime/informer.js';
 import { drainPodOf } from './cluster-state.js';
 import type { DrainPod } from './maintenance/drain-plan.js';
 
@@ -169,7 +170,7 @@ export class DrainPods {
         if (this.stopped) return;
         this.options.onError?.(error);
         const delay = backoff.next();
-        this.options.logger.warn('could not list the pods of a draining node, retrying', { node: nodeName, error: errorMessage(error), retryInMs: delay });
+        this.options.logger.warn('could not list the pods of a draining node, retrying', { node: nodeName, error: errorMessage(fromClientNodeError(error, 'GET', '/api/v1/pods')), retryInMs: delay });
         await sleep(this.options.clock, delay, this.stopController.signal);
       } finally {
         startedWatch();
@@ -246,7 +247,7 @@ export class DrainPods {
       // The API server went away, or refused: resume from the last version after a backoff.
       this.options.onError?.(error);
       const delay = state.backoff.next();
-      this.options.logger.warn('the pod watch failed, reopening', { error: errorMessage(error), retryInMs: delay });
+      this.options.logger.warn('the pod watch failed, reopening', { error: errorMessage(fromClientNodeError(error, 'GET', '/api/v1/pods?watch=true')), retryInMs: delay });
       await sleep(this.options.clock, delay, this.stopController.signal);
     }
     if (this.nodes.size === 0) {
@@ -287,7 +288,7 @@ export class DrainPods {
 
   private backoff(): Backoff {
     const baseMs = this.options.initialBackoffMs ?? 500;
-    return new Backoff({ baseMs, capMs: Math.max(baseMs, this.options.maxBackoffMs ?? 30_000), random: this.options.random ?? Math.random });
+    return new Backoff({ baseMs, capMs: Math.max(baseMs, this.options.maxBackoffMs ?? INFORMER_MAX_BACKOFF_MS), random: this.options.random ?? Math.random });
   }
 }
 

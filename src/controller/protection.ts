@@ -6,7 +6,7 @@
 // scheduled onto another, so every doomed node must become unschedulable before the first eviction
 // (STYLE.md, habit 14: a cheap urgent write never waits behind slow work). This path only ever ADDS
 // protection, with the same rules as the full reconcile (the active event from policy.selectActive,
-// the taints from taints.desiredTaints, the cordon the state machine's ensureCordon would make);
+// the taints taints.desiredTaints gives for that event, the cordon the state machine's ensureCordon would make);
 // taking protection away (an event gone, a policy relaxed) is the full reconcile's job alone.
 
 import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../api/names.js';
@@ -37,7 +37,8 @@ export function missingProtection(node: NodeState, nodeMetadata: NodeMetadata | 
   const rules = rulesFor(config.policy, observation.provider, nodeMetadata?.spec);
   const maintenance = status?.maintenance;
   const currentEventId = maintenance?.phase === MaintenancePhase.None ? undefined : maintenance?.eventId;
-  const active = selectActive(planActions(triggersFrom(observation.events, observation.spot), rules, now), currentEventId);
+  const plans = planActions(triggersFrom(observation.events, observation.spot), rules, now);
+  const active = selectActive(plans, currentEventId);
   if (active === undefined || !active.due || (active.action !== 'Drain' && active.action !== 'Cordon')) return undefined;
   // An event id comes back after it was completed only as a glitch in what the agent saw (the state
   // machine ignores it): no cordon for it.
@@ -45,7 +46,7 @@ export function missingProtection(node: NodeState, nodeMetadata: NodeMetadata | 
 
   const protection: Protection = {};
   const current = node.spec?.taints;
-  const wanted = desiredTaints(observation.events, observation.spot, rules, now, currentEventId).filter((taint) => taint.effect === 'NoSchedule');
+  const wanted = desiredTaints(plans, active).filter((taint) => taint.effect === 'NoSchedule');
   // Only add: nodemeta's taints of other keys stay as they are (the full reconcile removes what is stale).
   const kept = (current ?? []).filter((taint) => isNodemetaTaint(taint) && !wanted.some((want) => want.key === taint.key));
   const next = wanted.length === 0 ? undefined : mergeTaints(current, [...wanted, ...kept.map(({ key, value, effect }) => (value === undefined ? { key, effect } : { key, value, effect }))]);

@@ -139,9 +139,14 @@ export class NodeReconciler {
     const config = this.options.config();
     const now = new Date(this.options.clock.now());
     const observation = observationOf(nodeMetadata?.status);
+    // No observation (a person deleted the NodeMetadata, or the agent has just created it again and
+    // not yet published) says nothing about the VM: until the agent publishes, nothing of ours is
+    // removed, as while the caches are cold. Else the labels would flap and the drain's NoSchedule
+    // taint would go while the node drains.
+    const mayRemove = cacheWarm && observation !== undefined;
 
     const desired = desiredLabels(observation, config.labels);
-    const labels = await this.reconcileLabels(node, desired, cacheWarm, config.dryRun);
+    const labels = await this.reconcileLabels(node, desired, mayRemove, config.dryRun);
     if (labels.node === undefined) return {};
     node = this.remember(node, labels.node);
 
@@ -151,10 +156,12 @@ export class NodeReconciler {
     const held = heldByNodemeta(node);
     const afterDryRun = { announced: new Set(plans.map((plan) => plan.eventId)), nodemetaHoldsNode: held.cordonedFor !== undefined || held.excludedFromLoadBalancers };
     const currentEventId = handledEventId(maintenanceToDecide(nodeMetadata?.status?.maintenance, config.dryRun, afterDryRun));
-    const tainted = await this.reconcileTaints(node, observation, rules, now, cacheWarm, currentEventId, config.dryRun);
+    // The event the node acts on, decided once: the taints and the maintenance follow it.
+    const active = selectActive(plans, currentEventId);
+    const tainted = await this.reconcileTaints(node, desiredTaints(plans, active), mayRemove, config.dryRun);
     if (tainted === undefined) return {};
     node = this.remember(node, tainted);
-    if (cacheWarm) {
+    if (mayRemove) {
       const outOfService = await this.reconcileOutOfService(node, outOfServiceFor(node, observation, rules, now, config.outOfServiceTaint), config.dryRun);
       if (outOfService === undefined) return {};
       node = this.remember(node, outOfService);
@@ -162,7 +169,6 @@ export class NodeReconciler {
 
     let maintenanceWait: number | undefined;
     if (nodeMetadata !== undefined) {
-      const active = selectActive(plans, currentEventId);
       maintenanceWait = await this.reconcileMaintenance(node, nodeMetadata, observation, desired, labels.plan, active, afterDryRun, { now, cacheWarm, config });
     } else {
       this.forgetNode(nodeName);
@@ -273,16 +279,7 @@ export class NodeReconciler {
 
   // ---- taints ----
 
-  private async reconcileTaints(
-    start: NodeState,
-    observation: Observation | undefined,
-    rules: ReturnType<typeof rulesFor>,
-    now: Date,
-    cacheWarm: boolean,
-    currentEventId: string | undefined,
-    dryRun: boolean,
-  ): Promise<NodeState | undefined> {
-    const wanted = desiredTaints(observation?.events ?? [], observation?.spot, rules, now, currentEventId);
+  private async reconcileTaints(start: NodeState, wanted: readonly Taint[], cacheWarm: boolean, dryRun: boolean): Promise<NodeState | undefined> {
     let node: NodeState | undefined = start;
     for (let attempt = 0; ; attempt++) {
       const current = node.spec?.taints;
@@ -468,7 +465,8 @@ export class NodeReconciler {
     const handling = current !== undefined && current.phase !== MaintenancePhase.None && current.phase !== MaintenancePhase.Completed;
     if (active === undefined && !handling) {
       this.options.cache.releasePods(node.metadata.name);
-      return idleStep(current, nodeFacts(node), context.cacheWarm);
+      // No observation yet (a NodeMetadata created again, empty): no event is not news that it ended.
+      return idleStep(current, nodeFacts(node), context.cacheWarm && observation !== undefined, context.config.uncordonAfterCompletion);
     }
     const input = this.maintenanceInput(node, nodeMetadata, observation, active, context, []);
     const first = nextMaintenanceStep(input);

@@ -1,4 +1,5 @@
-// Which other nodes a change of one node's maintenance status concerns. Pure.
+// Which nodes a change requeues: the node itself, its fast path, and the other nodes a change of its
+// maintenance status concerns. Pure; controller.ts carries the answers out.
 //
 // A node waits on others in two phases only:
 // - Cordoned: it waits for a drain slot (maxConcurrentDrains). Only a drain that ends frees one.
@@ -31,4 +32,49 @@ export function peersToRequeue(
     else if (drainedChanged && status.phase === MaintenancePhase.Drained && status.eventId !== undefined && events.has(status.eventId)) peers.push(peer);
   }
   return peers;
+}
+
+/**
+ * What one change asks of the queues. `protect`: the nodes to look at for the fast path first (the
+ * reconciler's needsProtection decides whether their taint and cordon are due); `reconcile`: the
+ * nodes to reconcile. The wiring (controller.ts) only carries these out.
+ */
+export interface Requeue {
+  protect: string[];
+  reconcile: string[];
+}
+
+/**
+ * A Node was added, changed or deleted: reconcile it (a deleted one to forget it and free its drain
+ * slot). While it exists, its fast path too: an admin's uncordon of a node in maintenance, or a new
+ * node with a pending event.
+ */
+export function requeueForNode(name: string | undefined, deleted: boolean): Requeue {
+  if (!isNodeName(name)) return { protect: [], reconcile: [] };
+  return { protect: deleted ? [] : [name], reconcile: [name] };
+}
+
+/**
+ * A NodeMetadata (named after its Node) went from maintenance status `before` to `after`: its node,
+ * with the fast path unless it was deleted, and the waiting nodes this change concerns (peersToRequeue).
+ */
+export function requeueForNodeMetadata(
+  name: string | undefined,
+  deleted: boolean,
+  before: MaintenanceStatus | undefined,
+  after: MaintenanceStatus | undefined,
+  statuses: ReadonlyMap<string, MaintenanceStatus>,
+): Requeue {
+  if (!isNodeName(name)) return { protect: [], reconcile: [] };
+  return { protect: deleted ? [] : [name], reconcile: [name, ...peersToRequeue(name, before, after, statuses)] };
+}
+
+/** Every node, each with its fast path first: leadership gained, or a configuration reloaded (a policy may now call for a taint). */
+export function requeueForAll(names: Iterable<string | undefined>): Requeue {
+  const all = [...names].filter(isNodeName);
+  return { protect: all, reconcile: all };
+}
+
+function isNodeName(name: string | undefined): name is string {
+  return name !== undefined && name !== '';
 }

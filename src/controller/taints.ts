@@ -9,9 +9,8 @@
 // API, which honours PodDisruptionBudgets; a NoExecute taint would bypass them.
 
 import { LABEL_PREFIX, Taints } from '../api/names.js';
-import type { ScheduledEvent, SpotInfo } from '../api/observation.js';
-import type { EventRules } from './config.js';
-import { planActions, selectActive, triggersFrom, type PlannedAction } from './policy.js';
+import { SPOT_TERMINATION } from '../api/nodemetadata.js';
+import type { PlannedAction } from './policy.js';
 
 export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
 
@@ -28,19 +27,20 @@ export function isNodemetaTaint(taint: Pick<Taint, 'key'>): boolean {
 }
 
 /**
- * The taints nodemeta wants on a node:
- * - `nodemeta.io/scheduled-event=<event type>` for the active event (policy.selectActive):
+ * The taints nodemeta wants on a node, from the node's plans (policy.planActions over its events and
+ * spot termination) and the event it acts on, `active` (policy.selectActive over those same plans:
+ * the reconciler decides it once, and the taints, the fast path and the maintenance follow it):
+ * - `nodemeta.io/scheduled-event=<event type>` for the active event when it is a scheduled event:
  *   NoSchedule once a Drain or Cordon action is due, PreferNoSchedule as a notice before that and
- *   for Taint-only events; none when the event's action is None.
+ *   for Taint-only events; none when no event is active (actions None), or when the active one is
+ *   the spot termination (its own taint says it).
  * - `nodemeta.io/spot-termination` while a spot termination time is set: NoSchedule (PreferNoSchedule
  *   if its action is Taint, none if None). A reclaim is always due.
- * `currentEventId` keeps the taint's value steady while the node handles that event (see selectActive).
  */
-export function desiredTaints(events: readonly ScheduledEvent[], spot: SpotInfo | undefined, rules: EventRules, now: Date, currentEventId?: string): Taint[] {
+export function desiredTaints(plans: readonly PlannedAction[], active: PlannedAction | undefined): Taint[] {
   const taints: Taint[] = [];
-  const active = selectActive(planActions(triggersFrom(events, undefined), rules, now), currentEventId);
-  if (active !== undefined) taints.push({ key: Taints.scheduledEvent, value: active.eventType, effect: effectFor(active) });
-  const [spotPlan] = planActions(triggersFrom([], spot), rules, now);
+  if (active !== undefined && active.eventType !== SPOT_TERMINATION) taints.push({ key: Taints.scheduledEvent, value: active.eventType, effect: effectFor(active) });
+  const spotPlan = plans.find((plan) => plan.eventType === SPOT_TERMINATION);
   if (spotPlan !== undefined) taints.push({ key: Taints.spotTermination, effect: effectFor(spotPlan) });
   return taints;
 }

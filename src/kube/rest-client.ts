@@ -3,11 +3,16 @@
 // Core https rather than undici: undici parses HTTP in WebAssembly, which V8's --lite-mode (the
 // agent's memory budget, docs in DESIGN.md "Runtime and libraries") does not run.
 
-import http from 'node:http';
-import https from 'node:https';
-import tls from 'node:tls';
+import type { Agent, IncomingMessage } from 'node:http';
 import { KubeApiError } from './errors.js';
 import type { KubeCredentials } from './credentials.js';
+
+// node:http through process.getBuiltinModule, not `import`: an ES import of node:http reads every
+// export for the module namespace, WebSocket and its kin among them, and those getters load Node's
+// bundled undici, HTTP/2, zlib and web streams: 4 MiB of the agent's RSS (docs/scaling.md), unused.
+const http = process.getBuiltinModule('node:http');
+const https = process.getBuiltinModule('node:https');
+const tls = process.getBuiltinModule('node:tls');
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
@@ -34,13 +39,13 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** A response whose body has not been read yet. */
 interface OpenResponse {
   statusCode: number;
-  body: http.IncomingMessage;
+  body: IncomingMessage;
   /** (Re)starts the wait for the next piece of the body (none when the request's timeout is 0). */
   touch: () => void;
 }
 
 export class KubeRestClient {
-  private readonly agent: http.Agent;
+  private readonly agent: Agent;
   private readonly userAgent: string;
   private readonly timeoutMs: number;
 
@@ -177,7 +182,7 @@ export class KubeRestClient {
       const transport = url.protocol === 'http:' ? http : https;
       const request = transport.request(url, { agent: this.agent, method, headers });
       let timer: NodeJS.Timeout | undefined;
-      let answered: http.IncomingMessage | undefined;
+      let answered: IncomingMessage | undefined;
       // Before the answer, errors end the request; after it, they end the body being read.
       const fail = (err: Error) => (answered ?? request).destroy(err);
       const arm = (ms: number, message: string) => {

@@ -1,9 +1,14 @@
 // /healthz (the process is alive and its loops turn), /readyz (it can do its job now) and
 // /metrics (Prometheus text) on one small HTTP server per process.
 
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+
+// Not `import { createServer } from 'node:http'`: an ES import of node:http reads every export for
+// the module namespace, and its WebSocket getters load Node's bundled undici, HTTP/2, zlib and web
+// streams: 4 MiB of the agent's RSS (docs/scaling.md), which serves this on every node.
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface HealthCheck {
   name: string;

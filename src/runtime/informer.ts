@@ -6,6 +6,7 @@
 // to remove anything.
 
 import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import { fromClientNodeError } from '../kube/errors.js';
 import { Backoff, type Random } from '../time/backoff.js';
 import { sleep, type Clock } from '../time/clock.js';
 import type { Logger } from '../observability/logger.js';
@@ -30,7 +31,12 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   fieldSelector?: string;
   clock: Clock;
   logger: Logger;
-  /** Restarts wait random(0, min(max, initial × 2ⁿ)) (defaults 500 ms and 30 s), from the first window again once synced. */
+  /**
+   * Restarts wait random(0, min(max, initial × 2ⁿ)) (defaults 500 ms and 10 s), from the first window
+   * again once synced. The cap bounds how long after an API server outage the cache is back: at
+   * most 10 s more (a controller runs two replicas, each with a handful of informers: their
+   * retries cost the server nothing that matters).
+   */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   /** Uniform numbers in [0, 1) for the backoff's jitter (default Math.random). */
@@ -65,6 +71,9 @@ class TransformingWatch<T> extends Watch {
   }
 }
 
+/** The longest wait before an informer retries (see ResilientInformerOptions.initialBackoffMs). */
+export const INFORMER_MAX_BACKOFF_MS = 10_000;
+
 export class ResilientInformer<T extends KubernetesObject> implements ObjectCache<T> {
   private readonly listWatch: ListWatch<T>;
   private readonly handlers: Record<InformerEvent, ((obj: T) => void)[]> = { add: [], update: [], delete: [] };
@@ -76,7 +85,7 @@ export class ResilientInformer<T extends KubernetesObject> implements ObjectCach
 
   constructor(private readonly options: ResilientInformerOptions<T>) {
     const baseMs = options.initialBackoffMs ?? 500;
-    this.backoff = new Backoff({ baseMs, capMs: Math.max(baseMs, options.maxBackoffMs ?? 30_000), random: options.random ?? Math.random });
+    this.backoff = new Backoff({ baseMs, capMs: Math.max(baseMs, options.maxBackoffMs ?? INFORMER_MAX_BACKOFF_MS), random: options.random ?? Math.random });
     const { transform } = options;
     const watch = transform === undefined ? new Watch(options.kubeConfig) : new TransformingWatch<T>(options.kubeConfig, transform);
     const list = () => listAll(options.list, options.pageSize, transform);
@@ -145,7 +154,9 @@ export class ResilientInformer<T extends KubernetesObject> implements ObjectCach
     this.failures++;
     this.options.onError?.(err);
     const delay = this.backoff.next();
-    this.options.logger.warn('informer failed, restarting', { informer: this.options.name, error: errorMessage(err), retryInMs: delay });
+    // One line with the server's own message (kube/errors.ts), not client-node's dump of the answer.
+    const error = errorMessage(fromClientNodeError(err, 'GET', this.options.path));
+    this.options.logger.warn('informer failed, restarting', { informer: this.options.name, error, retryInMs: delay });
     await sleep(this.options.clock, delay, this.stopController.signal);
     if (this.stopController.signal.aborted) return;
     await this.listWatch.stop().catch(() => undefined);

@@ -5,6 +5,11 @@
 // The lint rule in eslint.config.js keeps such an import out of the agent's source; this keeps the
 // library out of the process, whatever path it would come by (a module of ours, a require(), a
 // dependency of a dependency).
+// Nor what the agent's memory work took out of it (test/bench/agent-memory.bench.mjs measures each,
+// docs/scaling.md): winston (its own JSON logger instead), the YAML parser (only for a kubeconfig
+// that is not JSON; a pod reads none), node:fs/promises, and Node's bundled undici and HTTP/2, which
+// an ES `import` of node:http or node:util loads through their lazy exports (the agent takes those
+// modules with process.getBuiltinModule).
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -40,6 +45,21 @@ function expectNoClientNode(modules: string[]): void {
   expect(modules.filter((url) => url.includes('/node_modules/prom-client/lib/'))).not.toEqual([]);
   const loaded = modules.filter(heavy);
   expect({ loaded: loaded.length, first: loaded.slice(0, 3) }).toEqual({ loaded: 0, first: [] });
+}
+
+/** Modules the agent once loaded and no longer needs: each cost memory on every node. */
+const SHED = [
+  { what: 'winston', loaded: (line: string) => /\/node_modules\/(winston|logform|winston-transport)\//.test(line) },
+  { what: 'yaml', loaded: (line: string) => line.includes('/node_modules/yaml/') },
+  { what: "Node's bundled undici", loaded: (line: string) => line === 'builtin: NativeModule internal/deps/undici/undici' },
+  { what: 'node:http2', loaded: (line: string) => line === 'builtin: NativeModule http2' },
+  { what: 'node:fs/promises', loaded: (line: string) => line === 'builtin: NativeModule internal/fs/promises' },
+];
+
+function expectLean(modules: string[]): void {
+  // The record of Node's own modules is real: it holds what the agent does load.
+  expect(modules).toEqual(expect.arrayContaining(['builtin: NativeModule http', 'builtin: NativeModule https']));
+  expect(SHED.filter((m) => modules.some(m.loaded)).map((m) => m.what)).toEqual([]);
 }
 
 interface AgentProcess {
@@ -113,7 +133,7 @@ class FakeApiServer {
   }
 }
 
-describe('the agent process never loads @kubernetes/client-node', () => {
+describe('the agent process never loads @kubernetes/client-node, nor what its memory budget shed', () => {
   let emulator: Harness;
   let dir: string;
 
@@ -131,22 +151,24 @@ describe('the agent process never loads @kubernetes/client-node', () => {
     const agent = startAgent(['--once', '--provider', 'alibaba', '--endpoint', emulator.emu.endpoint(emulator.vm)], moduleLog);
     expect([await agent.exited, agent.output()]).toEqual([0, expect.stringContaining('"provider": "alibaba"')]);
     expectNoClientNode(await recordedModules(moduleLog));
+    expectLean(await recordedModules(moduleLog));
   });
 
   it('as the long-running agent: start, first status write, SIGTERM', async () => {
     const api = new FakeApiServer();
     const server = await api.listen();
-    const kubeconfig = join(dir, 'kubeconfig');
+    // As JSON, which the agent reads without the YAML parser: as in a pod, which reads no kubeconfig.
+    const kubeconfig = join(dir, 'kubeconfig.json');
     await writeFile(
       kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'current-context: fake',
-        'clusters: [{name: fake, cluster: {server: "' + server + '"}}]',
-        'users: [{name: agent, user: {token: fake-token}}]',
-        'contexts: [{name: fake, context: {cluster: fake, user: agent}}]',
-      ].join('\n'),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        'current-context': 'fake',
+        clusters: [{ name: 'fake', cluster: { server } }],
+        users: [{ name: 'agent', user: { token: 'fake-token' } }],
+        contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'agent' } }],
+      }),
     );
     const moduleLog = join(dir, 'daemon.txt');
     const args = ['--node-name', NODE_NAME, '--kubeconfig', kubeconfig, '--metrics-addr', '127.0.0.1:0', '--provider', 'alibaba', '--alibaba-tags', '--endpoint', emulator.emu.endpoint(emulator.vm)];
@@ -161,5 +183,6 @@ describe('the agent process never loads @kubernetes/client-node', () => {
     }
     expect(await agent.exited).toBe(0);
     expectNoClientNode(await recordedModules(moduleLog));
+    expectLean(await recordedModules(moduleLog));
   });
 });

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jes
 import { MetadataError } from '../../src/agent/http/errors.js';
 import { observeOnce } from '../../src/agent/observe.js';
 import { systemClock } from '../../src/time/clock.js';
-import { caught, FAST_RETRY, Harness, stringsIn } from './imds-harness.js';
+import { caught, Harness, itKeepsTheRetryContract, stringsIn } from './imds-harness.js';
 
 
 // Every request goes through the agent's real budget (2/s): a test with a dozen requests takes seconds.
@@ -186,95 +186,8 @@ describe('Azure IMDS client against the emulator', () => {
   });
 
   describe('faults', () => {
-    const EVENTS = '/metadata/scheduledevents';
-
-    /** A warmed-up client (past the slow first scheduled-events call), then the fault, then a read. */
-    async function eventsAfterFault(fault: Record<string, unknown>, options = {}) {
-      const client = h.azure(options);
-      await client.readEvents();
-      await h.clearRequests();
-      await h.fault({ path: EVENTS, ...fault });
-      try {
-        const result = await client.readEvents().then(
-          (value) => ({ value, error: undefined }),
-          (error: unknown) => ({ value: undefined, error: error as MetadataError }),
-        );
-        const log = (await h.requests()).filter((r) => r.path === EVENTS);
-        return { ...result, log };
-      } finally {
-        await client.close();
-      }
-    }
-
-    it.each([429, 500, 503])('retries HTTP %i and recovers', async (status) => {
-      const r = await eventsAfterFault({ kind: 'status', status, count: 2 });
-      expect(r.error).toBeUndefined();
-      expect(r.log.map((x) => x.status)).toEqual([status, status, 200]);
-    });
-
-    it('retries 410 across a fault window and recovers', async () => {
-      const r = await eventsAfterFault({ kind: 'status', status: 410, durationMs: 1_500 });
-      expect(r.error).toBeUndefined();
-      expect(r.log.filter((x) => x.status === 410).length).toBeGreaterThanOrEqual(2);
-      expect(r.log.at(-1)!.status).toBe(200);
-    });
-
-    it('gives up on 410 once its window has passed, with a clear error', async () => {
-      const r = await eventsAfterFault({ kind: 'status', status: 410 }, { retry: { ...FAST_RETRY, goneWindowMs: 1_200 } });
-      expect(r.error).toBeInstanceOf(MetadataError);
-      expect(r.error!.status).toBe(410);
-      expect(r.error!.message).toMatch(/GET \/metadata\/scheduledevents\?api-version=2020-07-01: HTTP 410/);
-      expect(r.error!.message).toMatch(/still gone: the 1\.2 s retry window after the first 410 is used up/);
-      expect(r.log.length).toBeGreaterThan(2);
-    });
-
-    it('gives up on a persistent 500 after maxAttempts', async () => {
-      const r = await eventsAfterFault({ kind: 'status', status: 500 });
-      expect(r.error!.kind).toBe('http');
-      expect(r.error!.message).toMatch(/HTTP 500.*6 attempts/);
-      expect(r.log).toHaveLength(FAST_RETRY.maxAttempts);
-    });
-
-    it.each([400, 404, 405])('does not retry HTTP %i', async (status) => {
-      const r = await eventsAfterFault({ kind: 'status', status, count: 1 });
-      expect(r.error!.status).toBe(status);
-      expect(r.log).toHaveLength(1);
-    });
-
-    it('retries a reset connection and recovers', async () => {
-      const r = await eventsAfterFault({ kind: 'reset', count: 2 });
-      expect(r.error).toBeUndefined();
-      expect(r.log).toHaveLength(3);
-    });
-
-    it('reports a persistent reset as a connection error', async () => {
-      const r = await eventsAfterFault({ kind: 'reset' });
-      expect(r.error!.kind).toBe('connection');
-      expect(r.error!.message).toMatch(/connection reset/);
-    });
-
-    it('times out a slow answer, retries, and recovers', async () => {
-      const r = await eventsAfterFault({ kind: 'delay', delayMs: 1_500, count: 1 }, { requestTimeoutMs: 400 });
-      expect(r.error).toBeUndefined();
-      expect(r.value!.events).toBeDefined();
-    });
-
-    it('reports a persistently slow service as a timeout', async () => {
-      const r = await eventsAfterFault({ kind: 'delay', delayMs: 1_000 }, { requestTimeoutMs: 300, operationTimeoutMs: 2_000 });
-      expect(r.error!.kind).toBe('timeout');
-      expect(r.error!.message).toMatch(/no answer within/);
-    });
-
-    it('retries a truncated body and recovers', async () => {
-      const r = await eventsAfterFault({ kind: 'malformed', count: 1 });
-      expect(r.error).toBeUndefined();
-      // Normally 2 requests (the truncated one, then the good one). Once, under heavy machine load,
-      // a third was seen with no fault left to explain it: still within the policy's 3 attempts for
-      // malformed answers, but the cause is not understood yet (see the closing note of 2026-11-22).
-      expect(r.log.length).toBeGreaterThanOrEqual(2);
-      expect(r.log.length).toBeLessThanOrEqual(3);
-      expect(r.log.at(-1)?.status).toBe(200);
-    });
+    // Statuses and faults both providers' clients handle alike (imds-harness.ts); 404 is final here.
+    itKeepsTheRetryContract(() => h, [400, 404, 405]);
 
     it('reports a persistently truncated body as malformed, without quoting it', async () => {
       await h.fault({ kind: 'malformed', path: '/metadata/instance' });

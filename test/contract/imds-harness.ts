@@ -1,13 +1,18 @@
 // Shared set-up for the metadata-client contract tests: an in-process emulator on 127.0.0.1, its
 // control API, and clients built the way the agent builds them (real clock, real HTTP), with a
-// faster backoff so fault windows of a second or two are crossed quickly.
-import type { ProviderName } from '../../src/api/observation.js';
+// faster backoff so fault windows of a second or two are crossed quickly; and the retry contract
+// both providers' clients keep, one table run in each provider's test file.
+import { expect, it } from '@jest/globals';
+import type { EventsSnapshot, ProviderName } from '../../src/api/observation.js';
+import type { MetadataError } from '../../src/agent/http/errors.js';
 import { systemClock } from '../../src/time/clock.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../src/agent/http/retry.js';
 import { DEFAULT_BUDGET, TokenBucket } from '../../src/agent/http/token-bucket.js';
 import { AlibabaMetadataClient, type AlibabaClientOptions } from '../../src/agent/providers/alibaba/client.js';
 import { AzureMetadataClient, type AzureClientOptions } from '../../src/agent/providers/azure/client.js';
+import type { ClientOptions } from '../../src/agent/providers/call-options.js';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator/emulator.js';
+import type { LoggedRequest } from '../../src/emulator/request-log.js';
 import { silentLogger } from '../../src/observability/logger.js';
 
 export const FAST_RETRY: RetryPolicy = { ...DEFAULT_RETRY_POLICY, backoff: { baseMs: 20, capMs: 300 } };
@@ -18,15 +23,6 @@ export const FAST_RETRY: RetryPolicy = { ...DEFAULT_RETRY_POLICY, backoff: { bas
  * service. It is above the tests' own budget, so it bites only in the tests that lower it.
  */
 export const ASSUMED_ALIBABA_THROTTLE_PER_SECOND = 20;
-
-export interface LoggedRequest {
-  time: string;
-  method: string;
-  path: string;
-  query: string;
-  headers: Record<string, string>;
-  status: number;
-}
 
 export class Harness {
   /**
@@ -98,32 +94,143 @@ export class Harness {
   }
 
   azure(options: Partial<AzureClientOptions> = {}, vm = this.vm): AzureMetadataClient {
-    return new AzureMetadataClient({
-      endpoint: this.emu.endpoint(vm),
-      budget: this.budget(),
-      clock: systemClock,
-      random: Math.random,
-      logger: silentLogger(),
-      retry: FAST_RETRY,
-      ...options,
-    });
+    return new AzureMetadataClient({ ...this.clientOptions(vm), ...options });
   }
 
   alibaba(options: Partial<AlibabaClientOptions> = {}, vm = this.vm): AlibabaMetadataClient {
-    return new AlibabaMetadataClient({
-      endpoint: this.emu.endpoint(vm),
-      budget: this.budget(),
-      clock: systemClock,
-      random: Math.random,
-      logger: silentLogger(),
-      retry: FAST_RETRY,
-      ...options,
-    });
+    return new AlibabaMetadataClient({ ...this.clientOptions(vm), ...options });
+  }
+
+  /** The client of the emulator's provider. */
+  client(options: Partial<ClientOptions> = {}): AzureMetadataClient | AlibabaMetadataClient {
+    return this.emu.provider === 'azure' ? this.azure(options) : this.alibaba(options);
+  }
+
+  /** What the agent gives every client: the shared budget, the real clock, quicker retries. */
+  private clientOptions(vm: string): ClientOptions {
+    return { endpoint: this.emu.endpoint(vm), budget: this.budget(), clock: systemClock, random: Math.random, logger: silentLogger(), retry: FAST_RETRY };
+  }
+
+  /** Where the provider serves the scheduled events. */
+  get eventsPath(): string {
+    return EVENTS_PATH[this.emu.provider];
+  }
+
+  /**
+   * A warmed-up client (Azure: past its slow first scheduled-events call; Alibaba: token in hand),
+   * then `fault` on the events path, then one read of the events: its value or error, and the
+   * requests the read sent there.
+   */
+  async eventsAfterFault(fault: Record<string, unknown>, options: Partial<ClientOptions> = {}): Promise<ReadAfterFault> {
+    const client = this.client(options);
+    await client.readEvents();
+    await this.clearRequests();
+    await this.fault({ path: this.eventsPath, ...fault });
+    try {
+      const result = await client.readEvents().then(
+        (value) => ({ value, error: undefined }),
+        (error: unknown) => ({ value: undefined, error: error as MetadataError }),
+      );
+      // A delayed answer the client stopped waiting for is logged when it ends: let it end here, not
+      // in the next test's log (where it showed up as a request no fault explained).
+      if (fault.kind === 'delay' && typeof fault.delayMs === 'number') await new Promise((resolve) => setTimeout(resolve, fault.delayMs as number));
+      return { ...result, log: (await this.requests()).filter((r) => r.path === this.eventsPath) };
+    } finally {
+      await client.close();
+    }
   }
 
   async close(): Promise<void> {
     await this.emu.close();
   }
+}
+
+const EVENTS_PATH: Record<ProviderName, string> = { azure: '/metadata/scheduledevents', alibaba: '/latest/maintenance/active-system-events' };
+
+export interface ReadAfterFault {
+  value: EventsSnapshot | undefined;
+  error: MetadataError | undefined;
+  log: LoggedRequest[];
+}
+
+/**
+ * The retry contract both providers' clients keep (src/agent/http/retry.ts), one table for both,
+ * called inside each provider's `faults` block: what is worth retrying is retried until it recovers,
+ * what is final is not, and each persistent fault ends in one clear error of its kind.
+ * `notRetried`: the statuses the provider's answer makes final for a read of its events.
+ */
+export function itKeepsTheRetryContract(harness: () => Harness, notRetried: readonly number[]): void {
+  const after = (fault: Record<string, unknown>, options: Partial<ClientOptions> = {}) => harness().eventsAfterFault(fault, options);
+
+  it.each([429, 500, 503])('retries HTTP %i and recovers', async (status) => {
+    const r = await after({ kind: 'status', status, count: 2 });
+    expect(r.error).toBeUndefined();
+    expect(r.log.map((x) => x.status)).toEqual([status, status, 200]);
+  });
+
+  it('retries 410 across a fault window and recovers', async () => {
+    const r = await after({ kind: 'status', status: 410, durationMs: 1_500 });
+    expect(r.error).toBeUndefined();
+    expect(r.log.filter((x) => x.status === 410).length).toBeGreaterThanOrEqual(2);
+    expect(r.log.at(-1)!.status).toBe(200);
+  });
+
+  it('gives up on 410 once its window has passed, with a clear error', async () => {
+    const r = await after({ kind: 'status', status: 410 }, { retry: { ...FAST_RETRY, goneWindowMs: 1_200 } });
+    expect(r.error?.status).toBe(410);
+    expect(r.error!.message).toContain(`GET ${harness().eventsPath}`);
+    expect(r.error!.message).toMatch(/HTTP 410.*still gone: the 1\.2 s retry window after the first 410 is used up/);
+    expect(r.log.length).toBeGreaterThan(2);
+  });
+
+  it('gives up on a persistent 500 after maxAttempts', async () => {
+    const r = await after({ kind: 'status', status: 500 });
+    expect(r.error!.kind).toBe('http');
+    expect(r.error!.message).toMatch(new RegExp(`HTTP 500.*${FAST_RETRY.maxAttempts} attempts`));
+    expect(r.log).toHaveLength(FAST_RETRY.maxAttempts);
+  });
+
+  it.each([...notRetried])('does not retry HTTP %i', async (status) => {
+    const r = await after({ kind: 'status', status, count: 1 });
+    expect(r.error!.status).toBe(status);
+    expect(r.log).toHaveLength(1);
+  });
+
+  it('retries a reset connection and recovers', async () => {
+    const r = await after({ kind: 'reset', count: 2 });
+    expect(r.error).toBeUndefined();
+    expect(r.log).toHaveLength(3);
+  });
+
+  it('reports a persistent reset as a connection error', async () => {
+    const r = await after({ kind: 'reset' });
+    expect(r.error!.kind).toBe('connection');
+    expect(r.error!.message).toMatch(/connection reset/);
+  });
+
+  it('times out a slow answer, retries, and recovers', async () => {
+    const r = await after({ kind: 'delay', delayMs: 1_500, count: 1 }, { requestTimeoutMs: 400 });
+    expect(r.error).toBeUndefined();
+    expect(r.value!.events).toBeDefined();
+  });
+
+  it('reports a persistently slow service as a timeout', async () => {
+    const r = await after({ kind: 'delay', delayMs: 1_000 }, { requestTimeoutMs: 300, operationTimeoutMs: 2_000 });
+    expect(r.error!.kind).toBe('timeout');
+    expect(r.error!.message).toMatch(/no answer within/);
+  });
+
+  it('retries a truncated body and recovers', async () => {
+    const r = await after({ kind: 'malformed', count: 1 });
+    expect(r.error).toBeUndefined();
+    // Normally 2 requests (the truncated one, then the good one). Once, under heavy machine load,
+    // a third was seen with no fault left to explain it (see the closing note of 2026-11-22); most
+    // likely a late answer of the slow-service test before this one, which eventsAfterFault now
+    // waits for. Still within the policy's 3 attempts for malformed answers.
+    expect(r.log.length).toBeGreaterThanOrEqual(2);
+    expect(r.log.length).toBeLessThanOrEqual(3);
+    expect(r.log.at(-1)?.status).toBe(200);
+  });
 }
 
 /** Every string value found anywhere in a JSON value (to look for the emulator's fake secrets). */

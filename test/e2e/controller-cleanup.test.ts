@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, CoordinationV1Api, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
 import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
 import { REPO_ROOT, createTestNamespace, deleteTestNamespace, kubeConfig, kubeconfigPath, waitFor } from './lib/cluster.js';
-import { applyAgentStatus, createNode, createNodeMetadata, deleteNode, installCrd, readNode, runId, startController, type ControllerProcess } from './controller-harness.js';
+import { applyAgentStatus, controllerArgs, createNode, createNodeMetadata, deleteNode, installCrd, readNode, runId, startController, type ControllerProcess } from './controller-harness.js';
 
 const id = runId();
 const SELECTOR = { 'nodemeta-e2e-cleanup': id };
@@ -38,8 +38,9 @@ async function jsonPatch(name: string, body: unknown[], fieldManager: string): P
 
 async function runCleanup(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const args = [NODEMETA, 'controller', '--cleanup', '--kubeconfig', kubeconfigPath(), '--identity', `cleanup-${id}`, '--lease-namespace', namespace, '--lease-name', LEASE];
-    const child = spawn(process.execPath, [...args, '--renew-deadline', '4s', '--node-selector', `nodemeta-e2e-cleanup=${id}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = [NODEMETA, 'controller', '--cleanup', '--kubeconfig', kubeconfigPath(), '--identity', `cleanup-${id}`];
+    const flags = controllerArgs({ lease: { namespace, name: LEASE }, nodeSelector: `nodemeta-e2e-cleanup=${id}` });
+    const child = spawn(process.execPath, [...args, ...flags, '--renew-deadline', '4s'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -59,22 +60,10 @@ beforeAll(async () => {
   await createNode(ADMIN, SELECTOR);
   await createNodeMetadata(labeled);
   await applyAgentStatus(LABELED, status('cn-hangzhou-h'));
-  controller = await startController(`replica-${id}`, [
-    '--default-config',
-    '--leader-elect',
-    '--lease-namespace',
-    namespace,
-    '--lease-name',
-    LEASE,
-    '--lease-duration',
-    '6s',
-    '--renew-deadline',
-    '4s',
-    '--retry-period',
-    '1s',
-    '--node-selector',
-    `nodemeta-e2e-cleanup=${id}`,
-  ]);
+  controller = await startController(
+    `replica-${id}`,
+    controllerArgs({ defaultConfig: true, leaderElect: true, lease: { namespace, name: LEASE, fast: true }, nodeSelector: `nodemeta-e2e-cleanup=${id}` }),
+  );
   await waitFor('the controller to label its node', async () => (await readNode(LABELED)).metadata?.labels?.['nodemeta.io/zone'] === 'cn-hangzhou-h', { timeoutMs: 60_000 });
 
   // What nodemeta writes, written the way it writes it: labels by SSA as nodemeta-controller,

@@ -142,6 +142,37 @@ export interface ControllerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Lease timings short enough for a takeover within a test; the relations client-go requires still hold. */
+export const FAST_LEASE = ['--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
+
+export interface ControllerFlags {
+  /** `--config FILE`. */
+  config?: string;
+  /** `--default-config`: the defaults, no file. */
+  defaultConfig?: boolean;
+  /** `--leader-elect` or `--leader-elect=false`; the flag's default (on) when absent. */
+  leaderElect?: boolean;
+  /** The Lease (`--lease-namespace`, `--lease-name`); `fast`: FAST_LEASE's timings. */
+  lease?: { namespace: string; name?: string; fast?: boolean };
+  /** `--node-selector`: only the test's own nodes. */
+  nodeSelector?: string;
+}
+
+/** The flags of `nodemeta controller` a test chooses, as startController (and `--cleanup`) take them. */
+export function controllerArgs(flags: ControllerFlags): string[] {
+  const args: string[] = [];
+  if (flags.config !== undefined) args.push('--config', flags.config);
+  if (flags.defaultConfig === true) args.push('--default-config');
+  if (flags.leaderElect !== undefined) args.push(flags.leaderElect ? '--leader-elect' : '--leader-elect=false');
+  if (flags.lease !== undefined) {
+    args.push('--lease-namespace', flags.lease.namespace);
+    if (flags.lease.name !== undefined) args.push('--lease-name', flags.lease.name);
+    if (flags.lease.fast === true) args.push(...FAST_LEASE);
+  }
+  if (flags.nodeSelector !== undefined) args.push('--node-selector', flags.nodeSelector);
+  return args;
+}
+
 /** Starts `nodemeta controller` with the admin kubeconfig; resolves once its health server listens. */
 export async function startController(identity: string, args: string[]): Promise<ControllerProcess> {
   const controller = await startNodemeta(
@@ -154,7 +185,9 @@ export async function startController(identity: string, args: string[]): Promise
   return {
     identity,
     child: controller.child,
-    healthUrl: controller.url,
+    get healthUrl() {
+      return controller.url;
+    },
     logs: controller.logs,
     exited: controller.exited,
     metrics,

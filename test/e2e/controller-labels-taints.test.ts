@@ -13,6 +13,7 @@ import { RequestLimiter } from '../../src/runtime/request-limiter.js';
 import { kubeConfig, kubectlOk, waitFor } from './lib/cluster.js';
 import {
   applyAgentStatus,
+  controllerArgs,
   createNode,
   createNodeMetadata,
   deleteNode,
@@ -70,7 +71,7 @@ beforeAll(async () => {
   await createNodeMetadata(node);
   await applyAgentStatus(NODE, status());
   configFile = writeConfig('labels:\n  allowedTags: [team, env]\n');
-  controller = await startController(`e2e-${id}`, ['--config', configFile, '--leader-elect=false', '--node-selector', `nodemeta-e2e-controller=${id}`]);
+  controller = await startController(`e2e-${id}`, controllerArgs({ config: configFile, leaderElect: false, nodeSelector: `nodemeta-e2e-controller=${id}` }));
 });
 
 afterAll(async () => {

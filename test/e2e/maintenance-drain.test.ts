@@ -2,15 +2,13 @@
 // cluster-wide budget of one drain at a time, a pod whose PDB allows no disruption at all. Real
 // parts as in maintenance.test.ts; the scenarios run side by side on their own nodes.
 import { beforeAll, describe, expect, test } from '@jest/globals';
-import { installCrd, nodemetaTaints, readNode } from './controller-harness.js';
+import { FAST_LEASE, installCrd, nodemetaTaints, readNode } from './controller-harness.js';
 import { waitFor } from './lib/cluster.js';
 import { CORDONED_ANNOTATION, controllerConfig, isoIn, isTerminating, maintenanceOf, phaseOf, withScenario, type Scenario } from './maintenance-harness.js';
 
 const SCENARIO_TIMEOUT = 240_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const DRAINED_OR_LATER = ['Drained', 'Approved'];
-/** Short Lease timings so that a takeover fits in a test (client-go's relations still hold). */
-const FAST_LEASE = ['--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
 
 beforeAll(async () => {
   await installCrd();

@@ -25,7 +25,7 @@ import type { MaintenanceStatus, NodeMetadataStatus } from '../../src/api/nodeme
 import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator.js';
 import { startAgent, type AgentProcess } from './agent-harness.js';
 import { createBareNode, createNode, deleteNode, runId, startController, writeConfig, type ControllerProcess } from './controller-harness.js';
-import { apiStatus, clusterDir, createTestNamespace, deleteTestNamespace, kubeConfig, kubeconfigPath, waitFor } from './lib/cluster.js';
+import { apiStatus, clusterDir, createTestNamespace, deleteTestNamespace, kubeConfig, kubeconfigPath, kubectlOk, waitFor } from './lib/cluster.js';
 
 export const MANAGED_LABEL = 'nodemeta-e2e-maintenance';
 /** nodemeta's cordon annotation (the public name, from src/api/names.ts). */
@@ -61,6 +61,8 @@ export interface WatchEntry<T> {
   at: number;
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   object: T;
+  /** Found by a list after the watch could not resume: the change may be several in one. */
+  relisted?: boolean;
 }
 
 /**
@@ -76,6 +78,9 @@ export class Recorder<T extends RawObject> {
   private retries = 0;
   /** Set when the watch could not be resumed: the history has a hole and invariants cannot be trusted. */
   failure: string | undefined;
+  /** How many times the watch had to list again (410 Gone after an API server restart). */
+  relists = 0;
+  private gone = false;
 
   private constructor(
     private readonly path: string,
@@ -100,7 +105,10 @@ export class Recorder<T extends RawObject> {
         if (object?.metadata?.resourceVersion !== undefined) this.lastResourceVersion = object.metadata.resourceVersion;
         if (type === 'BOOKMARK') return;
         if (type === 'ERROR') {
-          this.failure = `watch ${this.path} error: ${JSON.stringify(object)}`;
+          // 410 Gone: the version to resume from is older than the server keeps (an API server that
+          // restarted rebuilds its watch cache from now). List, record the difference, and go on.
+          if ((object as unknown as { code?: number }).code === 410) this.gone = true;
+          else this.failure = `watch ${this.path} error: ${JSON.stringify(object)}`;
           return;
         }
         if (!this.keep(object)) return;
@@ -111,16 +119,52 @@ export class Recorder<T extends RawObject> {
       },
       (err: unknown) => {
         if (this.stopped || this.failure !== undefined) return;
-        // Closed by the server (timeout), or refused while its watch cache initializes (429 for a
-        // new CRD): resume from the last resourceVersion seen, so no change is missed.
+        // Closed by the server (timeout), refused while its watch cache initializes (429 for a new
+        // CRD), or the server is away (a fault scenario, up to 2 min): resume from the last
+        // resourceVersion seen, so no change is missed.
         this.retries++;
-        if (this.retries > 60) {
+        if (this.retries > 240) {
           this.failure = `watch ${this.path} could not be resumed: ${String(err)}`;
           return;
         }
-        setTimeout(() => this.connect().catch((error: unknown) => (this.failure = `watch ${this.path} could not resume: ${String(error)}`)), 500);
+        setTimeout(() => this.resume(), 500);
       },
     );
+  }
+
+  private resume(): void {
+    if (this.stopped || this.failure !== undefined) return;
+    const next = this.gone ? this.relist() : Promise.resolve();
+    next
+      .then(() => this.connect())
+      .catch((error: unknown) => {
+        if (++this.retries > 240) this.failure = `watch ${this.path} could not resume: ${String(error)}`;
+        else setTimeout(() => this.resume(), 500);
+      });
+  }
+
+  /**
+   * Lists the objects and records, as changes received now, what differs from the state the watch
+   * had (marked `relisted`): what happened between the last change delivered and the list is
+   * known only by its result.
+   */
+  private async relist(): Promise<void> {
+    const query = new URLSearchParams(this.query).toString();
+    const list = JSON.parse(await kubectlOk(['get', '--raw', query ? `${this.path}?${query}` : this.path])) as { metadata: { resourceVersion: string }; items: T[] };
+    const at = Date.now();
+    const listed = new Map(list.items.filter((object) => this.keep(object)).map((object) => [object.metadata.name, object]));
+    for (const [name, object] of this.state) {
+      if (!listed.has(name)) this.history.push({ at, type: 'DELETED', object, relisted: true });
+    }
+    for (const [name, object] of listed) {
+      const before = this.state.get(name);
+      if (before?.metadata.resourceVersion !== object.metadata.resourceVersion) this.history.push({ at, type: before === undefined ? 'ADDED' : 'MODIFIED', object, relisted: true });
+    }
+    this.state.clear();
+    for (const [name, object] of listed) this.state.set(name, object);
+    this.lastResourceVersion = list.metadata.resourceVersion;
+    this.relists += 1;
+    this.gone = false;
   }
 
   /** Waits until `fn(state)` returns a value (not undefined/false/null). */

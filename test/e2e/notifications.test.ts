@@ -13,14 +13,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, test } from '@jest/globals';
-import { installCrd, readNode } from './controller-harness.js';
+import { FAST_LEASE, installCrd, readNode } from './controller-harness.js';
 import { kubeConfig, waitFor } from './lib/cluster.js';
 import { WebhookReceiver, type ReceivedRequest } from './lib/webhook-receiver.js';
 import { controllerConfig, maintenanceOf, phaseOf, withScenario, type RawNodeMetadata, type Recorder, type Scenario } from './maintenance-harness.js';
 
 const SCENARIO_TIMEOUT = 240_000;
-/** Short Lease timings so that a takeover fits in a test (client-go's relations still hold). */
-const FAST_LEASE = ['--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
 const REBOOT = ['Scheduled', 'DrainStarted', 'Drained', 'Approved', 'Completed'];
 
 beforeAll(async () => {

@@ -4,7 +4,7 @@
  * token, a header value or a successful response body (a body could hold user data).
  */
 
-import { flattenControlCharacters } from '../text.js';
+import { flattenControlCharacters } from '../../api/text.js';
 
 export type MetadataErrorKind =
   /** The service answered with a non-2xx status. */

@@ -1,9 +1,14 @@
-import http from 'node:http';
-import https from 'node:https';
+import type { Agent, AgentOptions } from 'node:http';
 import type { Clock } from '../../time/clock.js';
 import { MetadataError, oneLine } from './errors.js';
 import type { TokenBucket } from './token-bucket.js';
 import { parseRetryAfter } from '../../runtime/retry-after.js';
+
+// node:http through process.getBuiltinModule, not `import`: an ES import of node:http reads every
+// export for the module namespace, WebSocket and its kin among them, and those getters load Node's
+// bundled undici, HTTP/2, zlib and web streams: 4 MiB of the agent's RSS (docs/scaling.md), unused.
+const http = process.getBuiltinModule('node:http');
+const https = process.getBuiltinModule('node:https');
 
 export type HttpMethod = 'GET' | 'PUT' | 'POST';
 
@@ -68,7 +73,7 @@ export interface TransportResponse {
 export class MetadataTransport {
   readonly service: string;
   readonly baseUrl: URL;
-  private readonly agent: http.Agent;
+  private readonly agent: Agent;
   private readonly budget: TokenBucket;
   private readonly clock: Clock;
   private readonly connectTimeoutMs: number;
@@ -85,7 +90,7 @@ export class MetadataTransport {
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUTS.requestTimeoutMs;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_TIMEOUTS.maxResponseBytes;
     this.onResponse = options.onResponse;
-    const agentOptions: http.AgentOptions = {
+    const agentOptions: AgentOptions = {
       keepAlive: true,
       maxSockets: 4,
       // An idle socket lives this long unless the server's Keep-Alive header asks for less.
@@ -153,7 +158,7 @@ type Fail = (kind: 'timeout' | 'connection' | 'malformed', detail: string, cause
 
 interface Exchange {
   url: URL;
-  agent: http.Agent;
+  agent: Agent;
   method: HttpMethod;
   headers: Record<string, string>;
   body: string | undefined;

@@ -1,6 +1,6 @@
 import type { EventSource, EventStatus, EventType } from '../../api/observation.js';
 import { LIMITS } from './validation.js';
-import { flattenControlCharacters } from '../text.js';
+import { flattenControlCharacters } from '../../api/text.js';
 
 const EVENT_TYPE_BY_LOWER: Record<string, EventType> = {
   freeze: 'Freeze',

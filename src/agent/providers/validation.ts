@@ -1,5 +1,5 @@
 import type { Tag } from '../../api/observation.js';
-import { hasControlCharacters, maskControlCharacters } from '../text.js';
+import { hasControlCharacters, maskControlCharacters } from '../../api/text.js';
 
 /**
  * Bounds on what the agent copies from a metadata service into NodeMetadata status. The service is

@@ -29,10 +29,10 @@ export type Action =
    */
   | { kind: 'Uncordon' }
   /** Eviction API calls, concurrently; each pod with its own capped grace period. */
-  | { kind: 'EvictPods'; pods: PodToEvict[]; gracePeriodSeconds: number }
-  /** status.maintenance.approve = eventId (already in the returned status); for the Event and metrics. */
+  | { kind: 'EvictPods'; pods: PodToEvict[] }
+  /** status.maintenance.approve = eventId (already in the returned status); for the dry run's Event (dry-run-status.stepEvents). */
   | { kind: 'RequestApproval'; eventId: string }
-  /** status.maintenance.approve removed (already so in the returned status). */
+  /** status.maintenance.approve removed (already so in the returned status); for the dry run's Event (dry-run-status.stepEvents). */
   | { kind: 'ClearApprovalRequest' }
   /** A Kubernetes Event on the Node. */
   | { kind: 'Emit'; type: 'Normal' | 'Warning'; reason: string; message: string };
@@ -107,11 +107,17 @@ export interface MaintenanceStep {
 /**
  * The step of a node with no event and none under way: nothing to do, except give back a
  * load-balancer exclusion nodemeta left on a node that is in service again (uncordonAfterCompletion
- * off and someone uncordoned it by hand). Not while the caches are cold.
+ * off and someone uncordoned it by hand), and a cordon of nodemeta's that no maintenance on record
+ * explains: the NodeMetadata was deleted while the node was held, and its event ended before the
+ * agent created it again. Nothing else would ever give that node back. Not while the caches are cold.
  */
-export function idleStep(current: MaintenanceStatus | undefined, node?: NodeFacts, cacheWarm = false): MaintenanceStep {
+export function idleStep(current: MaintenanceStatus | undefined, node?: NodeFacts, cacheWarm = false, uncordonAfterCompletion = false): MaintenanceStep {
   const status = current ?? { phase: MaintenancePhase.None };
-  if (cacheWarm && node?.excludedFromLoadBalancers === true && !node.unschedulable) return { status, actions: [{ kind: 'Uncordon' }] };
+  if (!cacheWarm || node === undefined) return { status, actions: [] };
+  if (node.excludedFromLoadBalancers === true && !node.unschedulable) return { status, actions: [{ kind: 'Uncordon' }] };
+  if (uncordonAfterCompletion && node.cordonedFor !== undefined && node.ready && status.phase === MaintenancePhase.None) {
+    return { status, actions: [{ kind: 'Uncordon' }, emit('Normal', 'MaintenanceCompleted', `event ${node.cordonedFor} is over (no maintenance on record for it): uncordoned`)] };
+  }
   return { status, actions: [] };
 }
 
@@ -119,7 +125,7 @@ export function nextMaintenanceStep(input: MaintenanceInput): MaintenanceStep {
   const { current, active } = input;
   const handling = current !== undefined && current.phase !== MaintenancePhase.None && current.phase !== MaintenancePhase.Completed ? current : undefined;
   if (active === undefined) {
-    if (handling === undefined) return idleStep(current, input.node, input.cacheWarm);
+    if (handling === undefined) return idleStep(current, input.node, input.cacheWarm, input.config.uncordonAfterCompletion);
     if (!input.cacheWarm) return { status: handling, actions: [] };
     return finish(handling, input);
   }
@@ -368,7 +374,7 @@ function evictions(input: MaintenanceInput): Action[] {
     return attempt === undefined || (attempt.blockedBy !== undefined && (attempt.retryAtMs ?? nowMs) <= nowMs);
   });
   if (due.length === 0) return [];
-  return [{ kind: 'EvictPods', pods: due, gracePeriodSeconds: Math.max(...due.map((pod) => pod.gracePeriodSeconds)) }];
+  return [{ kind: 'EvictPods', pods: due }];
 }
 
 function nextRetryMs(input: MaintenanceInput): number | undefined {

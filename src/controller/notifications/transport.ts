@@ -7,6 +7,7 @@
 // the URL cut out.
 
 import { readFile } from 'node:fs/promises';
+import { flattenControlCharacters } from '../../api/text.js';
 import { parseRetryAfter } from '../../runtime/retry-after.js';
 import type { UrlSource } from '../config.js';
 
@@ -123,6 +124,5 @@ export function redact(text: string, url: string): string {
     secrets.push(`${parsed.pathname}${parsed.search}`, parsed.search, ...parsed.pathname.split('/').filter((part) => part.length >= 8), ...[...parsed.searchParams.values()].filter((value) => value.length >= 8));
   }
   for (const secret of secrets.filter((part) => part.length > 1).sort((a, b) => b.length - a.length)) out = out.split(secret).join('<redacted>');
-  // eslint-disable-next-line no-control-regex
-  return out.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return flattenControlCharacters(out);
 }

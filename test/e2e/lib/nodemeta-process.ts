@@ -9,7 +9,7 @@ export const NODEMETA = path.join(REPO_ROOT, 'dist/cmd/nodemeta.js');
 
 export interface NodemetaProcess {
   child: ChildProcess;
-  /** The health and metrics server, e.g. `http://127.0.0.1:41234`. */
+  /** The health and metrics server, e.g. `http://127.0.0.1:41234` (the latest one announced). */
   url: string;
   /** Every stderr line (JSON logs), for failure messages. */
   logs: string[];
@@ -34,7 +34,9 @@ export async function startNodemeta(name: string, args: string[], readyMessage: 
     buffer = lines.pop()!;
     for (const line of lines) {
       logs.push(line);
-      if (url === undefined && line.includes(readyMessage)) {
+      // Every announcement: a controller that lost its lease starts again in the same process
+      // and listens anew (on a new port when started with port 0).
+      if (line.includes(readyMessage)) {
         try {
           url = (JSON.parse(line) as { url: string }).url;
         } catch {
@@ -53,9 +55,12 @@ export async function startNodemeta(name: string, args: string[], readyMessage: 
     },
     { timeoutMs: 30_000, intervalMs: 100 },
   );
+  url = ready;
   return {
     child,
-    url: ready,
+    get url() {
+      return url ?? ready;
+    },
     logs,
     exited,
     async stop(signal = 'SIGTERM') {

@@ -43,7 +43,7 @@ class RecordingSink implements StatusSink {
   async ensure() {
     return structuredClone(this.object);
   }
-  async read() {
+  async read(): Promise<NodeMetadata | undefined> {
     return structuredClone(this.object);
   }
   async applyStatus(status: AgentStatus) {
@@ -120,6 +120,50 @@ class TimedSink extends RecordingSink {
     if (this.failApply-- > 0) throw unavailable();
     return super.applyStatus(status);
   }
+}
+
+const notFound = (what: string) => new KubeApiError(404, 'NotFound', `${what} not found`, 'GET', `/${what}`);
+
+/**
+ * NodeMetadata/vm0 on a pretend API server where a person can delete it (`deleted`), and its Node
+ * can be gone (`nodeGone`): ensure() then fails as the real one does (it reads the Node for the
+ * owner reference), and a status write gets 404 as a write to a missing object's /status does.
+ */
+class DeletableSink extends RecordingSink {
+  deleted = false;
+  nodeGone = false;
+  private generation = 1;
+  ensureCalls = 0;
+  constructor() {
+    super();
+    this.object.metadata.uid = 'uid-1';
+  }
+  override async ensure() {
+    this.ensureCalls++;
+    if (!this.deleted) return super.ensure();
+    if (this.nodeGone) throw notFound('nodes/vm0');
+    this.deleted = false;
+    this.object = { apiVersion: 'nodemeta.io/v1alpha1', kind: 'NodeMetadata', metadata: { name: 'vm0', uid: `uid-${++this.generation}` } };
+    return super.ensure();
+  }
+  override async read() {
+    return this.deleted ? undefined : super.read();
+  }
+  override async applyStatus(status: AgentStatus) {
+    if (this.deleted) throw notFound('nodemetadatas/vm0/status');
+    return super.applyStatus(status);
+  }
+}
+
+/** A logger whose JSON lines land in `lines`. */
+function capturingLogger(lines: { level: string; message: string }[]) {
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  return createLogger({ component: 'agent', level: 'debug', stream });
 }
 
 /**
@@ -302,6 +346,51 @@ describe('node agent', () => {
     await newAgent(provider, sink, clock).run(clock.stop.signal);
     expect(sink.applyCalls).toEqual([T0]);
     expect(sink.readCalls).toEqual([3000, 8000, 13_000].map((t) => ({ at: T0 + t, fromCache: true })));
+  });
+
+  it('recreates its NodeMetadata when a person deletes it, and publishes its whole status into it again', async () => {
+    const provider = new ScriptedProvider();
+    const sink = new DeletableSink();
+    // The first presence check half an interval in (random 0.5), then one a minute: deleted at 40 s, back at 90 s.
+    await runAgent(provider, sink, 120, (tick) => {
+      if (tick === 40) sink.deleted = true;
+    });
+    expect(sink.object.metadata.uid).toBe('uid-2');
+    expect(sink.writes).toHaveLength(2);
+    const { provider: name, instance, tags, events } = sink.writes[0]!;
+    expect(sink.object.status).toMatchObject({ provider: name, instance, tags, events, conditions: [expect.objectContaining({ type: 'MetadataAvailable', status: 'True' })] });
+  });
+
+  it('recreates it at once when the approval check finds it gone while an event is pending', async () => {
+    const provider = new ScriptedProvider();
+    provider.events = { events: [reboot], spot: undefined, incarnation: 2 };
+    const sink = new DeletableSink();
+    const clock = steppingClock(T0, 20, (tick) => {
+      if (tick === 4) sink.deleted = true;
+    });
+    await newAgent(provider, sink, clock, { random: fixedRandom(0.5) }).run(clock.stop.signal);
+    // Approval checks at 3 s and 8 s (approvalCheckIntervalMs 5 s): the one at 8 s finds it gone; recreated on the next turn.
+    expect(sink.object.metadata.uid).toBe('uid-2');
+    expect(sink.object.status?.events?.map((e) => e.id)).toEqual(['e1']);
+    expect(sink.writes).toHaveLength(2);
+  });
+
+  it('while its Node is gone it retries quietly (one warning), and publishes again once the Node is back', async () => {
+    const provider = new ScriptedProvider();
+    const sink = new DeletableSink();
+    const lines: { level: string; message: string }[] = [];
+    const clock = steppingClock(T0, 200, (tick) => {
+      if (tick === 5) sink.deleted = sink.nodeGone = true; // the garbage collector took it with its Node
+      if (tick === 150) sink.nodeGone = false;
+    });
+    await newAgent(provider, sink, clock, { presenceCheckIntervalMs: 10_000, logger: capturingLogger(lines) }).run(clock.stop.signal);
+    const warnings = lines.filter((line) => line.level === 'warn' || line.level === 'error');
+    expect(warnings).toEqual([expect.objectContaining({ message: 'cannot write NodeMetadata status; will retry', error: expect.stringMatching(/nodes\/vm0 not found/) })]);
+    expect(sink.ensureCalls).toBeGreaterThan(10); // it kept trying, with the backoff (30 s at most)
+    expect(Math.max(...clock.delays)).toBeLessThanOrEqual(30_000);
+    expect(sink.object.metadata.uid).toBe('uid-2');
+    expect(sink.writes).toHaveLength(2);
+    expect(lines.filter((line) => line.message.startsWith('NodeMetadata was deleted'))).toHaveLength(1);
   });
 
   it('1,000 agents seeing an event together spread their first approval checks over the interval', async () => {

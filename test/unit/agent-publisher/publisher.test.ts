@@ -83,17 +83,21 @@ describe('NodeMetadataPublisher requests', () => {
 
   /**
    * A plain-HTTP stand-in for the API server that records the requests; `answer` decides each answer
-   * (by default every request gets the NodeMetadata).
+   * from the request line and its body (by default every request gets the NodeMetadata).
    */
-  async function withServer(run: (publisher: NodeMetadataPublisher, urls: string[]) => Promise<void>, answer: (request: string) => Answer = () => ({ status: 200, body: nodeMetadata })) {
+  async function withServer(run: (publisher: NodeMetadataPublisher, urls: string[]) => Promise<void>, answer: (request: string, body: string) => Answer = () => ({ status: 200, body: nodeMetadata })) {
     const urls: string[] = [];
     const server = http.createServer((req, res) => {
       const request = `${req.method} ${req.url}`;
       urls.push(request);
-      const { status, body } = answer(request);
-      res.statusCode = status;
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(body));
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const { status, body } = answer(request, Buffer.concat(chunks).toString());
+        res.statusCode = status;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(body));
+      });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const client = new KubeRestClient({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, source: 'test' });
@@ -128,6 +132,27 @@ describe('NodeMetadataPublisher requests', () => {
         if (request.startsWith('GET /api/v1/nodes/')) return { status: 200, body: { metadata: { name: 'vm0', uid: 'u-1' } } };
         if (request.startsWith('GET ')) return { status: 404, body: notFound };
         return ++creates === 1 ? { status: 429, body: tooMany } : { status: 201, body: nodeMetadata };
+      },
+    );
+  });
+
+  it('reads the Node again for a later create: the Node may have been deleted and created again, with a new uid', async () => {
+    let nodeUid = 'u-1';
+    const owners: unknown[] = [];
+    const notFound = { kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404, message: 'not found' };
+    await withServer(
+      async (publisher) => {
+        await publisher.ensure();
+        // The NodeMetadata deleted with its Node; the Node created again.
+        nodeUid = 'u-2';
+        await publisher.ensure();
+        expect(owners).toEqual([[expect.objectContaining({ kind: 'Node', uid: 'u-1' })], [expect.objectContaining({ kind: 'Node', uid: 'u-2' })]]);
+      },
+      (request, body) => {
+        if (request.startsWith('GET /api/v1/nodes/')) return { status: 200, body: { metadata: { name: 'vm0', uid: nodeUid } } };
+        if (request.startsWith('GET ')) return { status: 404, body: notFound };
+        owners.push((JSON.parse(body) as { metadata: { ownerReferences?: unknown[] } }).metadata.ownerReferences);
+        return { status: 201, body: nodeMetadata };
       },
     );
   });

@@ -94,6 +94,11 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     this.nodeMetadatas.delete(name);
   }
 
+  /** A person deletes the NodeMetadata (`kubectl delete nmd`); the Node stays. */
+  deleteNodeMetadata(name: string): void {
+    this.nodeMetadatas.delete(name);
+  }
+
   setReady(name: string, ready: boolean): void {
     const node = this.mustNode(name);
     node.ready = ready;

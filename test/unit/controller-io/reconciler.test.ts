@@ -236,6 +236,33 @@ describe('NodeReconciler', () => {
       expect(events.reasons().slice(-2)).toEqual(['TaintsUpdated', 'MaintenanceCancelled']);
     });
 
+    it('keeps its labels, taint and cordon while a deleted NodeMetadata is away, and picks the drain up again once the agent publishes', async () => {
+      const during = agentStatus({ events: [rebootEvent(T0 + 600_000)] });
+      cluster.setNodeMetadata(NODE, during);
+      for (let i = 0; i < 5; i++) await reconciler.reconcile(NODE);
+      const labels = cluster.labels(NODE);
+      expect(labels['nodemeta.io/zone']).toBe('westeurope-1');
+      expect(cluster.taints(NODE)).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'NoSchedule' }]);
+      expect(cluster.node(NODE)?.spec?.unschedulable).toBe(true);
+      cluster.clearWrites();
+
+      // `kubectl delete nmd`: no observation is not news that the VM lost its zone or its event.
+      cluster.deleteNodeMetadata(NODE);
+      await reconciler.reconcile(NODE);
+      // The agent creates it again, empty at first, then publishes into it.
+      cluster.setNodeMetadata(NODE, undefined);
+      await reconciler.reconcile(NODE);
+      expect(cluster.writes.filter((w) => w.kind !== 'status')).toEqual([]);
+      expect(cluster.labels(NODE)).toEqual(labels);
+      expect(cluster.taints(NODE)).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'NoSchedule' }]);
+
+      cluster.setNodeMetadata(NODE, during);
+      for (let i = 0; i < 5; i++) await reconciler.reconcile(NODE);
+      expect(cluster.status(NODE)?.maintenance).toMatchObject({ eventId: 'EV-1', phase: expect.stringMatching(/^(Draining|Drained)$/) });
+      expect(cluster.writes.filter((w) => w.kind === 'labels' || w.kind === 'taints' || w.kind === 'uncordon')).toEqual([]);
+      expect(cluster.node(NODE)?.spec?.unschedulable).toBe(true);
+    });
+
     it('keeps its taint and phase while the caches are cold', async () => {
       cluster.setNodeMetadata(NODE, agentStatus({ events: [rebootEvent(T0 + 600_000)] }));
       await reconciler.reconcile(NODE);
@@ -261,6 +288,18 @@ describe('NodeReconciler', () => {
       cluster.setNodeMetadata(NODE, agentStatus({ instance: { priority: 'spot' } }));
       await reconciler.reconcile(NODE);
       expect(cluster.taints(NODE)).toEqual([foreign, other]);
+    });
+
+    it('taints for the one active event: a spot reclaim outranks the notice of a later event, which returns once the reclaim is gone', async () => {
+      const spot = { terminationTime: new Date(T0 + 300_000).toISOString() };
+      cluster.setNodeMetadata(NODE, agentStatus({ events: [rebootEvent(T0 + 36 * 3_600_000)], spot, instance: { priority: 'spot' } }));
+      await reconciler.reconcile(NODE);
+      expect(cluster.taints(NODE)).toEqual([{ key: 'nodemeta.io/spot-termination', effect: 'NoSchedule' }]);
+      expect(cluster.status(NODE)?.maintenance).toMatchObject({ eventId: 'spot-termination', eventType: 'SpotTermination' });
+
+      cluster.setNodeMetadata(NODE, agentStatus({ events: [rebootEvent(T0 + 36 * 3_600_000)], instance: { priority: 'spot' } }));
+      await reconciler.reconcile(NODE);
+      expect(cluster.taints(NODE)).toEqual([{ key: 'nodemeta.io/scheduled-event', value: 'Reboot', effect: 'PreferNoSchedule' }]);
     });
 
     it('ignores an event whose action is None', async () => {

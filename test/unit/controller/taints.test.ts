@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
 import { parseConfig } from '../../../src/controller/config.js';
-import { rulesFor } from '../../../src/controller/policy.js';
+import { planActions, rulesFor, selectActive, triggersFrom } from '../../../src/controller/policy.js';
 import { desiredTaints, mergeTaints, taintsPatch, wireTaint, type Taint } from '../../../src/controller/taints.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');
@@ -17,6 +17,12 @@ function event(id: string, type: ScheduledEvent['type'], notBeforeMinutes: numbe
   const e: ScheduledEvent = { id, type, rawType: type, status, source: 'Platform', resources: ['vm'] };
   if (notBeforeMinutes !== undefined) e.notBefore = at(notBeforeMinutes);
   return e;
+}
+
+/** The taints for the event the node acts on, decided once as the reconciler decides it (events and spot together). */
+function taintsFor(events: ScheduledEvent[], spot: { terminationTime: string } | undefined, eventRules: ReturnType<typeof rules>, at: Date, currentEventId?: string): Taint[] {
+  const plans = planActions(triggersFrom(events, spot), eventRules, at);
+  return desiredTaints(plans, selectActive(plans, currentEventId));
 }
 
 const scheduled = (value: string, effect: Taint['effect']): Taint => ({ key: 'nodemeta.io/scheduled-event', value, effect });
@@ -36,18 +42,35 @@ describe('desiredTaints', () => {
     ['spot with action None', [], { terminationTime: at(5) }, 'policy:\n  SpotTermination: {action: None}\n', []],
     ['event and spot together', [event('a', 'Preempt', 1)], { terminationTime: at(5) }, '', [scheduled('Preempt', 'NoSchedule'), spotTaint]],
   ])('%s', (_name, events, spot, yaml, expected) => {
-    expect(desiredTaints(events, spot, rules(yaml), now)).toEqual(expected);
+    expect(taintsFor(events, spot, rules(yaml), now)).toEqual(expected);
   });
 
   test('never NoExecute', () => {
-    const all = desiredTaints([event('a', 'Preempt', 1), event('b', 'Terminate', 5), event('c', 'Reboot', undefined, 'Started')], { terminationTime: at(1) }, rules(), now);
+    const all = taintsFor([event('a', 'Preempt', 1), event('b', 'Terminate', 5), event('c', 'Reboot', undefined, 'Started')], { terminationTime: at(1) }, rules(), now);
     expect(all.some((taint) => taint.effect === 'NoExecute')).toBe(false);
+  });
+
+  test('the scheduled-event taint follows the active event, spot termination included', () => {
+    const notice = event('a', 'Reboot', 36 * 60);
+    const spot = { terminationTime: at(5) };
+    // The reclaim is due and outranks a notice: it is the active event, and its own taint says so.
+    expect(taintsFor([notice], spot, rules(), now)).toEqual([spotTaint]);
+    // A due drain the node already handles stays active beside the reclaim (selectActive keeps it).
+    const due = event('b', 'Reboot', 15);
+    expect(taintsFor([due], spot, rules(), now, 'b')).toEqual([scheduled('Reboot', 'NoSchedule'), spotTaint]);
+    // Whatever the mix, the scheduled-event taint names exactly the event selectActive picks.
+    for (const current of [undefined, 'a', 'b', 'spot-termination']) {
+      const plans = planActions(triggersFrom([notice, due], spot), rules(), now);
+      const active = selectActive(plans, current);
+      const value = desiredTaints(plans, active).find((taint) => taint.key === 'nodemeta.io/scheduled-event')?.value;
+      expect(value).toBe(active?.eventType === 'SpotTermination' ? undefined : active?.eventType);
+    }
   });
 
   test('the notice becomes NoSchedule once the lead time is reached', () => {
     const events = [event('a', 'Reboot', 36 * 60)];
     const later = new Date(now.getTime() + 35 * 3_600_000);
-    expect(desiredTaints(events, undefined, rules(), later)).toEqual([scheduled('Reboot', 'NoSchedule')]);
+    expect(taintsFor(events, undefined, rules(), later)).toEqual([scheduled('Reboot', 'NoSchedule')]);
   });
 });
 

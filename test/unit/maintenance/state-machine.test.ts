@@ -199,7 +199,7 @@ describe('evictions: retries, PDB reporting, grace period', () => {
       { namespace: 'default', name: 'b', reason: pdb },
     ]);
     const retry = nextMaintenanceStep(input({ ...base, evictions: [attempt('a', 0.1, 1, pdb), attempt('b', 0.05, 1, pdb)] }));
-    expect(retry.actions).toEqual([{ kind: 'EvictPods', pods: [expect.objectContaining({ name: 'a' })], gracePeriodSeconds: 30 }]);
+    expect(retry.actions).toEqual([{ kind: 'EvictPods', pods: [expect.objectContaining({ name: 'a' })] }]);
   });
 
   test('a refused pod waits for the retry time the ledger drew, whatever its attempt count, and the step requeues for it', () => {
@@ -246,7 +246,7 @@ describe('evictions: retries, PDB reporting, grace period', () => {
   test('grace period capped so evictions end before NotBefore', () => {
     const notBefore = now.getTime() + 60_000;
     const step = nextMaintenanceStep(input({ current: status('Scheduled', { notBefore: at(1) }), active: plan({ notBefore: at(1) }), pods: podsPlan([pod('slow', { terminationGracePeriodSeconds: 600 })], defaults, now, notBefore) }));
-    expect(step.actions.find((action) => action.kind === 'EvictPods')).toMatchObject({ gracePeriodSeconds: 50, pods: [{ name: 'slow', gracePeriodSeconds: 50 }] });
+    expect(step.actions.find((action) => action.kind === 'EvictPods')).toMatchObject({ pods: [{ name: 'slow', gracePeriodSeconds: 50 }] });
   });
 });
 
@@ -460,7 +460,7 @@ describe('resume after a crash at each step (no double work)', () => {
     const pods = [pod('b', { deletionTimestamp: at(-1) }), pod('c'), pod('ds', { ownerKinds: ['DaemonSet'] })];
     const step = nextMaintenanceStep(input({ current: draining({ totalPods: 3, pendingPods: 3 }), active: plan(), node: ours(), pods: podsPlan(pods), evictions: [] }));
     expect(step.status).toMatchObject({ phase: 'Draining', totalPods: 3, pendingPods: 2, evictedPods: 1 });
-    expect(step.actions).toEqual([{ kind: 'EvictPods', pods: [expect.objectContaining({ name: 'c' })], gracePeriodSeconds: 30 }]);
+    expect(step.actions).toEqual([{ kind: 'EvictPods', pods: [expect.objectContaining({ name: 'c' })] }]);
   });
 
   test('crash after Cordon, before the status write: no second Cordon', () => {
@@ -590,7 +590,7 @@ describe('idempotence: fed its own output with unchanged facts, it asks for noth
     expect(steps.at(-1)!.requeueAfterMs).toBe(5_000);
     expect(world.status?.blockedPods).toEqual([{ namespace: 'default', name: 'a', reason: 'PodDisruptionBudget default/pdb allows no disruption' }]);
     const retried = settle(world, () => ({ active }), new Date(now.getTime() + 5_000));
-    expect(retried.flatMap((step) => step.actions)).toEqual([{ kind: 'EvictPods', pods: [expect.objectContaining({ name: 'a' })], gracePeriodSeconds: 30 }]);
+    expect(retried.flatMap((step) => step.actions)).toEqual([{ kind: 'EvictPods', pods: [expect.objectContaining({ name: 'a' })] }]);
   });
 
   test('waiting for budget settles cordoned, then drains when the budget frees up', () => {
@@ -601,6 +601,20 @@ describe('idempotence: fed its own output with unchanged facts, it asks for noth
     expect(world.node).toEqual(ours());
     settle(world, () => ({ active, budget: { draining: 0, limit: 1 } }));
     expect(world.status?.phase).toBe('Draining');
+  });
+});
+
+describe('a cordon of nodemeta\'s that no maintenance on record explains (the NodeMetadata deleted and its event over meanwhile)', () => {
+  test.each<[string, Partial<MaintenanceInput>, string[]]>([
+    ['no event, no maintenance on record, cordoned by nodemeta: given back', { current: undefined, node: ours() }, ['Uncordon', 'Emit:MaintenanceCompleted']],
+    ['the same with phase None', { current: { phase: 'None' }, node: ours() }, ['Uncordon', 'Emit:MaintenanceCompleted']],
+    ['caches cold: nothing yet', { current: undefined, node: ours(), cacheWarm: false }, []],
+    ['the node NotReady (the maintenance itself may be under way): nothing yet', { current: undefined, node: { ...ours(), ready: false } }, []],
+    ['uncordonAfterCompletion: false: stays cordoned', { current: undefined, node: ours(), config: config('uncordonAfterCompletion: false') }, []],
+    ['Completed with the cordon left (uncordonAfterCompletion off then): left alone', { current: status('Completed'), node: ours() }, []],
+    ['an admin\'s cordon: never touched', { current: undefined, node: adminCordoned }, []],
+  ])('%s', (_name, overrides, actions) => {
+    expect(kinds(nextMaintenanceStep(input(overrides)))).toEqual(actions);
   });
 });
 

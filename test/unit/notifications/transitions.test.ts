@@ -24,7 +24,7 @@ describe('recordedTransitions', () => {
     ['over', status('Completed'), [{ kind: 'Uncordon' }, emit('MaintenanceCompleted')], ['Completed']],
     ['cancelled', status('Completed'), [emit('MaintenanceCancelled')], ['Cancelled']],
     ['no transition: an approval asked for', status('Drained', { approve: 'EV-1' }), [emit('ApprovalRequested')], []],
-    ['no transition: evictions only', status('Draining'), [{ kind: 'EvictPods', pods: [], gracePeriodSeconds: 5 }], []],
+    ['no transition: evictions only', status('Draining'), [{ kind: 'EvictPods', pods: [] }], []],
   ])('%s', (_what, after, actions, expected) => {
     expect(recordedTransitions({ status: after, actions }, NOW).map((entry) => entry.transition)).toEqual(expected);
   });

@@ -9,7 +9,7 @@
 // listing as the value: `ack.alibabacloud.com=nodepool-id`). An entry listed whole
 // (`a/b` without a trailing "/") is a key too.
 
-import { hasControlCharacters } from '../../text.js';
+import { hasControlCharacters } from '../../../api/text.js';
 import { LIMITS, type Warnings } from '../validation.js';
 
 /** Reads one directory below `tags/instance/` (`dir` ends in "/"); undefined when it is gone (404). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { flattenControlCharacters, hasControlCharacters, maskControlCharacters } from '../../../src/agent/text.js';
+import { flattenControlCharacters, hasControlCharacters, maskControlCharacters } from '../../../src/api/text.js';
 
-describe('control characters (one definition for the agent)', () => {
+describe('control characters (one definition for the agent and the controller)', () => {
   it('finds C0 controls and DEL, and nothing else', () => {
     expect(hasControlCharacters('team\u0000x')).toBe(true);
     expect(hasControlCharacters('a\u007fb')).toBe(true);

@@ -1,5 +1,6 @@
-// Control characters in what a metadata service returns: the one definition, for the checks that
-// refuse a value carrying them and the clean-ups that make text safe for a log line or a person.
+// Control characters in text from outside (a metadata service's values, a webhook's answer): the one
+// definition, for the checks that refuse a value carrying them and the clean-ups that make text safe
+// for a log line or a person. Here in api/ so that the agent and the controller share it.
 
 // C0 controls and DEL: never part of a label, a tag or a line of text a person reads.
 // eslint-disable-next-line no-control-regex
