@@ -19,7 +19,7 @@
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { LABEL_PREFIX, TAG_LABEL_PREFIX, Taints } from '../../src/api/names.js';
-import { createNode, deleteNode, installCrd } from './controller-harness.js';
+import { createNode, deleteNode, FAST_LEASE, installCrd } from './controller-harness.js';
 import { kubeConfig, waitFor } from './lib/cluster.js';
 import {
   CORDONED_ANNOTATION,
@@ -39,7 +39,6 @@ import {
 } from './maintenance-harness.js';
 
 /** Short Lease timings so that a takeover fits in a test (client-go's relations still hold). */
-const FAST_LEASE = ['--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
 const OUTAGE_MS = 5 * 60_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
@@ -75,6 +74,14 @@ async function labelled(nodes: Recorder<RawNode>, names: string[]): Promise<Map<
     },
     90_000,
   );
+}
+
+/** Two controller replicas with a fast Lease, ready; the nodes' labels as first published, and where the Node history stands then. */
+async function replicasReady(s: Scenario, nodes: Recorder<RawNode>, nmd: Recorder<RawNodeMetadata>, names: string[]): Promise<{ before: Map<string, Record<string, string>>; fromNode: number }> {
+  await s.startController(controllerConfig(), 'a', FAST_LEASE);
+  await s.startController(controllerConfig(), 'b', FAST_LEASE);
+  await s.ready(nmd, names);
+  return { before: await labelled(nodes, names), fromNode: nodes.history.length };
 }
 
 /**
@@ -175,11 +182,7 @@ describe('node faults end to end', () => {
           await s.runningPods('web', 3, names);
           await s.pdb('web', { maxUnavailable: 1 });
           const pods = await s.watchPods();
-          await s.startController(controllerConfig(), 'a', FAST_LEASE);
-          await s.startController(controllerConfig(), 'b', FAST_LEASE);
-          await s.ready(nmd, names);
-          const before = await labelled(nodes, names);
-          const fromNode = nodes.history.length;
+          const { before, fromNode } = await replicasReady(s, nodes, nmd, names);
           const fromNmd = nmd.history.length;
           const instances = new Map(names.map((name) => [name, JSON.stringify(nmd.state.get(name)!.status!.instance)]));
 
@@ -259,11 +262,7 @@ describe('node faults end to end', () => {
           const original = await s.runningPods('web', 6, names);
           await s.pdb('web', { maxUnavailable: 1 });
           const pods = await s.watchPods();
-          await s.startController(controllerConfig(), 'a', FAST_LEASE);
-          await s.startController(controllerConfig(), 'b', FAST_LEASE);
-          await s.ready(nmd, names);
-          const before = await labelled(nodes, names);
-          const fromNode = nodes.history.length;
+          const { before, fromNode } = await replicasReady(s, nodes, nmd, names);
           const first = await leaderOf(s);
 
           const events = await Promise.all(names.map((node) => s.postEvent({ type: 'Reboot', resources: [node], lifecycle: 'manual' })));
@@ -337,11 +336,7 @@ describe('node faults end to end', () => {
           const original = await s.runningPods('web', 4, [node]);
           await s.pdb('web', { maxUnavailable: 1 });
           const pods = await s.watchPods();
-          await s.startController(controllerConfig(), 'a', FAST_LEASE);
-          await s.startController(controllerConfig(), 'b', FAST_LEASE);
-          await s.ready(nmd, names);
-          const before = await labelled(nodes, names);
-          const fromNode = nodes.history.length;
+          const { before, fromNode } = await replicasReady(s, nodes, nmd, names);
 
           const eventId = await s.postEvent({ type: 'Reboot', resources: [node], lifecycle: 'manual' });
           // One pod evicted (held Terminating), the rest refused: the drain is under way.
@@ -419,11 +414,7 @@ describe('node faults end to end', () => {
           await s.pdb('web', { maxUnavailable: 1 });
           await s.spareNode();
           const pods = await s.watchPods();
-          await s.startController(controllerConfig(), 'a', FAST_LEASE);
-          await s.startController(controllerConfig(), 'b', FAST_LEASE);
-          await s.ready(nmd, names);
-          const before = await labelled(nodes, names);
-          const fromNode = nodes.history.length;
+          const { before, fromNode } = await replicasReady(s, nodes, nmd, names);
 
           const eventId = await s.postEvent({ type: 'Reboot', resources: [node], lifecycle: 'manual' });
           await nmd.until('phase Approved', (state) => phaseOf(state.get(node)) === 'Approved', 120_000);
@@ -466,11 +457,7 @@ describe('node faults end to end', () => {
           await s.runningPods('web', 2, [other, s.spare]);
           await s.pdb('web', { maxUnavailable: 1 });
           const pods = await s.watchPods();
-          await s.startController(controllerConfig(), 'a', FAST_LEASE);
-          await s.startController(controllerConfig(), 'b', FAST_LEASE);
-          await s.ready(nmd, names);
-          const before = await labelled(nodes, names);
-          const fromNode = nodes.history.length;
+          const { before, fromNode } = await replicasReady(s, nodes, nmd, names);
           const leader = await leaderOf(s);
           const oldUid = nodes.state.get(node)!.metadata.uid;
           const agent = s.agents.find((a) => a.node === node)!;

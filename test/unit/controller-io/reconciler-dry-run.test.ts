@@ -5,7 +5,7 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { MaintenanceStatus, NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
-import { parseConfig, type ControllerConfig } from '../../../src/controller/config.js';
+import type { ControllerConfig } from '../../../src/controller/config.js';
 import { WriteConflictError } from '../../../src/controller/cluster-state.js';
 import { DryRunNodes } from '../../../src/controller/dry-run.js';
 import { WaveGate } from '../../../src/controller/maintenance/wave-gate.js';
@@ -14,16 +14,11 @@ import { NodeReconciler } from '../../../src/controller/reconciler.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 import { FakeCluster, RecordingEvents } from './fake-cluster.js';
+import { configOf as config } from '../controller/config-of.js';
 
 const T0 = Date.UTC(2026, 10, 22, 4, 0, 0);
 const NODE = 'aks-pool1-12345678-vmss000000';
 const VM = 'aks-pool1-12345678-vmss_0';
-
-function config(yaml = ''): ControllerConfig {
-  const result = parseConfig(yaml);
-  if (!result.ok) throw new Error(result.errors.join('; '));
-  return result.config;
-}
 
 function reboot(notBeforeMs = T0 + 15 * 60_000): ScheduledEvent {
   return { id: 'EV-1', type: 'Reboot', rawType: 'Reboot', status: 'Scheduled', notBefore: new Date(notBeforeMs).toISOString(), source: 'Platform', resources: [VM], durationSeconds: -1 };

@@ -3,21 +3,16 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
-import { parseConfig, type ControllerConfig } from '../../../src/controller/config.js';
+import type { ControllerConfig } from '../../../src/controller/config.js';
 import { NodeReconciler, type ReconcileCounters } from '../../../src/controller/reconciler.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 import { FakeCluster, RecordingEvents } from './fake-cluster.js';
+import { configOf as config } from '../controller/config-of.js';
 
 const T0 = Date.UTC(2026, 10, 22, 4, 0, 0);
 const NODE = 'aks-pool1-12345678-vmss000000';
 const VM = 'aks-pool1-12345678-vmss_0';
-
-function config(yaml = ''): ControllerConfig {
-  const result = parseConfig(yaml);
-  if (!result.ok) throw new Error(result.errors.join('; '));
-  return result.config;
-}
 
 function event(type: ScheduledEvent['type'], notBeforeMs: number, resources: string[], id = 'EV-1'): ScheduledEvent {
   return { id, type, rawType: type, status: 'Scheduled', notBefore: new Date(notBeforeMs).toISOString(), source: 'Platform', resources, durationSeconds: -1 };

@@ -4,24 +4,19 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { NodeMetadataStatus, PendingNotification } from '../../../src/api/nodemetadata.js';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
-import { parseConfig, type ControllerConfig } from '../../../src/controller/config.js';
+import type { ControllerConfig } from '../../../src/controller/config.js';
 import { Notifier } from '../../../src/controller/notifications/notifier.js';
 import type { WebhookAnswer, WebhookRequest } from '../../../src/controller/notifications/transport.js';
 import { NodeReconciler } from '../../../src/controller/reconciler.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 import { FakeCluster, RecordingEvents } from './fake-cluster.js';
+import { configOf as config } from '../controller/config-of.js';
 
 const T0 = Date.UTC(2026, 10, 22, 4, 0, 0);
 const NODE = 'aks-pool1-12345678-vmss000000';
 const VM = 'aks-pool1-12345678-vmss_0';
 const flush = () => new Promise((resolve) => setImmediate(resolve));
-
-function config(yaml: string): ControllerConfig {
-  const result = parseConfig(yaml);
-  if (!result.ok) throw new Error(result.errors.join('; '));
-  return result.config;
-}
 
 const SINKS = `notifications:
   clusterName: test

@@ -4,22 +4,16 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
-import { parseConfig, type ControllerConfig } from '../../../src/controller/config.js';
 import { WaveGate } from '../../../src/controller/maintenance/wave-gate.js';
 import { NodeReconciler } from '../../../src/controller/reconciler.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 import { FakeCluster, RecordingEvents } from './fake-cluster.js';
+import { configOf as config } from '../controller/config-of.js';
 
 const T0 = Date.UTC(2026, 10, 22, 4, 0, 0);
 const NODES = ['aks-pool1-12345678-vmss000000', 'aks-pool1-12345678-vmss000001', 'aks-pool1-12345678-vmss000002'];
 const vm = (index: number) => `aks-pool1-12345678-vmss_${index}`;
-
-function config(yaml = ''): ControllerConfig {
-  const result = parseConfig(yaml);
-  if (!result.ok) throw new Error(result.errors.join('; '));
-  return result.config;
-}
 
 function preempt(index: number, id = `EV-${index}`): ScheduledEvent {
   return { id, type: 'Preempt', rawType: 'Preempt', status: 'Scheduled', notBefore: new Date(T0 + 30_000).toISOString(), source: 'Platform', resources: [vm(index)], durationSeconds: -1 };

@@ -1,20 +1,17 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
-import { parseConfig, type ControllerConfig } from '../../../src/controller/config.js';
+import type { ControllerConfig } from '../../../src/controller/config.js';
 import { NodeReconciler } from '../../../src/controller/reconciler.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 import { FakeCluster, RecordingEvents } from './fake-cluster.js';
+import { configOf } from '../controller/config-of.js';
 
 const NODE = 'aks-pool-000001';
 const T0 = Date.UTC(2026, 10, 22, 4, 0, 0);
 
-function config(yaml = 'labels:\n  allowedTags: [team, "cost*"]\n'): ControllerConfig {
-  const result = parseConfig(yaml);
-  if (!result.ok) throw new Error(result.errors.join('; '));
-  return result.config;
-}
+const config = (yaml = 'labels:\n  allowedTags: [team, "cost*"]\n') => configOf(yaml);
 
 function agentStatus(overrides: Partial<NodeMetadataStatus> = {}): NodeMetadataStatus {
   return {

@@ -1,17 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
-import { parseConfig, type ControllerConfig } from '../../../src/controller/config.js';
 import { msUntilStart, planAction, planActions, rulesFor, selectActive, SPOT_TERMINATION_EVENT_ID, triggersFrom, type MaintenanceTrigger, type PlannedAction } from '../../../src/controller/policy.js';
+import { configOf as config } from './config-of.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');
 const at = (minutes: number) => new Date(now.getTime() + minutes * 60_000).toISOString();
 const ms = (minutes: number) => now.getTime() + minutes * 60_000;
-
-function config(yaml = ''): ControllerConfig {
-  const result = parseConfig(yaml);
-  if (!result.ok) throw new Error(result.errors.join('; '));
-  return result.config;
-}
 
 const defaults = rulesFor(config().policy, 'azure');
 

@@ -1,20 +1,16 @@
 import { describe, expect, test } from '@jest/globals';
 import type { MaintenanceStatus } from '../../../src/api/nodemetadata.js';
 import type { ProviderName } from '../../../src/api/observation.js';
-import { parseConfig, type ControllerConfig } from '../../../src/controller/config.js';
+import { parseConfig } from '../../../src/controller/config.js';
 import { planDrain, type DrainPlan, type DrainPod } from '../../../src/controller/maintenance/drain-plan.js';
 import { nextMaintenanceStep, POLL_MS, type Action, type EvictionAttempt, type MaintenanceInput, type MaintenanceStep, type NodeFacts } from '../../../src/controller/maintenance/state-machine.js';
 import { planAction, rulesFor, SPOT_TERMINATION_EVENT_ID, type MaintenanceTrigger, type PlannedAction } from '../../../src/controller/policy.js';
+import { configOf as config } from '../controller/config-of.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');
 const at = (minutes: number) => new Date(now.getTime() + minutes * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const later = (minutes: number) => new Date(now.getTime() + minutes * 60_000);
 
-function config(yaml = ''): ControllerConfig {
-  const result = parseConfig(yaml);
-  if (!result.ok) throw new Error(result.errors.join('; '));
-  return result.config;
-}
 const defaults = config();
 
 function plan(trigger: Partial<MaintenanceTrigger> = {}, provider: ProviderName = 'azure', cfg = defaults, when = now): PlannedAction {
