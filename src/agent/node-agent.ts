@@ -6,7 +6,7 @@
 import type { Approval, NodeMetadata } from '../api/nodemetadata.js';
 import type { EventsSnapshot, InstanceSnapshot, Observation } from '../api/observation.js';
 import type { Logger } from '../observability/logger.js';
-import { Backoff, type Random } from '../time/backoff.js';
+import { Backoff, backoffDelay, type BackoffTiming, type Random } from '../time/backoff.js';
 import { sleep, type Clock } from '../time/clock.js';
 import { MetadataError } from './http/errors.js';
 import type { AgentMetrics } from './metrics.js';
@@ -68,6 +68,14 @@ export interface NodeAgentOptions {
  */
 const API_BACKOFF_BASE_MS = 1_000;
 const DEFAULT_MAX_API_BACKOFF_MS = 30_000;
+/**
+ * A write that carries something urgent retries within 5 s at most (still jittered): a Preempt gives
+ * 30 s of notice, and after an API server outage the 30 s window would let it pass unseen. Urgent:
+ * an event started or due within URGENT_WITHIN_MS, or a spot reclaim. At any moment few nodes of a
+ * fleet have one, so the tighter window does not bring the herd back.
+ */
+export const URGENT_MAX_API_BACKOFF_MS = 5_000;
+const URGENT_WITHIN_MS = 5 * 60_000;
 const DEFAULT_APPROVAL_CHECK_INTERVAL_MS = 5_000;
 const DEFAULT_PRESENCE_CHECK_INTERVAL_MS = 60_000;
 
@@ -114,7 +122,7 @@ export class NodeAgent {
     const { clock, logger, eventsIntervalMs } = this.options;
     await this.spreadStart(signal);
     await this.loadPublished(signal);
-    let failing: Backoff | undefined;
+    let failures = 0;
     let lastFailure: string | undefined;
     let polledAt = -Infinity;
     while (!signal.aborted) {
@@ -129,11 +137,10 @@ export class NodeAgent {
         await this.ensurePresent();
         await this.publish();
         await this.handleApprovalRequest();
-        failing = undefined;
+        failures = 0;
         lastFailure = undefined;
       } catch (err) {
-        failing ??= this.apiBackoff();
-        wait = failing.next();
+        wait = backoffDelay(this.apiBackoffTiming(this.urgent()), failures++, this.random);
         // The write may have failed because the object is gone (404): look on the next turn.
         this.presenceCheckDueAt = clock.now();
         // Said once while the failure stays the same (its Node deleted, an API server away), then quietly.
@@ -194,8 +201,20 @@ export class NodeAgent {
 
   /** One Backoff per run of failures: its attempt count starts again after a success. */
   private apiBackoff(): Backoff {
+    return new Backoff({ ...this.apiBackoffTiming(false), random: this.random });
+  }
+
+  private apiBackoffTiming(urgent: boolean): BackoffTiming {
     const capMs = Math.max(API_BACKOFF_BASE_MS, this.options.maxApiBackoffMs ?? DEFAULT_MAX_API_BACKOFF_MS);
-    return new Backoff({ baseMs: API_BACKOFF_BASE_MS, capMs, random: this.random });
+    return { baseMs: API_BACKOFF_BASE_MS, capMs: urgent ? Math.min(capMs, URGENT_MAX_API_BACKOFF_MS) : capMs };
+  }
+
+  /** Whether what the agent has to write cannot wait long: a spot reclaim, an event started or due soon. */
+  private urgent(): boolean {
+    if (this.events === undefined) return false;
+    if (this.events.spot !== undefined) return true;
+    const soon = this.options.clock.now() + URGENT_WITHIN_MS;
+    return this.events.events.some((event) => event.status === 'Started' || event.notBefore === undefined || !(Date.parse(event.notBefore) > soon));
   }
 
   /** One round of polls; on failure the last good data is kept and the condition says why. */

@@ -320,6 +320,30 @@ describe('node agent', () => {
     expect(sink.writes.map((w) => w.events?.map((e) => e.id))).toEqual([[], ['e1']]);
   });
 
+  it('retries an urgent write (a Preempt 30 s away, a spot reclaim) within 5 s windows, a far one within the full window', async () => {
+    const failSeven = (events: EventsSnapshot) => {
+      const provider = new ScriptedProvider();
+      provider.events = events;
+      const clock = steppingClock(T0, 8);
+      const sink = new TimedSink(clock);
+      sink.failApply = 7;
+      return { provider, clock, sink };
+    };
+    const preempt: ScheduledEvent = { ...reboot, id: 'p1', type: 'Preempt', rawType: 'Preempt', notBefore: new Date(T0 + 30_000).toISOString() };
+    const urgent = failSeven({ events: [preempt], spot: undefined, incarnation: 2 });
+    await newAgent(urgent.provider, urgent.sink, urgent.clock, { random: fixedRandom(0.999999), eventsIntervalMs: 5_000 }).run(urgent.clock.stop.signal);
+    expect(urgent.clock.delays.slice(0, 7)).toEqual([1000, 2000, 4000, 5000, 5000, 5000, 5000]);
+
+    const spot = failSeven({ events: [], spot: { terminationTime: new Date(T0 + 30_000).toISOString() }, incarnation: 2 });
+    await newAgent(spot.provider, spot.sink, spot.clock, { random: fixedRandom(0.999999), eventsIntervalMs: 5_000 }).run(spot.clock.stop.signal);
+    expect(spot.clock.delays.slice(0, 7)).toEqual([1000, 2000, 4000, 5000, 5000, 5000, 5000]);
+
+    // The Reboot 15 min away can wait: the whole window, as every agent of a fleet after an outage.
+    const far = failSeven({ events: [reboot], spot: undefined, incarnation: 2 });
+    await newAgent(far.provider, far.sink, far.clock, { random: fixedRandom(0.999999), eventsIntervalMs: 5_000 }).run(far.clock.stop.signal);
+    expect(far.clock.delays.slice(0, 7)).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+  });
+
   it('retries a failed write sooner than the next poll without polling the metadata service again', async () => {
     const provider = new ScriptedProvider();
     let polls = 0;
