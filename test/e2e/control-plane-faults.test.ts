@@ -201,8 +201,8 @@ describe('control-plane faults', () => {
     'kube-apiserver killed in the middle of a drain, started again 20 s later with the same flags',
     () =>
       withScenario('apikill', async (s) => {
-        const w = await world(s, 5, true);
-        const [draining, ...others] = w.nodes as [string, ...string[]];
+        const w = await world(s, 6, true);
+        const [draining, preempted, ...others] = w.nodes as [string, string, ...string[]];
         const eventId = await s.postEvent({ type: 'Reboot', resources: [draining], lifecycle: 'manual' });
         await midDrain(w, draining);
 
@@ -210,26 +210,33 @@ describe('control-plane faults', () => {
         // While it is away the platform schedules an event for the other VMs: their agents see it and
         // fail to write it, and retry (spread: each draws its own delay).
         const second = await s.postEvent({ type: 'Reboot', resources: others, lifecycle: 'manual', notBefore: '+30m' });
+        // ...and a Preempt (30 s of notice) for one more: an urgent write, retried within 5 s windows.
+        const preempt = await s.postEvent({ type: 'Preempt', resources: [preempted], lifecycle: 'manual' });
         await sleep(20_000 - (Date.now() - killed.killedAt));
         await killed.start();
         await apiServerReady();
         const back = Date.now();
         report(`kube-apiserver killed mid-drain: down ${seconds(back - killed.killedAt)} (20 s off, then its start)`);
 
-        // The event posted during the outage reaches the cluster: every other node cordoned.
+        // The events posted during the outage reach the cluster: every other node cordoned.
+        const cordonedFor = async (node: string) => (await readNode(node)).metadata?.annotations?.[CORDONED_ANNOTATION];
+        const preemptCordoned = waitFor('the Preempt node cordoned', async () => ((await cordonedFor(preempted)) === preempt ? Date.now() : undefined), { timeoutMs: 120_000, intervalMs: 250 });
+        preemptCordoned.catch(() => undefined); // awaited below; a failure is reported there
         await waitFor('the other nodes cordoned for the event of the outage', async () => {
-          for (const node of others) if ((await readNode(node)).metadata?.annotations?.[CORDONED_ANNOTATION] !== second) return false;
+          for (const node of others) if ((await cordonedFor(node)) !== second) return false;
           return true;
         }, { timeoutMs: 120_000, intervalMs: 250 });
         const cordoned = Date.now();
+        report(`kube-apiserver killed mid-drain: the Preempt of the outage cordoned its node ${seconds((await preemptCordoned) - back)} after the API server was ready`);
         const retries = firstRetries(s, killed.killedAt);
         report(`kube-apiserver killed mid-drain: the event of the outage cordoned its ${others.length} nodes ${seconds(cordoned - back)} after the API server was ready; agents' first retries ${retries.join(', ')} ms; controller restarts in process ${restartsInProcess(s)}`);
         // Full jitter: the agents that failed together do not retry together.
         expect(retries.length).toBeGreaterThanOrEqual(2);
         expect(new Set(retries).size).toBeGreaterThan(1);
 
-        // The platform cancels the second event; the drain in progress goes on and ends.
+        // The platform cancels the second event and the Preempt; the drain in progress goes on and ends.
         await s.control('DELETE', `/events/${second}`);
+        await s.control('DELETE', `/events/${preempt}`);
         const drained = await finishDrain(s, w, draining);
         report(`kube-apiserver killed mid-drain: ${draining} drained ${seconds(drained - back)} after the API server was ready`);
         await completeEvent(s, w, draining, eventId);
