@@ -13,11 +13,9 @@
 // lasted a while resets the backoff.
 
 import type { Logger } from '../observability/logger.js';
+import type { ControllerExit } from './controller.js';
 import { Backoff, type Random } from '../time/backoff.js';
 import { sleep, type Clock } from '../time/clock.js';
-
-/** What one run of the controller ended with (runController's ControllerExit). */
-export type TermExit = 'stopped' | 'lost-leadership';
 
 export interface TermOptions {
   clock: Clock;
@@ -33,7 +31,7 @@ export const TERM_BACKOFF = { baseMs: 1_000, capMs: 30_000 } as const;
  * Runs `run` again each time it ends with 'lost-leadership', until it stops because `signal`
  * aborted. Resolves 'stopped'. `run` is given the term number (1 for the first).
  */
-export async function runTerms(run: (term: number) => Promise<TermExit>, signal: AbortSignal, options: TermOptions): Promise<'stopped'> {
+export async function runTerms(run: (term: number) => Promise<ControllerExit>, signal: AbortSignal, options: TermOptions): Promise<'stopped'> {
   const { clock, logger } = options;
   const backoff = new Backoff({ ...TERM_BACKOFF, random: options.random ?? Math.random });
   const stableAfterMs = options.stableAfterMs ?? 60_000;

@@ -15,6 +15,11 @@ jest.setTimeout(60_000);
 const FORBIDDEN = /ram\/security-credentials|public-keys|user-data|meta-data\/all/;
 const TOKEN = 'x-aliyun-ecs-metadata-token';
 
+/** The normalised instance the client must make of the emulator's meta-data items. */
+function instanceFromItems(items: Record<string, string>) {
+  return { id: items['instance-id'], region: items['region-id'], zone: items['zone-id'], instanceType: items['instance/instance-type'], name: items['instance/instance-name'], hostname: items.hostname };
+}
+
 describe('Alibaba ECS metadata client against the emulator', () => {
   let h: Harness;
   beforeAll(async () => {
@@ -35,14 +40,7 @@ describe('Alibaba ECS metadata client against the emulator', () => {
       const { instance, tags } = await client.readInstance();
       await client.readEvents();
       const items = (await h.state()).instance as Record<string, string>;
-      expect(instance).toEqual({
-        id: items['instance-id'],
-        region: items['region-id'],
-        zone: items['zone-id'],
-        instanceType: items['instance/instance-type'],
-        name: items['instance/instance-name'],
-        hostname: items.hostname,
-      });
+      expect(instance).toEqual(instanceFromItems(items));
       expect(tags).toBeUndefined(); // not asked for
       const log = await h.requests();
       const puts = log.filter((r) => r.method === 'PUT');
@@ -285,14 +283,7 @@ describe('Alibaba client under a throttle (Alibaba publishes no figure: correct 
       const events = await client.readEvents();
       const state = await h.state();
       const items = state.instance as Record<string, string>;
-      expect(snapshot.instance).toEqual({
-        id: items['instance-id'],
-        region: items['region-id'],
-        zone: items['zone-id'],
-        instanceType: items['instance/instance-type'],
-        name: items['instance/instance-name'],
-        hostname: items.hostname,
-      });
+      expect(snapshot.instance).toEqual(instanceFromItems(items));
       expect(snapshot.tags).toEqual(expect.arrayContaining(tags));
       expect(snapshot.tags).toHaveLength(tags.length);
       expect(snapshot.warnings).toBeUndefined();

@@ -155,6 +155,18 @@ async function expectUnharmed(s: Scenario, w: World): Promise<void> {
   for (const a of s.agents) expect({ agent: a.node, exitCode: a.child.exitCode, signal: a.child.signalCode }).toEqual({ agent: a.node, exitCode: null, signal: null });
 }
 
+/** Waits until every one of `nodes` carries nodemeta's cordon for `eventId`; returns when (epoch ms). */
+function cordonedBy(nodes: readonly string[], eventId: string): Promise<number> {
+  return waitFor(
+    `${nodes.join(', ')} cordoned for ${eventId}`,
+    async () => {
+      for (const node of nodes) if ((await readNode(node)).metadata?.annotations?.[CORDONED_ANNOTATION] !== eventId) return undefined;
+      return Date.now();
+    },
+    { timeoutMs: 120_000, intervalMs: 250 },
+  );
+}
+
 /** Lets held pods go until `node` is Drained or later; returns when. */
 async function finishDrain(s: Scenario, w: World, node: string): Promise<number> {
   return waitFor(
@@ -219,14 +231,9 @@ describe('control-plane faults', () => {
         report(`kube-apiserver killed mid-drain: down ${seconds(back - killed.killedAt)} (20 s off, then its start)`);
 
         // The events posted during the outage reach the cluster: every other node cordoned.
-        const cordonedFor = async (node: string) => (await readNode(node)).metadata?.annotations?.[CORDONED_ANNOTATION];
-        const preemptCordoned = waitFor('the Preempt node cordoned', async () => ((await cordonedFor(preempted)) === preempt ? Date.now() : undefined), { timeoutMs: 120_000, intervalMs: 250 });
+        const preemptCordoned = cordonedBy([preempted], preempt);
         preemptCordoned.catch(() => undefined); // awaited below; a failure is reported there
-        await waitFor('the other nodes cordoned for the event of the outage', async () => {
-          for (const node of others) if ((await cordonedFor(node)) !== second) return false;
-          return true;
-        }, { timeoutMs: 120_000, intervalMs: 250 });
-        const cordoned = Date.now();
+        const cordoned = await cordonedBy(others, second);
         report(`kube-apiserver killed mid-drain: the Preempt of the outage cordoned its node ${seconds((await preemptCordoned) - back)} after the API server was ready`);
         const retries = firstRetries(s, killed.killedAt);
         report(`kube-apiserver killed mid-drain: the event of the outage cordoned its ${others.length} nodes ${seconds(cordoned - back)} after the API server was ready; agents' first retries ${retries.join(', ')} ms; controller restarts in process ${restartsInProcess(s)}`);
@@ -263,10 +270,7 @@ describe('control-plane faults', () => {
         }
         const resumedAt = Date.now();
         report(`kube-apiserver paused ${seconds(resumedAt - pausedAt)}`);
-        const cordonedAt = await waitFor('the node cordoned for the event', async () => ((await readNode(node)).metadata?.annotations?.[CORDONED_ANNOTATION] === eventId ? Date.now() : undefined), {
-          timeoutMs: 120_000,
-          intervalMs: 250,
-        });
+        const cordonedAt = await cordonedBy([node], eventId!);
         report(`kube-apiserver paused: ${node} cordoned ${seconds(cordonedAt - resumedAt)} after the resume; controller restarts in process ${restartsInProcess(s)}`);
         await completeEvent(s, w, node, eventId);
         await expectUnharmed(s, w);

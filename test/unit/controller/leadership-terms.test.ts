@@ -1,12 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { runTerms, type TermExit } from '../../../src/controller/leadership-terms.js';
+import type { ControllerExit } from '../../../src/controller/controller.js';
+import { runTerms } from '../../../src/controller/leadership-terms.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 
 /** A run that ends each term as `exits` says (and 'stopped' once they are used up), taking `termMs` of fake time. */
-function scriptedRun(clock: FakeClock, exits: TermExit[], termMs = 0) {
+function scriptedRun(clock: FakeClock, exits: ControllerExit[], termMs = 0) {
   const terms: number[] = [];
-  const run = async (term: number): Promise<TermExit> => {
+  const run = async (term: number): Promise<ControllerExit> => {
     terms.push(term);
     clock.advance(termMs);
     return exits.shift() ?? 'stopped';
@@ -24,7 +25,7 @@ describe('runTerms: a lost lease starts the controller again in the same process
 
   it('backs off between terms that end quickly (1 s doubling to 30 s, jittered), and resets after a long term', async () => {
     const clock = new FakeClock({ autoAdvance: true });
-    const quick = scriptedRun(clock, Array<TermExit>(7).fill('lost-leadership'));
+    const quick = scriptedRun(clock, Array<ControllerExit>(7).fill('lost-leadership'));
     await runTerms(quick.run, new AbortController().signal, { clock, logger: silentLogger(), random: () => 0.999_999 });
     expect(clock.delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
 
