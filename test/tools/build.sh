@@ -119,11 +119,18 @@ for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat
 done
 chmod 0644 "$TMP/kwok-stages/"*.yaml
 
-# Check what came out: every binary runs and reports the pinned version.
-"$TMP/kube-apiserver" --version | grep -qx "Kubernetes $KUBE_VERSION" || { echo "build.sh: kube-apiserver version mismatch: $("$TMP/kube-apiserver" --version)" >&2; exit 1; }
-"$TMP/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}" || { echo "build.sh: etcd version mismatch" >&2; exit 1; }
-"$TMP/kubectl" version --client -o json | grep -q "\"gitVersion\": \"$KUBE_VERSION\"" || { echo "build.sh: kubectl version mismatch" >&2; exit 1; }
-"$TMP/helm" version --short | grep -q "^$HELM_VERSION" || { echo "build.sh: helm version mismatch: $("$TMP/helm" version --short)" >&2; exit 1; }
+# Check what came out: every binary runs and reports the pinned version. Each output is read whole
+# before it is searched: `tool --version | grep -q` under pipefail fails at random, since grep exits at
+# its first match and the tool, still writing, dies of SIGPIPE (seen with etcd on a busy machine).
+check_version() { # check_version <name> <pattern> <command...>
+  local name="$1" pattern="$2" out; shift 2
+  out="$("$@" 2>&1)" || { echo "build.sh: $name --version failed: $out" >&2; exit 1; }
+  grep -q -- "$pattern" <<<"$out" || { echo "build.sh: $name version mismatch: $out" >&2; exit 1; }
+}
+check_version kube-apiserver "^Kubernetes $KUBE_VERSION\$" "$TMP/kube-apiserver" --version
+check_version etcd "etcd Version: ${ETCD_VERSION#v}" "$TMP/etcd" --version
+check_version kubectl "\"gitVersion\": \"$KUBE_VERSION\"" "$TMP/kubectl" version --client -o json
+check_version helm "^$HELM_VERSION" "$TMP/helm" version --short
 
 TOTAL=$(( $(date +%s) - START_ALL ))
 {
