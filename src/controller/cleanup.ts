@@ -29,6 +29,7 @@ import { heldByNodemeta } from './cordon.js';
 import { ownedLabelKeys } from './labels.js';
 import { kubeNodeWriter } from './node-writer.js';
 import { isNodemetaTaint, type Taint } from './taints.js';
+import { retryOnConflict } from './write/retry-on-conflict.js';
 
 /** What cleanup removes from one node; empty lists and `uncordon: false` mean the node is clean. */
 export interface NodeCleanupPlan {
@@ -81,47 +82,54 @@ export interface NodeCleanupResult {
 
 const MAX_ATTEMPTS = 5;
 
-/** Cleans one node: plan from the state given, write, re-read and re-plan on conflict. */
+/**
+ * Cleans one node: plan from the state given and write, until its plan is empty (at most
+ * MAX_ATTEMPTS rounds of writes); a lost race re-reads and re-plans (write/retry-on-conflict.ts).
+ */
 export async function cleanNode(writer: CleanupWriter, initial: NodeState): Promise<NodeCleanupResult> {
   const result: NodeCleanupResult = { node: initial.metadata.name, labelsRemoved: [], taintsRemoved: [], uncordoned: false, clean: false };
-  let state: NodeState | undefined = initial;
-  for (let attempt = 1; state !== undefined; attempt++) {
-    let plan = planNodeCleanup(state);
-    if (isClean(plan)) {
-      result.clean = true;
-      return result;
-    }
-    if (attempt > MAX_ATTEMPTS) break;
-    try {
-      if (plan.applyEmptyLabels) {
-        state = await writer.applyLabels(plan.node, {});
-        result.labelsRemoved.push(...plan.labels.filter((key) => !(key in (state?.metadata.labels ?? {}))));
-        plan = planNodeCleanup(state);
-      }
-      if (plan.taints.length > 0) {
-        state = await writer.patchTaints(plan.node, state.spec?.taints, plan.keepTaints);
-        result.taintsRemoved.push(...plan.taints.map((taint) => taint.key));
-      }
-      if (plan.uncordonFor !== undefined || plan.loadBalancerExclusion) {
-        state = await writer.release(state);
-        if (plan.uncordonFor !== undefined) result.uncordoned = true;
-        if (plan.loadBalancerExclusion && state.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] === undefined) result.labelsRemoved.push(EXCLUDE_FROM_LOAD_BALANCERS_LABEL);
-      }
-    } catch (error) {
-      if (!(error instanceof WriteConflictError)) {
+  let rounds = 0;
+  const clean = async (start: NodeState): Promise<'clean' | 'still-changing' | 'failed'> => {
+    for (let state = start; ; ) {
+      if (isClean(planNodeCleanup(state))) return 'clean';
+      if (rounds >= MAX_ATTEMPTS) return 'still-changing';
+      rounds++;
+      try {
+        state = await writeCleanup(writer, state, result);
+      } catch (error) {
+        if (error instanceof WriteConflictError) throw error;
         result.error = error instanceof Error ? error.message : String(error);
-        return result;
+        return 'failed';
       }
-      state = await writer.readNode(plan.node);
     }
-  }
-  if (state === undefined) {
-    // Deleted meanwhile: nothing of ours is left on it.
-    result.clean = true;
-    return result;
-  }
-  result.error = `node ${result.node} still changing after ${MAX_ATTEMPTS} attempts (conflicts)`;
+  };
+  // Every round may lose a race: the rounds, not the conflicts, are what is bounded.
+  const outcome = await retryOnConflict(initial, 'cleanup', clean, { retries: MAX_ATTEMPTS, reread: (lost) => writer.readNode(lost.metadata.name) });
+  // Deleted meanwhile (undefined): nothing of ours is left on it.
+  if (outcome === undefined || outcome === 'clean') result.clean = true;
+  if (outcome === 'still-changing') result.error = `node ${result.node} still changing after ${MAX_ATTEMPTS} attempts (conflicts)`;
   return result;
+}
+
+/** One round of cleanup writes from `state` (labels, taints, cordon), recorded in `result`; the node as written. */
+async function writeCleanup(writer: CleanupWriter, start: NodeState, result: NodeCleanupResult): Promise<NodeState> {
+  let state = start;
+  let plan = planNodeCleanup(state);
+  if (plan.applyEmptyLabels) {
+    state = await writer.applyLabels(plan.node, {});
+    result.labelsRemoved.push(...plan.labels.filter((key) => !(key in (state.metadata.labels ?? {}))));
+    plan = planNodeCleanup(state);
+  }
+  if (plan.taints.length > 0) {
+    state = await writer.patchTaints(plan.node, state.spec?.taints, plan.keepTaints);
+    result.taintsRemoved.push(...plan.taints.map((taint) => taint.key));
+  }
+  if (plan.uncordonFor !== undefined || plan.loadBalancerExclusion) {
+    state = await writer.release(state);
+    if (plan.uncordonFor !== undefined) result.uncordoned = true;
+    if (plan.loadBalancerExclusion && state.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] === undefined) result.labelsRemoved.push(EXCLUDE_FROM_LOAD_BALANCERS_LABEL);
+  }
+  return state;
 }
 
 export interface LeaseTakeoverOptions {

@@ -3,6 +3,7 @@
 // node-writer.ts), plain maps and a recording writer in the unit tests.
 
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { rfc3339Seconds } from '../time/rfc3339.js';
 import { Annotations, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
 import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
 import type { CordonOptions } from './cordon.js';
@@ -159,9 +160,9 @@ export function nodeForCache(node: V1Node): V1Node {
   return kept;
 }
 
-/** metav1.Time's wire form: RFC 3339 with whole seconds. */
+/** metav1.Time's wire form (a watch's raw JSON has it already; a list's Date is put back). */
 function rfc3339(time: Date | string): string {
-  return typeof time === 'string' ? time : time.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return typeof time === 'string' ? time : rfc3339Seconds(time);
 }
 
 /** A client-node V1Pod (deserialized from a list, or raw JSON from a watch) as a drain sees it. */

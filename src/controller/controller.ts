@@ -10,6 +10,7 @@
 // SIGTERM: stop the workers (in-flight reconciles finish), release the Lease so the other replica
 // takes over without waiting for it to expire, close the informers.
 
+import { EventReasons } from '../api/event-reasons.js';
 import { hostname } from 'node:os';
 import { Watch, type CoreV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -256,7 +257,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
       enqueueAll();
     } else {
       logger.error('configuration rejected, keeping the last good one', { path: options.configPath, errors: reload.errors });
-      if (options.podRef !== undefined) events.record(options.podRef, 'Warning', 'ConfigRejected', reload.errors.join('; '));
+      if (options.podRef !== undefined) events.record(options.podRef, 'Warning', EventReasons.ConfigRejected, reload.errors.join('; '));
     }
   };
   if (options.configPath !== undefined) {

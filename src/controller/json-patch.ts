@@ -4,7 +4,7 @@
 
 import { WriteConflictError, type NodeState } from './cluster-state.js';
 import { canonical } from './same-json.js';
-import type { JsonPatchOperation } from './taints.js';
+import type { JsonPatchOperation } from './write/patch-ops.js';
 
 /**
  * RFC 6902 over the node, as the API server applies nodemeta's patches: a failed `test` (a `test`

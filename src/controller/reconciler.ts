@@ -15,6 +15,7 @@
 // each node write instead of sending it; the reports of real writes here then stay quiet, and the
 // status holds what a real run would reach, marked (dry-run-status.ts).
 
+import { ConditionReasons, EventReasons } from '../api/event-reasons.js';
 import { Conditions, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
 import { MaintenancePhase, observationOf, setCondition, type Condition, type ConditionUpdate, type ControllerStatus, type MaintenanceStatus, type NodeMetadata } from '../api/nodemetadata.js';
 import type { Observation } from '../api/observation.js';
@@ -23,7 +24,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Clock } from '../time/clock.js';
 import type { Semaphore } from '../runtime/semaphore.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
-import { WriteConflictError, type ClusterCache, type NodeState, type NodeWriter } from './cluster-state.js';
+import { type ClusterCache, type NodeState, type NodeWriter } from './cluster-state.js';
 import { drainBudget, type ControllerConfig } from './config.js';
 import { describeEvictions } from './dry-run.js';
 import { conditionInDryRun, maintenanceToDecide, maintenanceToStore, stepEvents, type AfterDryRunFacts } from './dry-run-status.js';
@@ -32,7 +33,7 @@ import { desiredLabels, labeledCondition, ownedLabelKeys, planLabelChanges, type
 import { approvalReady } from './maintenance/approval.js';
 import { planDrain, type DrainPod } from './maintenance/drain-plan.js';
 import { EvictionLedger, evictPods, type EvictionReport } from './maintenance/evictor.js';
-import { describeStatus, idleStep, nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep, type NodeFacts } from './maintenance/state-machine.js';
+import { describeStatus, eventUnderWay, idleStep, nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep, type NodeScheduling } from './maintenance/state-machine.js';
 import type { WaveGate } from './maintenance/wave-gate.js';
 import type { NotificationOutbox } from './notifications/notifier.js';
 import { OUT_OF_SERVICE_TAINT, outOfServiceFor } from './out-of-service.js';
@@ -40,8 +41,10 @@ import { describeProtection, missingProtection } from './protection.js';
 import { ReadYourWrites } from './read-your-writes.js';
 import { sameJson } from './same-json.js';
 import { StatusReports } from './status-reports.js';
-import { msUntilStart, planActions, rulesFor, selectActive, triggersFrom, type PlannedAction } from './policy.js';
-import { desiredTaints, isNodemetaTaint, mergeTaints, type Taint } from './taints.js';
+import { msUntilStart, type PlannedAction } from './policy.js';
+import { nodeEvents } from './decide/active-event.js';
+import { desiredTaints, isNodemetaTaint, mergeTaints, taintText, withOurOtherTaints, type Taint } from './taints.js';
+import { retryOnConflict, type ConflictRetry } from './write/retry-on-conflict.js';
 
 /** The counters reconcile moves; ControllerMetrics provides them (metrics.ts). */
 export interface ReconcileCounters {
@@ -150,14 +153,8 @@ export class NodeReconciler {
     if (labels.node === undefined) return {};
     node = this.remember(node, labels.node);
 
-    const rules = rulesFor(config.policy, observation?.provider, nodeMetadata?.spec);
-    const plans = planActions(triggersFrom(observation?.events ?? [], observation?.spot), rules, now);
-    // What a real run picks up after a dry run from (dry-run-status.ts).
-    const held = heldByNodemeta(node);
-    const afterDryRun = { announced: new Set(plans.map((plan) => plan.eventId)), nodemetaHoldsNode: held.cordonedFor !== undefined || held.excludedFromLoadBalancers };
-    const currentEventId = handledEventId(maintenanceToDecide(nodeMetadata?.status?.maintenance, config.dryRun, afterDryRun));
-    // The event the node acts on, decided once: the taints and the maintenance follow it.
-    const active = selectActive(plans, currentEventId);
+    // The event the node acts on, decided once (decide/active-event.ts): the taints and the maintenance follow it.
+    const { rules, plans, afterDryRun, active } = nodeEvents(node, nodeMetadata, config, now);
     const tainted = await this.reconcileTaints(node, desiredTaints(plans, active), mayRemove, config.dryRun);
     if (tainted === undefined) return {};
     node = this.remember(node, tainted);
@@ -200,28 +197,24 @@ export class NodeReconciler {
    */
   async protect(nodeName: string): Promise<ReconcileResult> {
     const { cache, writer, logger } = this.options;
-    let node = this.writtenNodes.read(nodeName, cache.node(nodeName));
+    const node = this.writtenNodes.read(nodeName, cache.node(nodeName));
     const nodeMetadata = this.writtenNodeMetadatas.read(nodeName, cache.nodeMetadata(nodeName));
     const now = new Date(this.options.clock.now());
     const config = this.options.config();
-    for (let attempt = 0; node !== undefined; attempt++) {
+    const protect = async (node: NodeState): Promise<void> => {
       const protection = missingProtection(node, nodeMetadata, config, now);
-      if (protection === undefined) break;
-      try {
-        const written = await writer.protect(node, protection);
-        const what = describeProtection(node, protection);
-        this.remember(node, written);
-        // In dry run the writer reported what it did not send.
-        if (!config.dryRun) {
-          logger.info('node protected', { node: nodeName, what, eventId: protection.cordonFor });
-          this.options.events.record(nodeRef(written), 'Normal', protection.cordonFor === undefined ? 'TaintsUpdated' : 'Cordoned', `maintenance due: ${what}`);
-          if (protection.cordonFor !== undefined) this.observeCordon(nodeName, protection.cordonFor, this.options.clock.now());
-        }
-        break;
-      } catch (error) {
-        node = await this.afterConflict(error, attempt, nodeName, 'taint and cordon');
+      if (protection === undefined) return;
+      const written = await writer.protect(node, protection);
+      const what = describeProtection(node, protection);
+      this.remember(node, written);
+      // In dry run the writer reported what it did not send.
+      if (!config.dryRun) {
+        logger.info('node protected', { node: nodeName, what, eventId: protection.cordonFor });
+        this.options.events.record(objectReferenceOf(written), 'Normal', protection.cordonFor === undefined ? EventReasons.TaintsUpdated : EventReasons.Cordoned, `maintenance due: ${what}`);
+        if (protection.cordonFor !== undefined) this.observeCordon(nodeName, protection.cordonFor, this.options.clock.now());
       }
-    }
+    };
+    if (node !== undefined) await retryOnConflict(node, 'taint and cordon', protect, this.conflictRetry());
     this.options.waveGate?.protectedNode(nodeName);
     return {};
   }
@@ -250,22 +243,16 @@ export class NodeReconciler {
 
   private async reconcileLabels(start: NodeState, desired: DesiredLabels, cacheWarm: boolean, dryRun: boolean): Promise<{ node: NodeState | undefined; plan: LabelPlan }> {
     const plan = (node: NodeState) => planLabelChanges(node.metadata.labels, ownedLabelKeys(node.metadata.managedFields, FIELD_MANAGER_CONTROLLER), desired, { cacheWarm });
-    let node: NodeState | undefined = start;
-    let current = plan(node);
-    for (let attempt = 0; current.changed; attempt++) {
-      try {
-        node = await this.options.writer.applyLabels(node.metadata.name, current.apply);
-      } catch (error) {
-        node = await this.afterConflict(error, attempt, node.metadata.name, 'labels');
-        if (node === undefined) return { node, plan: current };
-        current = plan(node);
-        continue;
-      }
-      if (!dryRun) this.reportLabelWrite(node, current);
+    let current = plan(start);
+    const apply = async (node: NodeState): Promise<{ node: NodeState; plan: LabelPlan }> => {
+      current = plan(node);
+      if (!current.changed) return { node, plan: current };
+      const written = await this.options.writer.applyLabels(node.metadata.name, current.apply);
+      if (!dryRun) this.reportLabelWrite(written, current);
       // The apply's result is the new truth; planning from it must give "nothing to do".
-      return { node, plan: plan(node) };
-    }
-    return { node, plan: current };
+      return { node: written, plan: plan(written) };
+    };
+    return (await retryOnConflict(start, 'labels', apply, this.conflictRetry())) ?? { node: undefined, plan: current };
   }
 
   private reportLabelWrite(node: NodeState, plan: LabelPlan): void {
@@ -274,64 +261,52 @@ export class NodeReconciler {
     this.options.counters?.labelsApplied.inc(set.length);
     this.options.counters?.labelsRemoved.inc(plan.remove.length);
     this.options.logger.info('labels applied', { node: node.metadata.name, set: plan.set, removed: plan.remove });
-    this.options.events.record(nodeRef(node), 'Normal', 'LabelsApplied', parts.join('; '));
+    this.options.events.record(objectReferenceOf(node), 'Normal', EventReasons.LabelsApplied, parts.join('; '));
   }
 
   // ---- taints ----
 
   private async reconcileTaints(start: NodeState, wanted: readonly Taint[], cacheWarm: boolean, dryRun: boolean): Promise<NodeState | undefined> {
-    let node: NodeState | undefined = start;
-    for (let attempt = 0; ; attempt++) {
+    const patch = async (node: NodeState): Promise<NodeState> => {
       const current = node.spec?.taints;
-      const next = mergeTaints(current, cacheWarm ? wanted : keepingOurs(current, wanted));
+      const next = mergeTaints(current, cacheWarm ? wanted : withOurOtherTaints(current, wanted));
       if (next === undefined) return node;
-      try {
-        const written = await this.options.writer.patchTaints(node.metadata.name, current, next);
-        if (!dryRun) this.reportTaintWrite(written, current, next);
-        return written;
-      } catch (error) {
-        node = await this.afterConflict(error, attempt, node.metadata.name, 'taints');
-        if (node === undefined) return undefined;
-      }
-    }
+      const written = await this.options.writer.patchTaints(node.metadata.name, current, next);
+      if (!dryRun) this.reportTaintWrite(written, current, next);
+      return written;
+    };
+    return retryOnConflict(start, 'taints', patch, this.conflictRetry());
   }
 
   private reportTaintWrite(node: NodeState, before: readonly Taint[] | undefined, after: readonly Taint[]): void {
-    const text = (taint: Taint) => `${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect}`;
-    const old = new Set((before ?? []).filter(isNodemetaTaint).map(text));
-    const now = new Set(after.filter(isNodemetaTaint).map(text));
+    const old = new Set((before ?? []).filter(isNodemetaTaint).map(taintText));
+    const now = new Set(after.filter(isNodemetaTaint).map(taintText));
     const added = [...now].filter((taint) => !old.has(taint));
     const removed = [...old].filter((taint) => !now.has(taint));
     const parts = [added.length > 0 ? `added ${added.join(', ')}` : '', removed.length > 0 ? `removed ${removed.join(', ')}` : ''].filter((part) => part !== '');
     this.options.logger.info('taints updated', { node: node.metadata.name, added, removed });
-    this.options.events.record(nodeRef(node), 'Normal', 'TaintsUpdated', parts.join('; '));
+    this.options.events.record(objectReferenceOf(node), 'Normal', EventReasons.TaintsUpdated, parts.join('; '));
   }
 
   /** The out-of-service taint as outOfServiceFor wants it (out-of-service.ts): one guarded write. */
   private async reconcileOutOfService(start: NodeState, wantedFor: string | undefined, dryRun: boolean): Promise<NodeState | undefined> {
-    let node: NodeState | undefined = start;
-    for (let attempt = 0; ; attempt++) {
-      const before: NodeState = node;
-      try {
-        // The writer sends nothing and gives `before` back when the node is already as wanted.
-        const written = await this.options.writer.setOutOfService(before, wantedFor);
-        if (written === before) return before;
-        const fields = { node: before.metadata.name, taint: `${OUT_OF_SERVICE_TAINT.key}=${OUT_OF_SERVICE_TAINT.value}:${OUT_OF_SERVICE_TAINT.effect}` };
-        if (dryRun) {
-          // The writer reported what it did not send.
-        } else if (wantedFor !== undefined) {
-          this.options.logger.warn('node tainted out-of-service: its event ended the VM and the node is NotReady', { ...fields, eventId: wantedFor });
-          this.options.events.record(nodeRef(before), 'Warning', 'OutOfService', `${fields.taint} added: event ${wantedFor} has started and the node is NotReady; its pods are deleted and their volumes detached`);
-        } else {
-          this.options.logger.info('out-of-service taint removed', fields);
-          this.options.events.record(nodeRef(before), 'Normal', 'BackInService', `${fields.taint} removed: the node is Ready again, or its event is gone`);
-        }
-        return written;
-      } catch (error) {
-        node = await this.afterConflict(error, attempt, before.metadata.name, 'out-of-service taint');
-        if (node === undefined) return undefined;
+    const write = async (before: NodeState): Promise<NodeState> => {
+      // The writer sends nothing and gives `before` back when the node is already as wanted.
+      const written = await this.options.writer.setOutOfService(before, wantedFor);
+      if (written === before) return before;
+      const fields = { node: before.metadata.name, taint: taintText(OUT_OF_SERVICE_TAINT) };
+      if (dryRun) {
+        // The writer reported what it did not send.
+      } else if (wantedFor !== undefined) {
+        this.options.logger.warn('node tainted out-of-service: its event ended the VM and the node is NotReady', { ...fields, eventId: wantedFor });
+        this.options.events.record(objectReferenceOf(before), 'Warning', EventReasons.OutOfService, `${fields.taint} added: event ${wantedFor} has started and the node is NotReady; its pods are deleted and their volumes detached`);
+      } else {
+        this.options.logger.info('out-of-service taint removed', fields);
+        this.options.events.record(objectReferenceOf(before), 'Normal', EventReasons.BackInService, `${fields.taint} removed: the node is Ready again, or its event is gone`);
       }
-    }
+      return written;
+    };
+    return retryOnConflict(start, 'out-of-service taint', write, this.conflictRetry());
   }
 
   // ---- maintenance and NodeMetadata status ----
@@ -362,24 +337,23 @@ export class NodeReconciler {
     if (!context.cacheWarm) return COLD_CACHE_RETRY_MS;
     const { dryRun } = context.config;
     const decideFrom = withMaintenanceToDecide(nodeMetadata, dryRun, afterDryRun);
-    let node = start;
-    let step: MaintenanceStep;
-    for (let attempt = 0; ; attempt++) {
-      const decided = this.decideMaintenance(node, decideFrom, observation, active, context);
-      if (decided === 'pods-pending') return PODS_PENDING_RETRY_MS;
-      step = decided;
+    const decideAndWrite = async (from: NodeState): Promise<{ node: NodeState; step: MaintenanceStep } | 'pods-pending'> => {
+      const decided = this.decideMaintenance(from, decideFrom, observation, active, context);
+      if (decided === 'pods-pending') return decided;
       // Synchronously with the decision (see drainSlots).
-      if (step.status.phase === MaintenancePhase.Draining) this.drainSlots.add(name);
+      if (decided.status.phase === MaintenancePhase.Draining) this.drainSlots.add(name);
       else this.drainSlots.delete(name);
-      try {
-        node = await this.applyNodeActions(node, step.actions, context.now, dryRun);
-        break;
-      } catch (error) {
-        const fresh = await this.afterConflict(error, attempt, name, 'cordon');
-        if (fresh === undefined) return undefined;
-        node = this.remember(node, fresh);
-      }
-    }
+      return { node: await this.applyNodeActions(from, decided.actions, context.now, dryRun), step: decided };
+    };
+    // A fresh read after a lost race is read until the cache catches up.
+    const reread = async (lost: NodeState) => {
+      const fresh = await this.options.writer.readNode(name);
+      return fresh === undefined ? undefined : this.remember(lost, fresh);
+    };
+    const written = await retryOnConflict(start, 'cordon', decideAndWrite, this.conflictRetry(reread));
+    if (written === undefined) return undefined;
+    if (written === 'pods-pending') return PODS_PENDING_RETRY_MS;
+    const { node, step } = written;
 
     const generation = nodeMetadata.metadata.generation;
     const ours = (status.conditions ?? []).filter((condition) => CONTROLLER_CONDITIONS.includes(condition.type));
@@ -421,7 +395,7 @@ export class NodeReconciler {
     // The step's Events once its status is written, before its evictions: DrainStarted comes before
     // any EvictionBlocked it leads to.
     for (const event of stepEvents(step.actions, dryRun, decideFrom.status?.maintenance?.approve)) {
-      this.options.events.record(nodeRef(node), event.type, event.reason, event.message);
+      this.options.events.record(objectReferenceOf(node), event.type, event.reason, event.message);
     }
     let heldMs: number | undefined;
     let evictedInDryRun = false;
@@ -462,11 +436,10 @@ export class NodeReconciler {
     context: { now: Date; cacheWarm: boolean; config: ControllerConfig },
   ): MaintenanceStep | 'pods-pending' {
     const current = nodeMetadata.status?.maintenance;
-    const handling = current !== undefined && current.phase !== MaintenancePhase.None && current.phase !== MaintenancePhase.Completed;
-    if (active === undefined && !handling) {
+    if (active === undefined && eventUnderWay(current) === undefined) {
       this.options.cache.releasePods(node.metadata.name);
       // No observation yet (a NodeMetadata created again, empty): no event is not news that it ended.
-      return idleStep(current, nodeFacts(node), context.cacheWarm && observation !== undefined, context.config.uncordonAfterCompletion);
+      return idleStep(current, nodeScheduling(node), context.cacheWarm && observation !== undefined, context.config.uncordonAfterCompletion);
     }
     const input = this.maintenanceInput(node, nodeMetadata, observation, active, context, []);
     const first = nextMaintenanceStep(input);
@@ -523,7 +496,7 @@ export class NodeReconciler {
       current: nodeMetadata.status?.maintenance,
       active,
       provider: observation?.provider,
-      node: nodeFacts(node),
+      node: nodeScheduling(node),
       pods: planDrain(pods, config.drain, now, active?.deadline),
       evictions: this.evictions.attempts(name),
       budget: { draining: drainingPeers.size, limit: drainBudget(config.drain.maxConcurrentDrains, fleet.managedCount()) },
@@ -569,7 +542,7 @@ export class NodeReconciler {
       const pods = reports.filter((report) => report.outcome.kind === 'evicted').map((report) => report.pod);
       if (pods.length === 0) return;
       this.options.logger.info('dry run: evictions not sent', { node: name, pods: pods.map((pod) => `${pod.namespace}/${pod.name}`) });
-      this.options.events.record(nodeRef(node), 'Normal', 'DryRun', describeEvictions(pods));
+      this.options.events.record(objectReferenceOf(node), 'Normal', EventReasons.DryRun, describeEvictions(pods));
       return;
     }
     for (const { pod, outcome, newlyBlocked } of reports) {
@@ -577,7 +550,7 @@ export class NodeReconciler {
       if (outcome.kind === 'evicted') this.options.logger.info('pod evicted', { node: name, pod: `${pod.namespace}/${pod.name}`, gracePeriodSeconds: pod.gracePeriodSeconds });
       if ((outcome.kind === 'blocked' || outcome.kind === 'error') && newlyBlocked) {
         this.options.logger.warn('eviction refused, retrying with backoff', { node: name, pod: `${pod.namespace}/${pod.name}`, reason: outcome.reason });
-        this.options.events.record(nodeRef(node), 'Warning', 'EvictionBlocked', `pod ${pod.namespace}/${pod.name}: ${outcome.reason}`);
+        this.options.events.record(objectReferenceOf(node), 'Warning', EventReasons.EvictionBlocked, `pod ${pod.namespace}/${pod.name}: ${outcome.reason}`);
       }
     }
   }
@@ -602,22 +575,15 @@ export class NodeReconciler {
     const problems = desired.invalid.length + plan.skipped.length;
     this.options.counters?.invalidLabels.inc(problems);
     this.options.logger.warn('labels skipped', { node: node.metadata.name, invalid: desired.invalid, ownedElsewhere: plan.skipped });
-    this.options.events.record(nodeRef(node), 'Warning', 'InvalidLabelSkipped', labeled.message);
+    this.options.events.record(objectReferenceOf(node), 'Warning', EventReasons.InvalidLabelSkipped, labeled.message);
   }
 
   // ---- conflicts ----
 
-  /** After a failed write: a fresh read to plan from if it was a lost race (within the retry budget), else rethrow. */
-  private async afterConflict(error: unknown, attempt: number, nodeName: string, what: string): Promise<NodeState | undefined> {
-    if (!(error instanceof WriteConflictError) || attempt >= (this.options.conflictRetries ?? 3)) throw error;
-    this.options.logger.debug('write conflict, re-reading the node', { node: nodeName, what, attempt, error: error.message });
-    return this.options.writer.readNode(nodeName);
+  /** Lost races re-plan from a fresh read (write/retry-on-conflict.ts), conflictRetries times. */
+  private conflictRetry(reread?: ConflictRetry['reread']): ConflictRetry {
+    return { retries: this.options.conflictRetries ?? 3, reread: reread ?? ((lost) => this.options.writer.readNode(lost.metadata.name)), logger: this.options.logger };
   }
-}
-
-/** The event the node is handling, if any: selectActive keeps it while it ranks level with the best. */
-function handledEventId(maintenance: MaintenanceStatus | undefined): string | undefined {
-  return maintenance?.phase === 'None' ? undefined : maintenance?.eventId;
 }
 
 /**
@@ -639,32 +605,25 @@ function drainedCondition(maintenance: MaintenanceStatus, observedGeneration: nu
   const event = describeStatus(maintenance);
   switch (maintenance.phase) {
     case MaintenancePhase.Draining:
-      return { ...base, status: 'False', reason: 'Draining', message: `${event}: ${maintenance.pendingPods ?? 0} of ${maintenance.totalPods ?? 0} pods left` };
+      return { ...base, status: 'False', reason: ConditionReasons.Draining, message: `${event}: ${maintenance.pendingPods ?? 0} of ${maintenance.totalPods ?? 0} pods left` };
     case MaintenancePhase.Failed:
-      return { ...base, status: 'False', reason: 'DrainFailed', message: maintenance.lastError ?? `${event}: drain failed` };
+      return { ...base, status: 'False', reason: ConditionReasons.DrainFailed, message: maintenance.lastError ?? `${event}: drain failed` };
     case MaintenancePhase.Drained:
     case MaintenancePhase.Approved:
-      return { ...base, status: 'True', reason: 'Drained', message: `${event}: ${maintenance.evictedPods ?? 0} pods evicted` };
+      return { ...base, status: 'True', reason: ConditionReasons.Drained, message: `${event}: ${maintenance.evictedPods ?? 0} pods evicted` };
     default:
       return undefined;
   }
 }
 
-/** While the caches are cold nothing is removed: our taints the plan no longer wants stay. */
-function keepingOurs(current: readonly Taint[] | undefined, wanted: readonly Taint[]): Taint[] {
-  const keys = new Set(wanted.map((taint) => taint.key));
-  const kept = (current ?? []).filter((taint) => isNodemetaTaint(taint) && !keys.has(taint.key)).map(({ key, value, effect }) => (value === undefined ? { key, effect } : { key, value, effect }));
-  return [...wanted, ...kept];
-}
-
-function nodeRef(node: NodeState): ObjectReference {
+function objectReferenceOf(node: NodeState): ObjectReference {
   const ref: ObjectReference = { apiVersion: 'v1', kind: 'Node', name: node.metadata.name };
   if (node.metadata.uid !== undefined) ref.uid = node.metadata.uid;
   return ref;
 }
 
 /** The node as the state machine sees it. */
-function nodeFacts(node: NodeState): NodeFacts {
+function nodeScheduling(node: NodeState): NodeScheduling {
   const held = heldByNodemeta(node);
   return { unschedulable: node.spec?.unschedulable === true, cordonedFor: held.cordonedFor, excludedFromLoadBalancers: held.excludedFromLoadBalancers, ready: node.ready ?? false };
 }

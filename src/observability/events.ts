@@ -23,6 +23,7 @@
 // whose strict validation rejects count and first/lastTimestamp next to it. Writing both would give
 // readers two counts to disagree on (kubectl describe prefers series when present).
 
+import { rfc3339Seconds } from '../time/rfc3339.js';
 import { Backoff, type Random } from '../time/backoff.js';
 import { isNotFound, isRetryable } from '../kube/errors.js';
 import { sleep, type Clock } from '../time/clock.js';
@@ -383,7 +384,7 @@ function capMessage(message: string): string {
 
 /** metav1.Time: RFC 3339 in seconds. */
 function kubeTimestamp(now: number): string {
-  return new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return rfc3339Seconds(now);
 }
 
 function objectName(event: KubeEvent): string {
