@@ -24,11 +24,11 @@ import type { Logger } from '../observability/logger.js';
 import { LeaseConflictError, type LeaseStore } from '../runtime/leader-election.js';
 import { sleep, systemClock, type Clock } from '../time/clock.js';
 import { RequestLimiter } from '../runtime/request-limiter.js';
-import { WriteConflictError, nodeStateOf, type NodeState, type NodeWriter } from './cluster-state.js';
-import { heldByNodemeta } from './cordon.js';
-import { ownedLabelKeys } from './labels.js';
-import { kubeNodeWriter } from './node-writer.js';
-import { isNodemetaTaint, type Taint } from './taints.js';
+import { WriteConflictError, nodeStateOf, type NodeState, type NodeWriter } from './cache/cluster-state.js';
+import { heldByNodemeta } from './decide/cordon.js';
+import { ownedLabelKeys } from './decide/labels.js';
+import { kubeNodeWriter } from './write/node-writer.js';
+import { isNodemetaTaint, type Taint } from './decide/taints.js';
 import { retryOnConflict } from './write/retry-on-conflict.js';
 
 /** What cleanup removes from one node; empty lists and `uncordon: false` mean the node is clean. */

@@ -4,7 +4,7 @@
 // agent's memory budget, docs in DESIGN.md "Runtime and libraries") does not run.
 
 import type { Agent, IncomingMessage } from 'node:http';
-import { KubeApiError } from './errors.js';
+import { KubeApiError } from '../api/kube-errors.js';
 import type { KubeCredentials } from './credentials.js';
 
 // node:http through process.getBuiltinModule, not `import`: an ES import of node:http reads every

@@ -25,7 +25,7 @@
 
 import { rfc3339Seconds } from '../time/rfc3339.js';
 import { Backoff, type Random } from '../time/backoff.js';
-import { isNotFound, isRetryable } from '../kube/errors.js';
+import { isNotFound, isRetryable } from '../api/kube-errors.js';
 import { sleep, type Clock } from '../time/clock.js';
 import type { Logger } from './logger.js';
 
@@ -58,7 +58,7 @@ export interface KubeEvent {
 
 /**
  * Where Events go; src/kube/client-node/event-sink.ts writes them to the API server. Both calls reject with a
- * KubeApiError (src/kube/errors.ts) when the server answered with an error, with any other error
+ * KubeApiError (src/api/kube-errors.ts) when the server answered with an error, with any other error
  * when no answer came: that is how the recorder tells a retry from a refusal.
  */
 export interface EventSink {

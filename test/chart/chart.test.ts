@@ -10,7 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
 import { FIELD_MANAGER_AGENT, GROUP, PLURAL } from '../../src/api/names.js';
-import { parseConfig } from '../../src/controller/config.js';
+import { parseConfig } from '../../src/controller/config/config.js';
 import { LEASE_NAME } from '../../src/controller/controller.js';
 import { configValuesSchema } from './config-values-schema.js';
 import { generatedBlocks, README, withBlocks } from './readme.js';

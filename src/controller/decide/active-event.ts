@@ -10,11 +10,11 @@
 
 import { MaintenancePhase, observationOf, type MaintenanceStatus, type NodeMetadata } from '../../api/nodemetadata.js';
 import type { Observation } from '../../api/observation.js';
-import type { NodeState } from '../cluster-state.js';
-import type { ControllerConfig, EventRules } from '../config.js';
-import { heldByNodemeta } from '../cordon.js';
-import { maintenanceToDecide, type AfterDryRunFacts } from '../dry-run-status.js';
-import { planActions, rulesFor, selectActive, triggersFrom, type PlannedAction } from '../policy.js';
+import type { NodeState } from '../cache/cluster-state.js';
+import type { ControllerConfig, EventRules } from '../config/config.js';
+import { heldByNodemeta } from './cordon.js';
+import { maintenanceToDecide, type AfterDryRunFacts } from '../dry-run/dry-run-status.js';
+import { planActions, rulesFor, selectActive, triggersFrom, type PlannedAction } from './policy.js';
 
 /** A node's events as the controller acts on them. */
 export interface NodeEvents {

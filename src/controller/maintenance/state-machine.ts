@@ -12,8 +12,8 @@ import { EventReasons, type EventReason } from '../../api/event-reasons.js';
 import { rfc3339Seconds } from '../../time/rfc3339.js';
 import { MaintenancePhase, SPOT_TERMINATION, type BlockedPod, type MaintenanceStatus } from '../../api/nodemetadata.js';
 import type { ProviderName } from '../../api/observation.js';
-import type { ControllerConfig } from '../config.js';
-import type { PlannedAction } from '../policy.js';
+import type { ControllerConfig } from '../config/config.js';
+import type { PlannedAction } from '../decide/policy.js';
 import { approvalWindowState, describeWindows } from './approval-window.js';
 import { GRACE_MARGIN_MS, type DrainPlan, type PodToEvict } from './drain-plan.js';
 

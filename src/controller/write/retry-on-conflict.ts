@@ -6,7 +6,7 @@
 // (docs/architecture.md, "Writes").
 
 import type { Logger } from '../../observability/logger.js';
-import { WriteConflictError, type NodeState } from '../cluster-state.js';
+import { WriteConflictError, type NodeState } from '../cache/cluster-state.js';
 
 export interface ConflictRetry {
   /** Re-plans after this many lost races at most, then throws the conflict. */

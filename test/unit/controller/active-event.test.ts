@@ -2,9 +2,9 @@ import { describe, expect, test } from '@jest/globals';
 import { API_VERSION, KIND } from '../../../src/api/names.js';
 import type { MaintenanceStatus, NodeMetadata } from '../../../src/api/nodemetadata.js';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
-import type { NodeState } from '../../../src/controller/cluster-state.js';
+import type { NodeState } from '../../../src/controller/cache/cluster-state.js';
 import { nodeEvents } from '../../../src/controller/decide/active-event.js';
-import { missingProtection } from '../../../src/controller/protection.js';
+import { missingProtection } from '../../../src/controller/decide/protection.js';
 import { configOf } from './config-of.js';
 
 // Two events of equal rank (both started, both drained): by id, ev-a ranks first; a node already

@@ -1,10 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
 import type { MaintenanceStatus } from '../../../src/api/nodemetadata.js';
 import type { ProviderName } from '../../../src/api/observation.js';
-import { parseConfig } from '../../../src/controller/config.js';
+import { parseConfig } from '../../../src/controller/config/config.js';
 import { planDrain, type DrainPlan, type DrainPod } from '../../../src/controller/maintenance/drain-plan.js';
 import { nextMaintenanceStep, POLL_MS, type Action, type EvictionAttempt, type MaintenanceInput, type MaintenanceStep, type NodeScheduling } from '../../../src/controller/maintenance/state-machine.js';
-import { planAction, rulesFor, SPOT_TERMINATION_EVENT_ID, type MaintenanceTrigger, type PlannedAction } from '../../../src/controller/policy.js';
+import { planAction, rulesFor, SPOT_TERMINATION_EVENT_ID, type MaintenanceTrigger, type PlannedAction } from '../../../src/controller/decide/policy.js';
 import { configOf as config } from '../controller/config-of.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');

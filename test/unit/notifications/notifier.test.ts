@@ -3,7 +3,7 @@
 import type { EventReason } from '../../../src/api/event-reasons.js';
 import { describe, expect, test } from '@jest/globals';
 import type { NodeMetadata, PendingNotification } from '../../../src/api/nodemetadata.js';
-import { parseConfig, type NotificationsConfig } from '../../../src/controller/config.js';
+import { parseConfig, type NotificationsConfig } from '../../../src/controller/config/config.js';
 import { Notifier } from '../../../src/controller/notifications/notifier.js';
 import type { WebhookAnswer, WebhookRequest } from '../../../src/controller/notifications/transport.js';
 import { silentLogger } from '../../../src/observability/logger.js';

@@ -5,7 +5,7 @@ import { describe, expect, test } from '@jest/globals';
 import { NOTIFICATION_TRANSITIONS, type MaintenanceStatus, type PendingNotification } from '../../../src/api/nodemetadata.js';
 import type { Action } from '../../../src/controller/maintenance/state-machine.js';
 import { MAX_PENDING_NOTIFICATIONS, nextOutbox, pendingKey, recordedTransitions, TRANSITION_BY_REASON } from '../../../src/controller/notifications/transitions.js';
-import { CONFIG_SCHEMA } from '../../../src/controller/config-schema.js';
+import { CONFIG_SCHEMA } from '../../../src/controller/config/config-schema.js';
 
 const NOW = new Date(Date.UTC(2026, 10, 22, 4, 0, 0, 123));
 const emit = (reason: EventReason, type: 'Normal' | 'Warning' = 'Normal'): Action => ({ kind: 'Emit', type, reason, message: `${reason} message` });

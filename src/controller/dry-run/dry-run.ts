@@ -21,19 +21,19 @@
 // never mistakes the real node for it once dry run is turned off. Then everything simulated is
 // dropped at once, and the controller acts for real from what the Nodes really are.
 
-import { EventReasons } from '../api/event-reasons.js';
-import { Annotations, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
-import type { EventRecorder } from '../observability/events.js';
-import type { Logger } from '../observability/logger.js';
-import type { ClusterCache, EvictionResult, NodeState, NodeWriter } from './cluster-state.js';
-import { cordonPatch, releasePatch } from './cordon.js';
+import { EventReasons } from '../../api/event-reasons.js';
+import { Annotations, FIELD_MANAGER_CONTROLLER } from '../../api/names.js';
+import type { EventRecorder } from '../../observability/events.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ClusterCache, EvictionResult, NodeState, NodeWriter } from '../cache/cluster-state.js';
+import { cordonPatch, releasePatch } from '../decide/cordon.js';
 import { applyJsonPatch } from './json-patch.js';
-import { ownedLabelKeys, type ManagedFieldsEntry } from './labels.js';
-import type { DrainPod, PodToEvict } from './maintenance/drain-plan.js';
-import { outOfServicePatch } from './out-of-service.js';
-import { protectionPatch } from './protection.js';
-import { bareTaint, taintsPatch, taintText, type Taint } from './taints.js';
-import type { JsonPatchOperation } from './write/patch-ops.js';
+import { ownedLabelKeys, type ManagedFieldsEntry } from '../decide/labels.js';
+import type { DrainPod, PodToEvict } from '../maintenance/drain-plan.js';
+import { outOfServicePatch } from '../decide/out-of-service.js';
+import { protectionPatch } from '../decide/protection.js';
+import { bareTaint, taintsPatch, taintText, type Taint } from '../decide/taints.js';
+import type { JsonPatchOperation } from '../decide/patch-ops.js';
 
 /** Appended to the resourceVersion of a node read in dry run: no version the API server stored. */
 export const DRY_RUN_VERSION_SUFFIX = '+dry-run';

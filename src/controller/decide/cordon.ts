@@ -11,9 +11,9 @@
 // annotation nodemeta.io/excluded-from-load-balancers that proves nodemeta added it. Only a label
 // nodemeta added is removed when the node is back in service (releasePatch).
 
-import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../api/names.js';
-import type { NodeState } from './cluster-state.js';
-import { pointerToken, removeAnnotationPatch, setAnnotationsPatch, type JsonPatchOperation } from './write/patch-ops.js';
+import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../../api/names.js';
+import type { NodeState } from '../cache/cluster-state.js';
+import { pointerToken, removeAnnotationPatch, setAnnotationsPatch, type JsonPatchOperation } from './patch-ops.js';
 
 const EXCLUDE_LABEL_PATH = `/metadata/labels/${pointerToken(EXCLUDE_FROM_LOAD_BALANCERS_LABEL)}`;
 const EXCLUDED = 'true';

@@ -15,36 +15,36 @@
 // each node write instead of sending it; the reports of real writes here then stay quiet, and the
 // status holds what a real run would reach, marked (dry-run-status.ts).
 
-import { ConditionReasons, EventReasons } from '../api/event-reasons.js';
-import { Conditions, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
-import { MaintenancePhase, observationOf, setCondition, type Condition, type ConditionUpdate, type ControllerStatus, type MaintenanceStatus, type NodeMetadata } from '../api/nodemetadata.js';
-import type { Observation } from '../api/observation.js';
-import type { EventRecorder, ObjectReference } from '../observability/events.js';
-import type { Logger } from '../observability/logger.js';
-import type { Clock } from '../time/clock.js';
-import type { Semaphore } from '../runtime/semaphore.js';
-import type { ReconcileResult } from '../runtime/workqueue.js';
-import { type ClusterCache, type NodeState, type NodeWriter } from './cluster-state.js';
-import { drainBudget, type ControllerConfig } from './config.js';
-import { describeEvictions } from './dry-run.js';
-import { conditionInDryRun, maintenanceToDecide, maintenanceToStore, stepEvents, type AfterDryRunFacts } from './dry-run-status.js';
-import { heldByNodemeta } from './cordon.js';
-import { desiredLabels, labeledCondition, ownedLabelKeys, planLabelChanges, type DesiredLabels, type LabelPlan } from './labels.js';
-import { approvalReady } from './maintenance/approval.js';
-import { planDrain, type DrainPod } from './maintenance/drain-plan.js';
-import { EvictionLedger, evictPods, type EvictionReport } from './maintenance/evictor.js';
-import { describeStatus, eventUnderWay, idleStep, nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep, type NodeScheduling } from './maintenance/state-machine.js';
-import type { WaveGate } from './maintenance/wave-gate.js';
-import type { NotificationOutbox } from './notifications/notifier.js';
-import { OUT_OF_SERVICE_TAINT, outOfServiceFor } from './out-of-service.js';
-import { describeProtection, missingProtection } from './protection.js';
-import { ReadYourWrites } from './read-your-writes.js';
-import { sameJson } from './same-json.js';
-import { StatusReports } from './status-reports.js';
-import { msUntilStart, type PlannedAction } from './policy.js';
-import { nodeEvents } from './decide/active-event.js';
-import { desiredTaints, isNodemetaTaint, mergeTaints, taintText, withOurOtherTaints, type Taint } from './taints.js';
-import { retryOnConflict, type ConflictRetry } from './write/retry-on-conflict.js';
+import { ConditionReasons, EventReasons } from '../../api/event-reasons.js';
+import { Conditions, FIELD_MANAGER_CONTROLLER } from '../../api/names.js';
+import { MaintenancePhase, observationOf, setCondition, type Condition, type ConditionUpdate, type ControllerStatus, type MaintenanceStatus, type NodeMetadata } from '../../api/nodemetadata.js';
+import type { Observation } from '../../api/observation.js';
+import type { EventRecorder, ObjectReference } from '../../observability/events.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Clock } from '../../time/clock.js';
+import type { Semaphore } from '../../runtime/semaphore.js';
+import type { ReconcileResult } from '../../runtime/workqueue.js';
+import { type ClusterCache, type NodeState, type NodeWriter } from '../cache/cluster-state.js';
+import { drainBudget, type ControllerConfig } from '../config/config.js';
+import { describeEvictions } from '../dry-run/dry-run.js';
+import { conditionInDryRun, maintenanceToDecide, maintenanceToStore, stepEvents, type AfterDryRunFacts } from '../dry-run/dry-run-status.js';
+import { heldByNodemeta } from '../decide/cordon.js';
+import { desiredLabels, labeledCondition, ownedLabelKeys, planLabelChanges, type DesiredLabels, type LabelPlan } from '../decide/labels.js';
+import { approvalReady } from '../maintenance/approval.js';
+import { planDrain, type DrainPod } from '../maintenance/drain-plan.js';
+import { EvictionLedger, evictPods, type EvictionReport } from '../maintenance/evictor.js';
+import { describeStatus, eventUnderWay, idleStep, nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep, type NodeScheduling } from '../maintenance/state-machine.js';
+import type { WaveGate } from '../maintenance/wave-gate.js';
+import type { NotificationOutbox } from '../notifications/notifier.js';
+import { OUT_OF_SERVICE_TAINT, outOfServiceFor } from '../decide/out-of-service.js';
+import { describeProtection, missingProtection } from '../decide/protection.js';
+import { ReadYourWrites } from '../cache/read-your-writes.js';
+import { sameJson } from '../decide/same-json.js';
+import { StatusReports } from '../write/status-reports.js';
+import { msUntilStart, type PlannedAction } from '../decide/policy.js';
+import { nodeEvents } from '../decide/active-event.js';
+import { desiredTaints, isNodemetaTaint, mergeTaints, taintText, withOurOtherTaints, type Taint } from '../decide/taints.js';
+import { retryOnConflict, type ConflictRetry } from '../write/retry-on-conflict.js';
 
 /** The counters reconcile moves; ControllerMetrics provides them (metrics.ts). */
 export interface ReconcileCounters {

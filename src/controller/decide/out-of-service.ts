@@ -20,13 +20,13 @@
 // Like the cordon, the taint carries an annotation (nodemeta.io/out-of-service = event id) so that
 // nodemeta removes only a taint it added: one a person added stays.
 
-import { Annotations } from '../api/names.js';
-import type { Observation } from '../api/observation.js';
-import type { NodeState } from './cluster-state.js';
-import type { EventRules } from './config.js';
-import { plannedEvents } from './decide/active-event.js';
+import { Annotations } from '../../api/names.js';
+import type { Observation } from '../../api/observation.js';
+import type { NodeState } from '../cache/cluster-state.js';
+import type { EventRules } from '../config/config.js';
+import { plannedEvents } from './active-event.js';
 import { taintsPatch, type Taint } from './taints.js';
-import { removeAnnotationPatch, setAnnotationsPatch, type JsonPatchOperation } from './write/patch-ops.js';
+import { removeAnnotationPatch, setAnnotationsPatch, type JsonPatchOperation } from './patch-ops.js';
 
 export const OUT_OF_SERVICE_TAINT: Taint = { key: 'node.kubernetes.io/out-of-service', value: 'nodeshutdown', effect: 'NoExecute' };
 

@@ -8,10 +8,10 @@
 // An action never starts later than NotBefore, and an event that has already started (Azure posts
 // hardware failures as Started, with no NotBefore) is acted on at once.
 
-import type { NodeMetadataSpec, MaintenanceEventType } from '../api/nodemetadata.js';
-import { SPOT_TERMINATION } from '../api/nodemetadata.js';
-import type { ProviderName, ScheduledEvent, SpotInfo } from '../api/observation.js';
-import { IMMEDIATE_EVENT_TYPES, type EventAction, type EventRules, type PolicyConfig } from './config.js';
+import type { NodeMetadataSpec, MaintenanceEventType } from '../../api/nodemetadata.js';
+import { SPOT_TERMINATION } from '../../api/nodemetadata.js';
+import type { ProviderName, ScheduledEvent, SpotInfo } from '../../api/observation.js';
+import { IMMEDIATE_EVENT_TYPES, type EventAction, type EventRules, type PolicyConfig } from '../config/config.js';
 
 /** The id the controller uses for a spot reclaim, which has no event id of its own. */
 export const SPOT_TERMINATION_EVENT_ID = 'spot-termination';

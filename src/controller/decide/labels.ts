@@ -17,11 +17,11 @@
 // and taints go through JSON patches (operation Update), which keeps them out of this entry; an
 // apply of other fields under the same manager would drop every label left out of it.
 
-import { ConditionReasons } from '../api/event-reasons.js';
-import { Conditions, FIELD_MANAGER_CONTROLLER, Labels, StandardLabels, TAG_LABEL_PREFIX } from '../api/names.js';
-import type { ConditionUpdate } from '../api/nodemetadata.js';
-import type { Observation } from '../api/observation.js';
-import type { ControllerConfig } from './config.js';
+import { ConditionReasons } from '../../api/event-reasons.js';
+import { Conditions, FIELD_MANAGER_CONTROLLER, Labels, StandardLabels, TAG_LABEL_PREFIX } from '../../api/names.js';
+import type { ConditionUpdate } from '../../api/nodemetadata.js';
+import type { Observation } from '../../api/observation.js';
+import type { ControllerConfig } from '../config/config.js';
 
 export interface InvalidLabel {
   key: string;

@@ -3,15 +3,15 @@
 // node-writer.ts), plain maps and a recording writer in the unit tests.
 
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { rfc3339Seconds } from '../time/rfc3339.js';
-import { Annotations, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
-import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
-import type { CordonOptions } from './cordon.js';
-import type { ManagedFieldsEntry } from './labels.js';
-import { MIRROR_POD_ANNOTATION, type DrainPod, type PodToEvict } from './maintenance/drain-plan.js';
+import { rfc3339Seconds } from '../../time/rfc3339.js';
+import { Annotations, FIELD_MANAGER_CONTROLLER } from '../../api/names.js';
+import type { ControllerStatus, NodeMetadata } from '../../api/nodemetadata.js';
+import type { CordonOptions } from '../decide/cordon.js';
+import type { ManagedFieldsEntry } from '../decide/labels.js';
+import { MIRROR_POD_ANNOTATION, type DrainPod, type PodToEvict } from '../maintenance/drain-plan.js';
 import type { FleetView } from './fleet-index.js';
-import type { Protection } from './protection.js';
-import type { Taint, TaintEffect } from './taints.js';
+import type { Protection } from '../decide/protection.js';
+import type { Taint, TaintEffect } from '../decide/taints.js';
 
 /** The parts of a Node the controller reads, as plain JSON (timestamps as the API server writes them). */
 export interface NodeState {

@@ -8,10 +8,10 @@
 // nodemeta never sets NoExecute: moving pods off a node is the drain's job, through the Eviction
 // API, which honours PodDisruptionBudgets; a NoExecute taint would bypass them.
 
-import { LABEL_PREFIX, Taints } from '../api/names.js';
-import { SPOT_TERMINATION } from '../api/nodemetadata.js';
-import { rfc3339Seconds } from '../time/rfc3339.js';
-import type { JsonPatchOperation } from './write/patch-ops.js';
+import { LABEL_PREFIX, Taints } from '../../api/names.js';
+import { SPOT_TERMINATION } from '../../api/nodemetadata.js';
+import { rfc3339Seconds } from '../../time/rfc3339.js';
+import type { JsonPatchOperation } from './patch-ops.js';
 import type { PlannedAction } from './policy.js';
 
 export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';

@@ -9,8 +9,8 @@
 // Looking again at every waiting node on every change (what the controller did before) costs, in a
 // wave of 500 nodes, 500 reconciles per transition: a quarter of a million for the wave.
 
-import { MaintenancePhase, type MaintenanceStatus } from '../api/nodemetadata.js';
-import { DRAINED_PHASES } from './maintenance/approval.js';
+import { MaintenancePhase, type MaintenanceStatus } from '../../api/nodemetadata.js';
+import { DRAINED_PHASES } from '../maintenance/approval.js';
 
 
 /** The nodes to reconcile again because `name`'s status went from `before` to `after` (undefined: none, or deleted). */

@@ -17,17 +17,17 @@
 // what the new leader just did.
 
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
-import { API_VERSION, FIELD_MANAGER_CONTROLLER, GROUP, KIND, PLURAL, VERSION } from '../api/names.js';
-import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
-import { NotLeaderError, WriteConflictError, nodeStateOf, type EvictionResult, type NodeWriter } from './cluster-state.js';
-import type { ApiClients } from '../kube/client-node/api-clients.js';
-import { fromClientNodeError, KubeApiError } from '../kube/errors.js';
-import { cordonPatch, releasePatch } from './cordon.js';
-import { labelApplyBody } from './labels.js';
-import { outOfServicePatch } from './out-of-service.js';
-import type { ApiResource, ApiVerb } from './metrics.js';
-import { protectionPatch } from './protection.js';
-import { taintsPatch } from './taints.js';
+import { API_VERSION, FIELD_MANAGER_CONTROLLER, GROUP, KIND, PLURAL, VERSION } from '../../api/names.js';
+import type { ControllerStatus, NodeMetadata } from '../../api/nodemetadata.js';
+import { NotLeaderError, WriteConflictError, nodeStateOf, type EvictionResult, type NodeWriter } from '../cache/cluster-state.js';
+import type { ApiClients } from '../../kube/client-node/api-clients.js';
+import { fromClientNodeError, KubeApiError } from '../../api/kube-errors.js';
+import { cordonPatch, releasePatch } from '../decide/cordon.js';
+import { labelApplyBody } from '../decide/labels.js';
+import { outOfServicePatch } from '../decide/out-of-service.js';
+import type { ApiResource, ApiVerb } from '../metrics.js';
+import { protectionPatch } from '../decide/protection.js';
+import { taintsPatch } from '../decide/taints.js';
 
 export interface KubeNodeWriterOptions {
   /** Rate-limited clients (kube/client-node/api-clients.ts); the fast path's writes go through `urgentCore`. */
@@ -153,7 +153,7 @@ function evictionRefusal(error: unknown): string {
   return [message, ...causes].join(': ').slice(0, 300);
 }
 
-/** The HTTP status the server answered with, when it answered (kube/errors.ts classifies). */
+/** The HTTP status the server answered with, when it answered (api/kube-errors.ts classifies). */
 function apiStatus(error: unknown, method: string, path: string): number | undefined {
   const classified = fromClientNodeError(error, method, path);
   return classified instanceof KubeApiError ? classified.status : undefined;

@@ -16,10 +16,10 @@
 //   notifications follow them) with `[dry run]` before the message; the approval request, which is
 //   a status field and not a node write, becomes a `DryRun` Event of its own.
 
-import type { ConditionUpdate, MaintenanceStatus } from '../api/nodemetadata.js';
-import { ConditionReasons, EventReasons, type EventReason } from '../api/event-reasons.js';
-import type { Action } from './maintenance/state-machine.js';
-import { sameJson } from './same-json.js';
+import type { ConditionUpdate, MaintenanceStatus } from '../../api/nodemetadata.js';
+import { ConditionReasons, EventReasons, type EventReason } from '../../api/event-reasons.js';
+import type { Action } from '../maintenance/state-machine.js';
+import { sameJson } from '../decide/same-json.js';
 
 /** Put before the message of a transition's Event in dry run. */
 export const DRY_RUN_PREFIX = '[dry run] ';

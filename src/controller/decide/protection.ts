@@ -9,14 +9,14 @@
 // the taints taints.desiredTaints gives for that event, the cordon the state machine's ensureCordon would make);
 // taking protection away (an event gone, a policy relaxed) is the full reconcile's job alone.
 
-import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../api/names.js';
-import { MaintenancePhase, type NodeMetadata } from '../api/nodemetadata.js';
-import type { NodeState } from './cluster-state.js';
-import type { ControllerConfig } from './config.js';
+import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../../api/names.js';
+import { MaintenancePhase, type NodeMetadata } from '../../api/nodemetadata.js';
+import type { NodeState } from '../cache/cluster-state.js';
+import type { ControllerConfig } from '../config/config.js';
 import { cordonPatch } from './cordon.js';
-import { nodeEvents } from './decide/active-event.js';
+import { nodeEvents } from './active-event.js';
 import { desiredTaints, isNodemetaTaint, mergeTaints, taintsPatch, taintText, withOurOtherTaints, type Taint } from './taints.js';
-import type { JsonPatchOperation } from './write/patch-ops.js';
+import type { JsonPatchOperation } from './patch-ops.js';
 
 export interface Protection {
   /** The node's taint list after the write, when it changes (nodemeta's NoSchedule taint added). */
