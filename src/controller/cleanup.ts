@@ -1,8 +1,9 @@
 // `nodemeta controller --cleanup`: what `helm uninstall` runs (the chart's pre-delete hook) so that
 // no node keeps a nodemeta label, taint or cordon once nodemeta is gone.
-// 1. Take the controller's Lease by force (the one place a takeover regardless of the holder is
-//    right: the release is being removed) with a long duration, then wait the renew deadline: a
-//    replica that cannot renew stops writing (leader-election.ts), so none re-adds what we remove.
+// 1. Take the controller's Lease by force (runtime/lease-takeover.ts: the one place a takeover
+//    regardless of the holder is right: the release is being removed) with a long duration, then
+//    wait the renew deadline: a replica that cannot renew stops writing (leader-election.ts), so
+//    none re-adds what we remove.
 //    The Lease is not released afterwards: the replicas must stay idle until Helm deletes them.
 // 2. Per node, from a fresh read, a pure plan (planNodeCleanup) then the writes through the same
 //    NodeWriter the reconciler uses:
@@ -21,8 +22,8 @@ import { EXCLUDE_FROM_LOAD_BALANCERS_LABEL, FIELD_MANAGER_CONTROLLER } from '../
 import { DEFAULT_RATE_LIMIT, makeApiClients } from '../kube/client-node/api-clients.js';
 import { kubeLeaseStore } from '../kube/client-node/lease-store.js';
 import type { Logger } from '../observability/logger.js';
-import { LeaseConflictError, type LeaseStore } from '../runtime/leader-election.js';
-import { sleep, systemClock, type Clock } from '../time/clock.js';
+import { takeLease } from '../runtime/lease-takeover.js';
+import { systemClock, type Clock } from '../time/clock.js';
 import { RequestLimiter } from '../runtime/request-limiter.js';
 import { WriteConflictError, nodeStateOf, type NodeState, type NodeWriter } from './cache/cluster-state.js';
 import { heldByNodemeta } from './decide/cordon.js';
@@ -130,50 +131,6 @@ async function writeCleanup(writer: CleanupWriter, start: NodeState, result: Nod
     if (plan.loadBalancerExclusion && state.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] === undefined) result.labelsRemoved.push(EXCLUDE_FROM_LOAD_BALANCERS_LABEL);
   }
   return state;
-}
-
-export interface LeaseTakeoverOptions {
-  store: LeaseStore;
-  identity: string;
-  clock: Clock;
-  logger: Logger;
-  /** How long the taken Lease holds (long: the replicas must stay idle until they are deleted). */
-  leaseDurationSeconds: number;
-  /** The replicas' renew deadline: after it, a replica that lost the Lease has stopped writing. */
-  renewDeadlineMs: number;
-  signal?: AbortSignal;
-}
-
-/**
- * Takes the Lease whoever holds it, then waits until no other replica can still be writing.
- * Returns the previous holder ('' when none).
- */
-export async function takeLease(options: LeaseTakeoverOptions): Promise<string> {
-  const { store, identity, clock } = options;
-  for (let attempt = 1; ; attempt++) {
-    const now = new Date(clock.now());
-    const desired = { holderIdentity: identity, leaseDurationSeconds: options.leaseDurationSeconds, acquireTime: now, renewTime: now };
-    try {
-      const current = await store.get();
-      let previous = '';
-      if (current === undefined) {
-        await store.create({ ...desired, leaseTransitions: 0 });
-      } else {
-        previous = current.holderIdentity ?? '';
-        const transitions = (current.leaseTransitions ?? 0) + (previous === identity ? 0 : 1);
-        await store.update({ ...desired, leaseTransitions: transitions, resourceVersion: current.resourceVersion });
-      }
-      options.logger.info('cleanup: took the lease', { identity, previousHolder: previous, leaseDurationSeconds: options.leaseDurationSeconds });
-      if (previous !== '' && previous !== identity) {
-        options.logger.info('cleanup: waiting the renew deadline so the running replicas stop writing', { renewDeadlineMs: options.renewDeadlineMs });
-        await sleep(clock, options.renewDeadlineMs, options.signal);
-      }
-      return previous;
-    } catch (error) {
-      // A replica renewed between our read and write: read again (its next renewal will then fail).
-      if (!(error instanceof LeaseConflictError) || attempt >= 10) throw error;
-    }
-  }
 }
 
 export interface CleanupSummary {

@@ -187,7 +187,7 @@ describe('workloads', () => {
     expect(agent.args).toContain('--metrics-addr=:9102');
     expect(agent.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(agent.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
-    // The agent's memory budget (DESIGN.md): request 64Mi, limit at most 128Mi.
+    // The agent's memory budget (docs/scaling.md): request 64Mi, limit at most 128Mi.
     expect(agent.resources.requests.memory).toBe('64Mi');
     expect(agent.resources.limits.memory).toBe('128Mi');
   });

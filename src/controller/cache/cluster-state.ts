@@ -12,26 +12,9 @@ import { MIRROR_POD_ANNOTATION, type DrainPod, type PodToEvict } from '../mainte
 import type { FleetView } from './fleet-index.js';
 import type { Protection } from '../decide/protection.js';
 import type { Taint, TaintEffect } from '../decide/taints.js';
+import type { NodeState } from './node-state.js';
 
-/** The parts of a Node the controller reads, as plain JSON (timestamps as the API server writes them). */
-export interface NodeState {
-  metadata: {
-    name: string;
-    uid?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    managedFields?: ManagedFieldsEntry[];
-  };
-  spec?: {
-    taints?: Taint[];
-    unschedulable?: boolean;
-    /** The cloud's id of the VM, e.g. `azure:///subscriptions/…/virtualMachines/3`. */
-    providerID?: string;
-  };
-  /** The node's Ready condition is True (status.conditions). */
-  ready?: boolean;
-}
+export type { NodeState };
 
 /** What reconcile reads: the informer caches. */
 export interface ClusterCache {

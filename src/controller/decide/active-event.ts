@@ -10,7 +10,7 @@
 
 import { MaintenancePhase, observationOf, type MaintenanceStatus, type NodeMetadata } from '../../api/nodemetadata.js';
 import type { Observation } from '../../api/observation.js';
-import type { NodeState } from '../cache/cluster-state.js';
+import type { NodeState } from '../cache/node-state.js';
 import type { ControllerConfig, EventRules } from '../config/config.js';
 import { heldByNodemeta } from './cordon.js';
 import { maintenanceToDecide, type AfterDryRunFacts } from '../dry-run/dry-run-status.js';

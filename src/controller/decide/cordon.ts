@@ -3,7 +3,7 @@
 // made since we read the node; a failed `test` is a 422 and the reconciler re-plans).
 //
 // nodemeta's cordon is spec.unschedulable=true plus the annotation nodemeta.io/cordoned=<event id>,
-// written in one request, so the annotation proves nodemeta made the cordon (DESIGN.md, "Cordon").
+// written in one request, so the annotation proves nodemeta made the cordon (docs/architecture.md, "Public contract").
 // A node cordoned without it was cordoned by someone else and is never uncordoned by nodemeta.
 //
 // With drain.excludeFromLoadBalancers the same request adds node.kubernetes.io/exclude-from-external-
@@ -12,7 +12,7 @@
 // nodemeta added is removed when the node is back in service (releasePatch).
 
 import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../../api/names.js';
-import type { NodeState } from '../cache/cluster-state.js';
+import type { NodeState } from '../cache/node-state.js';
 import { pointerToken, removeAnnotationPatch, setAnnotationsPatch, type JsonPatchOperation } from './patch-ops.js';
 
 const EXCLUDE_LABEL_PATH = `/metadata/labels/${pointerToken(EXCLUDE_FROM_LOAD_BALANCERS_LABEL)}`;

@@ -22,7 +22,7 @@
 
 import { Annotations } from '../../api/names.js';
 import type { Observation } from '../../api/observation.js';
-import type { NodeState } from '../cache/cluster-state.js';
+import type { NodeState } from '../cache/node-state.js';
 import type { EventRules } from '../config/config.js';
 import { plannedEvents } from './active-event.js';
 import { taintsPatch, type Taint } from './taints.js';

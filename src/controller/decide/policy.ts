@@ -1,7 +1,7 @@
 // Which action a maintenance event calls for, when that action starts, and which event is "the"
 // one a node acts on when several are pending. Pure: plain data in, plain data out.
 //
-// Timing (DESIGN.md, "Maintenance flow"): Preempt, Terminate and spot termination give seconds to
+// Timing (docs/maintenance.md): Preempt, Terminate and spot termination give seconds to
 // minutes of notice, so their action starts as soon as they are seen. Planned maintenance starts
 // `leadTime` before NotBefore: with Azure's 10–15 min notices that moment has already passed (so
 // the default drains at once), with Alibaba's 24–48 h notices the node keeps working until then.

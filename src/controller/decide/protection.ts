@@ -4,14 +4,14 @@
 // In a wave (an update domain's host update, every spot VM of a size reclaimed with 30 s notice)
 // hundreds of nodes become doomed within a second. Pods evicted from one of them must not be
 // scheduled onto another, so every doomed node must become unschedulable before the first eviction
-// (STYLE.md, habit 14: a cheap urgent write never waits behind slow work). This path only ever ADDS
+// (docs/architecture.md, "The flow": a cheap urgent write never waits behind slow work). This path only ever ADDS
 // protection, with the same rules as the full reconcile (the active event from decide/active-event.ts,
 // the taints taints.desiredTaints gives for that event, the cordon the state machine's ensureCordon would make);
 // taking protection away (an event gone, a policy relaxed) is the full reconcile's job alone.
 
 import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../../api/names.js';
 import { MaintenancePhase, type NodeMetadata } from '../../api/nodemetadata.js';
-import type { NodeState } from '../cache/cluster-state.js';
+import type { NodeState } from '../cache/node-state.js';
 import type { ControllerConfig } from '../config/config.js';
 import { cordonPatch } from './cordon.js';
 import { nodeEvents } from './active-event.js';

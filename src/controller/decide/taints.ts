@@ -1,6 +1,6 @@
 // nodemeta's taints on a Node, and the conflict-checked write that changes them.
 //
-// Every taint whose key starts with `nodemeta.io/` is nodemeta's, and only those (DESIGN.md).
+// Every taint whose key starts with `nodemeta.io/` is nodemeta's, and only those (docs/architecture.md, "Public contract").
 // spec.taints is an atomic list in the Node API (no per-entry merge in server-side apply or
 // strategic merge), so changing our entries means writing the whole list; to avoid dropping a
 // taint another writer added in between, the write carries a JSON-patch `test` of the list we
