@@ -177,23 +177,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   });
   const watcher = await configure({ options, settings, metrics, events, notifier, clock, enqueueAll });
 
-  // ---- reconciler ----
-  const writer = kubeNodeWriter({ clients, isLeading: () => run.leading, onWrite: (resource, verb) => metrics.apiWrites.inc({ resource, verb }) });
-  // In dry run the node writes and evictions are decided and reported, not sent (dry-run.ts).
-  const dryRun = new DryRunNodes({ cache, writer, enabled: () => settings.config.dryRun, events, logger });
-  const reconciler = new NodeReconciler({
-    cache: dryRun.cache,
-    writer: dryRun.writer,
-    events,
-    config: () => settings.config,
-    clock,
-    logger,
-    counters: metrics,
-    waveGate,
-    evictionLimit: new Semaphore(options.maxConcurrentEvictions ?? DEFAULT_MAX_CONCURRENT_EVICTIONS),
-    statusReportWriters: STATUS_REPORT_WRITERS,
-    notifications: notifier,
-  });
+  const reconciler = createReconciler({ options, run, settings, clients, cache, events, metrics, waveGate, notifier, clock });
   const health = await startHealth(options, registry, [nodes, nodeMetadatas]);
 
   let exit: ControllerExit = 'stopped';
@@ -217,6 +201,39 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     await health.close();
     logger.info('controller stopped', { reason: exit });
   }
+}
+
+/** The reconciler over the writer (or, in dry run, over its simulation: dry-run/dry-run.ts). */
+function createReconciler(parts: {
+  options: ControllerOptions;
+  run: RunState;
+  settings: Settings;
+  clients: ApiClients;
+  cache: ClusterCache;
+  events: KubeEventRecorder;
+  metrics: ControllerMetrics;
+  waveGate: WaveGate;
+  notifier: Notifier;
+  clock: Clock;
+}): NodeReconciler {
+  const { options, run, settings, metrics, events, clock } = parts;
+  const { logger } = options;
+  const writer = kubeNodeWriter({ clients: parts.clients, isLeading: () => run.leading, onWrite: (resource, verb) => metrics.apiWrites.inc({ resource, verb }) });
+  // In dry run the node writes and evictions are decided and reported, not sent.
+  const dryRun = new DryRunNodes({ cache: parts.cache, writer, enabled: () => settings.config.dryRun, events, logger });
+  return new NodeReconciler({
+    cache: dryRun.cache,
+    writer: dryRun.writer,
+    events,
+    config: () => settings.config,
+    clock,
+    logger,
+    counters: metrics,
+    waveGate: parts.waveGate,
+    evictionLimit: new Semaphore(options.maxConcurrentEvictions ?? DEFAULT_MAX_CONCURRENT_EVICTIONS),
+    statusReportWriters: STATUS_REPORT_WRITERS,
+    notifications: parts.notifier,
+  });
 }
 
 /**

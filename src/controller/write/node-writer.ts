@@ -28,6 +28,7 @@ import { outOfServicePatch } from '../decide/out-of-service.js';
 import type { ApiResource, ApiVerb } from '../metrics.js';
 import { protectionPatch } from '../decide/protection.js';
 import { taintsPatch } from '../decide/taints.js';
+import type { PodToEvict } from '../maintenance/drain-plan.js';
 
 export interface KubeNodeWriterOptions {
   /** Rate-limited clients (kube/client-node/api-clients.ts); the fast path's writes go through `urgentCore`. */
@@ -108,27 +109,7 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
 
     async evictPod(pod): Promise<EvictionResult> {
       beforeWrite('pods/eviction', 'create');
-      const body = {
-        apiVersion: 'policy/v1',
-        kind: 'Eviction',
-        metadata: { name: pod.name, namespace: pod.namespace },
-        deleteOptions: { gracePeriodSeconds: pod.gracePeriodSeconds, preconditions: { uid: pod.uid } },
-      };
-      try {
-        await core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body });
-        return { kind: 'evicted' };
-      } catch (error) {
-        const path = `/api/v1/namespaces/${pod.namespace}/pods/${pod.name}/eviction`;
-        const status = apiStatus(error, 'POST', path);
-        const reason = evictionRefusal(fromClientNodeError(error, 'POST', path));
-        if (status === 404) return { kind: 'gone' };
-        // The name now belongs to another pod (the uid precondition failed): ours is gone.
-        if (status === 409 && /precondition/i.test(reason)) return { kind: 'gone' };
-        // 429: a PDB allows no disruption now. 409: the PDB changed under the eviction (retry).
-        // 500 "more than one PodDisruptionBudget": the API server cannot evict it until an admin fixes the PDBs.
-        if (status === 429 || status === 409 || (status === 500 && /PodDisruptionBudget/i.test(reason))) return { kind: 'blocked', reason };
-        throw classify(error, [], `evict pod ${pod.namespace}/${pod.name}`, 'POST', path);
-      }
+      return evictPod(core, pod);
     },
   };
 
@@ -141,6 +122,31 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
       // 422: a `test` op failed (what we based the patch on changed since we read it).
       throw classify(error, [409, 422], what, 'PATCH', `/api/v1/nodes/${nodeName}`);
     }
+  }
+}
+
+/** One Eviction API call (policy/v1), the pod's uid as precondition: what it came to. */
+async function evictPod(core: CoreV1Api, pod: PodToEvict): Promise<EvictionResult> {
+  const body = {
+    apiVersion: 'policy/v1',
+    kind: 'Eviction',
+    metadata: { name: pod.name, namespace: pod.namespace },
+    deleteOptions: { gracePeriodSeconds: pod.gracePeriodSeconds, preconditions: { uid: pod.uid } },
+  };
+  try {
+    await core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body });
+    return { kind: 'evicted' };
+  } catch (error) {
+    const path = `/api/v1/namespaces/${pod.namespace}/pods/${pod.name}/eviction`;
+    const status = apiStatus(error, 'POST', path);
+    const reason = evictionRefusal(fromClientNodeError(error, 'POST', path));
+    if (status === 404) return { kind: 'gone' };
+    // The name now belongs to another pod (the uid precondition failed): ours is gone.
+    if (status === 409 && /precondition/i.test(reason)) return { kind: 'gone' };
+    // 429: a PDB allows no disruption now. 409: the PDB changed under the eviction (retry).
+    // 500 "more than one PodDisruptionBudget": the API server cannot evict it until an admin fixes the PDBs.
+    if (status === 429 || status === 409 || (status === 500 && /PodDisruptionBudget/i.test(reason))) return { kind: 'blocked', reason };
+    throw classify(error, [], `evict pod ${pod.namespace}/${pod.name}`, 'POST', path);
   }
 }
 
