@@ -419,7 +419,8 @@ export class NodeReconciler {
       const phases = new Map(named.map((peer) => [peer, phaseOf(peer)]));
       resourcesDrained = approvalReady({ id: event.id, resources: event.resources }, index, phases);
     }
-    const handledEventId = nodeMetadata.status?.maintenance?.eventId;
+    // The event of the stored status (any phase): the peers' approvals of it count.
+    const storedEventId = nodeMetadata.status?.maintenance?.eventId;
     return {
       current: nodeMetadata.status?.maintenance,
       active,
@@ -431,7 +432,7 @@ export class NodeReconciler {
       approval: {
         resourcesDrained,
         approvedEventIds: (nodeMetadata.status?.approvals ?? []).map((approval) => approval.eventId),
-        approvedByPeers: handledEventId !== undefined && fleet.approvedByOthers(handledEventId, name) ? [handledEventId] : [],
+        approvedByPeers: storedEventId !== undefined && fleet.approvedByOthers(storedEventId, name) ? [storedEventId] : [],
       },
       config,
       now,
