@@ -26,7 +26,7 @@ import type { ReconcileResult } from '../../runtime/workqueue.js';
 import type { ClusterCache, NodeWriter } from '../cache/cluster-state.js';
 import type { NodeState } from '../cache/node-state.js';
 import { ReadYourWrites } from '../cache/read-your-writes.js';
-import { drainBudget, type ControllerConfig } from '../config/config.js';
+import type { ControllerConfig } from '../config/config.js';
 import { nodeEvents, type NodeEvents } from '../decide/active-event.js';
 import { heldByNodemeta } from '../decide/cordon.js';
 import { desiredLabels, type DesiredLabels, type LabelPlan } from '../decide/labels.js';
@@ -34,17 +34,17 @@ import { outOfServiceFor } from '../decide/out-of-service.js';
 import { msUntilStart, type PlannedAction } from '../decide/policy.js';
 import { describeProtection, missingProtection } from '../decide/protection.js';
 import { desiredTaints } from '../decide/taints.js';
-import { maintenanceToDecide, stepEvents } from '../dry-run/dry-run-status.js';
-import { approvalReady } from '../maintenance/approval.js';
-import { planDrain, type DrainPod } from '../maintenance/drain-plan.js';
+import { stepEvents } from '../dry-run/dry-run-status.js';
+import { planDrain } from '../maintenance/drain-plan.js';
 import { EvictionLedger, evictPods } from '../maintenance/evictor.js';
-import { eventUnderWay, idleStep, nextMaintenanceStep, type Action, type MaintenanceInput, type MaintenanceStep } from '../maintenance/state-machine.js';
+import { eventUnderWay, idleStep, nextMaintenanceStep, type Action, type MaintenanceStep } from '../maintenance/state-machine.js';
 import type { WaveGate } from '../maintenance/wave-gate.js';
 import type { NotificationOutbox } from '../notifications/notifier.js';
 import { sameJson } from '../decide/same-json.js';
 import { retryOnConflict, type ConflictRetry } from '../write/retry-on-conflict.js';
 import { StatusReports } from '../write/status-reports.js';
 import { nextControllerStatus, nodeScheduling, withMaintenanceToDecide } from './controller-status.js';
+import { maintenanceInput, type MaintenanceFacts } from './maintenance-input.js';
 import { writeLabels, writeOutOfService, writeTaints, type FieldWrites } from './node-fields.js';
 import { Reporter, type ReconcileCounters, type WriteReporter } from './reporter.js';
 
@@ -369,7 +369,15 @@ export class NodeReconciler {
       // No observation yet (a NodeMetadata created again, empty): no event is not news that it ended.
       return idleStep(current, nodeScheduling(node), context.cacheWarm && observation !== undefined, context.config.uncordonAfterCompletion);
     }
-    const input = this.maintenanceInput(node, nodeMetadata, observation, active, context, []);
+    const facts: MaintenanceFacts = {
+      fleet: this.options.cache.fleet(),
+      drainSlots: this.drainSlots,
+      evictions: this.evictions.attempts(node.metadata.name),
+      // Read through our own writes: approving on a stale "Drained" of a node we just moved on
+      // would start maintenance on a node with pods.
+      nodeMetadata: (peer) => this.writtenNodeMetadatas.read(peer, this.options.cache.nodeMetadata(peer)),
+    };
+    const input = maintenanceInput({ node, nodeMetadata, observation, active, ...context }, facts, []);
     const first = nextMaintenanceStep(input);
     // The step without pods tells whether this step reads them: a drain that starts, or one under way.
     const readsPods = PODS_PHASES.includes(current?.phase ?? '') || first.status.phase === MaintenancePhase.Draining;
@@ -390,54 +398,6 @@ export class NodeReconciler {
     this.reporter.cordonClock.forget(name);
     this.options.waveGate?.forget(name);
     this.options.cache.releasePods(name);
-  }
-
-  /** Everything nextMaintenanceStep needs, from the caches (read through our own writes). */
-  private maintenanceInput(
-    node: NodeState,
-    nodeMetadata: NodeMetadata,
-    observation: Observation | undefined,
-    active: PlannedAction | undefined,
-    context: StepContext,
-    pods: DrainPod[],
-  ): MaintenanceInput {
-    const { cache } = this.options;
-    const { config, now } = context;
-    const name = node.metadata.name;
-    const fleet = cache.fleet();
-    const drainingPeers = new Set([...this.drainSlots, ...fleet.draining()]);
-    drainingPeers.delete(name);
-    const event = active === undefined ? undefined : observation?.events.find((candidate) => candidate.id === active.eventId);
-    let resourcesDrained = false;
-    if (event !== undefined) {
-      // The phases of the nodes the event names, read through our own writes: approving on a stale
-      // "Drained" of a node we just moved on would start maintenance on a node with pods.
-      const index = fleet.vmIndex();
-      const named = event.resources.map((vm) => index.nodesByVmName.get(vm.toLowerCase())).filter((peer) => peer !== undefined);
-      // A real run does not count a peer's simulated Drained of a dry run (dry-run-status.ts).
-      const phaseOf = (peer: string) => (peer === name ? nodeMetadata.status?.maintenance : maintenanceToDecide(this.writtenNodeMetadatas.read(peer, cache.nodeMetadata(peer))?.status?.maintenance, config.dryRun));
-      const phases = new Map(named.map((peer) => [peer, phaseOf(peer)]));
-      resourcesDrained = approvalReady({ id: event.id, resources: event.resources }, index, phases);
-    }
-    // The event of the stored status (any phase): the peers' approvals of it count.
-    const storedEventId = nodeMetadata.status?.maintenance?.eventId;
-    return {
-      current: nodeMetadata.status?.maintenance,
-      active,
-      provider: observation?.provider,
-      node: nodeScheduling(node),
-      pods: planDrain(pods, config.drain, now, active?.deadline),
-      evictions: this.evictions.attempts(name),
-      budget: { draining: drainingPeers.size, limit: drainBudget(config.drain.maxConcurrentDrains, fleet.managedCount()) },
-      approval: {
-        resourcesDrained,
-        approvedEventIds: (nodeMetadata.status?.approvals ?? []).map((approval) => approval.eventId),
-        approvedByPeers: storedEventId !== undefined && fleet.approvedByOthers(storedEventId, name) ? [storedEventId] : [],
-      },
-      config,
-      now,
-      cacheWarm: context.cacheWarm,
-    };
   }
 
   /** Cordon and Uncordon, each one guarded write; a lost race throws WriteConflictError for a re-plan. */
