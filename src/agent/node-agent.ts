@@ -64,7 +64,7 @@ export interface NodeAgentOptions {
 /**
  * API-server retries: full jitter, random(0, min(maxApiBackoffMs, 1 s * 2^n)), so that thousands of
  * agents failing together (an API server restart, 429s from API Priority and Fairness) come back
- * spread over the window instead of in step (DESIGN.md "Scale").
+ * spread over the window instead of in step (docs/scaling.md).
  */
 const API_BACKOFF_BASE_MS = 1_000;
 const DEFAULT_MAX_API_BACKOFF_MS = 30_000;

@@ -5,7 +5,7 @@
 import { API_VERSION, Conditions, FIELD_MANAGER_AGENT, GROUP, KIND, PLURAL, VERSION } from '../api/names.js';
 import { findCondition, setCondition, type AgentStatus, type Approval, type Condition, type NodeMetadata } from '../api/nodemetadata.js';
 import type { Observation } from '../api/observation.js';
-import { isConflict, isNotFound } from '../kube/errors.js';
+import { isConflict, isNotFound } from '../api/kube-errors.js';
 import type { KubeRestClient } from '../kube/rest-client.js';
 
 export const nodeMetadataPath = (name: string) => `/apis/${GROUP}/${VERSION}/${PLURAL}/${encodeURIComponent(name)}`;

@@ -1,6 +1,6 @@
 // Every public name nodemeta writes into a cluster: labels, taints, annotations, field managers,
 // the CRD's group/version/kind. Users put these into manifests and alerts; they are a contract
-// (../shared/DESIGN.md). Nothing else in the code base spells them out.
+// (docs/architecture.md, "Public contract"). Nothing else in the code base spells them out.
 
 export const GROUP = 'nodemeta.io';
 export const VERSION = 'v1alpha1';

@@ -1,5 +1,5 @@
 // The NodeMetadata custom resource as TypeScript types, mirroring crds/nodemetadatas.nodemeta.io.yaml
-// (DESIGN.md, "Custom resource"). Status has two writers, each applying only its own part with
+// (docs/architecture.md, "Public contract"). Status has two writers, each applying only its own part with
 // server-side apply: the agent (AgentStatus) and the controller (ControllerStatus). Conditions are
 // shared as a list-map keyed by type, each writer owning its own condition types.
 

@@ -1,5 +1,5 @@
 // What an agent observes about its VM, provider-neutral. This is the agent-owned part of
-// NodeMetadata.status (../shared/DESIGN.md, "Custom resource"). Both metadata-service clients
+// NodeMetadata.status (docs/architecture.md, "Public contract"). Both metadata-service clients
 // normalise into these types; the controller reads only these.
 
 export type ProviderName = 'azure' | 'alibaba';

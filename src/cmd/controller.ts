@@ -1,6 +1,6 @@
 // `nodemeta controller`: flags in, configuration checked, wiring, run. The logic lives in src/controller/.
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from '../controller/config-watcher.js';
+import { loadConfigFile } from '../controller/config/config-watcher.js';
 import { runCleanup, summaryLine, type CleanupOptions } from '../controller/cleanup.js';
 import { defaultIdentity, DEFAULT_LEADER_ELECTION, DEFAULT_MAX_CONCURRENT_EVICTIONS, DEFAULT_PROTECT_WORKERS, LEASE_NAME, runController, type ControllerOptions } from '../controller/controller.js';
 import { DEFAULT_RATE_LIMIT } from '../kube/client-node/api-clients.js';

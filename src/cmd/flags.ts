@@ -12,7 +12,7 @@ export function parseDurationMs(text: string): number | undefined {
     const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[single[2] ?? 's'] ?? 1_000;
     return Math.round(Number(single[1]) * unit);
   }
-  // The controller's configuration writes durations the same way (src/controller/config.ts).
+  // The controller's configuration writes durations the same way (src/controller/config/config.ts).
   const compound = /^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(text.trim());
   if (!compound || text.trim() === '') return undefined;
   const [, h, m, s, ms] = compound.map((part) => Number(part ?? 0));

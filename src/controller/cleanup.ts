@@ -1,8 +1,9 @@
 // `nodemeta controller --cleanup`: what `helm uninstall` runs (the chart's pre-delete hook) so that
 // no node keeps a nodemeta label, taint or cordon once nodemeta is gone.
-// 1. Take the controller's Lease by force (the one place a takeover regardless of the holder is
-//    right: the release is being removed) with a long duration, then wait the renew deadline: a
-//    replica that cannot renew stops writing (leader-election.ts), so none re-adds what we remove.
+// 1. Take the controller's Lease by force (runtime/lease-takeover.ts: the one place a takeover
+//    regardless of the holder is right: the release is being removed) with a long duration, then
+//    wait the renew deadline: a replica that cannot renew stops writing (leader-election.ts), so
+//    none re-adds what we remove.
 //    The Lease is not released afterwards: the replicas must stay idle until Helm deletes them.
 // 2. Per node, from a fresh read, a pure plan (planNodeCleanup) then the writes through the same
 //    NodeWriter the reconciler uses:
@@ -21,14 +22,15 @@ import { EXCLUDE_FROM_LOAD_BALANCERS_LABEL, FIELD_MANAGER_CONTROLLER } from '../
 import { DEFAULT_RATE_LIMIT, makeApiClients } from '../kube/client-node/api-clients.js';
 import { kubeLeaseStore } from '../kube/client-node/lease-store.js';
 import type { Logger } from '../observability/logger.js';
-import { LeaseConflictError, type LeaseStore } from '../runtime/leader-election.js';
-import { sleep, systemClock, type Clock } from '../time/clock.js';
+import { takeLease } from '../runtime/lease-takeover.js';
+import { systemClock, type Clock } from '../time/clock.js';
 import { RequestLimiter } from '../runtime/request-limiter.js';
-import { WriteConflictError, nodeStateOf, type NodeState, type NodeWriter } from './cluster-state.js';
-import { heldByNodemeta } from './cordon.js';
-import { ownedLabelKeys } from './labels.js';
-import { kubeNodeWriter } from './node-writer.js';
-import { isNodemetaTaint, type Taint } from './taints.js';
+import { WriteConflictError, nodeStateOf, type NodeState, type NodeWriter } from './cache/cluster-state.js';
+import { heldByNodemeta } from './decide/cordon.js';
+import { ownedLabelKeys } from './decide/labels.js';
+import { kubeNodeWriter } from './write/node-writer.js';
+import { isNodemetaTaint, type Taint } from './decide/taints.js';
+import { retryOnConflict } from './write/retry-on-conflict.js';
 
 /** What cleanup removes from one node; empty lists and `uncordon: false` mean the node is clean. */
 export interface NodeCleanupPlan {
@@ -81,91 +83,54 @@ export interface NodeCleanupResult {
 
 const MAX_ATTEMPTS = 5;
 
-/** Cleans one node: plan from the state given, write, re-read and re-plan on conflict. */
+/**
+ * Cleans one node: plan from the state given and write, until its plan is empty (at most
+ * MAX_ATTEMPTS rounds of writes); a lost race re-reads and re-plans (write/retry-on-conflict.ts).
+ */
 export async function cleanNode(writer: CleanupWriter, initial: NodeState): Promise<NodeCleanupResult> {
   const result: NodeCleanupResult = { node: initial.metadata.name, labelsRemoved: [], taintsRemoved: [], uncordoned: false, clean: false };
-  let state: NodeState | undefined = initial;
-  for (let attempt = 1; state !== undefined; attempt++) {
-    let plan = planNodeCleanup(state);
-    if (isClean(plan)) {
-      result.clean = true;
-      return result;
-    }
-    if (attempt > MAX_ATTEMPTS) break;
-    try {
-      if (plan.applyEmptyLabels) {
-        state = await writer.applyLabels(plan.node, {});
-        result.labelsRemoved.push(...plan.labels.filter((key) => !(key in (state?.metadata.labels ?? {}))));
-        plan = planNodeCleanup(state);
-      }
-      if (plan.taints.length > 0) {
-        state = await writer.patchTaints(plan.node, state.spec?.taints, plan.keepTaints);
-        result.taintsRemoved.push(...plan.taints.map((taint) => taint.key));
-      }
-      if (plan.uncordonFor !== undefined || plan.loadBalancerExclusion) {
-        state = await writer.release(state);
-        if (plan.uncordonFor !== undefined) result.uncordoned = true;
-        if (plan.loadBalancerExclusion && state.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] === undefined) result.labelsRemoved.push(EXCLUDE_FROM_LOAD_BALANCERS_LABEL);
-      }
-    } catch (error) {
-      if (!(error instanceof WriteConflictError)) {
+  let rounds = 0;
+  const clean = async (start: NodeState): Promise<'clean' | 'still-changing' | 'failed'> => {
+    for (let state = start; ; ) {
+      if (isClean(planNodeCleanup(state))) return 'clean';
+      if (rounds >= MAX_ATTEMPTS) return 'still-changing';
+      rounds++;
+      try {
+        state = await writeCleanup(writer, state, result);
+      } catch (error) {
+        if (error instanceof WriteConflictError) throw error;
         result.error = error instanceof Error ? error.message : String(error);
-        return result;
+        return 'failed';
       }
-      state = await writer.readNode(plan.node);
     }
-  }
-  if (state === undefined) {
-    // Deleted meanwhile: nothing of ours is left on it.
-    result.clean = true;
-    return result;
-  }
-  result.error = `node ${result.node} still changing after ${MAX_ATTEMPTS} attempts (conflicts)`;
+  };
+  // Every round may lose a race: the rounds, not the conflicts, are what is bounded.
+  const outcome = await retryOnConflict(initial, 'cleanup', clean, { retries: MAX_ATTEMPTS, reread: (lost) => writer.readNode(lost.metadata.name) });
+  // Deleted meanwhile (undefined): nothing of ours is left on it.
+  if (outcome === undefined || outcome === 'clean') result.clean = true;
+  if (outcome === 'still-changing') result.error = `node ${result.node} still changing after ${MAX_ATTEMPTS} attempts (conflicts)`;
   return result;
 }
 
-export interface LeaseTakeoverOptions {
-  store: LeaseStore;
-  identity: string;
-  clock: Clock;
-  logger: Logger;
-  /** How long the taken Lease holds (long: the replicas must stay idle until they are deleted). */
-  leaseDurationSeconds: number;
-  /** The replicas' renew deadline: after it, a replica that lost the Lease has stopped writing. */
-  renewDeadlineMs: number;
-  signal?: AbortSignal;
-}
-
-/**
- * Takes the Lease whoever holds it, then waits until no other replica can still be writing.
- * Returns the previous holder ('' when none).
- */
-export async function takeLease(options: LeaseTakeoverOptions): Promise<string> {
-  const { store, identity, clock } = options;
-  for (let attempt = 1; ; attempt++) {
-    const now = new Date(clock.now());
-    const desired = { holderIdentity: identity, leaseDurationSeconds: options.leaseDurationSeconds, acquireTime: now, renewTime: now };
-    try {
-      const current = await store.get();
-      let previous = '';
-      if (current === undefined) {
-        await store.create({ ...desired, leaseTransitions: 0 });
-      } else {
-        previous = current.holderIdentity ?? '';
-        const transitions = (current.leaseTransitions ?? 0) + (previous === identity ? 0 : 1);
-        await store.update({ ...desired, leaseTransitions: transitions, resourceVersion: current.resourceVersion });
-      }
-      options.logger.info('cleanup: took the lease', { identity, previousHolder: previous, leaseDurationSeconds: options.leaseDurationSeconds });
-      if (previous !== '' && previous !== identity) {
-        options.logger.info('cleanup: waiting the renew deadline so the running replicas stop writing', { renewDeadlineMs: options.renewDeadlineMs });
-        await sleep(clock, options.renewDeadlineMs, options.signal);
-      }
-      return previous;
-    } catch (error) {
-      // A replica renewed between our read and write: read again (its next renewal will then fail).
-      if (!(error instanceof LeaseConflictError) || attempt >= 10) throw error;
-    }
+/** One round of cleanup writes from `state` (labels, taints, cordon), recorded in `result`; the node as written. */
+async function writeCleanup(writer: CleanupWriter, start: NodeState, result: NodeCleanupResult): Promise<NodeState> {
+  let state = start;
+  let plan = planNodeCleanup(state);
+  if (plan.applyEmptyLabels) {
+    state = await writer.applyLabels(plan.node, {});
+    result.labelsRemoved.push(...plan.labels.filter((key) => !(key in (state.metadata.labels ?? {}))));
+    plan = planNodeCleanup(state);
   }
+  if (plan.taints.length > 0) {
+    state = await writer.patchTaints(plan.node, state.spec?.taints, plan.keepTaints);
+    result.taintsRemoved.push(...plan.taints.map((taint) => taint.key));
+  }
+  if (plan.uncordonFor !== undefined || plan.loadBalancerExclusion) {
+    state = await writer.release(state);
+    if (plan.uncordonFor !== undefined) result.uncordoned = true;
+    if (plan.loadBalancerExclusion && state.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] === undefined) result.labelsRemoved.push(EXCLUDE_FROM_LOAD_BALANCERS_LABEL);
+  }
+  return state;
 }
 
 export interface CleanupSummary {

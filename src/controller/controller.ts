@@ -10,12 +10,13 @@
 // SIGTERM: stop the workers (in-flight reconciles finish), release the Lease so the other replica
 // takes over without waiting for it to expire, close the informers.
 
+import { EventReasons } from '../api/event-reasons.js';
 import { hostname } from 'node:os';
 import { Watch, type CoreV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { GROUP, PLURAL, VERSION } from '../api/names.js';
 import { MaintenancePhase, type NodeMetadata } from '../api/nodemetadata.js';
-import { DEFAULT_RATE_LIMIT, makeApiClients } from '../kube/client-node/api-clients.js';
+import { DEFAULT_RATE_LIMIT, makeApiClients, type ApiClients } from '../kube/client-node/api-clients.js';
 import { kubeEventSink } from '../kube/client-node/event-sink.js';
 import { kubeLeaseStore } from '../kube/client-node/lease-store.js';
 import { KubeEventRecorder, type ObjectReference } from '../observability/events.js';
@@ -28,19 +29,19 @@ import { defaultControllerRateLimiter } from '../runtime/rate-limiter.js';
 import { RequestLimiter } from '../runtime/request-limiter.js';
 import { Semaphore } from '../runtime/semaphore.js';
 import { runWorkers, WorkQueue } from '../runtime/workqueue.js';
-import { nodeForCache, nodeMetadataForCache, nodeStateOf, type ClusterCache } from './cluster-state.js';
-import { DEFAULT_CONFIG, type ControllerConfig } from './config.js';
-import { ConfigWatcher, type ConfigReload } from './config-watcher.js';
-import { DrainPods, type PodSource, type PodWatchEventType } from './drain-pods.js';
-import { DryRunNodes } from './dry-run.js';
-import { FleetIndex } from './fleet-index.js';
+import { nodeForCache, nodeMetadataForCache, nodeStateOf, type ClusterCache } from './cache/cluster-state.js';
+import { DEFAULT_CONFIG, type ControllerConfig } from './config/config.js';
+import { ConfigWatcher, type ConfigReload } from './config/config-watcher.js';
+import { DrainPods, type PodSource, type PodWatchEventType } from './cache/drain-pods.js';
+import { DryRunNodes } from './dry-run/dry-run.js';
+import { FleetIndex } from './cache/fleet-index.js';
 import { WaveGate } from './maintenance/wave-gate.js';
 import { createControllerMetrics, type ControllerMetrics } from './metrics.js';
 import { Notifier } from './notifications/notifier.js';
 import { fetchTransport } from './notifications/transport.js';
-import { kubeNodeWriter } from './node-writer.js';
-import { NodeReconciler } from './reconciler.js';
-import { requeueForAll, requeueForNode, requeueForNodeMetadata, type Requeue } from './requeue-rules.js';
+import { kubeNodeWriter } from './write/node-writer.js';
+import { NodeReconciler } from './reconcile/reconciler.js';
+import { requeueForAll, requeueForNode, requeueForNodeMetadata, type Requeue } from './decide/requeue-rules.js';
 
 export const LEASE_NAME = 'nodemeta-controller';
 export const COMPONENT = 'nodemeta-controller';
@@ -97,32 +98,150 @@ export function defaultIdentity(): string {
   return process.env.POD_NAME || `${hostname()}_${process.pid}`;
 }
 
+/** What the controller's parts share while it runs: the queues of this leadership term, and whether it leads. */
+interface RunState {
+  queue: WorkQueue | undefined;
+  protectQueue: WorkQueue | undefined;
+  leading: boolean;
+  workersDone: Promise<void>;
+}
+
+/** The configuration in force (a reload replaces it; every reader asks for it anew). */
+interface Settings {
+  config: ControllerConfig;
+}
+
 /** Runs the controller until `signal` aborts (graceful stop) or leadership is lost. */
 export async function runController(options: ControllerOptions, signal: AbortSignal): Promise<ControllerExit> {
   const clock = options.clock ?? unrefSystemClock;
-  const { logger, kubeConfig } = options;
+  const { logger } = options;
   const registry = options.registry ?? new Registry();
   // The process's own figures (resident memory, heap, event-loop lag, open handles), as every
   // Prometheus client library exports them; a caller's registry (the tests') goes without.
   if (options.registry === undefined) collectDefaultMetrics({ register: registry });
-  let queue: WorkQueue | undefined;
-  let protectQueue: WorkQueue | undefined;
-  let leading = false;
+  const run: RunState = { queue: undefined, protectQueue: undefined, leading: false, workersDone: Promise.resolve() };
   // Filled in below, once the informers exist.
   let nodesByPhase: () => ReadonlyMap<string, number> = () => new Map();
   const metrics = createControllerMetrics({
     registry,
-    queueDepth: () => queue?.len() ?? 0,
+    queueDepth: () => run.queue?.len() ?? 0,
     nodesByPhase: () => nodesByPhase(),
     drainPodWatches: () => drainPods.count(),
     protectQueueDepth: () => waveGate.pendingCount(),
     notificationQueueDepths: () => notifier.depths(),
   });
   metrics.isLeader.set(0);
+  const clients = apiClients(options, clock, metrics);
+  const events = eventRecorder(options, clients, clock, metrics);
+  const { nodes, nodeMetadatas } = informers(options, clients, clock);
+  const enqueue = (name: string | undefined) => {
+    if (name !== undefined && name !== '') run.queue?.add(name);
+  };
+  // Only the pods of draining nodes: a list per node and one shared watch (drain-pods.ts).
+  const drainPods = new DrainPods({ source: podSource(options.kubeConfig, clients.core), clock, logger, onChange: enqueue });
 
-  // Every request but watches and the Lease takes a token from one budget (client-go's QPS and
-  // burst); taints and cordons go first, Events last (kube/client-node/api-clients.ts).
-  const clients = makeApiClients(kubeConfig, {
+  // The fast path: a node whose maintenance calls for its taint and cordon goes onto its own queue,
+  // served by its own workers, ahead of anything else (docs/architecture.md, "The flow"); evictions
+  // anywhere wait until the wave's cordons are done (maintenance/wave-gate.ts).
+  const settings: Settings = { config: DEFAULT_CONFIG };
+  const waveGate = new WaveGate({ clock, settleMs: () => settings.config.drain.waveSettleTimeMs });
+  // The informers deliver nothing before they start, below, after the reconciler exists.
+  const protectIfDue = (name: string) => {
+    if (run.protectQueue === undefined || !reconciler.needsProtection(name)) return;
+    waveGate.protecting(name);
+    run.protectQueue.add(name);
+  };
+  // Which change requeues which node is decided in requeue-rules.ts; here it is only carried out,
+  // the fast path first.
+  const requeue = ({ protect, reconcile }: Requeue) => {
+    for (const name of protect) protectIfDue(name);
+    for (const name of reconcile) enqueue(name);
+  };
+  // The fleet's facts for budget and approvals are kept as the informers deliver them (fleet-index.ts).
+  const fleet = new FleetIndex();
+  watchFleet(nodes, nodeMetadatas, fleet, requeue);
+  const enqueueAll = () => requeue(requeueForAll(nodes.list().map((node) => node.metadata?.name)));
+  const cache = informerCache(nodes, nodeMetadatas, fleet, drainPods);
+  nodesByPhase = () => fleet.phaseCounts(MaintenancePhase.None);
+
+  // Webhook notifications of maintenance transitions, sent by the leader in the background; the
+  // reconciler records them in the statuses it writes (notifications/notifier.ts).
+  const notifier = new Notifier({
+    clock,
+    logger,
+    transport: fetchTransport,
+    counters: { sent: metrics.notificationsSent, failed: metrics.notificationsFailed, dropped: metrics.notificationsDropped, retries: metrics.notificationsRetries, latency: metrics.notificationsLatency },
+    userAgent: `${COMPONENT}/${options.identity}`,
+    isLeading: () => run.leading,
+    onSettled: enqueue,
+  });
+  const watcher = await configure({ options, settings, metrics, events, notifier, clock, enqueueAll });
+
+  const reconciler = createReconciler({ options, run, settings, clients, cache, events, metrics, waveGate, notifier, clock });
+  const health = await startHealth(options, registry, [nodes, nodeMetadatas]);
+
+  let exit: ControllerExit = 'stopped';
+  try {
+    await Promise.race([Promise.all([nodes.start(), nodeMetadatas.start()]), abortable(signal)]);
+    if (signal.aborted) return exit;
+    logger.info('caches synced');
+    const startWork = (leadership: AbortSignal) => startWorkers({ run, options, clock, metrics, reconciler, notifier, enqueueAll }, leadership);
+    exit = await runTerms({ run, options, clock, metrics, startWork }, signal);
+    return exit;
+  } finally {
+    run.leading = false;
+    run.queue?.shutDown();
+    run.protectQueue?.shutDown();
+    watcher?.stop();
+    reconciler.stop();
+    // Unsent notifications stay pending in the statuses: the next leader sends them.
+    notifier.stop();
+    await Promise.race([events.flush(), sleep(clock, 2_000)]);
+    await Promise.all([nodes.stop(), nodeMetadatas.stop(), drainPods.stop()]).catch(() => undefined);
+    await health.close();
+    logger.info('controller stopped', { reason: exit });
+  }
+}
+
+/** The reconciler over the writer (or, in dry run, over its simulation: dry-run/dry-run.ts). */
+function createReconciler(parts: {
+  options: ControllerOptions;
+  run: RunState;
+  settings: Settings;
+  clients: ApiClients;
+  cache: ClusterCache;
+  events: KubeEventRecorder;
+  metrics: ControllerMetrics;
+  waveGate: WaveGate;
+  notifier: Notifier;
+  clock: Clock;
+}): NodeReconciler {
+  const { options, run, settings, metrics, events, clock } = parts;
+  const { logger } = options;
+  const writer = kubeNodeWriter({ clients: parts.clients, isLeading: () => run.leading, onWrite: (resource, verb) => metrics.apiWrites.inc({ resource, verb }) });
+  // In dry run the node writes and evictions are decided and reported, not sent.
+  const dryRun = new DryRunNodes({ cache: parts.cache, writer, enabled: () => settings.config.dryRun, events, logger });
+  return new NodeReconciler({
+    cache: dryRun.cache,
+    writer: dryRun.writer,
+    events,
+    config: () => settings.config,
+    clock,
+    logger,
+    counters: metrics,
+    waveGate: parts.waveGate,
+    evictionLimit: new Semaphore(options.maxConcurrentEvictions ?? DEFAULT_MAX_CONCURRENT_EVICTIONS),
+    statusReportWriters: STATUS_REPORT_WRITERS,
+    notifications: parts.notifier,
+  });
+}
+
+/**
+ * Every request but watches and the Lease takes a token from one budget (client-go's QPS and
+ * burst); taints and cordons go first, Events last (kube/client-node/api-clients.ts).
+ */
+function apiClients(options: ControllerOptions, clock: Clock, metrics: ControllerMetrics): ApiClients {
+  return makeApiClients(options.kubeConfig, {
     limiter: new RequestLimiter({ ...(options.rateLimit ?? DEFAULT_RATE_LIMIT), clock }),
     userAgent: `${COMPONENT}/${options.identity}`,
     observer: {
@@ -133,21 +252,25 @@ export async function runController(options: ControllerOptions, signal: AbortSig
       throttled: (priority, seconds) => metrics.rateLimiterWait.observe({ priority }, seconds),
     },
   });
+}
 
-  const events = new KubeEventRecorder({
+function eventRecorder(options: ControllerOptions, clients: ApiClients, clock: Clock, metrics: ControllerMetrics): KubeEventRecorder {
+  return new KubeEventRecorder({
     // Events go through the same rate limit as everything else, after every other request.
     sink: kubeEventSink(clients.lowCore, { onWrite: (verb) => metrics.apiWrites.inc({ resource: 'events', verb }) }),
     clock,
-    logger,
+    logger: options.logger,
     component: COMPONENT,
     instance: options.identity,
     onDropped: () => metrics.eventsDropped.inc(),
     onAggregated: () => metrics.eventsAggregated.inc(),
   });
+}
 
-  // ---- informers ----
+/** The Node and NodeMetadata informers, cached trimmed to what the controller reads (cache/cluster-state.ts). */
+function informers(options: ControllerOptions, clients: ApiClients, clock: Clock): { nodes: ResilientInformer<V1Node>; nodeMetadatas: ResilientInformer<KubernetesObject> } {
   const { core, custom } = clients;
-  // Nodes and NodeMetadata are cached trimmed to what the controller reads (cluster-state.ts).
+  const { kubeConfig, logger } = options;
   const nodes = new ResilientInformer<V1Node>({
     name: 'nodes',
     kubeConfig,
@@ -170,32 +293,11 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     clock,
     logger,
   });
-  const enqueue = (name: string | undefined) => {
-    if (name !== undefined && name !== '') queue?.add(name);
-  };
-  // Only the pods of draining nodes: a list per node and one shared watch (drain-pods.ts).
-  const drainPods = new DrainPods({ source: podSource(kubeConfig, core), clock, logger, onChange: enqueue });
+  return { nodes, nodeMetadatas };
+}
 
-  // The fast path: a node whose maintenance calls for its taint and cordon goes onto its own queue,
-  // served by its own workers, ahead of anything else (STYLE.md, habit 14); evictions anywhere wait
-  // until the wave's cordons are done (maintenance/wave-gate.ts).
-  let config: ControllerConfig = DEFAULT_CONFIG;
-  const waveGate = new WaveGate({ clock, settleMs: () => config.drain.waveSettleTimeMs });
-  // The informers deliver nothing before they start, below, after the reconciler exists.
-  const protectIfDue = (name: string) => {
-    if (protectQueue === undefined || !reconciler.needsProtection(name)) return;
-    waveGate.protecting(name);
-    protectQueue.add(name);
-  };
-  // Which change requeues which node is decided in requeue-rules.ts; here it is only carried out,
-  // the fast path first.
-  const requeue = ({ protect, reconcile }: Requeue) => {
-    for (const name of protect) protectIfDue(name);
-    for (const name of reconcile) enqueue(name);
-  };
-
-  // The fleet's facts for budget and approvals are kept as the informers deliver them (fleet-index.ts).
-  const fleet = new FleetIndex();
+/** Keeps the fleet index as the informers deliver, and carries out the requeues each change asks for. */
+function watchFleet(nodes: ResilientInformer<V1Node>, nodeMetadatas: ResilientInformer<KubernetesObject>, fleet: FleetIndex, requeue: (requeue: Requeue) => void): void {
   for (const verb of ['add', 'update', 'delete'] as const) {
     const deleted = verb === 'delete';
     nodes.on(verb, (node) => {
@@ -211,8 +313,11 @@ export async function runController(options: ControllerOptions, signal: AbortSig
       requeue(requeueForNodeMetadata(name, deleted, before, fleet.status(name), fleet.statuses()));
     });
   }
-  const enqueueAll = () => requeue(requeueForAll(nodes.list().map((node) => node.metadata?.name)));
-  const cache: ClusterCache = {
+}
+
+/** What reconcile reads (cache/cluster-state.ts ClusterCache), from the informers. */
+function informerCache(nodes: ResilientInformer<V1Node>, nodeMetadatas: ResilientInformer<KubernetesObject>, fleet: FleetIndex, drainPods: DrainPods): ClusterCache {
+  return {
     node: (name) => {
       const node = nodes.get(name);
       return node === undefined ? undefined : nodeStateOf(node);
@@ -223,21 +328,15 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     releasePods: (nodeName) => drainPods.release(nodeName),
     warm: () => nodes.hasSynced() && nodeMetadatas.hasSynced(),
   };
-  nodesByPhase = () => fleet.phaseCounts(MaintenancePhase.None);
+}
 
-  // Webhook notifications of maintenance transitions, sent by the leader in the background; the
-  // reconciler records them in the statuses it writes (notifications/notifier.ts).
-  const notifier = new Notifier({
-    clock,
-    logger,
-    transport: fetchTransport,
-    counters: { sent: metrics.notificationsSent, failed: metrics.notificationsFailed, dropped: metrics.notificationsDropped, retries: metrics.notificationsRetries, latency: metrics.notificationsLatency },
-    userAgent: `${COMPONENT}/${options.identity}`,
-    isLeading: () => leading,
-    onSettled: enqueue,
-  });
-
-  // ---- configuration ----
+/**
+ * The configuration: loaded, forced into dry run by --dry-run, and reloaded on change (each reload
+ * requeues every node). Returns the watcher of the file, if any.
+ */
+async function configure(parts: { options: ControllerOptions; settings: Settings; metrics: ControllerMetrics; events: KubeEventRecorder; notifier: Notifier; clock: Clock; enqueueAll: () => void }): Promise<ConfigWatcher | undefined> {
+  const { options, settings, metrics, notifier } = parts;
+  const { logger } = options;
   let watcher: ConfigWatcher | undefined;
   const logDryRun = (on: boolean, why: string) => {
     metrics.dryRun.set(on ? 1 : 0);
@@ -249,44 +348,28 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   const onReload = (reload: ConfigReload) => {
     metrics.configReloads.inc({ result: reload.ok ? 'success' : 'failure' });
     if (reload.ok) {
-      if (inForce(reload.config).dryRun !== config.dryRun) logDryRun(inForce(reload.config).dryRun, 'the configuration changed');
-      config = inForce(reload.config);
-      notifier.configure(config.notifications);
+      if (inForce(reload.config).dryRun !== settings.config.dryRun) logDryRun(inForce(reload.config).dryRun, 'the configuration changed');
+      settings.config = inForce(reload.config);
+      notifier.configure(settings.config.notifications);
       logger.info('configuration reloaded', { path: options.configPath });
-      enqueueAll();
+      parts.enqueueAll();
     } else {
       logger.error('configuration rejected, keeping the last good one', { path: options.configPath, errors: reload.errors });
-      if (options.podRef !== undefined) events.record(options.podRef, 'Warning', 'ConfigRejected', reload.errors.join('; '));
+      if (options.podRef !== undefined) parts.events.record(options.podRef, 'Warning', EventReasons.ConfigRejected, reload.errors.join('; '));
     }
   };
   if (options.configPath !== undefined) {
-    watcher = new ConfigWatcher({ path: options.configPath, clock, onReload });
-    config = await watcher.start();
+    watcher = new ConfigWatcher({ path: options.configPath, clock: parts.clock, onReload });
+    settings.config = await watcher.start();
   }
-  config = inForce(config);
-  metrics.dryRun.set(config.dryRun ? 1 : 0);
-  if (config.dryRun) logDryRun(true, options.dryRun === true ? 'flag --dry-run' : 'configuration dryRun: true');
-  notifier.configure(config.notifications);
+  settings.config = inForce(settings.config);
+  metrics.dryRun.set(settings.config.dryRun ? 1 : 0);
+  if (settings.config.dryRun) logDryRun(true, options.dryRun === true ? 'flag --dry-run' : 'configuration dryRun: true');
+  notifier.configure(settings.config.notifications);
+  return watcher;
+}
 
-  // ---- reconciler ----
-  const writer = kubeNodeWriter({ clients, isLeading: () => leading, onWrite: (resource, verb) => metrics.apiWrites.inc({ resource, verb }) });
-  // In dry run the node writes and evictions are decided and reported, not sent (dry-run.ts).
-  const dryRun = new DryRunNodes({ cache, writer, enabled: () => config.dryRun, events, logger });
-  const reconciler = new NodeReconciler({
-    cache: dryRun.cache,
-    writer: dryRun.writer,
-    events,
-    config: () => config,
-    clock,
-    logger,
-    counters: metrics,
-    waveGate,
-    evictionLimit: new Semaphore(options.maxConcurrentEvictions ?? DEFAULT_MAX_CONCURRENT_EVICTIONS),
-    statusReportWriters: STATUS_REPORT_WRITERS,
-    notifications: notifier,
-  });
-
-  // ---- health ----
+async function startHealth(options: ControllerOptions, registry: Registry, [nodes, nodeMetadatas]: readonly [ResilientInformer<V1Node>, ResilientInformer<KubernetesObject>]): Promise<HealthServer> {
   const health: HealthServer = await startHealthServer({
     host: options.metricsHost,
     port: options.metricsPort,
@@ -296,95 +379,85 @@ export async function runController(options: ControllerOptions, signal: AbortSig
       { name: 'nodemetadatas informer', check: () => (nodeMetadatas.hasSynced() ? undefined : 'not synced') },
     ],
   });
-  logger.info('health and metrics server listening', { url: health.url });
+  options.logger.info('health and metrics server listening', { url: health.url });
   options.onStarted?.({ healthUrl: health.url });
+  return health;
+}
 
-  // ---- run ----
-  let workersDone: Promise<void> = Promise.resolve();
-  const startWork = (leadership: AbortSignal) => {
-    leading = true;
-    metrics.isLeader.set(1);
-    const workQueue = new WorkQueue({ clock, rateLimiter: defaultControllerRateLimiter(clock, { backoff: { maxDelayMs: 300_000 } }) });
-    // The fast path retries a failed write with per-key backoff only: no global bucket in front of
-    // it (the request limiter already orders its requests first).
-    const urgentQueue = new WorkQueue({ clock, rateLimiter: defaultControllerRateLimiter(clock, { backoff: { maxDelayMs: 30_000 }, bucket: { qps: 1_000, burst: 10_000 } }) });
-    queue = workQueue;
-    protectQueue = urgentQueue;
-    leadership.addEventListener(
-      'abort',
-      () => {
-        // Stop at once: nothing queued runs any more, and the writer refuses in-flight writes.
-        leading = false;
-        metrics.isLeader.set(0);
-        workQueue.shutDown();
-        urgentQueue.shutDown();
-        notifier.stop();
-      },
-      { once: true },
-    );
-    enqueueAll();
-    const onError = (which: WorkQueue) => (key: string, error: unknown) => {
-      metrics.reconcileErrors.inc();
-      logger.warn('reconcile failed, retrying with backoff', { node: key, error: error instanceof Error ? error.message : String(error), retries: which.numRequeues(key) });
-    };
-    const protectWorkers = options.protectWorkers ?? DEFAULT_PROTECT_WORKERS;
-    workersDone = Promise.all([
-      runWorkers(workQueue, options.workers, (key) => timedReconcile(reconciler, metrics, key), { onError: onError(workQueue) }),
-      runWorkers(urgentQueue, protectWorkers, (key) => reconciler.protect(key), { onError: onError(urgentQueue) }),
-    ]).then(() => undefined);
-    logger.info('workers started', { workers: options.workers, protectWorkers });
+/** A leadership term begins: fresh queues, every node queued, the workers started; `leadership` ends it. */
+function startWorkers(parts: { run: RunState; options: ControllerOptions; clock: Clock; metrics: ControllerMetrics; reconciler: NodeReconciler; notifier: Notifier; enqueueAll: () => void }, leadership: AbortSignal): void {
+  const { run, options, clock, metrics, reconciler, notifier } = parts;
+  const { logger } = options;
+  run.leading = true;
+  metrics.isLeader.set(1);
+  const workQueue = new WorkQueue({ clock, rateLimiter: defaultControllerRateLimiter(clock, { backoff: { maxDelayMs: 300_000 } }) });
+  // The fast path retries a failed write with per-key backoff only: no global bucket in front of
+  // it (the request limiter already orders its requests first).
+  const urgentQueue = new WorkQueue({ clock, rateLimiter: defaultControllerRateLimiter(clock, { backoff: { maxDelayMs: 30_000 }, bucket: { qps: 1_000, burst: 10_000 } }) });
+  run.queue = workQueue;
+  run.protectQueue = urgentQueue;
+  leadership.addEventListener(
+    'abort',
+    () => {
+      // Stop at once: nothing queued runs any more, and the writer refuses in-flight writes.
+      run.leading = false;
+      metrics.isLeader.set(0);
+      workQueue.shutDown();
+      urgentQueue.shutDown();
+      notifier.stop();
+    },
+    { once: true },
+  );
+  parts.enqueueAll();
+  const onError = (which: WorkQueue) => (key: string, error: unknown) => {
+    metrics.reconcileErrors.inc();
+    logger.warn('reconcile failed, retrying with backoff', { node: key, error: error instanceof Error ? error.message : String(error), retries: which.numRequeues(key) });
   };
+  const protectWorkers = options.protectWorkers ?? DEFAULT_PROTECT_WORKERS;
+  run.workersDone = Promise.all([
+    runWorkers(workQueue, options.workers, (key) => timedReconcile(reconciler, metrics, key), { onError: onError(workQueue) }),
+    runWorkers(urgentQueue, protectWorkers, (key) => reconciler.protect(key), { onError: onError(urgentQueue) }),
+  ]).then(() => undefined);
+  logger.info('workers started', { workers: options.workers, protectWorkers });
+}
 
-  let exit: ControllerExit = 'stopped';
-  try {
-    await Promise.race([Promise.all([nodes.start(), nodeMetadatas.start()]), abortable(signal)]);
-    if (signal.aborted) return exit;
-    logger.info('caches synced');
-
-    if (options.leaderElect) {
-      const timing = { ...DEFAULT_LEADER_ELECTION, ...options.leaderElection };
-      // The election stops only after the workers did (see below), so the Lease is released last.
-      const election = new AbortController();
-      const stopWorkersThenElection = async () => {
-        await stopWorkers([queue, protectQueue], workersDone, clock, options.shutdownTimeoutMs);
-        election.abort();
-      };
-      signal.addEventListener('abort', () => void stopWorkersThenElection(), { once: true });
-      const outcome = await runLeaderElection(
-        {
-          identity: options.identity,
-          store: kubeLeaseStore(kubeConfig, options.leaseNamespace, options.leaseName ?? LEASE_NAME),
-          clock,
-          logger,
-          ...timing,
-          onStartedLeading: startWork,
-          onStoppedLeading: () => metrics.isLeader.set(0),
-          onNewLeader: (identity) => logger.info('leader elected', { leader: identity }),
-        },
-        election.signal,
-      );
-      if (outcome === 'lost') exit = 'lost-leadership';
-    } else {
-      const always = new AbortController();
-      startWork(always.signal);
-      await abortable(signal);
-      await stopWorkers([queue, protectQueue], workersDone, clock, options.shutdownTimeoutMs);
-      always.abort();
-    }
-    return exit;
-  } finally {
-    leading = false;
-    queue?.shutDown();
-    protectQueue?.shutDown();
-    watcher?.stop();
-    reconciler.stop();
-    // Unsent notifications stay pending in the statuses: the next leader sends them.
-    notifier.stop();
-    await Promise.race([events.flush(), sleep(clock, 2_000)]);
-    await Promise.all([nodes.stop(), nodeMetadatas.stop(), drainPods.stop()]).catch(() => undefined);
-    await health.close();
-    logger.info('controller stopped', { reason: exit });
+/**
+ * Works while leading (or at once, without leader election) until `signal` aborts or leadership is
+ * lost. On a graceful stop the workers stop first and the Lease is released last.
+ */
+async function runTerms(parts: { run: RunState; options: ControllerOptions; clock: Clock; metrics: ControllerMetrics; startWork: (leadership: AbortSignal) => void }, signal: AbortSignal): Promise<ControllerExit> {
+  const { run, options, clock, metrics, startWork } = parts;
+  const { logger } = options;
+  if (!options.leaderElect) {
+    const always = new AbortController();
+    startWork(always.signal);
+    await abortable(signal);
+    await stopWorkers([run.queue, run.protectQueue], run.workersDone, clock, options.shutdownTimeoutMs);
+    always.abort();
+    return 'stopped';
   }
+  const timing = { ...DEFAULT_LEADER_ELECTION, ...options.leaderElection };
+  // The election stops only after the workers did (see below), so the Lease is released last.
+  const election = new AbortController();
+  const stopWorkersThenElection = async () => {
+    await stopWorkers([run.queue, run.protectQueue], run.workersDone, clock, options.shutdownTimeoutMs);
+    election.abort();
+  };
+  signal.addEventListener('abort', () => void stopWorkersThenElection(), { once: true });
+  const outcome = await runLeaderElection(
+    {
+      identity: options.identity,
+      store: kubeLeaseStore(options.kubeConfig, options.leaseNamespace, options.leaseName ?? LEASE_NAME),
+      clock,
+      logger,
+      ...timing,
+      onStartedLeading: startWork,
+      onStoppedLeading: () => metrics.isLeader.set(0),
+      onNewLeader: (identity) => logger.info('leader elected', { leader: identity }),
+    },
+    election.signal,
+  );
+  return outcome === 'lost' ? 'lost-leadership' : 'stopped';
 }
 
 async function timedReconcile(reconciler: NodeReconciler, metrics: ControllerMetrics, key: string) {

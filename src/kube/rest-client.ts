@@ -1,10 +1,10 @@
 // A small REST client for the few calls the agent makes (read its Node, apply its NodeMetadata
 // status, watch its own object), over node:https with its own Agent: no proxy, no global agent.
 // Core https rather than undici: undici parses HTTP in WebAssembly, which V8's --lite-mode (the
-// agent's memory budget, docs in DESIGN.md "Runtime and libraries") does not run.
+// agent's memory budget, docs/scaling.md, "What the agent keeps in memory") does not run.
 
 import type { Agent, IncomingMessage } from 'node:http';
-import { KubeApiError } from './errors.js';
+import { KubeApiError } from '../api/kube-errors.js';
 import type { KubeCredentials } from './credentials.js';
 
 // node:http through process.getBuiltinModule, not `import`: an ES import of node:http reads every

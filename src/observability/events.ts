@@ -23,8 +23,9 @@
 // whose strict validation rejects count and first/lastTimestamp next to it. Writing both would give
 // readers two counts to disagree on (kubectl describe prefers series when present).
 
+import { rfc3339Seconds } from '../time/rfc3339.js';
 import { Backoff, type Random } from '../time/backoff.js';
-import { isNotFound, isRetryable } from '../kube/errors.js';
+import { isNotFound, isRetryable } from '../api/kube-errors.js';
 import { sleep, type Clock } from '../time/clock.js';
 import type { Logger } from './logger.js';
 
@@ -57,7 +58,7 @@ export interface KubeEvent {
 
 /**
  * Where Events go; src/kube/client-node/event-sink.ts writes them to the API server. Both calls reject with a
- * KubeApiError (src/kube/errors.ts) when the server answered with an error, with any other error
+ * KubeApiError (src/api/kube-errors.ts) when the server answered with an error, with any other error
  * when no answer came: that is how the recorder tells a retry from a refusal.
  */
 export interface EventSink {
@@ -383,7 +384,7 @@ function capMessage(message: string): string {
 
 /** metav1.Time: RFC 3339 in seconds. */
 function kubeTimestamp(now: number): string {
-  return new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return rfc3339Seconds(now);
 }
 
 function objectName(event: KubeEvent): string {

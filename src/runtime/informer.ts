@@ -6,7 +6,7 @@
 // to remove anything.
 
 import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
-import { fromClientNodeError } from '../kube/errors.js';
+import { fromClientNodeError } from '../api/kube-errors.js';
 import { Backoff, type Random } from '../time/backoff.js';
 import { sleep, type Clock } from '../time/clock.js';
 import type { Logger } from '../observability/logger.js';
@@ -154,7 +154,7 @@ export class ResilientInformer<T extends KubernetesObject> implements ObjectCach
     this.failures++;
     this.options.onError?.(err);
     const delay = this.backoff.next();
-    // One line with the server's own message (kube/errors.ts), not client-node's dump of the answer.
+    // One line with the server's own message (api/kube-errors.ts), not client-node's dump of the answer.
     const error = errorMessage(fromClientNodeError(err, 'GET', this.options.path));
     this.options.logger.warn('informer failed, restarting', { informer: this.options.name, error, retryInMs: delay });
     await sleep(this.options.clock, delay, this.stopController.signal);

@@ -1,7 +1,7 @@
 // The controller's client-side rate limit on API requests (client-go's QPS and burst), with
 // priorities: a token goes to the most urgent waiter first. In a maintenance wave the cordons and
 // taints that keep pods off doomed nodes must not queue behind thousands of evictions, status writes
-// and Events that draw on the same budget (STYLE.md, habit 14), and Events, being a report, come last.
+// and Events that draw on the same budget (docs/architecture.md, "The flow": the fast path), and Events, being a report, come last.
 //
 // A token bucket: `burst` tokens at most, refilled at `qps` per second. A request takes one token or
 // waits for the next; waiters are served by priority, then in arrival order. Nothing is dropped.

@@ -1,5 +1,5 @@
 // Time as a dependency, the one Clock of the code base: components take a Clock so that tests drive
-// them with a fake one and many agents can share one process (STYLE.md, habits 10 and 11).
+// them with a fake one and many agents can share one process (docs/architecture.md, "Layering rules": one of each mechanism).
 //
 // src/time/ is the lowest floor: it imports nothing of ours, so the agent, the controller, the
 // emulator, runtime/ and observability/ (which runtime/ itself imports: its logger) all use it

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /* global process, console, setTimeout, clearTimeout, fetch */
 // Memory of the node agent, which runs on every node: its target is ≤ 64 MiB in steady state
-// (DESIGN.md, "Runtime and libraries"). Built code (dist/, `make build`).
+// (docs/scaling.md, "What the agent keeps in memory"). Built code (dist/, `make build`).
 //
 //   node test/bench/agent-memory.bench.mjs [--settle 60s] [--samples 10] [--rounds 1] [--without-flags]
 //

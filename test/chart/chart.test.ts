@@ -10,7 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
 import { FIELD_MANAGER_AGENT, GROUP, PLURAL } from '../../src/api/names.js';
-import { parseConfig } from '../../src/controller/config.js';
+import { parseConfig } from '../../src/controller/config/config.js';
 import { LEASE_NAME } from '../../src/controller/controller.js';
 import { configValuesSchema } from './config-values-schema.js';
 import { generatedBlocks, README, withBlocks } from './readme.js';
@@ -187,7 +187,7 @@ describe('workloads', () => {
     expect(agent.args).toContain('--metrics-addr=:9102');
     expect(agent.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(agent.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
-    // The agent's memory budget (DESIGN.md): request 64Mi, limit at most 128Mi.
+    // The agent's memory budget (docs/scaling.md): request 64Mi, limit at most 128Mi.
     expect(agent.resources.requests.memory).toBe('64Mi');
     expect(agent.resources.limits.memory).toBe('128Mi');
   });

@@ -1,13 +1,13 @@
 // The chart's values.schema.json holds, under `config`, the controller's configuration schema
-// (src/controller/config-schema.ts), so `helm install` rejects a bad configuration before it
+// (src/controller/config/config-schema.ts), so `helm install` rejects a bad configuration before it
 // reaches the cluster. Helm validates with a standard JSON Schema validator that knows nothing of
 // the controller's own formats (duration, percent), so those become the equivalent patterns
 // (Go regexp syntax: no look-ahead, hence the separate minLength).
-import { CONFIG_SCHEMA, ConfigFormats } from '../../src/controller/config-schema.js';
+import { CONFIG_SCHEMA, ConfigFormats } from '../../src/controller/config/config-schema.js';
 
-/** Mirrors DURATION in src/controller/config.ts: units h, m, s, ms in that order, or a bare 0. */
+/** Mirrors DURATION in src/controller/config/config.ts: units h, m, s, ms in that order, or a bare 0. */
 export const DURATION_PATTERN = '^(0|([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$';
-/** Mirrors PERCENT in src/controller/config.ts. */
+/** Mirrors PERCENT in src/controller/config/config.ts. */
 export const PERCENT_PATTERN = '^(100|[1-9][0-9]?)%$';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -40,7 +40,7 @@ export function configValuesSchema(): Json {
   };
   const schema = convert(JSON.parse(JSON.stringify(CONFIG_SCHEMA)) as Json) as { [key: string]: Json };
   return {
-    description: "The controller's configuration (docs/configuration.md); generated from src/controller/config-schema.ts.",
+    description: "The controller's configuration (docs/configuration.md); generated from src/controller/config/config-schema.ts.",
     ...schema,
   };
 }

@@ -3,7 +3,7 @@
 // or approves an event, whatever else edits the ConfigMap; the pre-delete cleanup stays a real one.
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
-import { parseConfig } from '../../src/controller/config.js';
+import { parseConfig } from '../../src/controller/config/config.js';
 import { findManifest, parseManifests, renderChart, type Manifest } from './helm.js';
 
 const argsOf = (manifests: Manifest[], kind: string, name: string): string[] => findManifest(manifests, kind, name).spec.template.spec.containers[0].args as string[];

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { parse as parseYaml, stringify } from 'yaml';
-import { parseConfig } from '../../src/controller/config.js';
-import { CONFIG_SCHEMA } from '../../src/controller/config-schema.js';
+import { parseConfig } from '../../src/controller/config/config.js';
+import { CONFIG_SCHEMA } from '../../src/controller/config/config-schema.js';
 import { CHART_DIR, findManifest, helm, parseManifests, renderChart, type Manifest } from './helm.js';
 
 const VALUES = {

@@ -83,8 +83,9 @@ export function eventsTable(): string {
   const found = new Map<string, { type: string; files: Set<string> }>();
   for (const file of sourceFiles(path.join(REPO_ROOT, 'src/controller'))) {
     const text = readFileSync(file, 'utf8');
-    // `events.record(ref, 'Normal', 'Reason', ...)` in the wiring, `emit('Normal', 'Reason', ...)` in the state machine.
-    for (const m of text.matchAll(/(?:\.record\(\s*[^,]+,|\bemit\()\s*'(Normal|Warning)',\s*'([A-Z][A-Za-z]+)'/g)) {
+    // `events.record(ref, 'Normal', EventReasons.Reason, ...)` in the wiring, `emit('Normal', EventReasons.Reason, ...)`
+    // in the state machine (the reasons are constants: api/event-reasons.ts).
+    for (const m of text.matchAll(/(?:\.record\(\s*[^,]+,|\bemit\()\s*'(Normal|Warning)',\s*EventReasons\.([A-Z][A-Za-z]+)/g)) {
       const entry = found.get(m[2]!) ?? { type: m[1]!, files: new Set<string>() };
       entry.files.add(path.relative(REPO_ROOT, file));
       found.set(m[2]!, entry);

@@ -4,7 +4,7 @@
 // always in CI; the e2e global setup always brings one up.)
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { kubeconfigCredentials } from '../../src/kube/credentials.js';
-import { KubeApiError } from '../../src/kube/errors.js';
+import { KubeApiError } from '../../src/api/kube-errors.js';
 import { KubeRestClient, type WatchEvent } from '../../src/kube/rest-client.js';
 import { kubeconfigPath, kubectl } from './lib/cluster.js';
 

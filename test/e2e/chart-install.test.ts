@@ -18,7 +18,7 @@ import { Conditions, FIELD_MANAGER_CONTROLLER, GROUP, Labels, PLURAL, TAG_LABEL_
 import { setCondition, type AgentStatus, type NodeMetadata } from '../../src/api/nodemetadata.js';
 import { NodeMetadataPublisher, nodeMetadataPath } from '../../src/agent/publisher.js';
 import { kubeconfigCredentials } from '../../src/kube/credentials.js';
-import { KubeApiError } from '../../src/kube/errors.js';
+import { KubeApiError } from '../../src/api/kube-errors.js';
 import { KubeRestClient } from '../../src/kube/rest-client.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator.js';
 import { CHART_DIR, parseManifests, renderChart, VALUE_SETS, valuesFilesOf } from '../chart/helm.js';

@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
-import { NotLeaderError, WriteConflictError } from '../../src/controller/cluster-state.js';
-import { ownedLabelKeys } from '../../src/controller/labels.js';
-import { kubeNodeWriter } from '../../src/controller/node-writer.js';
+import { NotLeaderError, WriteConflictError } from '../../src/controller/cache/cluster-state.js';
+import { ownedLabelKeys } from '../../src/controller/decide/labels.js';
+import { kubeNodeWriter } from '../../src/controller/write/node-writer.js';
 import { DEFAULT_RATE_LIMIT, makeApiClients } from '../../src/kube/client-node/api-clients.js';
 import { unrefSystemClock } from '../../src/time/clock.js';
 import { RequestLimiter } from '../../src/runtime/request-limiter.js';

@@ -18,7 +18,7 @@ beforeAll(async () => {
   await installCrd();
 });
 
-/** Anything nodemeta writes on a Node (DESIGN.md, "What the controller writes on a Node"). */
+/** Anything nodemeta writes on a Node (docs/architecture.md, "Public contract"). */
 function nodemetaFieldsOf(node: RawNode & { metadata: { managedFields?: { manager?: string }[] } }): string[] {
   const found: string[] = [];
   if (node.spec?.unschedulable === true) found.push('spec.unschedulable');

@@ -6,7 +6,7 @@
 // announces the wave; the controller, the API server, the controller-manager (ReplicaSets, PDB
 // status), the scheduler and kwok are the real ones.
 //
-// What a wave must never do (DESIGN.md "Scale", issue 9 "Tests"), one test each:
+// What a wave must never do (docs/scaling.md, issue 9 "Tests"), one test each:
 //   1. evict before every wave node is cordoned and tainted,
 //   2. evict a pod twice, or let a pod be scheduled onto a wave node,
 //   3. take the Deployment below its PodDisruptionBudget,

@@ -62,7 +62,8 @@ export function vmIndex(nodes: readonly { nodeName: string; vmName: string | und
   return { nodesByVmName, unmapped };
 }
 
-const DRAINED_OR_LATER: readonly MaintenancePhase[] = [MaintenancePhase.Drained, MaintenancePhase.Approved];
+/** The node is empty and waits for the platform: drained, or drained and approved (not Completed, which is later). */
+export const DRAINED_PHASES: readonly MaintenancePhase[] = [MaintenancePhase.Drained, MaintenancePhase.Approved];
 
 /**
  * True only when every Resources entry that maps to a cluster node names a node that is Drained or
@@ -75,6 +76,6 @@ export function approvalReady(event: ApprovableEvent, index: VmIndex, phases: Re
   if (nodes.length === 0) return false;
   return nodes.every((node) => {
     const maintenance = phases.get(node);
-    return maintenance?.eventId === event.id && DRAINED_OR_LATER.includes(maintenance.phase);
+    return maintenance?.eventId === event.id && DRAINED_PHASES.includes(maintenance.phase);
   });
 }

@@ -10,7 +10,7 @@
 import { backoffDelay, type Random } from '../../time/backoff.js';
 import type { Clock } from '../../time/clock.js';
 import type { Semaphore } from '../../runtime/semaphore.js';
-import { NotLeaderError, type EvictionResult, type NodeWriter } from '../cluster-state.js';
+import { NotLeaderError, type EvictionResult, type NodeWriter } from '../cache/cluster-state.js';
 import type { PodToEvict } from './drain-plan.js';
 import type { EvictionAttempt } from './state-machine.js';
 

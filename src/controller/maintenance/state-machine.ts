@@ -8,10 +8,12 @@
 // Completed, and Failed when the eviction timeout passes with pods left. One transition per call;
 // a transition returns requeueAfterMs 0 so the wiring looks again at once.
 
+import { EventReasons, type EventReason } from '../../api/event-reasons.js';
+import { rfc3339Seconds } from '../../time/rfc3339.js';
 import { MaintenancePhase, SPOT_TERMINATION, type BlockedPod, type MaintenanceStatus } from '../../api/nodemetadata.js';
 import type { ProviderName } from '../../api/observation.js';
-import type { ControllerConfig } from '../config.js';
-import type { PlannedAction } from '../policy.js';
+import type { ControllerConfig } from '../config/config.js';
+import type { PlannedAction } from '../decide/policy.js';
 import { approvalWindowState, describeWindows } from './approval-window.js';
 import { GRACE_MARGIN_MS, type DrainPlan, type PodToEvict } from './drain-plan.js';
 
@@ -35,9 +37,10 @@ export type Action =
   /** status.maintenance.approve removed (already so in the returned status); for the dry run's Event (dry-run-status.stepEvents). */
   | { kind: 'ClearApprovalRequest' }
   /** A Kubernetes Event on the Node. */
-  | { kind: 'Emit'; type: 'Normal' | 'Warning'; reason: string; message: string };
+  | { kind: 'Emit'; type: 'Normal' | 'Warning'; reason: EventReason; message: string };
 
-export interface NodeFacts {
+/** Whether the node takes pods, whose cordon holds it, and whether it is Ready (not notifications/formats.ts NodeFacts). */
+export interface NodeScheduling {
   unschedulable: boolean;
   /** Value of the nodemeta.io/cordoned annotation: the event nodemeta cordoned the node for. */
   cordonedFor: string | undefined;
@@ -86,7 +89,7 @@ export interface MaintenanceInput {
   /** policy.selectActive(...): the event the node acts on, or none. */
   active: PlannedAction | undefined;
   provider: ProviderName | undefined;
-  node: NodeFacts;
+  node: NodeScheduling;
   /** planDrain(...) over the node's pods now. */
   pods: DrainPlan;
   evictions: readonly EvictionAttempt[];
@@ -111,41 +114,46 @@ export interface MaintenanceStep {
  * explains: the NodeMetadata was deleted while the node was held, and its event ended before the
  * agent created it again. Nothing else would ever give that node back. Not while the caches are cold.
  */
-export function idleStep(current: MaintenanceStatus | undefined, node?: NodeFacts, cacheWarm = false, uncordonAfterCompletion = false): MaintenanceStep {
+export function idleStep(current: MaintenanceStatus | undefined, node?: NodeScheduling, cacheWarm = false, uncordonAfterCompletion = false): MaintenanceStep {
   const status = current ?? { phase: MaintenancePhase.None };
   if (!cacheWarm || node === undefined) return { status, actions: [] };
   if (node.excludedFromLoadBalancers === true && !node.unschedulable) return { status, actions: [{ kind: 'Uncordon' }] };
   if (uncordonAfterCompletion && node.cordonedFor !== undefined && node.ready && status.phase === MaintenancePhase.None) {
-    return { status, actions: [{ kind: 'Uncordon' }, emit('Normal', 'MaintenanceCompleted', `event ${node.cordonedFor} is over (no maintenance on record for it): uncordoned`)] };
+    return { status, actions: [{ kind: 'Uncordon' }, emit('Normal', EventReasons.MaintenanceCompleted, `event ${node.cordonedFor} is over (no maintenance on record for it): uncordoned`)] };
   }
   return { status, actions: [] };
 }
 
+/** The status of an event under way (any phase but None and Completed), else undefined. */
+export function eventUnderWay(current: MaintenanceStatus | undefined): MaintenanceStatus | undefined {
+  return current !== undefined && current.phase !== MaintenancePhase.None && current.phase !== MaintenancePhase.Completed ? current : undefined;
+}
+
 export function nextMaintenanceStep(input: MaintenanceInput): MaintenanceStep {
   const { current, active } = input;
-  const handling = current !== undefined && current.phase !== MaintenancePhase.None && current.phase !== MaintenancePhase.Completed ? current : undefined;
+  const underWay = eventUnderWay(current);
   if (active === undefined) {
-    if (handling === undefined) return idleStep(current, input.node, input.cacheWarm, input.config.uncordonAfterCompletion);
-    if (!input.cacheWarm) return { status: handling, actions: [] };
-    return finish(handling, input);
+    if (underWay === undefined) return idleStep(current, input.node, input.cacheWarm, input.config.uncordonAfterCompletion);
+    if (!input.cacheWarm) return { status: underWay, actions: [] };
+    return finish(underWay, input);
   }
-  if (handling === undefined && current?.phase === MaintenancePhase.Completed && current.eventId === active.eventId) {
+  if (underWay === undefined && current?.phase === MaintenancePhase.Completed && current.eventId === active.eventId) {
     // An event id is never reused (Azure: a GUID; Alibaba: an event id; a spot reclaim ends the
     // node): one that is back after it was completed is a glitch in what the agent saw, not new
     // maintenance. Draining the node again for it would be double work.
     return { status: current, actions: [] };
   }
-  if (handling?.eventId !== active.eventId) {
+  if (underWay?.eventId !== active.eventId) {
     // A new event, or one that replaces the event handled so far: start over from Scheduled. A
     // cordon made for the old event is re-labelled (Cordon) or undone (Uncordon) in the next steps.
-    const replaced = handling === undefined ? '' : ` (replaces ${handling.eventId ?? 'an event'})`;
-    return transition(scheduledStatus(active), [emit('Normal', 'MaintenanceScheduled', `${describe(active)}: action ${active.action}${active.due ? ' now' : ` at ${iso(active.startAt)}`}${replaced}`)]);
+    const replaced = underWay === undefined ? '' : ` (replaces ${underWay.eventId ?? 'an event'})`;
+    return transition(scheduledStatus(active), [emit('Normal', EventReasons.MaintenanceScheduled, `${describe(active)}: action ${active.action}${active.due ? ' now' : ` at ${iso(active.startAt)}`}${replaced}`)]);
   }
   // The event's NotBefore as the platform gives it now: Azure may move it, and drops it once the
   // event has started (EventStatus Started). finish() tells a run from a cancellation by it, so an
   // event that started (a neighbour's approval starts it for every VM in Resources) and then left
   // the metadata service is over, not cancelled.
-  const status = followNotBefore(handling, active);
+  const status = followNotBefore(underWay, active);
   switch (status.phase) {
     case MaintenancePhase.Scheduled:
     case MaintenancePhase.Cordoned:
@@ -191,10 +199,10 @@ function beforeDrain(status: MaintenanceStatus, active: PlannedAction, input: Ma
     if (input.budget.draining < input.budget.limit || input.now.getTime() >= forceAt) return startDrain(status, active, input, cordon);
     if (status.phase === MaintenancePhase.Cordoned) return withWait({ status, actions: cordon }, forceAt - input.now.getTime());
     const message = `${describe(active)}: ${input.budget.draining} of ${input.budget.limit} drains under way; cordoned, drains when budget frees up or at ${iso(forceAt)}`;
-    return withWait(transition({ ...status, phase: MaintenancePhase.Cordoned }, [...cordon, emit('Normal', 'DrainWaitingForBudget', message)]), undefined);
+    return withWait(transition({ ...status, phase: MaintenancePhase.Cordoned }, [...cordon, emit('Normal', EventReasons.DrainWaitingForBudget, message)]), undefined);
   }
   if (status.phase === MaintenancePhase.Cordoned) return { status, actions: cordon };
-  return transition({ ...status, phase: MaintenancePhase.Cordoned }, [...cordon, emit('Normal', 'NodeCordoned', `${describe(active)}: cordoned, pods stay (action Cordon)`)]);
+  return transition({ ...status, phase: MaintenancePhase.Cordoned }, [...cordon, emit('Normal', EventReasons.NodeCordoned, `${describe(active)}: cordoned, pods stay (action Cordon)`)]);
 }
 
 function stopDrain(status: MaintenanceStatus, active: PlannedAction, input: MaintenanceInput): MaintenanceStep {
@@ -203,14 +211,14 @@ function stopDrain(status: MaintenanceStatus, active: PlannedAction, input: Main
   const next = beforeDrain(stopped, active, input);
   const clear: Action[] = status.approve === undefined ? [] : [{ kind: 'ClearApprovalRequest' }];
   const message = `${describe(active)}: the policy now says ${active.action}; drain stopped`;
-  return transition(next.status, [...clear, ...next.actions.filter((action) => action.kind !== 'Emit'), emit('Normal', 'DrainStopped', message)]);
+  return transition(next.status, [...clear, ...next.actions.filter((action) => action.kind !== 'Emit'), emit('Normal', EventReasons.DrainStopped, message)]);
 }
 
 function startDrain(status: MaintenanceStatus, active: PlannedAction, input: MaintenanceInput, cordon: Action[]): MaintenanceStep {
   const started: MaintenanceStatus = { ...status, phase: MaintenancePhase.Draining, startedTime: isoNow(input.now) };
   const counted = withPodCounts(started, input, remainingPods(input.pods));
   const budget = input.budget.draining < input.budget.limit ? '' : ' (deadline reached: drains beyond the budget)';
-  const actions: Action[] = [...cordon, ...evictions(input), emit('Normal', 'DrainStarted', `${describe(active)}: evicting ${input.pods.evict.length} pods${budget}`)];
+  const actions: Action[] = [...cordon, ...evictions(input), emit('Normal', EventReasons.DrainStarted, `${describe(active)}: evicting ${input.pods.evict.length} pods${budget}`)];
   return transition(counted, actions);
 }
 
@@ -220,14 +228,14 @@ function draining(status: MaintenanceStatus, active: PlannedAction, input: Maint
   if (remaining === 0) {
     const drained = withPodCounts({ ...status, phase: MaintenancePhase.Drained, drainedTime: isoNow(input.now) }, input, 0);
     delete drained.lastError;
-    return transition(drained, [...cordon, emit('Normal', 'Drained', `${describe(active)}: all pods evicted`)]);
+    return transition(drained, [...cordon, emit('Normal', EventReasons.Drained, `${describe(active)}: all pods evicted`)]);
   }
   const startedMs = status.startedTime === undefined ? input.now.getTime() : Date.parse(status.startedTime);
   const timeoutAt = startedMs + input.config.drain.evictionTimeoutMs;
   const counted = withPodCounts(status, input, remaining);
   if (input.now.getTime() >= timeoutAt) {
     const error = `drain timed out after ${Math.round(input.config.drain.evictionTimeoutMs / 1000)}s with ${remaining} pods left${blockedSummary(counted.blockedPods)}`;
-    return transition({ ...counted, phase: MaintenancePhase.Failed, lastError: error }, [...cordon, emit('Warning', 'DrainFailed', `${describe(active)}: ${error}; the node stays cordoned`)]);
+    return transition({ ...counted, phase: MaintenancePhase.Failed, lastError: error }, [...cordon, emit('Warning', EventReasons.DrainFailed, `${describe(active)}: ${error}; the node stays cordoned`)]);
   }
   const actions: Action[] = [...cordon, ...evictions(input)];
   const waits = [timeoutAt - input.now.getTime(), nextRetryMs(input), POLL_MS];
@@ -242,7 +250,7 @@ function drained(status: MaintenanceStatus, active: PlannedAction, input: Mainte
     delete approved.approve;
     delete approved.approvalWaitsUntil;
     const actions: Action[] = [...cordon, ...(status.approve === undefined ? [] : [{ kind: 'ClearApprovalRequest' } as const])];
-    return transition(approved, [...actions, emit('Normal', 'MaintenanceApproved', `${describe(active)}: approved, the platform may start it now`)]);
+    return transition(approved, [...actions, emit('Normal', EventReasons.MaintenanceApproved, `${describe(active)}: approved, the platform may start it now`)]);
   }
   if (!approvable(active, input)) return { status, actions: cordon };
   const window = approvalWindowState(input.config.approvalWindows, input.now);
@@ -254,13 +262,13 @@ function drained(status: MaintenanceStatus, active: PlannedAction, input: Mainte
     const withdrawn = { ...status };
     delete withdrawn.approve;
     const why = input.approval.resourcesDrained ? `the approval window closed (${describeWindows(input.config.approvalWindows)})` : "a node in the event's Resources is no longer drained";
-    return transition(withdrawn, [...cordon, { kind: 'ClearApprovalRequest' }, emit('Normal', 'ApprovalWithdrawn', `${describe(active)}: ${why}`)]);
+    return transition(withdrawn, [...cordon, { kind: 'ClearApprovalRequest' }, emit('Normal', EventReasons.ApprovalWithdrawn, `${describe(active)}: ${why}`)]);
   }
   if (!input.approval.resourcesDrained) return { status, actions: cordon };
   if (!window.open) return waitForWindow(status, active, input, window.opensAt, cordon);
   const requested: MaintenanceStatus = { ...status, approve: eventId };
   delete requested.approvalWaitsUntil;
-  return transition(requested, [...cordon, { kind: 'RequestApproval', eventId }, emit('Normal', 'ApprovalRequested', `${describe(active)}: every node in the event's Resources is drained`)]);
+  return transition(requested, [...cordon, { kind: 'RequestApproval', eventId }, emit('Normal', EventReasons.ApprovalRequested, `${describe(active)}: every node in the event's Resources is drained`)]);
 }
 
 /**
@@ -278,7 +286,7 @@ function waitForWindow(status: MaintenanceStatus, active: PlannedAction, input: 
   else waiting.approvalWaitsUntil = until;
   const notBefore = status.notBefore === undefined ? '' : `; otherwise the platform starts it at NotBefore ${status.notBefore}`;
   const message = `${describe(active)}: every node in the event's Resources is drained; early approval waits for the approval window ${until === undefined ? '(none opens within a week)' : `opening at ${until}`} (${describeWindows(input.config.approvalWindows)})${notBefore}`;
-  return transition(waiting, [...cordon, emit('Normal', 'ApprovalWaitingForWindow', message)]);
+  return transition(waiting, [...cordon, emit('Normal', EventReasons.ApprovalWaitingForWindow, message)]);
 }
 
 function approved(status: MaintenanceStatus, input: MaintenanceInput): MaintenanceStep {
@@ -290,7 +298,7 @@ function failed(status: MaintenanceStatus, input: MaintenanceInput): Maintenance
   if (remainingPods(input.pods) === 0) {
     const drained = withPodCounts({ ...status, phase: MaintenancePhase.Drained, drainedTime: isoNow(input.now) }, input, 0);
     delete drained.lastError;
-    return transition(drained, [...ensureCordon(status, input.node), emit('Normal', 'Drained', `${describeStatus(status)}: the pods left after the drain had failed`)]);
+    return transition(drained, [...ensureCordon(status, input.node), emit('Normal', EventReasons.Drained, `${describeStatus(status)}: the pods left after the drain had failed`)]);
   }
   return { status, actions: ensureCordon(status, input.node) };
 }
@@ -316,14 +324,14 @@ function finish(status: MaintenanceStatus, input: MaintenanceInput): Maintenance
     (status.eventId !== undefined && (input.approval.approvedEventIds.includes(status.eventId) || (input.approval.approvedByPeers ?? []).includes(status.eventId)));
   const cancelled = !approved && !Number.isNaN(notBefore) && input.now.getTime() < notBefore;
   const kept = input.node.unschedulable && actions.length === 0 ? '; the node stays cordoned (not cordoned by nodemeta for this event)' : '';
-  actions.push(cancelled ? emit('Normal', 'MaintenanceCancelled', `${describeStatus(status)} was cancelled${kept}`) : emit('Normal', 'MaintenanceCompleted', `${describeStatus(status)} is over${kept}`));
+  actions.push(cancelled ? emit('Normal', EventReasons.MaintenanceCancelled, `${describeStatus(status)} was cancelled${kept}`) : emit('Normal', EventReasons.MaintenanceCompleted, `${describeStatus(status)} is over${kept}`));
   return { status: completed, actions };
 }
 
 // ---- helpers ----
 
 /** nodemeta's cordon for any event (the annotation is there), or its load-balancer exclusion. */
-function ownsCordon(node: NodeFacts): boolean {
+function ownsCordon(node: NodeScheduling): boolean {
   return node.cordonedFor !== undefined || node.excludedFromLoadBalancers === true;
 }
 
@@ -332,7 +340,7 @@ function ownsCordon(node: NodeFacts): boolean {
  * it). A node cordoned without our annotation was cordoned by someone else: left exactly as it is,
  * so that nodemeta never uncordons it later.
  */
-function ensureCordon(status: MaintenanceStatus, node: NodeFacts): Action[] {
+function ensureCordon(status: MaintenanceStatus, node: NodeScheduling): Action[] {
   const eventId = status.eventId ?? '';
   if (!node.unschedulable) return [{ kind: 'Cordon', eventId }];
   if (node.cordonedFor !== undefined && node.cordonedFor !== eventId) return [{ kind: 'Cordon', eventId }];
@@ -423,7 +431,7 @@ function minDefined(values: readonly (number | undefined)[]): number | undefined
   return defined.length === 0 ? undefined : Math.min(...defined);
 }
 
-function emit(type: 'Normal' | 'Warning', reason: string, message: string): Action {
+function emit(type: 'Normal' | 'Warning', reason: EventReason, message: string): Action {
   return { kind: 'Emit', type, reason, message };
 }
 
@@ -437,7 +445,7 @@ export function describeStatus(status: MaintenanceStatus): string {
 }
 
 function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return rfc3339Seconds(ms);
 }
 
 function isoNow(now: Date): string {

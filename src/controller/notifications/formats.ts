@@ -6,7 +6,7 @@
 //            `message` whose one attachment is an Adaptive Card (1.4, which Teams renders everywhere).
 
 import { NotificationTransition, type PendingNotification } from '../../api/nodemetadata.js';
-import type { NotificationFormat } from '../config.js';
+import type { NotificationFormat } from '../config/config.js';
 
 export const GENERIC_API_VERSION = 'nodemeta.io/notification/v1';
 export const GENERIC_KIND = 'MaintenanceNotification';

@@ -19,7 +19,7 @@ import type { NodeMetadata, NotificationsStatus, PendingNotification } from '../
 import type { Logger } from '../../observability/logger.js';
 import type { Random } from '../../time/backoff.js';
 import type { Clock, TimerHandle } from '../../time/clock.js';
-import type { NotificationSinkConfig, NotificationsConfig, UrlSource } from '../config.js';
+import type { NotificationSinkConfig, NotificationsConfig, UrlSource } from '../config/config.js';
 import type { MaintenanceStep } from '../maintenance/state-machine.js';
 import { notificationId, type NodeFacts } from './formats.js';
 import { WebhookSink, type SinkCounters, type SinkItem, type SinkOutcome } from './sink.js';

@@ -12,7 +12,7 @@ import type { Logger } from '../../observability/logger.js';
 import { Backoff, type Random } from '../../time/backoff.js';
 import { sleep, type Clock } from '../../time/clock.js';
 import type { NotificationTransition } from '../../api/nodemetadata.js';
-import type { NotificationSinkConfig, UrlSource } from '../config.js';
+import type { NotificationSinkConfig, UrlSource } from '../config/config.js';
 import { renderNotification, type Notification } from './formats.js';
 import { UrlSourceError, type WebhookAnswer, type WebhookTransport } from './transport.js';
 

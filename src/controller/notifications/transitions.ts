@@ -6,6 +6,7 @@
 // and what `kubectl describe node` shows agree. The step's status is the snapshot the body is built
 // from: whoever sends it, now or after a leader change, sends the same thing.
 
+import { EventReasons, type EventReason } from '../../api/event-reasons.js';
 import { NotificationTransition, SPOT_TERMINATION, type MaintenanceStatus, type NotificationsStatus, type PendingNotification } from '../../api/nodemetadata.js';
 import type { Action } from '../maintenance/state-machine.js';
 
@@ -15,16 +16,16 @@ export const MAX_PENDING_NOTIFICATIONS = 16;
 export const MAX_DETAIL_LENGTH = 512;
 
 /** Event reason (state-machine.ts) → transition. MaintenanceScheduled of a spot reclaim is SpotReclaim. */
-export const TRANSITION_BY_REASON: Readonly<Record<string, NotificationTransition>> = {
-  MaintenanceScheduled: NotificationTransition.Scheduled,
-  NodeCordoned: NotificationTransition.Cordoned,
-  DrainWaitingForBudget: NotificationTransition.Cordoned,
-  DrainStarted: NotificationTransition.DrainStarted,
-  Drained: NotificationTransition.Drained,
-  DrainFailed: NotificationTransition.DrainFailed,
-  MaintenanceApproved: NotificationTransition.Approved,
-  MaintenanceCompleted: NotificationTransition.Completed,
-  MaintenanceCancelled: NotificationTransition.Cancelled,
+export const TRANSITION_BY_REASON: Readonly<Partial<Record<EventReason, NotificationTransition>>> = {
+  [EventReasons.MaintenanceScheduled]: NotificationTransition.Scheduled,
+  [EventReasons.NodeCordoned]: NotificationTransition.Cordoned,
+  [EventReasons.DrainWaitingForBudget]: NotificationTransition.Cordoned,
+  [EventReasons.DrainStarted]: NotificationTransition.DrainStarted,
+  [EventReasons.Drained]: NotificationTransition.Drained,
+  [EventReasons.DrainFailed]: NotificationTransition.DrainFailed,
+  [EventReasons.MaintenanceApproved]: NotificationTransition.Approved,
+  [EventReasons.MaintenanceCompleted]: NotificationTransition.Completed,
+  [EventReasons.MaintenanceCancelled]: NotificationTransition.Cancelled,
 };
 
 /** Event types that are a spot VM being reclaimed: Azure's Preempt (spot eviction) and Alibaba's spot termination. */

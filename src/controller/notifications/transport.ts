@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { flattenControlCharacters } from '../../api/text.js';
 import { parseRetryAfter } from '../../runtime/retry-after.js';
-import type { UrlSource } from '../config.js';
+import type { UrlSource } from '../config/config.js';
 
 /** What one POST came to. */
 export type WebhookAnswer =

@@ -2,7 +2,7 @@
 
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { EventSink, KubeEvent } from '../../observability/events.js';
-import { fromClientNodeError } from '../errors.js';
+import { fromClientNodeError } from '../../api/kube-errors.js';
 
 export interface KubeEventSinkOptions {
   /** Counts each write request (nodemeta_controller_api_writes_total{resource="events"}). */

@@ -2,7 +2,7 @@
 
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { LeaseConflictError, type LeaseRecord, type LeaseStore } from '../../runtime/leader-election.js';
-import { fromClientNodeError, KubeApiError } from '../errors.js';
+import { fromClientNodeError, KubeApiError } from '../../api/kube-errors.js';
 
 export function kubeLeaseStore(kubeConfig: KubeConfig, namespace: string, name: string): LeaseStore {
   const api = kubeConfig.makeApiClient(CoordinationV1Api);

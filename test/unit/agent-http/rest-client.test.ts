@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { KubeCredentials } from '../../../src/kube/credentials.js';
-import { KubeApiError } from '../../../src/kube/errors.js';
+import { KubeApiError } from '../../../src/api/kube-errors.js';
 import { KubeRestClient, KubeTimeoutError, type WatchEvent } from '../../../src/kube/rest-client.js';
 
 function hasOpenssl(): boolean {

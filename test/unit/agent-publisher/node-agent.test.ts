@@ -7,7 +7,7 @@ import type { MetadataProvider } from '../../../src/agent/providers/provider.js'
 import type { ReadOptions } from '../../../src/agent/publisher.js';
 import type { AgentStatus, NodeMetadata } from '../../../src/api/nodemetadata.js';
 import type { EventsSnapshot, InstanceSnapshot, ScheduledEvent } from '../../../src/api/observation.js';
-import { KubeApiError } from '../../../src/kube/errors.js';
+import { KubeApiError } from '../../../src/api/kube-errors.js';
 import { createLogger, silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock, fixedRandom, seededRandom } from '../runtime/fake-clock.js';
 import { expectSpreadEvenly } from '../runtime/spread.js';

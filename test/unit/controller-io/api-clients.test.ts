@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Node } from '@kubernetes/client-node';
 import { verbOf } from '../../../src/kube/client-node/api-clients.js';
-import { nodeForCache, nodeStateOf } from '../../../src/controller/cluster-state.js';
+import { nodeForCache, nodeStateOf } from '../../../src/controller/cache/cluster-state.js';
 
 const request = (method: string, url: string, headers: Record<string, string> = {}) => ({
   getHttpMethod: () => method as never,

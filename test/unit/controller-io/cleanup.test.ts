@@ -1,9 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { cleanNode, cleanNodes, isClean, planNodeCleanup, summaryLine, takeLease, type CleanupWriter } from '../../../src/controller/cleanup.js';
-import { WriteConflictError, type NodeState } from '../../../src/controller/cluster-state.js';
+import { cleanNode, cleanNodes, isClean, planNodeCleanup, summaryLine, type CleanupWriter } from '../../../src/controller/cleanup.js';
+import { takeLease } from '../../../src/runtime/lease-takeover.js';
+import { WriteConflictError, type NodeState } from '../../../src/controller/cache/cluster-state.js';
 import type { LeaseRecord, LeaseStore } from '../../../src/runtime/leader-election.js';
 import type { Logger } from '../../../src/observability/logger.js';
-import type { Taint } from '../../../src/controller/taints.js';
+import type { Taint } from '../../../src/controller/decide/taints.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 
 const applyEntry = (manager: string, labels: string[]) => ({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { drainPodOf, nodeStateOf } from '../../../src/controller/cluster-state.js';
-import { ReadYourWrites } from '../../../src/controller/read-your-writes.js';
+import { drainPodOf, nodeStateOf } from '../../../src/controller/cache/cluster-state.js';
+import { ReadYourWrites } from '../../../src/controller/cache/read-your-writes.js';
 
 describe('nodeStateOf', () => {
   it('turns a listed node (client-node Dates) into the JSON the API server stores, so a taint `test` matches', () => {

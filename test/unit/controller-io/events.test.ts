@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { CoreV1Api, ResponseContext, ServerConfiguration, createConfiguration, wrapHttpLibrary, type RequestContext } from '@kubernetes/client-node';
-import { KubeApiError, isNotFound, isRetryable } from '../../../src/kube/errors.js';
+import { KubeApiError, isNotFound, isRetryable } from '../../../src/api/kube-errors.js';
 import { kubeEventSink } from '../../../src/kube/client-node/event-sink.js';
 import { KubeEventRecorder, type EventSink, type KubeEvent, type KubeEventRecorderOptions, type ObjectReference } from '../../../src/observability/events.js';
 import { silentLogger } from '../../../src/observability/logger.js';

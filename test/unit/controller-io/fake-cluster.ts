@@ -4,13 +4,13 @@
 // Eviction API's answers). Every write is recorded, so tests can assert "zero writes".
 import type { ControllerStatus, NodeMetadata, NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
 import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL, FIELD_MANAGER_CONTROLLER } from '../../../src/api/names.js';
-import { WriteConflictError, type ClusterCache, type EvictionResult, type NodeState, type NodeWriter } from '../../../src/controller/cluster-state.js';
-import type { CordonOptions } from '../../../src/controller/cordon.js';
-import { OUT_OF_SERVICE_TAINT, outOfServicePatch } from '../../../src/controller/out-of-service.js';
+import { WriteConflictError, type ClusterCache, type EvictionResult, type NodeState, type NodeWriter } from '../../../src/controller/cache/cluster-state.js';
+import type { CordonOptions } from '../../../src/controller/decide/cordon.js';
+import { OUT_OF_SERVICE_TAINT, outOfServicePatch } from '../../../src/controller/decide/out-of-service.js';
 import type { DrainPod, PodToEvict } from '../../../src/controller/maintenance/drain-plan.js';
-import { FleetIndex } from '../../../src/controller/fleet-index.js';
-import type { Protection } from '../../../src/controller/protection.js';
-import type { Taint } from '../../../src/controller/taints.js';
+import { FleetIndex } from '../../../src/controller/cache/fleet-index.js';
+import type { Protection } from '../../../src/controller/decide/protection.js';
+import type { Taint } from '../../../src/controller/decide/taints.js';
 import type { EventRecorder, EventType, ObjectReference } from '../../../src/observability/events.js';
 
 export interface RecordedWrite {

@@ -2,8 +2,8 @@
 // (what nodemeta was doing, the verb and path, the status, the server's message), conflicts become
 // WriteConflictError, and an eviction refused by a PDB is "blocked" with the server's reason.
 import { describe, expect, it } from '@jest/globals';
-import { WriteConflictError } from '../../../src/controller/cluster-state.js';
-import { kubeNodeWriter } from '../../../src/controller/node-writer.js';
+import { WriteConflictError } from '../../../src/controller/cache/cluster-state.js';
+import { kubeNodeWriter } from '../../../src/controller/write/node-writer.js';
 import type { ApiClients } from '../../../src/kube/client-node/api-clients.js';
 
 /** What client-node throws for an answer with an error status: an ApiException (code, body as text). */

@@ -5,12 +5,12 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { MaintenanceStatus, NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
-import type { ControllerConfig } from '../../../src/controller/config.js';
-import { WriteConflictError } from '../../../src/controller/cluster-state.js';
-import { DryRunNodes } from '../../../src/controller/dry-run.js';
+import type { ControllerConfig } from '../../../src/controller/config/config.js';
+import { WriteConflictError } from '../../../src/controller/cache/cluster-state.js';
+import { DryRunNodes } from '../../../src/controller/dry-run/dry-run.js';
 import { WaveGate } from '../../../src/controller/maintenance/wave-gate.js';
 import type { NotificationOutbox } from '../../../src/controller/notifications/notifier.js';
-import { NodeReconciler } from '../../../src/controller/reconciler.js';
+import { NodeReconciler } from '../../../src/controller/reconcile/reconciler.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 import { FakeCluster, RecordingEvents } from './fake-cluster.js';

@@ -3,8 +3,8 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
-import type { ControllerConfig } from '../../../src/controller/config.js';
-import { NodeReconciler, type ReconcileCounters } from '../../../src/controller/reconciler.js';
+import type { ControllerConfig } from '../../../src/controller/config/config.js';
+import { NodeReconciler, type ReconcileCounters } from '../../../src/controller/reconcile/reconciler.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 import { FakeCluster, RecordingEvents } from './fake-cluster.js';

@@ -4,10 +4,10 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { NodeMetadataStatus, PendingNotification } from '../../../src/api/nodemetadata.js';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
-import type { ControllerConfig } from '../../../src/controller/config.js';
+import type { ControllerConfig } from '../../../src/controller/config/config.js';
 import { Notifier } from '../../../src/controller/notifications/notifier.js';
 import type { WebhookAnswer, WebhookRequest } from '../../../src/controller/notifications/transport.js';
-import { NodeReconciler } from '../../../src/controller/reconciler.js';
+import { NodeReconciler } from '../../../src/controller/reconcile/reconciler.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 import { FakeCluster, RecordingEvents } from './fake-cluster.js';

@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
 import { WaveGate } from '../../../src/controller/maintenance/wave-gate.js';
-import { NodeReconciler } from '../../../src/controller/reconciler.js';
+import { NodeReconciler } from '../../../src/controller/reconcile/reconciler.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 import { FakeCluster, RecordingEvents } from './fake-cluster.js';

@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
-import type { ControllerConfig } from '../../../src/controller/config.js';
-import { NodeReconciler } from '../../../src/controller/reconciler.js';
+import type { ControllerConfig } from '../../../src/controller/config/config.js';
+import { NodeReconciler } from '../../../src/controller/reconcile/reconciler.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 import { FakeCluster, RecordingEvents } from './fake-cluster.js';
@@ -186,7 +186,7 @@ describe('NodeReconciler', () => {
     cluster.setNodeMetadata(NODE, agentStatus());
     const failing = Object.create(cluster) as FakeCluster;
     failing.applyLabels = async () => {
-      throw new (await import('../../../src/controller/cluster-state.js')).WriteConflictError('conflict');
+      throw new (await import('../../../src/controller/cache/cluster-state.js')).WriteConflictError('conflict');
     };
     reconciler = new NodeReconciler({ cache: cluster, writer: failing, events, config: () => current, clock, logger: silentLogger(), conflictRetries: 2 });
     await expect(reconciler.reconcile(NODE)).rejects.toThrow('conflict');

@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, test } from '@jest/globals';
-import { CONFIG_EXAMPLE, renderConfigReference } from '../../../src/controller/config-docs.js';
-import { parseConfig } from '../../../src/controller/config.js';
-import { CONFIG_SCHEMA } from '../../../src/controller/config-schema.js';
+import { CONFIG_EXAMPLE, renderConfigReference } from '../../../src/controller/config/config-docs.js';
+import { parseConfig } from '../../../src/controller/config/config.js';
+import { CONFIG_SCHEMA } from '../../../src/controller/config/config-schema.js';
 
 const docsFile = new URL('../../../docs/configuration.md', import.meta.url);
 

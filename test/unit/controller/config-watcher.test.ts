@@ -2,7 +2,7 @@ import { mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { ConfigWatcher, type ConfigReload } from '../../../src/controller/config-watcher.js';
+import { ConfigWatcher, type ConfigReload } from '../../../src/controller/config/config-watcher.js';
 import { unrefSystemClock } from '../../../src/time/clock.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { DEFAULT_CONFIG, drainBudget, parseConfig, parseDuration, type ControllerConfig } from '../../../src/controller/config.js';
+import { DEFAULT_CONFIG, drainBudget, parseConfig, parseDuration, type ControllerConfig } from '../../../src/controller/config/config.js';
 
 function parseOk(text: string): ControllerConfig {
   const result = parseConfig(text);

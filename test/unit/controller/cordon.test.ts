@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { cordonPatch, heldByNodemeta, releasePatch } from '../../../src/controller/cordon.js';
-import type { NodeState } from '../../../src/controller/cluster-state.js';
-import { WriteConflictError } from '../../../src/controller/cluster-state.js';
-import { applyJsonPatch as applyPatch } from '../../../src/controller/json-patch.js';
+import { cordonPatch, heldByNodemeta, releasePatch } from '../../../src/controller/decide/cordon.js';
+import type { NodeState } from '../../../src/controller/cache/cluster-state.js';
+import { WriteConflictError } from '../../../src/controller/cache/cluster-state.js';
+import { applyJsonPatch as applyPatch } from '../../../src/controller/dry-run/json-patch.js';
 
 const LB = 'node.kubernetes.io/exclude-from-external-load-balancers';
 const EXCLUDED = 'nodemeta.io/excluded-from-load-balancers';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
-import { DrainPods, type PodSource, type PodWatchEventType } from '../../../src/controller/drain-pods.js';
+import { DrainPods, type PodSource, type PodWatchEventType } from '../../../src/controller/cache/drain-pods.js';
 import type { ListPage } from '../../../src/runtime/informer.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';

@@ -5,14 +5,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL, FIELD_MANAGER_CONTROLLER } from '../../../src/api/names.js';
 import type { MaintenanceStatus } from '../../../src/api/nodemetadata.js';
-import { WriteConflictError, type NodeState } from '../../../src/controller/cluster-state.js';
-import { cordonPatch, releasePatch } from '../../../src/controller/cordon.js';
-import { applyLabelsTo, describeEvictions, describeNodeChange, DryRunNodes, emptyOverlay, recordChange, withOverlay } from '../../../src/controller/dry-run.js';
-import { applyJsonPatch } from '../../../src/controller/json-patch.js';
-import { conditionInDryRun, maintenanceToDecide, maintenanceToStore, stepEvents } from '../../../src/controller/dry-run-status.js';
-import { ownedLabelKeys } from '../../../src/controller/labels.js';
-import { outOfServicePatch } from '../../../src/controller/out-of-service.js';
-import { taintsPatch } from '../../../src/controller/taints.js';
+import { WriteConflictError, type NodeState } from '../../../src/controller/cache/cluster-state.js';
+import { cordonPatch, releasePatch } from '../../../src/controller/decide/cordon.js';
+import { applyLabelsTo, describeEvictions, describeNodeChange, DryRunNodes, emptyOverlay, recordChange, withOverlay } from '../../../src/controller/dry-run/dry-run.js';
+import { applyJsonPatch } from '../../../src/controller/dry-run/json-patch.js';
+import { conditionInDryRun, maintenanceToDecide, maintenanceToStore, stepEvents } from '../../../src/controller/dry-run/dry-run-status.js';
+import { ownedLabelKeys } from '../../../src/controller/decide/labels.js';
+import { outOfServicePatch } from '../../../src/controller/decide/out-of-service.js';
+import { taintsPatch } from '../../../src/controller/decide/taints.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeCluster, RecordingEvents } from '../controller-io/fake-cluster.js';
 

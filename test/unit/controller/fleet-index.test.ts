@@ -1,7 +1,7 @@
 // The fleet's facts kept from informer events: every change replaces the node's old contribution.
 import { describe, expect, it } from '@jest/globals';
 import type { NodeMetadata } from '../../../src/api/nodemetadata.js';
-import { FleetIndex } from '../../../src/controller/fleet-index.js';
+import { FleetIndex } from '../../../src/controller/cache/fleet-index.js';
 
 const scaleSet = (index: number) => `azure:///subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/vmss/virtualMachines/${index}`;
 const nodeMetadata = (name: string, status: NodeMetadata['status']): NodeMetadata => ({ apiVersion: 'nodemeta.io/v1alpha1', kind: 'NodeMetadata', metadata: { name }, status }) as NodeMetadata;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Observation } from '../../../src/api/observation.js';
-import { DEFAULT_CONFIG, type ControllerConfig } from '../../../src/controller/config.js';
+import { DEFAULT_CONFIG, type ControllerConfig } from '../../../src/controller/config/config.js';
 import {
   desiredLabels,
   labelApplyBody,
@@ -12,7 +12,7 @@ import {
   sanitizeTagName,
   tagAllowList,
   type DesiredLabels,
-} from '../../../src/controller/labels.js';
+} from '../../../src/controller/decide/labels.js';
 
 function observation(overrides: Partial<Observation> = {}): Observation {
   return {

@@ -1,11 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Observation, ScheduledEvent } from '../../../src/api/observation.js';
-import type { NodeState } from '../../../src/controller/cluster-state.js';
-import { parseConfig } from '../../../src/controller/config.js';
-import { OUT_OF_SERVICE_TAINT, outOfServiceFor, outOfServicePatch } from '../../../src/controller/out-of-service.js';
-import { rulesFor } from '../../../src/controller/policy.js';
-import { WriteConflictError } from '../../../src/controller/cluster-state.js';
-import { applyJsonPatch as applyPatch } from '../../../src/controller/json-patch.js';
+import type { NodeState } from '../../../src/controller/cache/cluster-state.js';
+import { parseConfig } from '../../../src/controller/config/config.js';
+import { OUT_OF_SERVICE_TAINT, outOfServiceFor, outOfServicePatch } from '../../../src/controller/decide/out-of-service.js';
+import { rulesFor } from '../../../src/controller/decide/policy.js';
+import { WriteConflictError } from '../../../src/controller/cache/cluster-state.js';
+import { applyJsonPatch as applyPatch } from '../../../src/controller/dry-run/json-patch.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');
 const at = (minutes: number) => new Date(now.getTime() + minutes * 60_000).toISOString();

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
-import { msUntilStart, planAction, planActions, rulesFor, selectActive, SPOT_TERMINATION_EVENT_ID, triggersFrom, type MaintenanceTrigger, type PlannedAction } from '../../../src/controller/policy.js';
+import { msUntilStart, planAction, planActions, rulesFor, selectActive, SPOT_TERMINATION_EVENT_ID, triggersFrom, type MaintenanceTrigger, type PlannedAction } from '../../../src/controller/decide/policy.js';
 import { configOf as config } from './config-of.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');

@@ -1,7 +1,7 @@
 // Which nodes a change requeues: the waiting peers of a status change, and what each informer change asks of the queues.
 import { describe, expect, it } from '@jest/globals';
 import type { MaintenanceStatus } from '../../../src/api/nodemetadata.js';
-import { peersToRequeue, requeueForAll, requeueForNode, requeueForNodeMetadata } from '../../../src/controller/requeue-rules.js';
+import { peersToRequeue, requeueForAll, requeueForNode, requeueForNodeMetadata } from '../../../src/controller/decide/requeue-rules.js';
 
 const status = (phase: MaintenanceStatus['phase'], eventId = 'EV-1'): MaintenanceStatus => ({ phase, eventId, eventType: 'Reboot' });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ControllerStatus, NodeMetadata } from '../../../src/api/nodemetadata.js';
-import { NotLeaderError } from '../../../src/controller/cluster-state.js';
-import { StatusReports } from '../../../src/controller/status-reports.js';
+import { NotLeaderError } from '../../../src/controller/cache/cluster-state.js';
+import { StatusReports } from '../../../src/controller/write/status-reports.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import type { Random } from '../../../src/time/backoff.js';
 import { FakeClock, fixedRandom } from '../runtime/fake-clock.js';

@@ -1,8 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import type { ScheduledEvent } from '../../../src/api/observation.js';
-import { parseConfig } from '../../../src/controller/config.js';
-import { planActions, rulesFor, selectActive, triggersFrom } from '../../../src/controller/policy.js';
-import { desiredTaints, mergeTaints, taintsPatch, wireTaint, type Taint } from '../../../src/controller/taints.js';
+import { parseConfig } from '../../../src/controller/config/config.js';
+import { planActions, rulesFor, selectActive, triggersFrom } from '../../../src/controller/decide/policy.js';
+import { desiredTaints, mergeTaints, taintsPatch, wireTaint, type Taint } from '../../../src/controller/decide/taints.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');
 const at = (minutes: number) => new Date(now.getTime() + minutes * 60_000).toISOString();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { EvictionResult } from '../../../src/controller/cluster-state.js';
+import type { EvictionResult } from '../../../src/controller/cache/cluster-state.js';
 import type { PodToEvict } from '../../../src/controller/maintenance/drain-plan.js';
 import { EVICTION_BACKOFF, EvictionLedger, evictPods } from '../../../src/controller/maintenance/evictor.js';
 import { FakeClock, fixedRandom, seededRandom } from '../runtime/fake-clock.js';

@@ -1,10 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
 import type { MaintenanceStatus } from '../../../src/api/nodemetadata.js';
 import type { ProviderName } from '../../../src/api/observation.js';
-import { parseConfig } from '../../../src/controller/config.js';
+import { parseConfig } from '../../../src/controller/config/config.js';
 import { planDrain, type DrainPlan, type DrainPod } from '../../../src/controller/maintenance/drain-plan.js';
-import { nextMaintenanceStep, POLL_MS, type Action, type EvictionAttempt, type MaintenanceInput, type MaintenanceStep, type NodeFacts } from '../../../src/controller/maintenance/state-machine.js';
-import { planAction, rulesFor, SPOT_TERMINATION_EVENT_ID, type MaintenanceTrigger, type PlannedAction } from '../../../src/controller/policy.js';
+import { nextMaintenanceStep, POLL_MS, type Action, type EvictionAttempt, type MaintenanceInput, type MaintenanceStep, type NodeScheduling } from '../../../src/controller/maintenance/state-machine.js';
+import { planAction, rulesFor, SPOT_TERMINATION_EVENT_ID, type MaintenanceTrigger, type PlannedAction } from '../../../src/controller/decide/policy.js';
 import { configOf as config } from '../controller/config-of.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');
@@ -20,9 +20,9 @@ function plan(trigger: Partial<MaintenanceTrigger> = {}, provider: ProviderName 
   return planned;
 }
 
-const schedulable: NodeFacts = { unschedulable: false, cordonedFor: undefined, ready: true };
-const ours = (eventId = 'E1'): NodeFacts => ({ unschedulable: true, cordonedFor: eventId, ready: true });
-const adminCordoned: NodeFacts = { unschedulable: true, cordonedFor: undefined, ready: true };
+const schedulable: NodeScheduling = { unschedulable: false, cordonedFor: undefined, ready: true };
+const ours = (eventId = 'E1'): NodeScheduling => ({ unschedulable: true, cordonedFor: eventId, ready: true });
+const adminCordoned: NodeScheduling = { unschedulable: true, cordonedFor: undefined, ready: true };
 
 function pod(name: string, extra: Partial<DrainPod> = {}): DrainPod {
   return { namespace: 'default', name, uid: `uid-${name}`, ownerKinds: ['ReplicaSet'], phase: 'Running', terminationGracePeriodSeconds: 30, ...extra };
@@ -493,7 +493,7 @@ describe('resume after a crash at each step (no double work)', () => {
 
 interface World {
   status: MaintenanceStatus | undefined;
-  node: NodeFacts;
+  node: NodeScheduling;
   pods: DrainPod[];
   evictions: EvictionAttempt[];
   approvals: string[];
@@ -615,7 +615,7 @@ describe('a cordon of nodemeta\'s that no maintenance on record explains (the No
 });
 
 describe('the load-balancer exclusion of a node back in service', () => {
-  const excluded = (unschedulable: boolean): NodeFacts => ({ unschedulable, cordonedFor: undefined, excludedFromLoadBalancers: true, ready: true });
+  const excluded = (unschedulable: boolean): NodeScheduling => ({ unschedulable, cordonedFor: undefined, excludedFromLoadBalancers: true, ready: true });
   test.each<[string, Partial<MaintenanceInput>, string[]]>([
     ['no event, uncordoned by hand, nodemeta\'s exclusion left: removed', { current: status('Completed'), node: excluded(false) }, ['Uncordon']],
     ['no event, still cordoned (uncordonAfterCompletion: false): kept with the cordon', { current: status('Completed'), node: excluded(true) }, []],

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { NOTIFICATION_TRANSITIONS } from '../../../src/api/nodemetadata.js';
-import { DEFAULT_CONFIG, parseConfig } from '../../../src/controller/config.js';
-import { ConfigWatcher, type ConfigReload } from '../../../src/controller/config-watcher.js';
+import { DEFAULT_CONFIG, parseConfig } from '../../../src/controller/config/config.js';
+import { ConfigWatcher, type ConfigReload } from '../../../src/controller/config/config-watcher.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 
 const TOKEN = 'T0000/B0000/s3cr3t-t0k3n-xyz';

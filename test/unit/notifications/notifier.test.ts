@@ -1,8 +1,9 @@
 // The notifier between the reconciler and the sinks: what it hands to which sink, when an entry is
 // finished, the debounced confirmation, and hot reloads of the sinks.
+import type { EventReason } from '../../../src/api/event-reasons.js';
 import { describe, expect, test } from '@jest/globals';
 import type { NodeMetadata, PendingNotification } from '../../../src/api/nodemetadata.js';
-import { parseConfig, type NotificationsConfig } from '../../../src/controller/config.js';
+import { parseConfig, type NotificationsConfig } from '../../../src/controller/config/config.js';
 import { Notifier } from '../../../src/controller/notifications/notifier.js';
 import type { WebhookAnswer, WebhookRequest } from '../../../src/controller/notifications/transport.js';
 import { silentLogger } from '../../../src/observability/logger.js';
@@ -90,7 +91,7 @@ describe('Notifier', () => {
 
   test('a step records only the transitions some sink wants', () => {
     const { notifier } = setUp(sinks('    - {name: a, format: generic, transitions: [DrainFailed], urlFrom: {env: A}}\n'));
-    const emit = (reason: string) => ({ kind: 'Emit' as const, type: 'Normal' as const, reason, message: '' });
+    const emit = (reason: EventReason) => ({ kind: 'Emit' as const, type: 'Normal' as const, reason, message: '' });
     const now = new Date(Date.UTC(2026, 10, 22, 4, 0, 0));
     expect(notifier.next('n1', undefined, { status: { phase: 'Draining', eventId: 'EV-1' }, actions: [emit('DrainStarted')] }, now)).toBeUndefined();
     expect(notifier.next('n1', undefined, { status: { phase: 'Failed', eventId: 'EV-1', lastError: 'timed out' }, actions: [emit('DrainFailed')] }, now)?.pending).toEqual([

@@ -2,7 +2,7 @@
 // with jittered backoff and Retry-After, final answers, stopping, and no URL in any log line.
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from '@jest/globals';
-import type { NotificationSinkConfig } from '../../../src/controller/config.js';
+import type { NotificationSinkConfig } from '../../../src/controller/config/config.js';
 import { notificationId } from '../../../src/controller/notifications/formats.js';
 import { Registry } from 'prom-client';
 import { createControllerMetrics } from '../../../src/controller/metrics.js';

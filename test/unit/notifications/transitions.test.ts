@@ -1,13 +1,14 @@
 // Which transitions a maintenance step records for the sinks, and the outbox kept in status.
+import type { EventReason } from '../../../src/api/event-reasons.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from '@jest/globals';
 import { NOTIFICATION_TRANSITIONS, type MaintenanceStatus, type PendingNotification } from '../../../src/api/nodemetadata.js';
 import type { Action } from '../../../src/controller/maintenance/state-machine.js';
 import { MAX_PENDING_NOTIFICATIONS, nextOutbox, pendingKey, recordedTransitions, TRANSITION_BY_REASON } from '../../../src/controller/notifications/transitions.js';
-import { CONFIG_SCHEMA } from '../../../src/controller/config-schema.js';
+import { CONFIG_SCHEMA } from '../../../src/controller/config/config-schema.js';
 
 const NOW = new Date(Date.UTC(2026, 10, 22, 4, 0, 0, 123));
-const emit = (reason: string, type: 'Normal' | 'Warning' = 'Normal'): Action => ({ kind: 'Emit', type, reason, message: `${reason} message` });
+const emit = (reason: EventReason, type: 'Normal' | 'Warning' = 'Normal'): Action => ({ kind: 'Emit', type, reason, message: `${reason} message` });
 const status = (phase: MaintenanceStatus['phase'], extra: Partial<MaintenanceStatus> = {}): MaintenanceStatus => ({ phase, eventId: 'EV-1', eventType: 'Reboot', notBefore: '2026-11-22T04:15:00Z', ...extra });
 
 describe('recordedTransitions', () => {
@@ -51,7 +52,7 @@ describe('recordedTransitions', () => {
 
   test('every reason it maps is one the state machine emits (a rename would silence notifications)', () => {
     const source = readFileSync(new URL('../../../src/controller/maintenance/state-machine.ts', import.meta.url), 'utf8');
-    const emitted = new Set([...source.matchAll(/emit\('(?:Normal|Warning)', '([A-Za-z]+)'/g)].map((match) => match[1]));
+    const emitted = new Set([...source.matchAll(/emit\('(?:Normal|Warning)', EventReasons\.([A-Za-z]+)/g)].map((match) => match[1]));
     for (const reason of Object.keys(TRANSITION_BY_REASON)) expect([reason, emitted.has(reason)]).toEqual([reason, true]);
     // And every public transition name is reachable.
     const reachable = new Set([...Object.values(TRANSITION_BY_REASON), 'SpotReclaim']);

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { LeaseConflictError, runLeaderElection, type LeaseRecord, type LeaseStore } from '../../../src/runtime/leader-election.js';
 import { Writable } from 'node:stream';
 import { createLogger, silentLogger } from '../../../src/observability/logger.js';
-import { KubeApiError } from '../../../src/kube/errors.js';
+import { KubeApiError } from '../../../src/api/kube-errors.js';
 import { leaseError } from '../../../src/kube/client-node/lease-store.js';
 import { FakeClock, fixedRandom } from './fake-clock.js';
 

@@ -17,17 +17,18 @@
 // what the new leader just did.
 
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
-import { API_VERSION, FIELD_MANAGER_CONTROLLER, GROUP, KIND, PLURAL, VERSION } from '../api/names.js';
-import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
-import { NotLeaderError, WriteConflictError, nodeStateOf, type EvictionResult, type NodeWriter } from './cluster-state.js';
-import type { ApiClients } from '../kube/client-node/api-clients.js';
-import { fromClientNodeError, KubeApiError } from '../kube/errors.js';
-import { cordonPatch, releasePatch } from './cordon.js';
-import { labelApplyBody } from './labels.js';
-import { outOfServicePatch } from './out-of-service.js';
-import type { ApiResource, ApiVerb } from './metrics.js';
-import { protectionPatch } from './protection.js';
-import { taintsPatch } from './taints.js';
+import { API_VERSION, FIELD_MANAGER_CONTROLLER, GROUP, KIND, PLURAL, VERSION } from '../../api/names.js';
+import type { ControllerStatus, NodeMetadata } from '../../api/nodemetadata.js';
+import { NotLeaderError, WriteConflictError, nodeStateOf, type EvictionResult, type NodeWriter } from '../cache/cluster-state.js';
+import type { ApiClients } from '../../kube/client-node/api-clients.js';
+import { fromClientNodeError, KubeApiError } from '../../api/kube-errors.js';
+import { cordonPatch, releasePatch } from '../decide/cordon.js';
+import { labelApplyBody } from '../decide/labels.js';
+import { outOfServicePatch } from '../decide/out-of-service.js';
+import type { ApiResource, ApiVerb } from '../metrics.js';
+import { protectionPatch } from '../decide/protection.js';
+import { taintsPatch } from '../decide/taints.js';
+import type { PodToEvict } from '../maintenance/drain-plan.js';
 
 export interface KubeNodeWriterOptions {
   /** Rate-limited clients (kube/client-node/api-clients.ts); the fast path's writes go through `urgentCore`. */
@@ -108,27 +109,7 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
 
     async evictPod(pod): Promise<EvictionResult> {
       beforeWrite('pods/eviction', 'create');
-      const body = {
-        apiVersion: 'policy/v1',
-        kind: 'Eviction',
-        metadata: { name: pod.name, namespace: pod.namespace },
-        deleteOptions: { gracePeriodSeconds: pod.gracePeriodSeconds, preconditions: { uid: pod.uid } },
-      };
-      try {
-        await core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body });
-        return { kind: 'evicted' };
-      } catch (error) {
-        const path = `/api/v1/namespaces/${pod.namespace}/pods/${pod.name}/eviction`;
-        const status = apiStatus(error, 'POST', path);
-        const reason = evictionRefusal(fromClientNodeError(error, 'POST', path));
-        if (status === 404) return { kind: 'gone' };
-        // The name now belongs to another pod (the uid precondition failed): ours is gone.
-        if (status === 409 && /precondition/i.test(reason)) return { kind: 'gone' };
-        // 429: a PDB allows no disruption now. 409: the PDB changed under the eviction (retry).
-        // 500 "more than one PodDisruptionBudget": the API server cannot evict it until an admin fixes the PDBs.
-        if (status === 429 || status === 409 || (status === 500 && /PodDisruptionBudget/i.test(reason))) return { kind: 'blocked', reason };
-        throw classify(error, [], `evict pod ${pod.namespace}/${pod.name}`, 'POST', path);
-      }
+      return evictPod(core, pod);
     },
   };
 
@@ -144,6 +125,31 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
   }
 }
 
+/** One Eviction API call (policy/v1), the pod's uid as precondition: what it came to. */
+async function evictPod(core: CoreV1Api, pod: PodToEvict): Promise<EvictionResult> {
+  const body = {
+    apiVersion: 'policy/v1',
+    kind: 'Eviction',
+    metadata: { name: pod.name, namespace: pod.namespace },
+    deleteOptions: { gracePeriodSeconds: pod.gracePeriodSeconds, preconditions: { uid: pod.uid } },
+  };
+  try {
+    await core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body });
+    return { kind: 'evicted' };
+  } catch (error) {
+    const path = `/api/v1/namespaces/${pod.namespace}/pods/${pod.name}/eviction`;
+    const status = apiStatus(error, 'POST', path);
+    const reason = evictionRefusal(fromClientNodeError(error, 'POST', path));
+    if (status === 404) return { kind: 'gone' };
+    // The name now belongs to another pod (the uid precondition failed): ours is gone.
+    if (status === 409 && /precondition/i.test(reason)) return { kind: 'gone' };
+    // 429: a PDB allows no disruption now. 409: the PDB changed under the eviction (retry).
+    // 500 "more than one PodDisruptionBudget": the API server cannot evict it until an admin fixes the PDBs.
+    if (status === 429 || status === 409 || (status === 500 && /PodDisruptionBudget/i.test(reason))) return { kind: 'blocked', reason };
+    throw classify(error, [], `evict pod ${pod.namespace}/${pod.name}`, 'POST', path);
+  }
+}
+
 /** The API server's reason for refusing an eviction: its message and causes, e.g. the PDB that blocks. */
 function evictionRefusal(error: unknown): string {
   if (!(error instanceof KubeApiError)) return error instanceof Error ? error.message : String(error);
@@ -153,7 +159,7 @@ function evictionRefusal(error: unknown): string {
   return [message, ...causes].join(': ').slice(0, 300);
 }
 
-/** The HTTP status the server answered with, when it answered (kube/errors.ts classifies). */
+/** The HTTP status the server answered with, when it answered (api/kube-errors.ts classifies). */
 function apiStatus(error: unknown, method: string, path: string): number | undefined {
   const classified = fromClientNodeError(error, method, path);
   return classified instanceof KubeApiError ? classified.status : undefined;

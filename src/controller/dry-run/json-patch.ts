@@ -2,9 +2,9 @@
 // (cordon.ts, taints.ts, out-of-service.ts, protection.ts): what a dry run computes instead of
 // sending them (dry-run.ts). Pure.
 
-import { WriteConflictError, type NodeState } from './cluster-state.js';
-import { canonical } from './same-json.js';
-import type { JsonPatchOperation } from './taints.js';
+import { WriteConflictError, type NodeState } from '../cache/cluster-state.js';
+import { canonical } from '../decide/same-json.js';
+import type { JsonPatchOperation } from '../decide/patch-ops.js';
 
 /**
  * RFC 6902 over the node, as the API server applies nodemeta's patches: a failed `test` (a `test`

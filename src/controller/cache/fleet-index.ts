@@ -4,9 +4,9 @@
 // nodes a pass over the whole fleet per reconcile made a wave quadratic; here each informer event
 // costs O(1) and each question O(1) or O(what it names).
 
-import type { MaintenanceStatus, NodeMetadata } from '../api/nodemetadata.js';
-import { MaintenancePhase } from '../api/nodemetadata.js';
-import { azureVmName, type VmIndex } from './maintenance/approval.js';
+import type { MaintenanceStatus, NodeMetadata } from '../../api/nodemetadata.js';
+import { MaintenancePhase } from '../../api/nodemetadata.js';
+import { azureVmName, type VmIndex } from '../maintenance/approval.js';
 
 interface Member {
   /** The Node exists (and matches the node selector): it is managed. */

@@ -21,20 +21,20 @@
 // never mistakes the real node for it once dry run is turned off. Then everything simulated is
 // dropped at once, and the controller acts for real from what the Nodes really are.
 
-import { Annotations, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
-import type { EventRecorder } from '../observability/events.js';
-import type { Logger } from '../observability/logger.js';
-import type { ClusterCache, EvictionResult, NodeState, NodeWriter } from './cluster-state.js';
-import { cordonPatch, releasePatch } from './cordon.js';
+import { EventReasons } from '../../api/event-reasons.js';
+import { Annotations, FIELD_MANAGER_CONTROLLER } from '../../api/names.js';
+import type { EventRecorder } from '../../observability/events.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ClusterCache, EvictionResult, NodeState, NodeWriter } from '../cache/cluster-state.js';
+import { cordonPatch, releasePatch } from '../decide/cordon.js';
 import { applyJsonPatch } from './json-patch.js';
-import { ownedLabelKeys, type ManagedFieldsEntry } from './labels.js';
-import type { DrainPod, PodToEvict } from './maintenance/drain-plan.js';
-import { outOfServicePatch } from './out-of-service.js';
-import { protectionPatch } from './protection.js';
-import { taintsPatch, type JsonPatchOperation, type Taint } from './taints.js';
+import { ownedLabelKeys, type ManagedFieldsEntry } from '../decide/labels.js';
+import type { DrainPod, PodToEvict } from '../maintenance/drain-plan.js';
+import { outOfServicePatch } from '../decide/out-of-service.js';
+import { protectionPatch } from '../decide/protection.js';
+import { bareTaint, taintsPatch, taintText, type Taint } from '../decide/taints.js';
+import type { JsonPatchOperation } from '../decide/patch-ops.js';
 
-/** The Event reason of every dry-run decision (docs/maintenance.md); the `record` calls spell it out. */
-export const DRY_RUN_REASON = 'DryRun';
 /** Appended to the resourceVersion of a node read in dry run: no version the API server stored. */
 export const DRY_RUN_VERSION_SUFFIX = '+dry-run';
 
@@ -316,7 +316,7 @@ export class DryRunNodes {
     if (change !== undefined) {
       this.options.logger.info('dry run: node write not sent', { node: name, would: change });
       const node = { apiVersion: 'v1', kind: 'Node', name, ...(before.metadata.uid === undefined ? {} : { uid: before.metadata.uid }) };
-      this.options.events.record(node, 'Normal', 'DryRun', `would ${change}`);
+      this.options.events.record(node, 'Normal', EventReasons.DryRun, `would ${change}`);
     }
     return { ...after, metadata: { ...after.metadata, resourceVersion: before.metadata.resourceVersion ?? DRY_RUN_VERSION_SUFFIX } };
   }
@@ -352,14 +352,6 @@ function overlayMap(real: Readonly<Record<string, string>> | undefined, overlay:
 
 function taintsByKey(taints: readonly Taint[] | undefined): Map<string, Taint> {
   return new Map((taints ?? []).map((taint) => [taint.key, taint]));
-}
-
-function taintText(taint: Pick<Taint, 'key' | 'value' | 'effect'>): string {
-  return `${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect}`;
-}
-
-function bareTaint(taint: Taint): Taint {
-  return taint.value === undefined ? { key: taint.key, effect: taint.effect } : { key: taint.key, value: taint.value, effect: taint.effect };
 }
 
 /** managedFields with nodemeta-controller's Apply entry owning exactly `keys`. */

@@ -20,25 +20,27 @@
 // Like the cordon, the taint carries an annotation (nodemeta.io/out-of-service = event id) so that
 // nodemeta removes only a taint it added: one a person added stays.
 
-import { Annotations } from '../api/names.js';
-import type { Observation } from '../api/observation.js';
-import type { NodeState } from './cluster-state.js';
-import type { EventRules } from './config.js';
-import { pointerToken } from './cordon.js';
-import { planActions, triggersFrom } from './policy.js';
-import { taintsPatch, type JsonPatchOperation, type Taint } from './taints.js';
+import { Annotations } from '../../api/names.js';
+import type { Observation } from '../../api/observation.js';
+import type { NodeState } from '../cache/node-state.js';
+import type { EventRules } from '../config/config.js';
+import { plannedEvents } from './active-event.js';
+import { taintsPatch, type Taint } from './taints.js';
+import { removeAnnotationPatch, setAnnotationsPatch, type JsonPatchOperation } from './patch-ops.js';
 
 export const OUT_OF_SERVICE_TAINT: Taint = { key: 'node.kubernetes.io/out-of-service', value: 'nodeshutdown', effect: 'NoExecute' };
 
 /** The event types after which the VM does not come back. */
 const ENDS_THE_VM: readonly string[] = ['Terminate', 'Preempt', 'SpotTermination'];
 
-const ANNOTATION_PATH = `/metadata/annotations/${pointerToken(Annotations.outOfService)}`;
-
-/** The event id the taint is wanted for now, or undefined. */
+/**
+ * The event id the taint is wanted for now, or undefined. Not the node's active event: any event
+ * that ends the VM and has started calls for the taint, whichever event the node acts on; of the
+ * events planned as for the active one (decide/active-event.ts), the first by id names it.
+ */
 export function outOfServiceFor(node: NodeState, observation: Observation | undefined, rules: EventRules, now: Date, enabled: boolean): string | undefined {
   if (!enabled || observation === undefined || node.ready !== false) return undefined;
-  const ending = planActions(triggersFrom(observation.events, observation.spot), rules, now).filter((plan) => ENDS_THE_VM.includes(plan.eventType));
+  const ending = plannedEvents(observation, rules, now).filter((plan) => ENDS_THE_VM.includes(plan.eventType));
   const started = ending.filter((plan) => plan.deadline === undefined || plan.deadline <= now.getTime());
   return started.map((plan) => plan.eventId).sort()[0];
 }
@@ -55,13 +57,9 @@ export function outOfServicePatch(node: NodeState, wantedFor: string | undefined
   const tainted = taints.some((taint) => taint.key === OUT_OF_SERVICE_TAINT.key);
   if (wantedFor !== undefined) {
     if (tainted) return undefined; // ours already, or a person's: either way the node has it.
-    const annotation: JsonPatchOperation[] =
-      annotations === undefined
-        ? [{ op: 'test', path: '/metadata/annotations', value: null }, { op: 'add', path: '/metadata/annotations', value: { [Annotations.outOfService]: wantedFor } }]
-        : [{ op: 'test', path: ANNOTATION_PATH, value: ours ?? null }, { op: 'add', path: ANNOTATION_PATH, value: wantedFor }];
-    return [...taintsPatch(taints, [...taints, OUT_OF_SERVICE_TAINT]), ...annotation];
+    return [...taintsPatch(taints, [...taints, OUT_OF_SERVICE_TAINT]), ...setAnnotationsPatch(annotations, { [Annotations.outOfService]: wantedFor })];
   }
   if (ours === undefined) return undefined;
   const kept = taints.filter((taint) => taint.key !== OUT_OF_SERVICE_TAINT.key);
-  return [...(tainted ? taintsPatch(taints, kept) : []), { op: 'test', path: ANNOTATION_PATH, value: ours }, { op: 'remove', path: ANNOTATION_PATH }];
+  return [...(tainted ? taintsPatch(taints, kept) : []), ...removeAnnotationPatch(Annotations.outOfService, ours)];
 }

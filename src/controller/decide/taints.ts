@@ -1,6 +1,6 @@
 // nodemeta's taints on a Node, and the conflict-checked write that changes them.
 //
-// Every taint whose key starts with `nodemeta.io/` is nodemeta's, and only those (DESIGN.md).
+// Every taint whose key starts with `nodemeta.io/` is nodemeta's, and only those (docs/architecture.md, "Public contract").
 // spec.taints is an atomic list in the Node API (no per-entry merge in server-side apply or
 // strategic merge), so changing our entries means writing the whole list; to avoid dropping a
 // taint another writer added in between, the write carries a JSON-patch `test` of the list we
@@ -8,8 +8,10 @@
 // nodemeta never sets NoExecute: moving pods off a node is the drain's job, through the Eviction
 // API, which honours PodDisruptionBudgets; a NoExecute taint would bypass them.
 
-import { LABEL_PREFIX, Taints } from '../api/names.js';
-import { SPOT_TERMINATION } from '../api/nodemetadata.js';
+import { LABEL_PREFIX, Taints } from '../../api/names.js';
+import { SPOT_TERMINATION } from '../../api/nodemetadata.js';
+import { rfc3339Seconds } from '../../time/rfc3339.js';
+import type { JsonPatchOperation } from './patch-ops.js';
 import type { PlannedAction } from './policy.js';
 
 export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
@@ -24,6 +26,26 @@ export interface Taint {
 
 export function isNodemetaTaint(taint: Pick<Taint, 'key'>): boolean {
   return taint.key.startsWith(LABEL_PREFIX);
+}
+
+/** A taint as logs, Events and kubectl write it: `key=value:Effect`, or `key:Effect` without a value. */
+export function taintText(taint: Pick<Taint, 'key' | 'value' | 'effect'>): string {
+  return `${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect}`;
+}
+
+/** Only the taint's key, value and effect (no timeAdded; no value field when it has none). */
+export function bareTaint({ key, value, effect }: WireTaint): Taint {
+  return value === undefined ? { key, effect } : { key, value, effect };
+}
+
+/**
+ * `wanted`, followed by nodemeta's taints of other keys from `current` as they are: what a write that
+ * must not take any of ours away (the cold-cache reconcile, the fast path) asks mergeTaints for.
+ */
+export function withOurOtherTaints(current: readonly WireTaint[] | undefined, wanted: readonly Taint[]): Taint[] {
+  const keys = new Set(wanted.map((taint) => taint.key));
+  const kept = (current ?? []).filter((taint) => isNodemetaTaint(taint) && !keys.has(taint.key)).map(bareTaint);
+  return [...wanted, ...kept];
 }
 
 /**
@@ -70,13 +92,9 @@ function sameTaints(a: readonly WireTaint[], b: readonly Taint[]): boolean {
 }
 
 function withoutEmptyFields(taint: Taint): Taint {
-  return taint.value === undefined || taint.value === '' ? { key: taint.key, effect: taint.effect } : { key: taint.key, value: taint.value, effect: taint.effect };
+  return bareTaint(taint.value === '' ? { key: taint.key, effect: taint.effect } : taint);
 }
 
-export type JsonPatchOperation =
-  | { op: 'test'; path: string; value: unknown }
-  | { op: 'add' | 'replace'; path: string; value: unknown }
-  | { op: 'remove'; path: string };
 
 /**
  * A JSON patch (RFC 6902) for the Node that replaces spec.taints with `next`, guarded by a `test`
@@ -111,5 +129,5 @@ export function wireTaint(taint: WireTaint): Taint {
   const date = typeof timeAdded === 'string' ? new Date(timeAdded) : timeAdded;
   // An unparseable string is passed through as read: the test then compares what the server sent.
   if (Number.isNaN(date.getTime())) return { ...rest, timeAdded: String(timeAdded) };
-  return { ...rest, timeAdded: date.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  return { ...rest, timeAdded: rfc3339Seconds(date) };
 }

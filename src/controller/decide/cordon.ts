@@ -3,7 +3,7 @@
 // made since we read the node; a failed `test` is a 422 and the reconciler re-plans).
 //
 // nodemeta's cordon is spec.unschedulable=true plus the annotation nodemeta.io/cordoned=<event id>,
-// written in one request, so the annotation proves nodemeta made the cordon (DESIGN.md, "Cordon").
+// written in one request, so the annotation proves nodemeta made the cordon (docs/architecture.md, "Public contract").
 // A node cordoned without it was cordoned by someone else and is never uncordoned by nodemeta.
 //
 // With drain.excludeFromLoadBalancers the same request adds node.kubernetes.io/exclude-from-external-
@@ -11,17 +11,10 @@
 // annotation nodemeta.io/excluded-from-load-balancers that proves nodemeta added it. Only a label
 // nodemeta added is removed when the node is back in service (releasePatch).
 
-import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../api/names.js';
-import type { NodeState } from './cluster-state.js';
-import type { JsonPatchOperation } from './taints.js';
+import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../../api/names.js';
+import type { NodeState } from '../cache/node-state.js';
+import { pointerToken, removeAnnotationPatch, setAnnotationsPatch, type JsonPatchOperation } from './patch-ops.js';
 
-/** RFC 6901: `/` in a key is spelled `~1`, `~` is `~0`. */
-export function pointerToken(key: string): string {
-  return key.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-const CORDONED_PATH = `/metadata/annotations/${pointerToken(Annotations.cordoned)}`;
-const EXCLUDED_PATH = `/metadata/annotations/${pointerToken(Annotations.excludedFromLoadBalancers)}`;
 const EXCLUDE_LABEL_PATH = `/metadata/labels/${pointerToken(EXCLUDE_FROM_LOAD_BALANCERS_LABEL)}`;
 const EXCLUDED = 'true';
 
@@ -41,7 +34,7 @@ export function cordonPatch(node: NodeState, eventId: string, options: CordonOpt
   const exclude = options.excludeFromLoadBalancers && node.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] === undefined;
   if (exclude) annotations[Annotations.excludedFromLoadBalancers] = EXCLUDED;
   const ops: JsonPatchOperation[] = [{ op: 'test', path: '/spec/unschedulable', value: unschedulable }];
-  ops.push(...addAnnotations(node.metadata.annotations, annotations));
+  ops.push(...setAnnotationsPatch(node.metadata.annotations, annotations));
   if (exclude) {
     if (node.metadata.labels === undefined) {
       ops.push({ op: 'test', path: '/metadata/labels', value: null }, { op: 'add', path: '/metadata/labels', value: { [EXCLUDE_FROM_LOAD_BALANCERS_LABEL]: EXCLUDED } });
@@ -51,15 +44,6 @@ export function cordonPatch(node: NodeState, eventId: string, options: CordonOpt
   }
   ops.push({ op: 'add', path: '/spec/unschedulable', value: true });
   return ops;
-}
-
-/** Sets each annotation, each guarded by a `test` of the value read (or its absence). */
-function addAnnotations(current: Record<string, string> | undefined, wanted: Record<string, string>): JsonPatchOperation[] {
-  if (current === undefined) return [{ op: 'test', path: '/metadata/annotations', value: null }, { op: 'add', path: '/metadata/annotations', value: wanted }];
-  return Object.entries(wanted).flatMap(([key, value]): JsonPatchOperation[] => {
-    const path = `/metadata/annotations/${pointerToken(key)}`;
-    return [{ op: 'test', path, value: current[key] ?? null }, { op: 'add', path, value }];
-  });
 }
 
 /** What nodemeta holds on a node: its cordon (for an event id) and its load-balancer exclusion. */
@@ -80,10 +64,10 @@ export function releasePatch(node: NodeState): JsonPatchOperation[] | undefined 
   const { cordonedFor, excludedFromLoadBalancers } = heldByNodemeta(node);
   const ops: JsonPatchOperation[] = [];
   if (cordonedFor !== undefined) {
-    ops.push({ op: 'test', path: CORDONED_PATH, value: cordonedFor }, { op: 'remove', path: CORDONED_PATH }, { op: 'add', path: '/spec/unschedulable', value: false });
+    ops.push(...removeAnnotationPatch(Annotations.cordoned, cordonedFor), { op: 'add', path: '/spec/unschedulable', value: false });
   }
   if (excludedFromLoadBalancers) {
-    ops.push({ op: 'test', path: EXCLUDED_PATH, value: node.metadata.annotations?.[Annotations.excludedFromLoadBalancers] }, { op: 'remove', path: EXCLUDED_PATH });
+    ops.push(...removeAnnotationPatch(Annotations.excludedFromLoadBalancers, node.metadata.annotations?.[Annotations.excludedFromLoadBalancers]));
     if (node.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] === EXCLUDED) {
       ops.push({ op: 'test', path: EXCLUDE_LABEL_PATH, value: EXCLUDED }, { op: 'remove', path: EXCLUDE_LABEL_PATH });
     }

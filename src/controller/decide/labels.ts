@@ -17,10 +17,11 @@
 // and taints go through JSON patches (operation Update), which keeps them out of this entry; an
 // apply of other fields under the same manager would drop every label left out of it.
 
-import { Conditions, FIELD_MANAGER_CONTROLLER, Labels, StandardLabels, TAG_LABEL_PREFIX } from '../api/names.js';
-import type { ConditionUpdate } from '../api/nodemetadata.js';
-import type { Observation } from '../api/observation.js';
-import type { ControllerConfig } from './config.js';
+import { ConditionReasons } from '../../api/event-reasons.js';
+import { Conditions, FIELD_MANAGER_CONTROLLER, Labels, StandardLabels, TAG_LABEL_PREFIX } from '../../api/names.js';
+import type { ConditionUpdate } from '../../api/nodemetadata.js';
+import type { Observation } from '../../api/observation.js';
+import type { ControllerConfig } from '../config/config.js';
 
 export interface InvalidLabel {
   key: string;
@@ -242,7 +243,7 @@ export function labeledCondition(desired: DesiredLabels, plan: LabelPlan, observ
   const base = observedGeneration === undefined ? {} : { observedGeneration };
   if (problems.length === 0) {
     const count = Object.keys(plan.apply).length;
-    return { ...base, type: Conditions.labeled, status: 'True', reason: 'LabelsApplied', message: `${count} label${count === 1 ? '' : 's'} applied` };
+    return { ...base, type: Conditions.labeled, status: 'True', reason: ConditionReasons.LabelsApplied, message: `${count} label${count === 1 ? '' : 's'} applied` };
   }
   const shown = problems.slice(0, 5).map((problem) => `${problem.key}=${JSON.stringify(truncate(problem.value, 80))}: ${problem.reason}`);
   const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : '';
@@ -250,7 +251,7 @@ export function labeledCondition(desired: DesiredLabels, plan: LabelPlan, observ
     ...base,
     type: Conditions.labeled,
     status: 'False',
-    reason: desired.invalid.length > 0 ? 'InvalidLabels' : 'LabelsOwnedElsewhere',
+    reason: desired.invalid.length > 0 ? ConditionReasons.InvalidLabels : ConditionReasons.LabelsOwnedElsewhere,
     message: `skipped ${problems.length}: ${shown.join('; ')}${more}`,
   };
 }

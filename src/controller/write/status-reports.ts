@@ -9,11 +9,11 @@
 // takes the node's report back (supersede), waiting for one already sent, so that an older report
 // can never land after it and set back the step.
 
-import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
-import type { Logger } from '../observability/logger.js';
-import { Backoff, type Random } from '../time/backoff.js';
-import type { Clock, TimerHandle } from '../time/clock.js';
-import { NotLeaderError } from './cluster-state.js';
+import type { ControllerStatus, NodeMetadata } from '../../api/nodemetadata.js';
+import type { Logger } from '../../observability/logger.js';
+import { Backoff, type Random } from '../../time/backoff.js';
+import type { Clock, TimerHandle } from '../../time/clock.js';
+import { NotLeaderError } from '../cache/cluster-state.js';
 
 export interface StatusReportsOptions {
   /** The write (applyControllerStatus as a report). */

@@ -9,9 +9,9 @@
 // Looking again at every waiting node on every change (what the controller did before) costs, in a
 // wave of 500 nodes, 500 reconciles per transition: a quarter of a million for the wave.
 
-import { MaintenancePhase, type MaintenanceStatus } from '../api/nodemetadata.js';
+import { MaintenancePhase, type MaintenanceStatus } from '../../api/nodemetadata.js';
+import { DRAINED_PHASES } from '../maintenance/approval.js';
 
-const DRAINED_OR_LATER: readonly string[] = [MaintenancePhase.Drained, MaintenancePhase.Approved];
 
 /** The nodes to reconcile again because `name`'s status went from `before` to `after` (undefined: none, or deleted). */
 export function peersToRequeue(
@@ -22,7 +22,7 @@ export function peersToRequeue(
 ): string[] {
   if (before?.phase === after?.phase && before?.eventId === after?.eventId) return [];
   const slotFreed = before?.phase === MaintenancePhase.Draining && after?.phase !== MaintenancePhase.Draining;
-  const drained = (status: MaintenanceStatus | undefined) => status !== undefined && DRAINED_OR_LATER.includes(status.phase);
+  const drained = (status: MaintenanceStatus | undefined) => status !== undefined && DRAINED_PHASES.includes(status.phase);
   const drainedChanged = drained(before) !== drained(after) || (drained(before) && before?.eventId !== after?.eventId);
   const events = new Set([before?.eventId, after?.eventId].filter((id) => id !== undefined));
   const peers: string[] = [];

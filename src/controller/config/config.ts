@@ -4,10 +4,10 @@
 
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
-import type { ProviderName } from '../api/observation.js';
-import type { MaintenanceEventType, NotificationTransition } from '../api/nodemetadata.js';
+import type { ProviderName } from '../../api/observation.js';
+import type { MaintenanceEventType, NotificationTransition } from '../../api/nodemetadata.js';
 import { CONFIG_SCHEMA, ConfigFormats } from './config-schema.js';
-import { isTimeZone, type ApprovalWindow } from './maintenance/approval-window.js';
+import { isTimeZone, type ApprovalWindow } from '../maintenance/approval-window.js';
 
 export type EventAction = 'Drain' | 'Cordon' | 'Taint' | 'None';
 export const EVENT_ACTIONS: readonly EventAction[] = ['Drain', 'Cordon', 'Taint', 'None'];

@@ -43,7 +43,7 @@ approve: Never
 export function renderConfigReference(): string {
   const rows = collectRows(CONFIG_SCHEMA as unknown as SchemaNode, '');
   const lines = [
-    '<!-- Generated from src/controller/config-schema.ts by scripts/gen-config-docs.mjs; do not edit. -->',
+    '<!-- Generated from src/controller/config/config-schema.ts by scripts/gen-config-docs.mjs; do not edit. -->',
     '# Controller configuration',
     '',
     'The controller reads one YAML document (the Helm chart renders it into a ConfigMap and mounts it).',

@@ -3,34 +3,18 @@
 // node-writer.ts), plain maps and a recording writer in the unit tests.
 
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { Annotations, FIELD_MANAGER_CONTROLLER } from '../api/names.js';
-import type { ControllerStatus, NodeMetadata } from '../api/nodemetadata.js';
-import type { CordonOptions } from './cordon.js';
-import type { ManagedFieldsEntry } from './labels.js';
-import { MIRROR_POD_ANNOTATION, type DrainPod, type PodToEvict } from './maintenance/drain-plan.js';
+import { rfc3339Seconds } from '../../time/rfc3339.js';
+import { Annotations, FIELD_MANAGER_CONTROLLER } from '../../api/names.js';
+import type { ControllerStatus, NodeMetadata } from '../../api/nodemetadata.js';
+import type { CordonOptions } from '../decide/cordon.js';
+import type { ManagedFieldsEntry } from '../decide/labels.js';
+import { MIRROR_POD_ANNOTATION, type DrainPod, type PodToEvict } from '../maintenance/drain-plan.js';
 import type { FleetView } from './fleet-index.js';
-import type { Protection } from './protection.js';
-import type { Taint, TaintEffect } from './taints.js';
+import type { Protection } from '../decide/protection.js';
+import type { Taint, TaintEffect } from '../decide/taints.js';
+import type { NodeState } from './node-state.js';
 
-/** The parts of a Node the controller reads, as plain JSON (timestamps as the API server writes them). */
-export interface NodeState {
-  metadata: {
-    name: string;
-    uid?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    managedFields?: ManagedFieldsEntry[];
-  };
-  spec?: {
-    taints?: Taint[];
-    unschedulable?: boolean;
-    /** The cloud's id of the VM, e.g. `azure:///subscriptions/…/virtualMachines/3`. */
-    providerID?: string;
-  };
-  /** The node's Ready condition is True (status.conditions). */
-  ready?: boolean;
-}
+export type { NodeState };
 
 /** What reconcile reads: the informer caches. */
 export interface ClusterCache {
@@ -159,9 +143,9 @@ export function nodeForCache(node: V1Node): V1Node {
   return kept;
 }
 
-/** metav1.Time's wire form: RFC 3339 with whole seconds. */
+/** metav1.Time's wire form (a watch's raw JSON has it already; a list's Date is put back). */
 function rfc3339(time: Date | string): string {
-  return typeof time === 'string' ? time : time.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return typeof time === 'string' ? time : rfc3339Seconds(time);
 }
 
 /** A client-node V1Pod (deserialized from a list, or raw JSON from a watch) as a drain sees it. */

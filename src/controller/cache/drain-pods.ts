@@ -19,13 +19,13 @@
 // not look finished on a cold cache.
 
 import type { V1Pod } from '@kubernetes/client-node';
-import { fromClientNodeError } from '../kube/errors.js';
-import type { Logger } from '../observability/logger.js';
-import { Backoff, type Random } from '../time/backoff.js';
-import { sleep, type Clock } from '../time/clock.js';
-import { continueToken, INFORMER_MAX_BACKOFF_MS, type ListPage } from '../runtime/informer.js';
+import { fromClientNodeError } from '../../api/kube-errors.js';
+import type { Logger } from '../../observability/logger.js';
+import { Backoff, type Random } from '../../time/backoff.js';
+import { sleep, type Clock } from '../../time/clock.js';
+import { continueToken, INFORMER_MAX_BACKOFF_MS, type ListPage } from '../../runtime/informer.js';
 import { drainPodOf } from './cluster-state.js';
-import type { DrainPod } from './maintenance/drain-plan.js';
+import type { DrainPod } from '../maintenance/drain-plan.js';
 
 export type PodWatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 

@@ -4,18 +4,19 @@
 // In a wave (an update domain's host update, every spot VM of a size reclaimed with 30 s notice)
 // hundreds of nodes become doomed within a second. Pods evicted from one of them must not be
 // scheduled onto another, so every doomed node must become unschedulable before the first eviction
-// (STYLE.md, habit 14: a cheap urgent write never waits behind slow work). This path only ever ADDS
-// protection, with the same rules as the full reconcile (the active event from policy.selectActive,
+// (docs/architecture.md, "The flow": a cheap urgent write never waits behind slow work). This path only ever ADDS
+// protection, with the same rules as the full reconcile (the active event from decide/active-event.ts,
 // the taints taints.desiredTaints gives for that event, the cordon the state machine's ensureCordon would make);
 // taking protection away (an event gone, a policy relaxed) is the full reconcile's job alone.
 
-import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../api/names.js';
-import { MaintenancePhase, observationOf, type NodeMetadata } from '../api/nodemetadata.js';
-import type { NodeState } from './cluster-state.js';
-import type { ControllerConfig } from './config.js';
+import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../../api/names.js';
+import { MaintenancePhase, type NodeMetadata } from '../../api/nodemetadata.js';
+import type { NodeState } from '../cache/node-state.js';
+import type { ControllerConfig } from '../config/config.js';
 import { cordonPatch } from './cordon.js';
-import { planActions, rulesFor, selectActive, triggersFrom } from './policy.js';
-import { desiredTaints, isNodemetaTaint, mergeTaints, taintsPatch, type JsonPatchOperation, type Taint } from './taints.js';
+import { nodeEvents } from './active-event.js';
+import { desiredTaints, isNodemetaTaint, mergeTaints, taintsPatch, taintText, withOurOtherTaints, type Taint } from './taints.js';
+import type { JsonPatchOperation } from './patch-ops.js';
 
 export interface Protection {
   /** The node's taint list after the write, when it changes (nodemeta's NoSchedule taint added). */
@@ -30,15 +31,10 @@ export interface Protection {
  * What the node lacks of the protection its active event calls for now, or undefined when it
  * lacks nothing (or nothing is due). Only a due Drain or Cordon action, or a spot reclaim, is urgent.
  */
-export function missingProtection(node: NodeState, nodeMetadata: NodeMetadata | undefined, config: Pick<ControllerConfig, 'policy' | 'drain'>, now: Date): Protection | undefined {
-  const status = nodeMetadata?.status;
-  const observation = observationOf(status);
+export function missingProtection(node: NodeState, nodeMetadata: NodeMetadata | undefined, config: Pick<ControllerConfig, 'policy' | 'drain' | 'dryRun'>, now: Date): Protection | undefined {
+  // The active event exactly as the full reconcile decides it (decide/active-event.ts).
+  const { observation, plans, active, decideFrom: maintenance } = nodeEvents(node, nodeMetadata, config, now);
   if (observation === undefined) return undefined;
-  const rules = rulesFor(config.policy, observation.provider, nodeMetadata?.spec);
-  const maintenance = status?.maintenance;
-  const currentEventId = maintenance?.phase === MaintenancePhase.None ? undefined : maintenance?.eventId;
-  const plans = planActions(triggersFrom(observation.events, observation.spot), rules, now);
-  const active = selectActive(plans, currentEventId);
   if (active === undefined || !active.due || (active.action !== 'Drain' && active.action !== 'Cordon')) return undefined;
   // An event id comes back after it was completed only as a glitch in what the agent saw (the state
   // machine ignores it): no cordon for it.
@@ -48,8 +44,7 @@ export function missingProtection(node: NodeState, nodeMetadata: NodeMetadata | 
   const current = node.spec?.taints;
   const wanted = desiredTaints(plans, active).filter((taint) => taint.effect === 'NoSchedule');
   // Only add: nodemeta's taints of other keys stay as they are (the full reconcile removes what is stale).
-  const kept = (current ?? []).filter((taint) => isNodemetaTaint(taint) && !wanted.some((want) => want.key === taint.key));
-  const next = wanted.length === 0 ? undefined : mergeTaints(current, [...wanted, ...kept.map(({ key, value, effect }) => (value === undefined ? { key, effect } : { key, value, effect }))]);
+  const next = wanted.length === 0 ? undefined : mergeTaints(current, withOurOtherTaints(current, wanted));
   if (next !== undefined) protection.taints = next;
   // A node someone else cordoned stays theirs (no annotation of ours is added); a node nodemeta cordoned
   // for another event is protected already, and the full reconcile re-labels the cordon.
@@ -74,9 +69,9 @@ export function protectionPatch(node: NodeState, protection: Protection): JsonPa
 
 /** For logs and Events: what the write added. */
 export function describeProtection(node: NodeState, protection: Protection): string {
-  const before = new Set((node.spec?.taints ?? []).map((taint) => `${taint.key}=${taint.value ?? ''}:${taint.effect}`));
-  const added = (protection.taints ?? []).filter((taint) => isNodemetaTaint(taint) && !before.has(`${taint.key}=${taint.value ?? ''}:${taint.effect}`));
-  const parts = added.map((taint) => `tainted ${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect}`);
+  const before = new Set((node.spec?.taints ?? []).map(taintText));
+  const added = (protection.taints ?? []).filter((taint) => isNodemetaTaint(taint) && !before.has(taintText(taint)));
+  const parts = added.map((taint) => `tainted ${taintText(taint)}`);
   if (protection.cordonFor !== undefined) parts.push(`cordoned (${Annotations.cordoned}=${protection.cordonFor})`);
   if (protection.cordonFor !== undefined && protection.excludeFromLoadBalancers === true && node.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] === undefined) {
     parts.push(`excluded from load balancers (${EXCLUDE_FROM_LOAD_BALANCERS_LABEL})`);

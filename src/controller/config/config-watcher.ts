@@ -10,7 +10,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Clock, TimerHandle } from '../time/clock.js';
+import type { Clock, TimerHandle } from '../../time/clock.js';
 import { parseConfig, type ControllerConfig } from './config.js';
 
 export type ConfigReload =

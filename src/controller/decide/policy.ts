@@ -1,17 +1,17 @@
 // Which action a maintenance event calls for, when that action starts, and which event is "the"
 // one a node acts on when several are pending. Pure: plain data in, plain data out.
 //
-// Timing (DESIGN.md, "Maintenance flow"): Preempt, Terminate and spot termination give seconds to
+// Timing (docs/maintenance.md): Preempt, Terminate and spot termination give seconds to
 // minutes of notice, so their action starts as soon as they are seen. Planned maintenance starts
 // `leadTime` before NotBefore: with Azure's 10–15 min notices that moment has already passed (so
 // the default drains at once), with Alibaba's 24–48 h notices the node keeps working until then.
 // An action never starts later than NotBefore, and an event that has already started (Azure posts
 // hardware failures as Started, with no NotBefore) is acted on at once.
 
-import type { NodeMetadataSpec, MaintenanceEventType } from '../api/nodemetadata.js';
-import { SPOT_TERMINATION } from '../api/nodemetadata.js';
-import type { ProviderName, ScheduledEvent, SpotInfo } from '../api/observation.js';
-import { IMMEDIATE_EVENT_TYPES, type EventAction, type EventRules, type PolicyConfig } from './config.js';
+import type { NodeMetadataSpec, MaintenanceEventType } from '../../api/nodemetadata.js';
+import { SPOT_TERMINATION } from '../../api/nodemetadata.js';
+import type { ProviderName, ScheduledEvent, SpotInfo } from '../../api/observation.js';
+import { IMMEDIATE_EVENT_TYPES, type EventAction, type EventRules, type PolicyConfig } from '../config/config.js';
 
 /** The id the controller uses for a spot reclaim, which has no event id of its own. */
 export const SPOT_TERMINATION_EVENT_ID = 'spot-termination';

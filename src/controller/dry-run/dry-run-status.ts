@@ -16,10 +16,10 @@
 //   notifications follow them) with `[dry run]` before the message; the approval request, which is
 //   a status field and not a node write, becomes a `DryRun` Event of its own.
 
-import type { ConditionUpdate, MaintenanceStatus } from '../api/nodemetadata.js';
-import { DRY_RUN_REASON } from './dry-run.js';
-import type { Action } from './maintenance/state-machine.js';
-import { sameJson } from './same-json.js';
+import type { ConditionUpdate, MaintenanceStatus } from '../../api/nodemetadata.js';
+import { ConditionReasons, EventReasons, type EventReason } from '../../api/event-reasons.js';
+import type { Action } from '../maintenance/state-machine.js';
+import { sameJson } from '../decide/same-json.js';
 
 /** Put before the message of a transition's Event in dry run. */
 export const DRY_RUN_PREFIX = '[dry run] ';
@@ -83,12 +83,12 @@ export function maintenanceToStore(decided: MaintenanceStatus, stored: Maintenan
  */
 export function conditionInDryRun(update: ConditionUpdate): ConditionUpdate {
   if (update.status !== 'True') return update;
-  return { ...update, status: 'False', reason: DRY_RUN_REASON, message: `dry run: a real run would report ${update.reason}: ${update.message}` };
+  return { ...update, status: 'False', reason: ConditionReasons.DryRun, message: `dry run: a real run would report ${update.reason}: ${update.message}` };
 }
 
 export interface StepEvent {
   type: 'Normal' | 'Warning';
-  reason: string;
+  reason: EventReason;
   message: string;
 }
 
@@ -102,9 +102,9 @@ export function stepEvents(actions: readonly Action[], dryRun: boolean, requeste
   for (const action of actions) {
     if (action.kind === 'Emit') events.push({ type: action.type, reason: action.reason, message: dryRun ? `${DRY_RUN_PREFIX}${action.message}` : action.message });
     else if (dryRun && action.kind === 'RequestApproval') {
-      events.push({ type: 'Normal', reason: DRY_RUN_REASON, message: `would ask the agent to approve ${action.eventId} (status.maintenance.approve; the agent would start the event early)` });
+      events.push({ type: 'Normal', reason: EventReasons.DryRun, message: `would ask the agent to approve ${action.eventId} (status.maintenance.approve; the agent would start the event early)` });
     } else if (dryRun && action.kind === 'ClearApprovalRequest' && requested !== undefined) {
-      events.push({ type: 'Normal', reason: DRY_RUN_REASON, message: `would withdraw the request to approve ${requested}` });
+      events.push({ type: 'Normal', reason: EventReasons.DryRun, message: `would withdraw the request to approve ${requested}` });
     }
   }
   return events;

@@ -1,0 +1,48 @@
+// The reasons of the Kubernetes Events nodemeta records, and of the conditions it sets. Users put
+// these into alerts and `kubectl get events --field-selector reason=…`, and the notification sinks
+// follow the maintenance transitions by them (controller/notifications/transitions.ts): a public
+// contract (docs/architecture.md, "Public contract"; docs/maintenance.md lists what each means).
+// Declared once here, so a reason spelt wrong anywhere is a compile error, not a lost notification.
+
+/** Reasons of the Events the controller records on a Node (and, for ConfigRejected, its own pod). */
+export const EventReasons = {
+  // The maintenance state machine's transitions (controller/maintenance/state-machine.ts).
+  MaintenanceScheduled: 'MaintenanceScheduled',
+  NodeCordoned: 'NodeCordoned',
+  DrainWaitingForBudget: 'DrainWaitingForBudget',
+  DrainStarted: 'DrainStarted',
+  DrainStopped: 'DrainStopped',
+  Drained: 'Drained',
+  DrainFailed: 'DrainFailed',
+  ApprovalRequested: 'ApprovalRequested',
+  ApprovalWithdrawn: 'ApprovalWithdrawn',
+  ApprovalWaitingForWindow: 'ApprovalWaitingForWindow',
+  MaintenanceApproved: 'MaintenanceApproved',
+  MaintenanceCompleted: 'MaintenanceCompleted',
+  MaintenanceCancelled: 'MaintenanceCancelled',
+  // The node writes of a reconcile and of the fast path.
+  LabelsApplied: 'LabelsApplied',
+  InvalidLabelSkipped: 'InvalidLabelSkipped',
+  TaintsUpdated: 'TaintsUpdated',
+  Cordoned: 'Cordoned',
+  OutOfService: 'OutOfService',
+  BackInService: 'BackInService',
+  EvictionBlocked: 'EvictionBlocked',
+  /** Dry run: what a real run would have written or evicted (docs/maintenance.md, "Dry run"). */
+  DryRun: 'DryRun',
+  /** A configuration reload was refused; the one in force stays. */
+  ConfigRejected: 'ConfigRejected',
+} as const;
+export type EventReason = (typeof EventReasons)[keyof typeof EventReasons];
+
+/** Reasons of the controller's conditions (Labeled, Drained) in NodeMetadata status. */
+export const ConditionReasons = {
+  LabelsApplied: 'LabelsApplied',
+  InvalidLabels: 'InvalidLabels',
+  LabelsOwnedElsewhere: 'LabelsOwnedElsewhere',
+  Draining: 'Draining',
+  DrainFailed: 'DrainFailed',
+  Drained: 'Drained',
+  DryRun: 'DryRun',
+} as const;
+export type ConditionReason = (typeof ConditionReasons)[keyof typeof ConditionReasons];
