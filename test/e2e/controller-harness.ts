@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
 import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
-import { REPO_ROOT, apiStatus, kubeConfig, kubeconfigPath, kubectlOk, waitFor } from './lib/cluster.js';
+import { REPO_ROOT, apiStatus, kubeConfig, kubectlOk, waitFor } from './lib/cluster.js';
+import { identityFor } from './lib/identities.js';
 import { startNodemeta } from './lib/nodemeta-process.js';
 
 export async function installCrd(): Promise<void> {
@@ -130,6 +131,8 @@ export function writeConfig(yaml: string): string {
 
 export interface ControllerProcess {
   identity: string;
+  /** The user the API server knows it as (its own ServiceAccount): what the audit log names (lib/audit.ts). */
+  user: string;
   child: ChildProcess;
   healthUrl: string;
   /** Every stderr line (JSON logs), for failure messages. */
@@ -173,17 +176,23 @@ export function controllerArgs(flags: ControllerFlags): string[] {
   return args;
 }
 
-/** Starts `nodemeta controller` with the admin kubeconfig; resolves once its health server listens. */
+/**
+ * Starts `nodemeta controller` as a user of its own (a ServiceAccount per identity, lib/identities.ts,
+ * with cluster-admin's rights), so that the audit log tells the replicas apart; resolves once its
+ * health server listens.
+ */
 export async function startController(identity: string, args: string[]): Promise<ControllerProcess> {
+  const { user, kubeconfig } = await identityFor(identity);
   const controller = await startNodemeta(
     `controller ${identity}`,
-    ['controller', '--kubeconfig', kubeconfigPath(), '--identity', identity, '--metrics-addr', '127.0.0.1:0', '--log-level', 'debug', ...args],
+    ['controller', '--kubeconfig', kubeconfig, '--identity', identity, '--metrics-addr', '127.0.0.1:0', '--log-level', 'debug', ...args],
     'health and metrics server listening',
     withoutPodEnv(process.env),
   );
   const metrics = async () => (await fetch(`${controller.url}/metrics`)).text();
   return {
     identity,
+    user,
     child: controller.child,
     get healthUrl() {
       return controller.url;

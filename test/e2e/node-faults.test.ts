@@ -20,6 +20,7 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { LABEL_PREFIX, TAG_LABEL_PREFIX, Taints } from '../../src/api/names.js';
 import { createNode, deleteNode, FAST_LEASE, installCrd } from './controller-harness.js';
+import { auditLog, describeAudit } from './lib/audit.js';
 import { kubeConfig, waitFor } from './lib/cluster.js';
 import {
   CORDONED_ANNOTATION,
@@ -101,7 +102,10 @@ function expectLabelsKept(nodes: Recorder<RawNode>, expected: Map<string, Record
   expect(changes).toEqual([]);
 }
 
-/** The fewest Ready pods not on their way out over the whole pod history, counted once all `initial` were there. */
+/**
+ * The fewest Ready pods not on their way out over the whole pod history, counted once all `initial`
+ * were there; fails when the watch never saw them all (there would be nothing to compare).
+ */
 function minimumAvailable(pods: Recorder<RawPod>, initial: number): number {
   pods.expectComplete();
   let armed = false;
@@ -111,6 +115,7 @@ function minimumAvailable(pods: Recorder<RawPod>, initial: number): number {
     if (available >= initial) armed = true;
     if (armed) minimum = Math.min(minimum, available);
   });
+  expect(armed ? 'armed' : `the pod watch never saw ${initial} pods Ready`).toBe('armed');
   return minimum;
 }
 
@@ -121,12 +126,15 @@ function podsThatWentTerminating(pods: Recorder<RawPod>): string[] {
   return [...names].sort();
 }
 
-/** Each of `pods` evicted exactly once over both controllers' logs, and the watch saw exactly those go. */
+/**
+ * Per the API server's audit log: each of `pods` evicted exactly once (one accepted eviction, 201)
+ * by the scenario's controllers, whichever replica, and the watch saw exactly those go.
+ */
 function expectEachEvictedOnce(s: Scenario, pods: Recorder<RawPod>, expected?: string[]): void {
-  const logged = s.evictionsLogged();
-  expect([...logged.entries()].filter(([, count]) => count !== 1)).toEqual([]);
-  expect([...logged.keys()].sort()).toEqual(podsThatWentTerminating(pods));
-  if (expected !== undefined) expect([...logged.keys()].sort()).toEqual([...expected].sort());
+  const evictions = auditLog().evictionsByPod(0, { user: s.controllers.map((c) => c.user), namespace: s.namespace });
+  expect([...evictions].filter(([, accepted]) => accepted.length !== 1).map(([pod, accepted]) => ({ pod, accepted: describeAudit(accepted) }))).toEqual([]);
+  expect([...evictions.keys()].sort()).toEqual(podsThatWentTerminating(pods));
+  if (expected !== undefined) expect([...evictions.keys()].sort()).toEqual([...expected].sort());
 }
 
 /** Every process of the scenario still runs, except those the test killed. */
@@ -235,7 +243,7 @@ describe('node faults end to end', () => {
             expect({ name, flips }).toEqual({ name, flips: ['True', 'False', 'True'] });
           }
           // No maintenance, no cordon, no eviction, nothing restarted; each agent said it once per reason.
-          expect(s.evictionsLogged().size).toBe(0);
+          expect(auditLog().evictionsByPod(0, { namespace: s.namespace }).size).toBe(0);
           expect(podsThatWentTerminating(pods)).toEqual([]);
           expect(minimumAvailable(pods, 3)).toBe(3);
           expect(givenBack(nodes.state, names)).toBe(true);
@@ -501,7 +509,7 @@ describe('node faults end to end', () => {
 
           // The other node never noticed; nothing evicted; nobody restarted.
           expectLabelsKept(nodes, new Map([[other, before.get(other)!]]), fromNode);
-          expect(s.evictionsLogged().size).toBe(0);
+          expect(auditLog().evictionsByPod(0, { namespace: s.namespace }).size).toBe(0);
           expect(podsThatWentTerminating(pods)).toEqual([]);
           expect(await leader.isLeader()).toBe(true);
           await expectAllRunning(s);
