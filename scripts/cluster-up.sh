@@ -279,7 +279,9 @@ wait_for etcd "etcd health" curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/h
 # most of the traffic and nobody asks about them. kwok's node Leases (kube-node-lease: one renewal
 # per node every 10 s) are left out too: they would be most of the log and no test reads them.
 AUDIT_POLICY="$CLUSTER_DIR/audit-policy.yaml"
-AUDIT_LOG="$CLUSTER_DIR/audit.log"
+# In logs/: cluster-down keeps it with the components' logs (.cache/cluster-logs/<time>/) for a look
+# after a failed run.
+AUDIT_LOG="$CLUSTER_DIR/logs/audit.log"
 cat >"$AUDIT_POLICY" <<EOF
 apiVersion: audit.k8s.io/v1
 kind: Policy

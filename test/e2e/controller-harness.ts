@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
 import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
 import { REPO_ROOT, apiStatus, kubeConfig, kubectlOk, waitFor } from './lib/cluster.js';
 import { identityFor } from './lib/identities.js';
@@ -27,9 +27,17 @@ export function runId(): string {
  * returned once it has settled: Ready, and without the `node.kubernetes.io/` taints the API server's
  * NodeTaint admission puts on a new node and the node-lifecycle controller takes off once kwok
  * reports it Ready. A test that reads the taints before then races that controller.
+ *
+ * `forWaitingPods`: pods already wait for this node (Pending, their affinity names it). The node is
+ * then created cordoned and opened only once kwok has taken it over (its node Lease held by kwok):
+ * kwok plays a pod's stages only on a node whose Lease it sees itself holding in its own cache, and
+ * it looks once, when the pod's binding arrives. A pod bound in the instant between the node being
+ * Ready and that cache catching up is skipped for good: it stays Pending, never Ready, and a drain
+ * that waits for it waits for ever (issue 21's red run: the PDB never had room again).
  */
-export async function createNode(name: string, selectorLabel: Record<string, string>): Promise<V1Node> {
+export async function createNode(name: string, selectorLabel: Record<string, string>, options: { forWaitingPods?: boolean } = {}): Promise<V1Node> {
   const core = kubeConfig().makeApiClient(CoreV1Api);
+  const cordoned = options.forWaitingPods === true;
   await core.createNode({
     body: {
       metadata: {
@@ -37,15 +45,22 @@ export async function createNode(name: string, selectorLabel: Record<string, str
         annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
         labels: { ...selectorLabel, 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok' },
       },
-      spec: {},
+      spec: cordoned ? { unschedulable: true } : {},
     },
   });
-  return waitFor(`node ${name} Ready without lifecycle taints`, async () => {
+  const settled = await waitFor(`node ${name} Ready without lifecycle taints`, async () => {
     const node = await core.readNode({ name });
     const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
     const lifecycleTaints = (node.spec?.taints ?? []).filter((t) => t.key.startsWith('node.kubernetes.io/'));
     return ready && lifecycleTaints.length === 0 ? node : undefined;
   });
+  if (!cordoned) return settled;
+  const coordination = kubeConfig().makeApiClient(CoordinationV1Api);
+  await waitFor(`kwok to hold the Lease of node ${name}`, async () => {
+    const lease = await coordination.readNamespacedLease({ name, namespace: 'kube-node-lease' }).catch(() => undefined);
+    return (lease?.spec?.holderIdentity ?? '') !== '';
+  });
+  return core.patchNode({ name, body: { spec: { unschedulable: false } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 }
 
 /**

@@ -293,7 +293,7 @@ export class Scenario {
   /** The spare node (not managed): where evicted pods' replacements go. */
   async spareNode(): Promise<void> {
     this.nodes.push(this.spare);
-    await createNode(this.spare, { 'nodemeta-e2e-spare': this.id });
+    await createNode(this.spare, { 'nodemeta-e2e-spare': this.id }, { forWaitingPods: true });
   }
 
   /** A controller process for this scenario's nodes only, with its own Lease namespace. */
