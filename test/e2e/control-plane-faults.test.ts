@@ -53,14 +53,6 @@ const MIN_AVAILABLE = REPLICAS - 2;
  * still tells the two apart.
  */
 const PREEMPT_CORDON_BOUND_MS = 12_000;
-/**
- * Writes to a drained Node by the controllers (every patch or update, refused ones included), from the
- * scenario's start to its end: the labels once, the cordon with its taint, the taint's and cordon's
- * removal, and as many again for a conflict or for a new leader that re-reads and writes again after
- * an outage. A controller that rewrote its cordon on every reconcile (every pod change of the drain)
- * goes far past it.
- */
-const NODE_WRITES_PER_DRAIN = 8;
 /** The labels a node's topology gives: they must never go or change while the control plane fails. */
 const TOPOLOGY_LABELS = [Labels.provider, Labels.region, Labels.zone, Labels.faultDomain, Labels.updateDomain, Labels.instanceType, Labels.priority];
 
@@ -181,12 +173,8 @@ async function expectUnharmed(s: Scenario, w: World, drained: readonly string[])
   expect([...evictions.keys()].sort()).toEqual(wentTerminating);
   for (const node of drained) for (const pod of originalPodsOn(w, node)) expect({ pod, evicted: evictions.has(`${s.namespace}/${pod}`) }).toEqual({ pod, evicted: true });
 
-  // The Node writes of a drain stay few (NODE_WRITES_PER_DRAIN), per the API server.
-  for (const node of drained) {
-    const writes = audit.writesBy(users, w.startedAt, { resource: 'nodes', subresource: null, name: node });
-    console.log(`[fault] ${s.name}: ${writes.length} write(s) to the drained Node ${node} by the controllers`);
-    expect({ node, writes: writes.length <= NODE_WRITES_PER_DRAIN ? 'bounded' : describeAudit(writes) }).toEqual({ node, writes: 'bounded' });
-  }
+  // The Node writes of a drain stay few, per the API server.
+  s.expectNodeWritesBounded(drained, w.startedAt);
 
   // No node left cordoned or tainted by nodemeta.
   for (const node of w.nodes) {

@@ -262,6 +262,7 @@ describe('node faults end to end', () => {
     () =>
       withScenario('killdrain', (s) =>
         withManagedNodes(s, async (nodes) => {
+          const startedAt = Date.now();
           const names = [0, 1, 2].map((i) => s.azureNode(i));
           const nmd = await s.managedVms('azure', names);
           // A finalizer keeps an evicted pod Terminating (a slow kubelet): the drains take a while,
@@ -323,6 +324,7 @@ describe('node faults end to end', () => {
           // never fewer than 5 of 6 available, the labels never moved, nothing else died.
           expectEachEvictedOnce(s, pods, original.map((p) => `${s.namespace}/${p.name}`));
           for (const line of second.logs.filter((l) => l.includes('"pod evicted"'))) expect(Date.parse((JSON.parse(line) as { timestamp: string }).timestamp)).toBeGreaterThan(killedAt);
+          s.expectNodeWritesBounded(names, startedAt);
           expect(minimumAvailable(pods, 6)).toBeGreaterThanOrEqual(5);
           expectLabelsKept(nodes, before, fromNode);
           await expectAllRunning(s, [first.identity]);
