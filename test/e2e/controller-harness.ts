@@ -27,17 +27,10 @@ export function runId(): string {
  * returned once it has settled: Ready, and without the `node.kubernetes.io/` taints the API server's
  * NodeTaint admission puts on a new node and the node-lifecycle controller takes off once kwok
  * reports it Ready. A test that reads the taints before then races that controller.
- *
- * `forWaitingPods`: pods already wait for this node (Pending, their affinity names it). The node is
- * then created cordoned and opened only once kwok has taken it over (its node Lease held by kwok):
- * kwok plays a pod's stages only on a node whose Lease it sees itself holding in its own cache, and
- * it looks once, when the pod's binding arrives. A pod bound in the instant between the node being
- * Ready and that cache catching up is skipped for good: it stays Pending, never Ready, and a drain
- * that waits for it waits for ever (issue 21's red run: the PDB never had room again).
+ * `cordoned`: created unschedulable, for a node pods will wait for (openNode).
  */
-export async function createNode(name: string, selectorLabel: Record<string, string>, options: { forWaitingPods?: boolean } = {}): Promise<V1Node> {
+export async function createNode(name: string, selectorLabel: Record<string, string>, options: { cordoned?: boolean } = {}): Promise<V1Node> {
   const core = kubeConfig().makeApiClient(CoreV1Api);
-  const cordoned = options.forWaitingPods === true;
   await core.createNode({
     body: {
       metadata: {
@@ -45,22 +38,45 @@ export async function createNode(name: string, selectorLabel: Record<string, str
         annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
         labels: { ...selectorLabel, 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok' },
       },
-      spec: cordoned ? { unschedulable: true } : {},
+      spec: options.cordoned === true ? { unschedulable: true } : {},
     },
   });
-  const settled = await waitFor(`node ${name} Ready without lifecycle taints`, async () => {
+  return waitFor(`node ${name} Ready without lifecycle taints`, async () => {
     const node = await core.readNode({ name });
     const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
     const lifecycleTaints = (node.spec?.taints ?? []).filter((t) => t.key.startsWith('node.kubernetes.io/'));
     return ready && lifecycleTaints.length === 0 ? node : undefined;
   });
-  if (!cordoned) return settled;
+}
+
+/** kwok renews a node's Lease every quarter of its 40 s duration (scripts/cluster-up.sh, docs/cluster.md). */
+const KWOK_LEASE_RENEW_MS = 10_000;
+
+/**
+ * Opens a node created `cordoned` (uncordons it) once kwok is sure to play the pods that land on it.
+ * kwok plays a pod's stages only on a node whose Lease its own cache shows it holding, and looks once,
+ * when the pod's binding arrives: a pod bound in the instant between a new node turning Ready and
+ * that cache catching up is skipped for good, stays Pending and never Ready (what turned a drain
+ * red in issue 21: its PDB never had room again). Pods that already wait for a node are bound the
+ * moment it opens, so it opens only once kwok has renewed its Lease once, which it does from that
+ * cache: from then on the cache holds it.
+ */
+export async function openNode(name: string): Promise<void> {
   const coordination = kubeConfig().makeApiClient(CoordinationV1Api);
-  await waitFor(`kwok to hold the Lease of node ${name}`, async () => {
-    const lease = await coordination.readNamespacedLease({ name, namespace: 'kube-node-lease' }).catch(() => undefined);
-    return (lease?.spec?.holderIdentity ?? '') !== '';
-  });
-  return core.patchNode({ name, body: { spec: { unschedulable: false } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await waitFor(
+    `kwok to renew the Lease of node ${name}`,
+    async () => {
+      const lease = await coordination.readNamespacedLease({ name, namespace: 'kube-node-lease' }).catch(() => undefined);
+      const created = lease?.metadata?.creationTimestamp;
+      const renewed = lease?.spec?.renewTime;
+      // Created with a renewTime of its creation (to the second); a renewal is at least one interval later.
+      return created !== undefined && renewed !== undefined && new Date(renewed as unknown as string).getTime() - new Date(created as unknown as string).getTime() >= 2_000;
+    },
+    { timeoutMs: 3 * KWOK_LEASE_RENEW_MS, intervalMs: 500 },
+  );
+  await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .patchNode({ name, body: { spec: { unschedulable: false } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 }
 
 /**

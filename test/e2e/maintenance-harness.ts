@@ -24,7 +24,7 @@ import { stringify } from 'yaml';
 import type { MaintenanceStatus, NodeMetadataStatus } from '../../src/api/nodemetadata.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator.js';
 import { startAgent, type AgentProcess } from './agent-harness.js';
-import { createBareNode, createNode, deleteNode, runId, startController, writeConfig, type ControllerProcess } from './controller-harness.js';
+import { createBareNode, createNode, deleteNode, openNode, runId, startController, writeConfig, type ControllerProcess } from './controller-harness.js';
 import { auditLog, describeAudit } from './lib/audit.js';
 import { apiStatus, clusterDir, createTestNamespace, deleteTestNamespace, kubeConfig, kubeconfigPath, kubectlOk, waitFor } from './lib/cluster.js';
 
@@ -299,10 +299,18 @@ export class Scenario {
     return nodeMetadata;
   }
 
-  /** The spare node (not managed): where evicted pods' replacements go. */
-  async spareNode(): Promise<void> {
+  /**
+   * The spare node (not managed): where evicted pods' replacements go. `closed`: created cordoned,
+   * for a scenario whose replacements wait before there is room: openSpareNode() makes the room.
+   */
+  async spareNode(options: { closed?: boolean } = {}): Promise<void> {
     this.nodes.push(this.spare);
-    await createNode(this.spare, { 'nodemeta-e2e-spare': this.id }, { forWaitingPods: true });
+    await createNode(this.spare, { 'nodemeta-e2e-spare': this.id }, { cordoned: options.closed === true });
+  }
+
+  /** Opens the spare node created closed, once kwok is sure to run the pods that wait for it (openNode). */
+  async openSpareNode(): Promise<void> {
+    await openNode(this.spare);
   }
 
   /** A controller process for this scenario's nodes only, with its own Lease namespace. */

@@ -269,6 +269,8 @@ describe('node faults end to end', () => {
           // and the new leader finds the old one's evictions still under way.
           await s.deployment('web', { replicas: 6, nodes: names, finalizers: ['e2e.nodemeta.io/hold'] });
           const original = await s.runningPods('web', 6, names);
+          // The room the replacements need, closed until the leader is killed.
+          await s.spareNode({ closed: true });
           await s.pdb('web', { maxUnavailable: 1 });
           const pods = await s.watchPods();
           const { before, fromNode } = await replicasReady(s, nodes, nmd, names);
@@ -288,7 +290,7 @@ describe('node faults end to end', () => {
 
           await first.stop('SIGKILL');
           const killedAt = Date.now();
-          await s.spareNode();
+          await s.openSpareNode();
           const second = await leaderOf(s);
           const takeover = Date.now() - killedAt;
           expect(second).not.toBe(first);
@@ -344,6 +346,7 @@ describe('node faults end to end', () => {
           const nmd = await s.managedVms('azure', names);
           await s.deployment('web', { replicas: 4, nodes: [node], finalizers: ['e2e.nodemeta.io/hold'] });
           const original = await s.runningPods('web', 4, [node]);
+          await s.spareNode({ closed: true });
           await s.pdb('web', { maxUnavailable: 1 });
           const pods = await s.watchPods();
           const { before, fromNode } = await replicasReady(s, nodes, nmd, names);
@@ -378,7 +381,7 @@ describe('node faults end to end', () => {
           expect(nmd.state.get(node)!.metadata.ownerReferences?.map((o) => o.kind)).toEqual(['Node']);
 
           // Room for the pods; the kubelet lets the evicted ones go: drained, approved once, then the event ends.
-          await s.spareNode();
+          await s.openSpareNode();
           const releasing = setInterval(() => void s.releaseTerminatingPods().catch(() => undefined), 500);
           try {
             await nmd.until('phase Approved', (state) => phaseOf(state.get(node)) === 'Approved' && state.get(node)?.metadata.uid !== oldUid, 150_000);
