@@ -272,6 +272,42 @@ start etcd "$BIN/etcd" \
   --unsafe-no-fsync --quota-backend-bytes="$ETCD_QUOTA_BYTES" --log-level=warn
 wait_for etcd "etcd health" curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
 
+# ---- the audit log: the API server as the tests' witness ----------------------------------------
+# The end-to-end tests read who wrote what from here (test/e2e/lib/audit.ts, docs/cluster.md): the
+# writes (create, update, patch, delete) to the objects nodemeta and its tests touch, at Metadata
+# level (who, verb, object, response code; no bodies). Reads and watches are not logged: they are
+# most of the traffic and nobody asks about them. kwok's node Leases (kube-node-lease: one renewal
+# per node every 10 s) are left out too: they would be most of the log and no test reads them.
+AUDIT_POLICY="$CLUSTER_DIR/audit-policy.yaml"
+# In logs/: cluster-down keeps it with the components' logs (.cache/cluster-logs/<time>/) for a look
+# after a failed run.
+AUDIT_LOG="$CLUSTER_DIR/logs/audit.log"
+cat >"$AUDIT_POLICY" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+# One event per request, when its answer is complete (the response code is known).
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+- level: None
+  resources: [{ group: coordination.k8s.io, resources: [leases] }]
+  namespaces: [kube-node-lease]
+- level: Metadata
+  verbs: [create, update, patch, delete, deletecollection]
+  resources:
+  - { group: "", resources: [nodes, nodes/status, pods, pods/eviction, pods/status, events] }
+  - { group: events.k8s.io, resources: [events] }
+  - { group: coordination.k8s.io, resources: [leases] }
+  - { group: nodemeta.io, resources: [nodemetadatas, nodemetadatas/status] }
+- level: None
+EOF
+# - blocking: the event is written to the file before the API server answers the request, so a test
+#   that has seen a write's effect finds the write in the log (batch mode would buffer it for up to
+#   its flush interval; the cost here is one small file write per audited request).
+# - 512 MB before a rotation: a full e2e run writes a few tens of MB at this level; the reader reads
+#   the rotated files too (audit-<time>.log), in case a bench writes more.
+AUDIT_ARGS=(--audit-policy-file="$AUDIT_POLICY" --audit-log-path="$AUDIT_LOG" --audit-log-format=json
+  --audit-log-mode=blocking --audit-log-maxsize=512 --audit-log-maxbackup=4 --audit-log-maxage=7)
+
 # ---- kube-apiserver -----------------------------------------------------------------------------
 start kube-apiserver "$BIN/kube-apiserver" \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
@@ -291,7 +327,7 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --allow-privileged=true \
   --profiling=false \
   --event-ttl=1h \
-  "${APISERVER_SIZE_ARGS[@]}" \
+  "${APISERVER_SIZE_ARGS[@]}" "${AUDIT_ARGS[@]}" \
   --v=1
 wait_for kube-apiserver "kube-apiserver /readyz" kc get --raw /readyz --request-timeout=5s
 
@@ -477,6 +513,7 @@ cat >"$CLUSTER_DIR/cluster.json" <<EOF
   "nodes": $NODES,
   "region": "$REGION",
   "nodeNamePrefix": "$VMSS",
+  "auditLog": "$AUDIT_LOG",
   "ports": { "etcd": $ETCD_PORT, "etcdPeer": $ETCD_PEER_PORT, "apiServer": $API_PORT,
              "controllerManager": $KCM_PORT, "scheduler": $SCHED_PORT, "kwok": $KWOK_PORT }
 }

@@ -6,9 +6,10 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
 import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
-import { REPO_ROOT, apiStatus, kubeConfig, kubeconfigPath, kubectlOk, waitFor } from './lib/cluster.js';
+import { REPO_ROOT, apiStatus, kubeConfig, kubectlOk, waitFor } from './lib/cluster.js';
+import { identityFor } from './lib/identities.js';
 import { startNodemeta } from './lib/nodemeta-process.js';
 
 export async function installCrd(): Promise<void> {
@@ -26,8 +27,9 @@ export function runId(): string {
  * returned once it has settled: Ready, and without the `node.kubernetes.io/` taints the API server's
  * NodeTaint admission puts on a new node and the node-lifecycle controller takes off once kwok
  * reports it Ready. A test that reads the taints before then races that controller.
+ * `cordoned`: created unschedulable, for a node pods will wait for (openNode).
  */
-export async function createNode(name: string, selectorLabel: Record<string, string>): Promise<V1Node> {
+export async function createNode(name: string, selectorLabel: Record<string, string>, options: { cordoned?: boolean } = {}): Promise<V1Node> {
   const core = kubeConfig().makeApiClient(CoreV1Api);
   await core.createNode({
     body: {
@@ -36,7 +38,7 @@ export async function createNode(name: string, selectorLabel: Record<string, str
         annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
         labels: { ...selectorLabel, 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok' },
       },
-      spec: {},
+      spec: options.cordoned === true ? { unschedulable: true } : {},
     },
   });
   return waitFor(`node ${name} Ready without lifecycle taints`, async () => {
@@ -45,6 +47,36 @@ export async function createNode(name: string, selectorLabel: Record<string, str
     const lifecycleTaints = (node.spec?.taints ?? []).filter((t) => t.key.startsWith('node.kubernetes.io/'));
     return ready && lifecycleTaints.length === 0 ? node : undefined;
   });
+}
+
+/** kwok renews a node's Lease every quarter of its 40 s duration (scripts/cluster-up.sh, docs/cluster.md). */
+const KWOK_LEASE_RENEW_MS = 10_000;
+
+/**
+ * Opens a node created `cordoned` (uncordons it) once kwok is sure to play the pods that land on it.
+ * kwok plays a pod's stages only on a node whose Lease its own cache shows it holding, and looks once,
+ * when the pod's binding arrives: a pod bound in the instant between a new node turning Ready and
+ * that cache catching up is skipped for good, stays Pending and never Ready (what turned a drain
+ * red in issue 21: its PDB never had room again). Pods that already wait for a node are bound the
+ * moment it opens, so it opens only once kwok has renewed its Lease once, which it does from that
+ * cache: from then on the cache holds it.
+ */
+export async function openNode(name: string): Promise<void> {
+  const coordination = kubeConfig().makeApiClient(CoordinationV1Api);
+  await waitFor(
+    `kwok to renew the Lease of node ${name}`,
+    async () => {
+      const lease = await coordination.readNamespacedLease({ name, namespace: 'kube-node-lease' }).catch(() => undefined);
+      const created = lease?.metadata?.creationTimestamp;
+      const renewed = lease?.spec?.renewTime;
+      // Created with a renewTime of its creation (to the second); a renewal is at least one interval later.
+      return created !== undefined && renewed !== undefined && new Date(renewed as unknown as string).getTime() - new Date(created as unknown as string).getTime() >= 2_000;
+    },
+    { timeoutMs: 3 * KWOK_LEASE_RENEW_MS, intervalMs: 500 },
+  );
+  await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .patchNode({ name, body: { spec: { unschedulable: false } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 }
 
 /**
@@ -130,6 +162,8 @@ export function writeConfig(yaml: string): string {
 
 export interface ControllerProcess {
   identity: string;
+  /** The user the API server knows it as (its own ServiceAccount): what the audit log names (lib/audit.ts). */
+  user: string;
   child: ChildProcess;
   healthUrl: string;
   /** Every stderr line (JSON logs), for failure messages. */
@@ -173,17 +207,23 @@ export function controllerArgs(flags: ControllerFlags): string[] {
   return args;
 }
 
-/** Starts `nodemeta controller` with the admin kubeconfig; resolves once its health server listens. */
+/**
+ * Starts `nodemeta controller` as a user of its own (a ServiceAccount per identity, lib/identities.ts,
+ * with cluster-admin's rights), so that the audit log tells the replicas apart; resolves once its
+ * health server listens.
+ */
 export async function startController(identity: string, args: string[]): Promise<ControllerProcess> {
+  const { user, kubeconfig } = await identityFor(identity);
   const controller = await startNodemeta(
     `controller ${identity}`,
-    ['controller', '--kubeconfig', kubeconfigPath(), '--identity', identity, '--metrics-addr', '127.0.0.1:0', '--log-level', 'debug', ...args],
+    ['controller', '--kubeconfig', kubeconfig, '--identity', identity, '--metrics-addr', '127.0.0.1:0', '--log-level', 'debug', ...args],
     'health and metrics server listening',
     withoutPodEnv(process.env),
   );
   const metrics = async () => (await fetch(`${controller.url}/metrics`)).text();
   return {
     identity,
+    user,
     child: controller.child,
     get healthUrl() {
       return controller.url;

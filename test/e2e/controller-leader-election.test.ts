@@ -1,15 +1,28 @@
 // Two controller processes with Lease leader election against the real API server: exactly one
 // leads and writes, the other keeps warm caches and writes nothing; when the leader is killed
 // (no chance to release the Lease) the other takes over after the Lease expires and carries on.
+// Who wrote what is read from the API server's audit log (lib/audit.ts): each replica runs as a user
+// of its own, so "writes nothing" is what the server received, not what the process says it sent.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import type { NodeMetadataStatus } from '../../src/api/nodemetadata.js';
+import { auditLog, describeAudit } from './lib/audit.js';
 import { createTestNamespace, deleteTestNamespace, kubeConfig, waitFor } from './lib/cluster.js';
 import { applyAgentStatus, controllerArgs, createNode, createNodeMetadata, deleteNode, installCrd, readNode, runId, startController, type ControllerProcess } from './controller-harness.js';
 
 const id = runId();
 const NODE = `nmctl-le-${id}-0`;
 const LEASE = `nodemeta-controller-${id}`;
+/**
+ * How long a leader whose Lease was taken may still write: FAST_LEASE's renew deadline (4 s). It
+ * learns of the loss on its next renewal, one retry period (1 s) later, and must then stop every
+ * worker; client-go's contract is that a leader that has not renewed within the renew deadline has
+ * stopped, and the 3 s beyond the retry period cover the writes already in flight and a busy machine.
+ */
+const STOP_BOUND_MS = 4_000;
+/** How long after the bound the test keeps watching for writes of the old leader, with work for it to do. */
+const WATCH_AFTER_BOUND_MS = 10_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let namespace: string;
 const controllers: ControllerProcess[] = [];
 
@@ -54,6 +67,7 @@ afterAll(async () => {
 
 describe('nodemeta controller (two replicas, leader election)', () => {
   it('has exactly one leader writing; the follower is ready and writes nothing; the other takes over when the leader dies', async () => {
+    const startedAt = Date.now();
     const a = await start(`replica-a-${id}`);
     const b = await start(`replica-b-${id}`);
 
@@ -65,8 +79,10 @@ describe('nodemeta controller (two replicas, leader election)', () => {
     await waitFor('zone label from the leader', async () => (await readNode(NODE)).metadata?.labels?.['nodemeta.io/zone'] === 'cn-hangzhou-h');
     expect(await leader.isLeader()).toBe(true);
     expect(await follower.isLeader()).toBe(false);
-    expect(await follower.apiWrites()).toBe(0);
-    expect(await leader.apiWrites()).toBeGreaterThan(0);
+    // Per the API server: the follower wrote nothing but its bid for the Lease, the leader labelled the node.
+    const audit = auditLog();
+    expect(describeAudit(audit.writesBy(follower.user, startedAt).filter((e) => e.objectRef?.resource !== 'leases'))).toEqual([]);
+    expect(audit.writesBy(leader.user, startedAt, { resource: 'nodes', name: NODE }).length).toBeGreaterThan(0);
     // Followers are ready too (warm caches, ready to take over).
     expect((await fetch(`${follower.healthUrl}/readyz`)).status).toBe(200);
 
@@ -77,13 +93,14 @@ describe('nodemeta controller (two replicas, leader election)', () => {
     expect(Date.now() - killedAt).toBeLessThan(30_000);
     await waitFor('the new leader to report it', () => follower.isLeader());
     // It reconciles every node on taking over, and finds nothing to do: the old leader's writes stand.
+    const tookOverAt = Date.now();
     await waitFor('the new leader to reconcile the node', async () => /reconcile_duration_seconds_count\{result="success"\} [1-9]/.test(await follower.metrics()));
-    expect(await follower.apiWrites(['nodes', 'nodemetadatas'])).toBe(0);
+    expect(describeAudit([...audit.writesBy(follower.user, tookOverAt, { resource: 'nodes' }), ...audit.writesBy(follower.user, tookOverAt, { resource: 'nodemetadatas' })])).toEqual([]);
 
     // The new leader acts on changes.
     await applyAgentStatus(NODE, { ...status([]), instance: { region: 'cn-hangzhou', zone: 'cn-hangzhou-i', instanceType: 'ecs.g7.large', priority: 'regular' } });
     await waitFor('zone label updated by the new leader', async () => (await readNode(NODE)).metadata?.labels?.['nodemeta.io/zone'] === 'cn-hangzhou-i');
-    expect(await follower.apiWrites(['nodes'])).toBeGreaterThan(0);
+    expect(audit.writesBy(follower.user, tookOverAt, { resource: 'nodes', name: NODE }).length).toBeGreaterThan(0);
   });
 
   it('a gracefully stopped leader releases the Lease and exits 0', async () => {
@@ -106,6 +123,7 @@ describe('nodemeta controller (two replicas, leader election)', () => {
     const coordination = kubeConfig().makeApiClient(CoordinationV1Api);
     const lease = await coordination.readNamespacedLease({ name: LEASE, namespace });
     lease.spec = { ...lease.spec, holderIdentity: 'someone-else', renewTime: new V1MicroTime(), leaseDurationSeconds: 60 };
+    const takenAt = Date.now();
     await coordination.replaceNamespacedLease({ name: LEASE, namespace, body: lease });
     // It notices on its next renewal (retry period 1 s), stops every worker and closes its caches,
     // then runs again with fresh ones: a new health server, ready, not leading (the Lease is held).
@@ -115,6 +133,16 @@ describe('nodemeta controller (two replicas, leader election)', () => {
     await waitFor('its new term to be ready', async () => (await fetch(`${leader!.healthUrl}/readyz`)).status === 200, { timeoutMs: 30_000 });
     expect(await leader!.isLeader()).toBe(false);
     expect(leader!.child.exitCode).toBeNull();
-    expect(await leader!.apiWrites()).toBe(0);
+
+    // Work a leader would do, once the bound has passed: the node's zone changes. Nobody leads (the
+    // Lease is someone else's for 60 s), so nothing may be written: no label, no status, no Lease.
+    await sleep(Math.max(0, takenAt + STOP_BOUND_MS - Date.now()));
+    await applyAgentStatus(NODE, { ...status([]), instance: { region: 'cn-hangzhou', zone: 'cn-hangzhou-j', instanceType: 'ecs.g7.large', priority: 'regular' } });
+    await sleep(WATCH_AFTER_BOUND_MS);
+    const audit = auditLog();
+    const late = audit.writesBy(leader!.user, takenAt + STOP_BOUND_MS);
+    console.log(`[leader] writes by the old leader in the ${STOP_BOUND_MS} ms after its Lease was taken: ${JSON.stringify(describeAudit(audit.writesBy(leader!.user, takenAt).filter((e) => e.receivedAt < takenAt + STOP_BOUND_MS)))}`);
+    expect(describeAudit(late)).toEqual([]);
+    expect((await readNode(NODE)).metadata?.labels?.['nodemeta.io/zone']).not.toBe('cn-hangzhou-j');
   });
 });

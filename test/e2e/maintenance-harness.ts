@@ -24,10 +24,19 @@ import { stringify } from 'yaml';
 import type { MaintenanceStatus, NodeMetadataStatus } from '../../src/api/nodemetadata.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator.js';
 import { startAgent, type AgentProcess } from './agent-harness.js';
-import { createBareNode, createNode, deleteNode, runId, startController, writeConfig, type ControllerProcess } from './controller-harness.js';
+import { createBareNode, createNode, deleteNode, openNode, runId, startController, writeConfig, type ControllerProcess } from './controller-harness.js';
+import { auditLog, describeAudit } from './lib/audit.js';
 import { apiStatus, clusterDir, createTestNamespace, deleteTestNamespace, kubeConfig, kubeconfigPath, kubectlOk, waitFor } from './lib/cluster.js';
 
 export const MANAGED_LABEL = 'nodemeta-e2e-maintenance';
+/**
+ * Writes to a drained Node by a scenario's controllers (every patch or update the API server
+ * received, refused ones included), from the scenario's start to its end: the labels once, the
+ * cordon with its taint, their removal, and as many again for a conflict or for a new leader that
+ * re-reads and writes again after a takeover or an outage. A controller that rewrote its cordon on
+ * every reconcile (every pod change of the drain) goes far past it.
+ */
+export const NODE_WRITES_PER_DRAIN = 8;
 /** nodemeta's cordon annotation (the public name, from src/api/names.ts). */
 export const CORDONED_ANNOTATION = Annotations.cordoned;
 const KWOK_TOLERATION = { key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' };
@@ -290,10 +299,18 @@ export class Scenario {
     return nodeMetadata;
   }
 
-  /** The spare node (not managed): where evicted pods' replacements go. */
-  async spareNode(): Promise<void> {
+  /**
+   * The spare node (not managed): where evicted pods' replacements go. `closed`: created cordoned,
+   * for a scenario whose replacements wait before there is room: openSpareNode() makes the room.
+   */
+  async spareNode(options: { closed?: boolean } = {}): Promise<void> {
     this.nodes.push(this.spare);
-    await createNode(this.spare, { 'nodemeta-e2e-spare': this.id });
+    await createNode(this.spare, { 'nodemeta-e2e-spare': this.id }, { cordoned: options.closed === true });
+  }
+
+  /** Opens the spare node created closed, once kwok is sure to run the pods that wait for it (openNode). */
+  async openSpareNode(): Promise<void> {
+    await openNode(this.spare);
   }
 
   /** A controller process for this scenario's nodes only, with its own Lease namespace. */
@@ -487,6 +504,20 @@ export class Scenario {
       }
     }
     return counts;
+  }
+
+  /**
+   * Per the API server's audit log: the scenario's controllers wrote each of `nodes` (each drained
+   * once) at most NODE_WRITES_PER_DRAIN times since `since`; prints how many.
+   */
+  expectNodeWritesBounded(nodes: readonly string[], since: number): void {
+    const audit = auditLog();
+    const users = this.controllers.map((c) => c.user);
+    for (const node of nodes) {
+      const writes = audit.writesBy(users, since, { resource: 'nodes', subresource: null, name: node });
+      console.log(`[audit] ${this.name}: ${writes.length} write(s) to the drained Node ${node} by the controllers`);
+      expect({ node, writes: writes.length <= NODE_WRITES_PER_DRAIN ? 'bounded' : describeAudit(writes) }).toEqual({ node, writes: 'bounded' });
+    }
   }
 
   /** Removes the finalizers of the namespace's Terminating pods (what a kubelet's confirmation would let go); returns how many. */

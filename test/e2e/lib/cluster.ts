@@ -33,6 +33,8 @@ export interface ClusterInfo {
   nodes: number;
   region: string;
   nodeNamePrefix: string;
+  /** The API server's audit log (lib/audit.ts); absent for a cluster started by an older cluster-up.sh. */
+  auditLog?: string;
   ports: {
     etcd: number;
     etcdPeer: number;
