@@ -1,0 +1,287 @@
+// Every pod of the cluster as drain readiness reads it, by node and by namespace, with the ready
+// replicas of each workload counted: what the verdict of any node needs without a request
+// (docs/maintenance.md, "Drain readiness"). Fed by a cluster-wide pods informer's add/update/delete
+// events; each change says which nodes' verdicts it may change.
+//
+// Memory follows the fleet (150,000 pods at 5,000 × 30), so a pod is kept as one small object
+// (IndexedPod), never as a V1Pod: the informer's transform (indexedPodOf) builds it, and the
+// informer's cache and this index then hold that same object. The index makes the pods share what
+// they have in common: one frozen labels object per distinct label set (the pods of a ReplicaSet
+// all carry the same labels), one string per node, namespace, workload and owner kind list.
+
+import type { V1Pod } from '@kubernetes/client-node';
+import { drainPodOf } from '../cluster-state.js';
+import { countsAsReadyReplica, type ReadinessPod } from './verdict.js';
+
+/** The label the ReplicaSet controller of a Deployment puts on its pods, and at the end of the ReplicaSet's name. */
+export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
+
+type Labels = Readonly<Record<string, string>>;
+
+/**
+ * A pod as the index keeps it. Also a KubernetesObject (`metadata` is computed, so it costs no
+ * memory per pod): the pods informer's cache can hold it, and client-node's ListWatch compares
+ * `metadata.resourceVersion` to skip unchanged objects on a relist.
+ */
+export class IndexedPod implements ReadinessPod {
+  constructor(
+    public namespace: string,
+    readonly name: string,
+    readonly resourceVersion: string | undefined,
+    /** spec.nodeName; '' while unscheduled. */
+    public nodeName: string,
+    public labels: Labels,
+    public ownerKinds: readonly string[],
+    public workload: string | undefined,
+    readonly ready: boolean,
+    public phase: string | undefined,
+    readonly deletionTimestamp: string | undefined,
+    readonly annotations: Readonly<Record<string, string>> | undefined,
+    readonly volumes: readonly { name: string; emptyDir: boolean }[] | undefined,
+    readonly priority: number | undefined,
+    public priorityClassName: string | undefined,
+  ) {}
+
+  get metadata(): { namespace: string; name: string; resourceVersion?: string } {
+    return this.resourceVersion === undefined ? { namespace: this.namespace, name: this.name } : { namespace: this.namespace, name: this.name, resourceVersion: this.resourceVersion };
+  }
+}
+
+/**
+ * The pods informer's transform: a V1Pod (from a list page or a watch event) reduced to what the
+ * verdict reads. The drain's own reduction (drainPodOf) plus labels, readiness, node and workload;
+ * of the volumes only the emptyDirs.
+ */
+export function indexedPodOf(pod: V1Pod): IndexedPod {
+  const drainPod = drainPodOf(pod);
+  const labels = pod.metadata?.labels ?? {};
+  const owner = (pod.metadata?.ownerReferences ?? []).find((reference) => reference.controller === true);
+  const emptyDirs = drainPod.volumes?.filter((volume) => volume.emptyDir);
+  const ready = (pod.status?.conditions ?? []).some((condition) => condition.type === 'Ready' && condition.status === 'True');
+  return new IndexedPod(
+    drainPod.namespace,
+    drainPod.name,
+    pod.metadata?.resourceVersion,
+    pod.spec?.nodeName ?? '',
+    labels,
+    drainPod.ownerKinds,
+    owner === undefined ? undefined : workloadOf(drainPod.namespace, owner.kind, owner.name, labels),
+    ready,
+    drainPod.phase,
+    drainPod.deletionTimestamp,
+    drainPod.annotations,
+    emptyDirs === undefined || emptyDirs.length === 0 ? undefined : emptyDirs,
+    drainPod.priority,
+    drainPod.priorityClassName,
+  );
+}
+
+/**
+ * The workload a SingleReplica warning names: `<Kind>/<namespace>/<name>` of a StatefulSet, a
+ * ReplicaSet, or the Deployment behind a ReplicaSet. The Deployment controller names a ReplicaSet
+ * `<deployment>-<pod-template-hash>` and puts the hash on its pods, so the Deployment is known
+ * without watching ReplicaSets. Other owners (Job, DaemonSet, custom controllers): none.
+ */
+export function workloadOf(namespace: string, ownerKind: string, ownerName: string, labels: Labels): string | undefined {
+  if (ownerKind === 'StatefulSet') return `StatefulSet/${namespace}/${ownerName}`;
+  if (ownerKind !== 'ReplicaSet') return undefined;
+  const hash = labels[POD_TEMPLATE_HASH_LABEL];
+  if (hash !== undefined && hash !== '' && ownerName.endsWith(`-${hash}`) && ownerName.length > hash.length + 1) {
+    return `Deployment/${namespace}/${ownerName.slice(0, -hash.length - 1)}`;
+  }
+  return `ReplicaSet/${namespace}/${ownerName}`;
+}
+
+/** The ready replicas of one workload, and on which nodes they are. */
+interface WorkloadReplicas {
+  ready: number;
+  readyByNode: Map<string, number>;
+}
+
+/** One shared, frozen copy of each distinct value, counted so that the last release frees it. */
+class Interned<T> {
+  private readonly table = new Map<string, { value: T; refs: number }>();
+
+  constructor(private readonly keyOf: (value: T) => string, private readonly freeze: (value: T) => T) {}
+
+  acquire(value: T): T {
+    const key = this.keyOf(value);
+    const entry = this.table.get(key);
+    if (entry !== undefined) {
+      entry.refs++;
+      return entry.value;
+    }
+    const frozen = this.freeze(value);
+    this.table.set(key, { value: frozen, refs: 1 });
+    return frozen;
+  }
+
+  release(value: T): void {
+    const key = this.keyOf(value);
+    const entry = this.table.get(key);
+    if (entry === undefined) return;
+    if (--entry.refs === 0) this.table.delete(key);
+  }
+
+  get size(): number {
+    return this.table.size;
+  }
+}
+
+const labelsKey = (labels: Labels): string => {
+  let key = '';
+  for (const name in labels) key += `${name}\u0000${labels[name]}\u0000`;
+  return key;
+};
+
+export class PodIndex {
+  private readonly byNamespace = new Map<string, Map<string, IndexedPod>>();
+  private readonly byNode = new Map<string, Set<IndexedPod>>();
+  private readonly workloads = new Map<string, WorkloadReplicas>();
+  private readonly labels = new Interned<Labels>(labelsKey, (labels) => Object.freeze({ ...labels }));
+  private readonly ownerKinds = new Interned<readonly string[]>((kinds) => kinds.join('/'), (kinds) => Object.freeze([...kinds]));
+  /** Namespaces, node names and workload keys: one string for all the pods that name it. */
+  private readonly names = new Interned<string>((name) => name, (name) => name);
+  /** Phases and priority class names: a handful of values, kept for good. */
+  private readonly words = new Map<string, string>();
+  private count = 0;
+
+  /**
+   * Adds or replaces a pod (informer add and update). Returns the nodes whose verdict may have
+   * changed: the pod's node (old and new), and when its workload's ready replicas changed, the
+   * node that held all of them before or holds all of them now (SingleReplica).
+   */
+  upsert(pod: IndexedPod): Set<string> {
+    const old = this.byNamespace.get(pod.namespace)?.get(pod.name);
+    if (pod.nodeName === '') return old === undefined ? new Set() : this.remove(pod.namespace, pod.name);
+    this.share(pod);
+    const affected = new Set<string>();
+    if (old !== undefined) this.take(old, affected);
+    this.put(pod, affected);
+    // Nothing the verdict reads changed (a status heartbeat, an annotation): no node to evaluate.
+    // The new object still replaces the old one: the informer's cache holds the new one only.
+    return old !== undefined && sameForReadiness(old, pod) ? new Set() : affected;
+  }
+
+  /** Removes a pod (informer delete). Returns the nodes whose verdict may have changed. */
+  remove(namespace: string, name: string): Set<string> {
+    const old = this.byNamespace.get(namespace)?.get(name);
+    const affected = new Set<string>();
+    if (old !== undefined) this.take(old, affected);
+    return affected;
+  }
+
+  /** The pods bound to a node. */
+  podsOn(nodeName: string): IndexedPod[] {
+    const pods = this.byNode.get(nodeName);
+    return pods === undefined ? [] : [...pods];
+  }
+
+  /** The pods of a namespace that are bound to a node. */
+  podsIn(namespace: string): Iterable<IndexedPod> {
+    return this.byNamespace.get(namespace)?.values() ?? [];
+  }
+
+  /** Pods of the workload, cluster-wide, that count as a ready replica (verdict.ts countsAsReadyReplica). */
+  readyReplicas = (workload: string): number => this.workloads.get(workload)?.ready ?? 0;
+
+  /** Nodes holding at least one pod. */
+  nodes(): Iterable<string> {
+    return this.byNode.keys();
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Distinct label sets held (how much the pods share). */
+  get labelSets(): number {
+    return this.labels.size;
+  }
+
+  private put(pod: IndexedPod, affected: Set<string>): void {
+    let namespace = this.byNamespace.get(pod.namespace);
+    if (namespace === undefined) this.byNamespace.set(pod.namespace, (namespace = new Map()));
+    namespace.set(pod.name, pod);
+    let onNode = this.byNode.get(pod.nodeName);
+    if (onNode === undefined) this.byNode.set(pod.nodeName, (onNode = new Set()));
+    onNode.add(pod);
+    this.count++;
+    affected.add(pod.nodeName);
+    if (countsAsReadyReplica(pod)) this.countReady(pod, +1, affected);
+  }
+
+  private take(pod: IndexedPod, affected: Set<string>): void {
+    const namespace = this.byNamespace.get(pod.namespace);
+    namespace?.delete(pod.name);
+    if (namespace?.size === 0) this.byNamespace.delete(pod.namespace);
+    const onNode = this.byNode.get(pod.nodeName);
+    onNode?.delete(pod);
+    if (onNode?.size === 0) this.byNode.delete(pod.nodeName);
+    this.count--;
+    affected.add(pod.nodeName);
+    if (countsAsReadyReplica(pod)) this.countReady(pod, -1, affected);
+    this.unshare(pod);
+  }
+
+  /** Adds or takes one ready replica; the node holding all of them before or after may flip SingleReplica. */
+  private countReady(pod: IndexedPod, delta: 1 | -1, affected: Set<string>): void {
+    const key = pod.workload!;
+    let workload = this.workloads.get(key);
+    if (workload === undefined) this.workloads.set(key, (workload = { ready: 0, readyByNode: new Map() }));
+    if (workload.readyByNode.size === 1) affected.add(workload.readyByNode.keys().next().value!);
+    workload.ready += delta;
+    const onNode = (workload.readyByNode.get(pod.nodeName) ?? 0) + delta;
+    if (onNode > 0) workload.readyByNode.set(pod.nodeName, onNode);
+    else workload.readyByNode.delete(pod.nodeName);
+    if (workload.readyByNode.size === 1) affected.add(workload.readyByNode.keys().next().value!);
+    if (workload.ready === 0) this.workloads.delete(key);
+  }
+
+  /** Points the pod's labels, owner kinds and small strings at the shared copies. */
+  private share(pod: IndexedPod): void {
+    pod.namespace = this.names.acquire(pod.namespace);
+    pod.nodeName = this.names.acquire(pod.nodeName);
+    if (pod.workload !== undefined) pod.workload = this.names.acquire(pod.workload);
+    pod.labels = this.labels.acquire(pod.labels);
+    pod.ownerKinds = this.ownerKinds.acquire(pod.ownerKinds);
+    if (pod.phase !== undefined) pod.phase = this.word(pod.phase);
+    if (pod.priorityClassName !== undefined) pod.priorityClassName = this.word(pod.priorityClassName);
+  }
+
+  private unshare(pod: IndexedPod): void {
+    this.names.release(pod.namespace);
+    this.names.release(pod.nodeName);
+    if (pod.workload !== undefined) this.names.release(pod.workload);
+    this.labels.release(pod.labels);
+    this.ownerKinds.release(pod.ownerKinds);
+  }
+
+  private word(value: string): string {
+    const known = this.words.get(value);
+    if (known !== undefined) return known;
+    this.words.set(value, value);
+    return value;
+  }
+}
+
+/** Everything the verdict and the index read is the same (labels compared as shared objects). */
+function sameForReadiness(a: IndexedPod, b: IndexedPod): boolean {
+  return (
+    a.nodeName === b.nodeName &&
+    a.labels === b.labels &&
+    a.ownerKinds === b.ownerKinds &&
+    a.workload === b.workload &&
+    a.ready === b.ready &&
+    a.phase === b.phase &&
+    a.deletionTimestamp === b.deletionTimestamp &&
+    a.priority === b.priority &&
+    a.priorityClassName === b.priorityClassName &&
+    (a.annotations === undefined) === (b.annotations === undefined) &&
+    volumesKey(a) === volumesKey(b)
+  );
+}
+
+function volumesKey(pod: IndexedPod): string {
+  return (pod.volumes ?? []).map((volume) => volume.name).join('/');
+}
