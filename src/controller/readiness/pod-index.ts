@@ -24,10 +24,13 @@ type Labels = Readonly<Record<string, string>>;
  * `metadata.resourceVersion` to skip unchanged objects on a relist.
  */
 export class IndexedPod implements ReadinessPod {
+  /** metadata.resourceVersion, as a number when it is one (etcd's are): 8 bytes instead of a string. */
+  private readonly version: number | string | undefined;
+
   constructor(
     public namespace: string,
     readonly name: string,
-    readonly resourceVersion: string | undefined,
+    resourceVersion: string | undefined,
     /** spec.nodeName; '' while unscheduled. */
     public nodeName: string,
     public labels: Labels,
@@ -40,10 +43,17 @@ export class IndexedPod implements ReadinessPod {
     readonly volumes: readonly { name: string; emptyDir: boolean }[] | undefined,
     readonly priority: number | undefined,
     public priorityClassName: string | undefined,
-  ) {}
+  ) {
+    this.version = resourceVersion !== undefined && /^[1-9][0-9]{0,14}$/.test(resourceVersion) ? Number(resourceVersion) : resourceVersion;
+  }
+
+  get resourceVersion(): string | undefined {
+    return this.version === undefined ? undefined : String(this.version);
+  }
 
   get metadata(): { namespace: string; name: string; resourceVersion?: string } {
-    return this.resourceVersion === undefined ? { namespace: this.namespace, name: this.name } : { namespace: this.namespace, name: this.name, resourceVersion: this.resourceVersion };
+    const resourceVersion = this.resourceVersion;
+    return resourceVersion === undefined ? { namespace: this.namespace, name: this.name } : { namespace: this.namespace, name: this.name, resourceVersion };
   }
 }
 
@@ -128,17 +138,80 @@ class Interned<T> {
   }
 }
 
-const labelsKey = (labels: Labels): string => {
-  let key = '';
-  for (const name in labels) key += `${name}\u0000${labels[name]}\u0000`;
-  return key;
-};
+/**
+ * One shared, frozen copy of each distinct label set, found by a hash of its content (a key string
+ * per set would cost as much as the labels). The values are shared across sets too: the pods of a
+ * StatefulSet each have their own set (statefulset.kubernetes.io/pod-name), but all the other values.
+ */
+class SharedLabels {
+  private readonly sets = new Map<number, { labels: Labels; refs: number }[]>();
+  private readonly values = new Interned<string>((value) => value, (value) => value);
+  private count = 0;
+
+  acquire(labels: Labels): Labels {
+    const hash = labelsHash(labels);
+    const bucket = this.sets.get(hash);
+    for (const set of bucket ?? []) {
+      if (sameLabels(set.labels, labels)) {
+        set.refs++;
+        return set.labels;
+      }
+    }
+    const copy: Record<string, string> = {};
+    for (const key in labels) copy[key] = this.values.acquire(labels[key]!);
+    const set = { labels: Object.freeze(copy), refs: 1 };
+    if (bucket === undefined) this.sets.set(hash, [set]);
+    else bucket.push(set);
+    this.count++;
+    return set.labels;
+  }
+
+  release(labels: Labels): void {
+    const hash = labelsHash(labels);
+    const bucket = this.sets.get(hash);
+    const at = bucket?.findIndex((set) => set.labels === labels) ?? -1;
+    if (at < 0) return;
+    if (--bucket![at]!.refs > 0) return;
+    bucket!.splice(at, 1);
+    if (bucket!.length === 0) this.sets.delete(hash);
+    for (const key in labels) this.values.release(labels[key]!);
+    this.count--;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+}
+
+/** FNV-1a over the keys and values, in order. */
+function labelsHash(labels: Labels): number {
+  let hash = 0x811c9dc5;
+  const mix = (text: string) => {
+    for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+    hash = Math.imul(hash ^ 0, 0x01000193);
+  };
+  for (const key in labels) {
+    mix(key);
+    mix(labels[key]!);
+  }
+  return hash >>> 0;
+}
+
+function sameLabels(a: Labels, b: Labels): boolean {
+  let count = 0;
+  for (const key in b) {
+    if (a[key] !== b[key] || !Object.prototype.hasOwnProperty.call(a, key)) return false;
+    count++;
+  }
+  for (const _key in a) count--;
+  return count === 0;
+}
 
 export class PodIndex {
   private readonly byNamespace = new Map<string, Map<string, IndexedPod>>();
   private readonly byNode = new Map<string, Set<IndexedPod>>();
   private readonly workloads = new Map<string, WorkloadReplicas>();
-  private readonly labels = new Interned<Labels>(labelsKey, (labels) => Object.freeze({ ...labels }));
+  private readonly labels = new SharedLabels();
   private readonly ownerKinds = new Interned<readonly string[]>((kinds) => kinds.join('/'), (kinds) => Object.freeze([...kinds]));
   /** Namespaces, node names and workload keys: one string for all the pods that name it. */
   private readonly names = new Interned<string>((name) => name, (name) => name);

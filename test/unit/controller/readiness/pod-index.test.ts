@@ -50,10 +50,11 @@ describe('indexedPodOf: the informer transform', () => {
     const pod = indexedPodOf(v1Pod('web-1', { rv: '42' }));
     expect(pod).toBeInstanceOf(IndexedPod);
     expect(pod.metadata).toEqual({ namespace: 'shop', name: 'web-1', resourceVersion: '42' });
+    expect(pod.resourceVersion).toBe('42');
     expect({ ...pod }).toEqual({
       namespace: 'shop',
       name: 'web-1',
-      resourceVersion: '42',
+      version: 42,
       nodeName: 'node-a',
       labels: { app: 'web', 'pod-template-hash': '5d4f8c7b9' },
       ownerKinds: ['ReplicaSet'],
@@ -73,6 +74,10 @@ describe('indexedPodOf: the informer transform', () => {
     const raw = JSON.parse(JSON.stringify(v1Pod('web-1', { deleting: true })).replace('19:00:00.000Z', '19:00:00Z')) as V1Pod;
     expect({ ...indexedPodOf(raw) }).toEqual({ ...indexedPodOf(v1Pod('web-1', { deleting: true })) });
     expect(indexedPodOf(raw).deletionTimestamp).toBe('2026-12-07T19:00:00Z');
+  });
+
+  test('a resourceVersion that is not a plain number is kept as it is', () => {
+    for (const version of ['0', '007', 'abc', '12345678901234567890']) expect(indexedPodOf(v1Pod('a', { rv: version })).metadata.resourceVersion).toBe(version);
   });
 
   test('an unready pod and an unscheduled pod', () => {
@@ -210,6 +215,22 @@ describe('PodIndex: shared memory', () => {
     add(index, 'a-3', { rv: '1' });
     add(index, 'a-3', { rv: '2', labels: { app: 'relabelled' } });
     expect(index.labelSets).toBe(1);
+  });
+
+  test('label sets that differ in one value, in a key, or by an extra label are not shared', () => {
+    const index = new PodIndex();
+    add(index, 'a', { labels: { app: 'web', tier: 'front' } });
+    add(index, 'b', { labels: { app: 'web', tier: 'back' } });
+    add(index, 'c', { labels: { app: 'web', zone: 'front' } });
+    add(index, 'd', { labels: { app: 'web', tier: 'front', extra: 'x' } });
+    add(index, 'e', { labels: { app: 'web' } });
+    add(index, 'f', { labels: { app: 'web', tier: 'front' } });
+    expect(index.labelSets).toBe(5);
+    const labelsOf = (name: string) => index.podsOn('node-a').find((p) => p.name === name)!.labels;
+    expect(labelsOf('a')).toBe(labelsOf('f'));
+    expect(labelsOf('a')).toEqual({ app: 'web', tier: 'front' });
+    expect(labelsOf('d')).toEqual({ app: 'web', tier: 'front', extra: 'x' });
+    expect(labelsOf('e')).toEqual({ app: 'web' });
   });
 });
 
