@@ -41,6 +41,8 @@ function selectorOf(selector: V1LabelSelector | undefined | null): LabelSelector
 
 export class PdbIndex {
   private readonly byNamespace = new Map<string, Map<string, ReadinessPdb>>();
+  /** inNamespace's answers, built once per change of the namespace (the verdict asks once a pod). */
+  private readonly lists = new Map<string, readonly ReadinessPdb[]>();
 
   constructor(private readonly pods: PodIndex) {}
 
@@ -50,6 +52,7 @@ export class PdbIndex {
     if (namespace === undefined) this.byNamespace.set(pdb.namespace, (namespace = new Map()));
     const old = namespace.get(pdb.name);
     namespace.set(pdb.name, pdb);
+    this.lists.delete(pdb.namespace);
     if (old !== undefined && sameForReadiness(old, pdb)) return new Set();
     return this.nodesSelectedBy(pdb.namespace, old?.selector ?? null, pdb.selector);
   }
@@ -61,11 +64,20 @@ export class PdbIndex {
     if (old === undefined) return new Set();
     pdbs!.delete(name);
     if (pdbs!.size === 0) this.byNamespace.delete(namespace);
+    this.lists.delete(namespace);
     return this.nodesSelectedBy(namespace, old.selector, null);
   }
 
   /** The budgets of one namespace (the verdict's pdbsIn). */
-  inNamespace = (namespace: string): ReadinessPdb[] => [...(this.byNamespace.get(namespace)?.values() ?? [])];
+  inNamespace = (namespace: string): readonly ReadinessPdb[] => {
+    let list = this.lists.get(namespace);
+    if (list === undefined) {
+      const pdbs = this.byNamespace.get(namespace);
+      if (pdbs === undefined) return [];
+      this.lists.set(namespace, (list = Object.freeze([...pdbs.values()])));
+    }
+    return list;
+  };
 
   private nodesSelectedBy(namespace: string, before: LabelSelector | null, after: LabelSelector | null): Set<string> {
     const nodes = new Set<string>();

@@ -196,7 +196,8 @@ function canIgnoreBudgets(pod: ReadinessPod): boolean {
  */
 export function selects(selector: LabelSelector | null, labels: Readonly<Record<string, string>>): boolean {
   if (selector === null) return false;
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (labels[key] !== value) return false;
+  const matchLabels = selector.matchLabels;
+  for (const key in matchLabels) if (!Object.prototype.hasOwnProperty.call(labels, key) || labels[key] !== matchLabels[key]) return false;
   for (const requirement of selector.matchExpressions ?? []) {
     const matched = requirementMatches(requirement, labels);
     if (matched !== true) return false;
