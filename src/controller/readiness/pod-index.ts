@@ -102,10 +102,15 @@ export function workloadOf(namespace: string, ownerKind: string, ownerName: stri
   return `ReplicaSet/${namespace}/${ownerName}`;
 }
 
-/** The ready replicas of one workload, and on which nodes they are. */
+/**
+ * The ready replicas of one workload, and enough of where they are to tell whether one node holds
+ * them all: an anchor node holding some of them, with its exact count. All are on one node only if
+ * it is the anchor and holds `ready` of them (a node map per workload would cost a map entry per pod).
+ */
 interface WorkloadReplicas {
   ready: number;
-  readyByNode: Map<string, number>;
+  anchor: string | undefined;
+  onAnchor: number;
 }
 
 /** One shared, frozen copy of each distinct value, counted so that the last release frees it. */
@@ -301,14 +306,31 @@ export class PodIndex {
   private countReady(pod: IndexedPod, delta: 1 | -1, affected: Set<string>): void {
     const key = pod.workload!;
     let workload = this.workloads.get(key);
-    if (workload === undefined) this.workloads.set(key, (workload = { ready: 0, readyByNode: new Map() }));
-    if (workload.readyByNode.size === 1) affected.add(workload.readyByNode.keys().next().value!);
+    if (workload === undefined) this.workloads.set(key, (workload = { ready: 0, anchor: undefined, onAnchor: 0 }));
+    const before = soleNode(workload);
+    if (before !== undefined) affected.add(before);
     workload.ready += delta;
-    const onNode = (workload.readyByNode.get(pod.nodeName) ?? 0) + delta;
-    if (onNode > 0) workload.readyByNode.set(pod.nodeName, onNode);
-    else workload.readyByNode.delete(pod.nodeName);
-    if (workload.readyByNode.size === 1) affected.add(workload.readyByNode.keys().next().value!);
+    if (delta > 0 && workload.onAnchor === 0) {
+      workload.anchor = pod.nodeName;
+      workload.onAnchor = 1;
+    } else if (workload.anchor === pod.nodeName) {
+      workload.onAnchor += delta;
+      if (workload.onAnchor === 0 && workload.ready > 0) this.reanchor(pod.namespace, key, workload);
+    }
+    const after = soleNode(workload);
+    if (after !== undefined) affected.add(after);
     if (workload.ready === 0) this.workloads.delete(key);
+  }
+
+  /** The anchor lost its last replica: any node still holding one becomes the anchor, counted afresh. */
+  private reanchor(namespace: string, key: string, workload: WorkloadReplicas): void {
+    workload.anchor = undefined;
+    workload.onAnchor = 0;
+    for (const other of this.podsIn(namespace)) {
+      if (other.workload !== key || !countsAsReadyReplica(other)) continue;
+      workload.anchor ??= other.nodeName;
+      if (other.nodeName === workload.anchor) workload.onAnchor++;
+    }
   }
 
   /** Points the pod's labels, owner kinds and small strings at the shared copies. */
@@ -336,6 +358,11 @@ export class PodIndex {
     this.words.set(value, value);
     return value;
   }
+}
+
+/** The node holding every ready replica of the workload, if one does. */
+function soleNode(workload: WorkloadReplicas): string | undefined {
+  return workload.ready > 0 && workload.onAnchor === workload.ready ? workload.anchor : undefined;
 }
 
 /** Everything the verdict and the index read is the same (labels compared as shared objects). */

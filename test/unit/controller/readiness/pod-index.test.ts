@@ -190,6 +190,47 @@ describe('PodIndex: ready replicas per workload (SingleReplica)', () => {
   });
 });
 
+describe('PodIndex: affected nodes against a brute force, over random changes', () => {
+  /** Per workload, the node holding all its ready replicas, computed from scratch. */
+  function soleNodes(index: PodIndex, nodes: string[]): Map<string, string> {
+    const byWorkload = new Map<string, Set<string>>();
+    for (const node of nodes) {
+      for (const pod of index.podsOn(node)) {
+        if (pod.workload === undefined || !pod.ready || pod.phase !== 'Running' || pod.deletionTimestamp !== undefined) continue;
+        byWorkload.set(pod.workload, (byWorkload.get(pod.workload) ?? new Set()).add(node));
+      }
+    }
+    return new Map([...byWorkload].filter(([, on]) => on.size === 1).map(([workload, on]) => [workload, [...on][0]!]));
+  }
+
+  test('every node whose SingleReplica state flips is among the nodes a change names; ready counts stay exact', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const nodes = ['n1', 'n2', 'n3', 'n4'];
+    const index = new PodIndex();
+    let version = 1;
+    for (let step = 0; step < 3000; step++) {
+      const before = soleNodes(index, nodes);
+      const name = `p${Math.floor(random() * 12)}`;
+      const rs = random() < 0.5 ? 'web' : 'api';
+      const affected =
+        random() < 0.25
+          ? index.remove('shop', name)
+          : add(index, name, { node: nodes[Math.floor(random() * nodes.length)], rs: `${rs}-h1`, hash: 'h1', ready: random() < 0.8, rv: String(++version), deleting: random() < 0.1 });
+      const after = soleNodes(index, nodes);
+      for (const workload of new Set([...before.keys(), ...after.keys()])) {
+        if (before.get(workload) === after.get(workload)) continue;
+        for (const node of [before.get(workload), after.get(workload)]) if (node !== undefined) expect({ step, node, named: affected.has(node) }).toEqual({ step, node, named: true });
+      }
+      for (const rsName of ['web', 'api']) {
+        const workload = `Deployment/shop/${rsName}`;
+        const truth = nodes.flatMap((node) => index.podsOn(node)).filter((pod) => pod.workload === workload && pod.ready && pod.phase === 'Running' && pod.deletionTimestamp === undefined).length;
+        expect({ step, workload, ready: index.readyReplicas(workload) }).toEqual({ step, workload, ready: truth });
+      }
+    }
+  });
+});
+
 describe('PodIndex: shared memory', () => {
   test('pods with the same labels share one frozen labels object; strings of a node and namespace are shared', () => {
     const index = new PodIndex();
