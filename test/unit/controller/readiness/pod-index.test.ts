@@ -51,19 +51,20 @@ describe('indexedPodOf: the informer transform', () => {
     expect(pod).toBeInstanceOf(IndexedPod);
     expect(pod.metadata).toEqual({ namespace: 'shop', name: 'web-1', resourceVersion: '42' });
     expect(pod.resourceVersion).toBe('42');
+    expect(pod.volumes).toEqual([{ name: 'cache', emptyDir: true }]);
+    expect(pod.deletionTimestamp).toBeUndefined();
+    expect(pod.annotations).toBeUndefined();
     expect({ ...pod }).toEqual({
       namespace: 'shop',
       name: 'web-1',
       version: 42,
+      rare: { volumes: [{ name: 'cache', emptyDir: true }] },
       nodeName: 'node-a',
       labels: { app: 'web', 'pod-template-hash': '5d4f8c7b9' },
       ownerKinds: ['ReplicaSet'],
       workload: 'Deployment/shop/web',
       ready: true,
       phase: 'Running',
-      deletionTimestamp: undefined,
-      annotations: undefined,
-      volumes: [{ name: 'cache', emptyDir: true }],
       priority: 100,
       priorityClassName: 'shop-normal',
     });
@@ -73,7 +74,20 @@ describe('indexedPodOf: the informer transform', () => {
     // The API server writes metav1.Time with whole seconds.
     const raw = JSON.parse(JSON.stringify(v1Pod('web-1', { deleting: true })).replace('19:00:00.000Z', '19:00:00Z')) as V1Pod;
     expect({ ...indexedPodOf(raw) }).toEqual({ ...indexedPodOf(v1Pod('web-1', { deleting: true })) });
+    expect(indexedPodOf(raw).volumes).toEqual([{ name: 'cache', emptyDir: true }]);
     expect(indexedPodOf(raw).deletionTimestamp).toBe('2026-12-07T19:00:00Z');
+  });
+
+  test('a mirror pod keeps its mirror annotation (and no other): the verdict skips it as the drain does', () => {
+    const raw = v1Pod('etcd-node-a');
+    raw.metadata!.annotations = { 'kubernetes.io/config.mirror': 'abc', other: 'x' };
+    raw.metadata!.ownerReferences = [];
+    const pod = indexedPodOf(raw);
+    expect(pod.annotations).toEqual({ 'kubernetes.io/config.mirror': 'abc' });
+    const index = new PodIndex();
+    index.upsert(pod);
+    const verdict = drainVerdict({ pods: index.podsOn('node-a'), pdbsIn: () => [], readyReplicas: index.readyReplicas, options: { deleteEmptyDirData: false, forceUnmanagedPods: false } });
+    expect(verdict.blockers).toEqual([]);
   });
 
   test('a resourceVersion that is not a plain number is kept as it is', () => {
