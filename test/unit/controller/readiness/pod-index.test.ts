@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import type { V1Pod } from '@kubernetes/client-node';
+import { addOrUpdateObject, type V1Pod } from '@kubernetes/client-node';
+import { listAll } from '../../../../src/runtime/informer.js';
 import { IndexedPod, PodIndex, indexedPodOf, workloadOf } from '../../../../src/controller/readiness/pod-index.js';
 import { PdbIndex, readinessPdbOf } from '../../../../src/controller/readiness/pdb-index.js';
 import { drainVerdict, type ReadinessPdb } from '../../../../src/controller/readiness/verdict.js';
@@ -353,5 +354,28 @@ describe('PdbIndex', () => {
     expect(fresh.selector).toBeNull();
     expect(fresh.disruptionsAllowed).toBe(0);
     expect(fresh.observedGeneration).toBe(0);
+  });
+});
+
+describe('IndexedPod in the pods informer (runtime/informer.ts with indexedPodOf as its transform)', () => {
+  test('a paged list comes back as IndexedPods, and client-node\'s cache keeps the object it has for an unchanged resourceVersion', async () => {
+    const pages = [
+      { metadata: { continue: 'next' }, items: [v1Pod('a-1', { rv: '5' })] },
+      { metadata: { resourceVersion: '9' }, items: [v1Pod('a-2', { rv: '6' })] },
+    ];
+    let page = 0;
+    const list = await listAll(async () => pages[page++]! as never, 1, (pod: V1Pod) => indexedPodOf(pod) as unknown as V1Pod);
+    expect(list.items.map((item) => item instanceof IndexedPod)).toEqual([true, true]);
+
+    // The cache keys by metadata.namespace/name and skips an object whose resourceVersion it has.
+    const cache = new Map();
+    const updates: unknown[] = [];
+    const first = indexedPodOf(v1Pod('a-1', { rv: '5' }));
+    addOrUpdateObject(cache, first as never, [], [(object: unknown) => updates.push(object)]);
+    addOrUpdateObject(cache, indexedPodOf(v1Pod('a-1', { rv: '5' })) as never, [], [(object: unknown) => updates.push(object)]);
+    expect(updates).toHaveLength(0);
+    expect(cache.get('shop').get('a-1')).toBe(first);
+    addOrUpdateObject(cache, indexedPodOf(v1Pod('a-1', { rv: '7' })) as never, [], [(object: unknown) => updates.push(object)]);
+    expect(updates).toHaveLength(1);
   });
 });
