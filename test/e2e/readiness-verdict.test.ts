@@ -6,13 +6,18 @@
 // The pods of one budget on one node are met one after another, as a drain meets them: each node is
 // cordoned (as a drain does, so that no replacement lands back on it) and a pod the server lets go
 // is really evicted before the next pod is asked about, so the budget it used is gone for the next.
-// No controller runs: the readiness parts are not wired yet.
+// No controller runs: the readiness parts are not wired yet. The last test feeds the index from real
+// informers (runtime/informer.ts with the transform the controller will use) and follows a PDB
+// deletion and a scale-up.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type V1LabelSelector, type V1PodSpec } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type V1LabelSelector, type V1Pod, type V1PodDisruptionBudget, type V1PodSpec } from '@kubernetes/client-node';
 import { compareEvictionOrder, skipReason } from '../../src/controller/maintenance/drain-plan.js';
 import { PdbIndex, readinessPdbOf } from '../../src/controller/readiness/pdb-index.js';
 import { IndexedPod, PodIndex, indexedPodOf } from '../../src/controller/readiness/pod-index.js';
 import { drainVerdict, selects, type DrainVerdict } from '../../src/controller/readiness/verdict.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { ResilientInformer } from '../../src/runtime/informer.js';
+import { systemClock } from '../../src/time/clock.js';
 import { createNode, deleteNode, runId } from './controller-harness.js';
 import { apiStatus, createTestNamespace, deleteTestNamespace, kubeConfig, waitFor } from './lib/cluster.js';
 
@@ -187,5 +192,62 @@ describe('drain readiness: the verdict is the API server\'s', () => {
     }
     // Every case was met: 2 + 2 + 1 + 1 + 1 + 1 + 2 + 1 pods.
     expect(compared).toHaveLength(11);
+  });
+
+  test('fed by informers, the verdicts follow a PDB deletion and a scale-up', async () => {
+    const live = new PodIndex();
+    const budgets = new PdbIndex(live);
+    const touched = new Set<string>();
+    const note = (nodes: Set<string>) => nodes.forEach((node) => touched.add(node));
+    // The pods informer caches the transform's IndexedPod (a KubernetesObject), which the index shares.
+    const podInformer = new ResilientInformer<V1Pod>({
+      name: 'pods',
+      kubeConfig: kc,
+      path: '/api/v1/pods',
+      list: (page) => core.listPodForAllNamespaces(page),
+      pageSize: 500,
+      transform: (pod) => indexedPodOf(pod) as unknown as V1Pod,
+      clock: systemClock,
+      logger: silentLogger(),
+    });
+    const pdbInformer = new ResilientInformer<V1PodDisruptionBudget>({
+      name: 'poddisruptionbudgets',
+      kubeConfig: kc,
+      path: '/apis/policy/v1/poddisruptionbudgets',
+      list: (page) => policy.listPodDisruptionBudgetForAllNamespaces(page),
+      clock: systemClock,
+      logger: silentLogger(),
+    });
+    podInformer.on('add', (pod) => note(live.upsert(pod as unknown as IndexedPod)));
+    podInformer.on('update', (pod) => note(live.upsert(pod as unknown as IndexedPod)));
+    podInformer.on('delete', (pod) => note(live.remove(pod.metadata!.namespace!, pod.metadata!.name!)));
+    pdbInformer.on('add', (budget) => note(budgets.upsert(readinessPdbOf(budget))));
+    pdbInformer.on('update', (budget) => note(budgets.upsert(readinessPdbOf(budget))));
+    pdbInformer.on('delete', (budget) => note(budgets.remove(budget.metadata!.namespace!, budget.metadata!.name!)));
+    const verdictOf = (node: string) => drainVerdict({ pods: live.podsOn(node), pdbsIn: budgets.inNamespace, readyReplicas: live.readyReplicas, options: OPTIONS });
+    try {
+      await pdbInformer.start();
+      await podInformer.start();
+      expect(podInformer.list(ns)[0]).toBeInstanceOf(IndexedPod);
+      expect(verdictOf(NODES.pdbAtZero).blockers.map((b) => b.reason)).toEqual(['PodDisruptionBudget', 'PodDisruptionBudget']);
+
+      // The budget deleted: its node is named by the change, and nothing blocks there any more.
+      touched.clear();
+      await policy.deleteNamespacedPodDisruptionBudget({ name: 'zero', namespace: ns });
+      await waitFor('the PDB deletion to reach the index', () => touched.has(NODES.pdbAtZero) && verdictOf(NODES.pdbAtZero).blockedPods === 0);
+      expect(verdictOf(NODES.pdbAtZero).firstReason).toBeUndefined();
+
+      // Scaled up (the node uncordoned so that the new replica can land there, the only node solo may use).
+      expect(verdictOf(NODES.single).warnings.map((w) => w.message)).toEqual([`the only ready replica of Deployment ${ns}/solo is on this node`]);
+      await core.patchNode({ name: NODES.single, body: { spec: { unschedulable: false } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      touched.clear();
+      await apps.patchNamespacedDeploymentScale({ name: 'solo', namespace: ns, body: { spec: { replicas: 2 } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      await waitFor('the second replica Ready in the index', () => live.readyReplicas(`Deployment/${ns}/solo`) === 2);
+      expect(touched.has(NODES.single)).toBe(true);
+      expect(verdictOf(NODES.single).warnings.map((w) => w.message)).toEqual([`all 2 ready replicas of Deployment ${ns}/solo are on this node`, `all 2 ready replicas of Deployment ${ns}/solo are on this node`]);
+    } finally {
+      await podInformer.stop();
+      await pdbInformer.stop();
+    }
   });
 });
