@@ -164,6 +164,9 @@ export function drainPodOf(pod: V1Pod): DrainPod {
   if (pod.spec?.terminationGracePeriodSeconds !== undefined) drainPod.terminationGracePeriodSeconds = pod.spec.terminationGracePeriodSeconds;
   if (pod.spec?.volumes !== undefined) drainPod.volumes = pod.spec.volumes.map((volume) => ({ name: volume.name, emptyDir: volume.emptyDir !== undefined && volume.emptyDir !== null }));
   if (pod.status?.phase !== undefined) drainPod.phase = pod.status.phase;
+  // The eviction order (maintenance/drain-plan.ts): lower priority first, critical classes last.
+  if (pod.spec?.priority !== undefined && pod.spec.priority !== null) drainPod.priority = pod.spec.priority;
+  if (pod.spec?.priorityClassName !== undefined && pod.spec.priorityClassName !== null) drainPod.priorityClassName = pod.spec.priorityClassName;
   return drainPod;
 }
 

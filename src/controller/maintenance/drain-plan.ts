@@ -10,6 +10,9 @@
 // - Succeeded/Failed pods hold no workload: skipped.
 // - A pod no controller owns is gone for good once evicted: it blocks unless forceUnmanagedPods.
 // - A pod with an emptyDir loses that data: it blocks unless deleteEmptyDirData.
+// - Pods are evicted lowest `priority` first, pods of the system-cluster-critical and
+//   system-node-critical classes last, so that what the cluster needs to recover (DNS, CNI
+//   helpers, ingress) keeps running until the rest is gone; ties by namespace/name.
 // - The grace period is capped by maxGracePeriod and by the time left before NotBefore minus a
 //   margin, so the pod has stopped before the platform takes the VM; never below 1 s (0 would be a
 //   force delete with no SIGTERM at all).
@@ -21,6 +24,8 @@ export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
 /** Evictions should end this long before NotBefore: API latency, kubelet reaction, volume detach. */
 export const GRACE_MARGIN_MS = 10_000;
+/** PriorityClasses whose pods a drain evicts last, whatever their `priority` says. */
+export const CRITICAL_PRIORITY_CLASSES: readonly string[] = ['system-cluster-critical', 'system-node-critical'];
 
 /** The fields of a Pod a drain looks at. */
 export interface DrainPod {
@@ -35,6 +40,10 @@ export interface DrainPod {
   volumes?: readonly { name: string; emptyDir: boolean }[];
   /** status.phase: Pending, Running, Succeeded, Failed, Unknown. */
   phase?: string;
+  /** spec.priority (the admission plugin fills it from the PriorityClass; unset counts as 0). */
+  priority?: number;
+  /** spec.priorityClassName. */
+  priorityClassName?: string;
 }
 
 export interface DrainOptions {
@@ -86,7 +95,11 @@ export function planDrain(pods: readonly DrainPod[], options: DrainOptions, now:
   return plan;
 }
 
-function skipReason(pod: DrainPod): SkipReason | undefined {
+/** The fields the skip rule reads: drain readiness applies the same rule (controller/readiness). */
+export type SkipFields = Pick<DrainPod, 'ownerKinds' | 'annotations' | 'deletionTimestamp' | 'phase'>;
+
+/** Why a drain leaves this pod alone, or undefined when the drain evicts it. */
+export function skipReason(pod: SkipFields): SkipReason | undefined {
   if (pod.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return 'Mirror';
   if (pod.ownerKinds.includes('DaemonSet')) return 'DaemonSet';
   if (pod.deletionTimestamp !== undefined) return 'Terminating';
@@ -95,10 +108,20 @@ function skipReason(pod: DrainPod): SkipReason | undefined {
 }
 
 function blockReason(pod: DrainPod, options: DrainOptions): string | undefined {
-  if (pod.ownerKinds.length === 0 && !options.forceUnmanagedPods) return 'unmanaged pod (no controller recreates it; drain.forceUnmanagedPods is false)';
-  const emptyDirs = (pod.volumes ?? []).filter((volume) => volume.emptyDir).map((volume) => volume.name);
+  if (isUnmanaged(pod) && !options.forceUnmanagedPods) return 'unmanaged pod (no controller recreates it; drain.forceUnmanagedPods is false)';
+  const emptyDirs = emptyDirVolumes(pod);
   if (emptyDirs.length > 0 && !options.deleteEmptyDirData) return `emptyDir volume ${emptyDirs.join(', ')} would be lost (drain.deleteEmptyDirData is false)`;
   return undefined;
+}
+
+/** No controller owns the pod: once evicted it is gone for good. */
+export function isUnmanaged(pod: Pick<DrainPod, 'ownerKinds'>): boolean {
+  return pod.ownerKinds.length === 0;
+}
+
+/** The names of the pod's emptyDir volumes, whose data an eviction loses. */
+export function emptyDirVolumes(pod: Pick<DrainPod, 'volumes'>): string[] {
+  return (pod.volumes ?? []).filter((volume) => volume.emptyDir).map((volume) => volume.name);
 }
 
 /**
@@ -111,8 +134,27 @@ export function gracePeriodSeconds(podSeconds: number | undefined, maxGracePerio
   return Math.max(1, Math.min(...limits));
 }
 
-/** Deterministic order (namespace, name): the same pods give the same plan and the same status. */
+/** The fields the eviction order reads. */
+export type OrderFields = Pick<DrainPod, 'namespace' | 'name' | 'priority' | 'priorityClassName'>;
+
+/**
+ * The order a drain evicts in: critical classes last, then lower `priority` first, then
+ * namespace/name, so the same pods give the same plan and the same status.
+ */
+export function compareEvictionOrder(a: OrderFields, b: OrderFields): number {
+  const critical = Number(isCritical(a)) - Number(isCritical(b));
+  if (critical !== 0) return critical;
+  const priority = (a.priority ?? 0) - (b.priority ?? 0);
+  if (priority !== 0) return priority;
+  const keyA = `${a.namespace}/${a.name}`;
+  const keyB = `${b.namespace}/${b.name}`;
+  return keyA < keyB ? -1 : keyA > keyB ? 1 : 0;
+}
+
+function isCritical(pod: OrderFields): boolean {
+  return pod.priorityClassName !== undefined && CRITICAL_PRIORITY_CLASSES.includes(pod.priorityClassName);
+}
+
 function sortedPods(pods: readonly DrainPod[]): DrainPod[] {
-  const key = (pod: DrainPod) => `${pod.namespace}/${pod.name}`;
-  return [...pods].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  return [...pods].sort(compareEvictionOrder);
 }

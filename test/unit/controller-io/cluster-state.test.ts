@@ -62,6 +62,8 @@ describe('drainPodOf', () => {
     spec: {
       nodeName: 'aks-pool1-12345678-vmss000000',
       terminationGracePeriodSeconds: 90,
+      priority: 1000,
+      priorityClassName: 'shop-high',
       containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10', env: [{ name: 'A', value: 'b' }] }],
       volumes: [{ name: 'cache', emptyDir: {} }, { name: 'config', configMap: { name: 'cfg' } }],
     },
@@ -83,9 +85,19 @@ describe('drainPodOf', () => {
         { name: 'config', emptyDir: false },
       ],
       phase: 'Running',
+      priority: 1000,
+      priorityClassName: 'shop-high',
     });
     const raw = JSON.parse(JSON.stringify(pod({ deletionTimestamp: '2026-11-22T04:00:05Z' as unknown as Date }))) as V1Pod;
     expect(drainPodOf(raw)).toEqual(fromList);
     expect(JSON.stringify(fromList).length).toBeLessThan(JSON.stringify(pod()).length / 5);
+  });
+
+  it('leaves priority and its class out when the pod has none (the drain counts it as 0)', () => {
+    const bare = pod();
+    delete bare.spec!.priority;
+    delete bare.spec!.priorityClassName;
+    expect(drainPodOf(bare)).not.toHaveProperty('priority');
+    expect(drainPodOf(bare)).not.toHaveProperty('priorityClassName');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { GRACE_MARGIN_MS, gracePeriodSeconds, planDrain, type DrainOptions, type DrainPod } from '../../../src/controller/maintenance/drain-plan.js';
+import { GRACE_MARGIN_MS, compareEvictionOrder, gracePeriodSeconds, planDrain, type DrainOptions, type DrainPod } from '../../../src/controller/maintenance/drain-plan.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');
 const inSeconds = (seconds: number) => now.getTime() + seconds * 1000;
@@ -44,6 +44,29 @@ describe('planDrain: which pods are evicted, skipped or blocked', () => {
     const names = (list: DrainPod[]) => planDrain(list, options, now, undefined).evict.map((p) => `${p.namespace}/${p.name}`);
     expect(names(pods)).toEqual(['default/a', 'default/b', 'z/a']);
     expect(names([...pods].reverse())).toEqual(names(pods));
+  });
+
+  test('lower priority is evicted first, critical classes last, ties by namespace/name', () => {
+    const pods = [
+      pod('dns', { namespace: 'kube-system', priority: 2_000_000_000, priorityClassName: 'system-cluster-critical' }),
+      pod('cni-helper', { namespace: 'kube-system', priority: 2_000_001_000, priorityClassName: 'system-node-critical' }),
+      pod('batch', { priority: -10 }),
+      pod('web-b', { priority: 1000 }),
+      pod('web-a', { priority: 1000 }),
+      pod('plain'),
+      // A critical class wins over the number: a cluster whose admission did not fill priority.
+      pod('ingress', { namespace: 'ingress', priorityClassName: 'system-cluster-critical' }),
+      pod('urgent', { priority: 5_000_000 }),
+    ];
+    const names = (list: DrainPod[]) => planDrain(list, options, now, undefined).evict.map((p) => `${p.namespace}/${p.name}`);
+    expect(names(pods)).toEqual(['default/batch', 'default/plain', 'default/web-a', 'default/web-b', 'default/urgent', 'ingress/ingress', 'kube-system/dns', 'kube-system/cni-helper']);
+    expect(names([...pods].reverse())).toEqual(names(pods));
+  });
+
+  test('the order compares equal only for the same pod', () => {
+    expect(compareEvictionOrder(pod('a'), pod('a'))).toBe(0);
+    expect(compareEvictionOrder(pod('a', { priority: 0 }), pod('a'))).toBe(0);
+    expect(Math.sign(compareEvictionOrder(pod('a', { priority: 1 }), pod('a')))).toBe(1);
   });
 });
 
