@@ -68,11 +68,11 @@ test-chart: build tools promtool
 
 # --runInBand: the e2e files share one cluster; one at a time keeps them from disturbing each other.
 test-e2e: build tools promtool
-	$(JEST) --selectProjects e2e --runInBand --forceExit
+	$(JEST) --selectProjects e2e --runInBand
 
 test: build lint tools promtool
 	$(JEST) --selectProjects unit contract conformance chart
-	$(JEST) --selectProjects e2e --runInBand --forceExit
+	$(JEST) --selectProjects e2e --runInBand
 
 ## Local control plane (docs/cluster.md): `make cluster-up NODES=20` for more simulated AKS nodes.
 NODES ?= 6
