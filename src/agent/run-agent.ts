@@ -77,7 +77,7 @@ export async function runAgent(options: AgentRunOptions): Promise<number> {
   logger.info('serving health and metrics', { url: health.url, pid: process.pid, host: hostname() });
 
   const credentials = options.kubeconfig ? await kubeconfigCredentials(options.kubeconfig) : await inClusterCredentials();
-  const kube = new KubeRestClient(credentials, { userAgent: `nodemeta-agent/${nodeName}` });
+  const kube = new KubeRestClient(credentials, { userAgent: `nodemeta-agent/${nodeName}`, clock: systemClock });
   let provider: MetadataProvider | undefined;
   try {
     provider = await detectUntilFound(() => openProvider(options, logger, stop.signal, metrics), logger, stop.signal);

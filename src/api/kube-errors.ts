@@ -20,6 +20,20 @@ export class KubeApiError extends Error {
 export const isNotFound = (err: unknown): boolean => err instanceof KubeApiError && err.status === 404;
 export const isConflict = (err: unknown): boolean => err instanceof KubeApiError && err.status === 409;
 export const isForbidden = (err: unknown): boolean => err instanceof KubeApiError && err.status === 403;
+/** 429: flow control turned the request away, or (for an eviction) a PodDisruptionBudget allows none now. */
+export const isTooManyRequests = (err: unknown): boolean => err instanceof KubeApiError && err.status === 429;
+export const isInternalError = (err: unknown): boolean => err instanceof KubeApiError && err.status === 500;
+/**
+ * A watch that cannot resume from its resource version (410 Gone, reason Expired or Gone: the version
+ * was compacted away): list again. Reads a KubeApiError, the metav1.Status of a watch's ERROR event
+ * (`code`), and the error a client-node watch ends with (`statusCode`).
+ */
+export const isGone = (err: unknown): boolean => {
+  if (err instanceof KubeApiError) return err.status === 410 || err.reason === 'Expired' || err.reason === 'Gone';
+  if (err === null || typeof err !== 'object') return false;
+  const { code, statusCode, reason } = err as { code?: unknown; statusCode?: unknown; reason?: unknown };
+  return code === 410 || statusCode === 410 || reason === 'Expired' || reason === 'Gone';
+};
 /** Worth retrying with backoff: throttling, server errors, and anything that never reached the server. */
 export const isRetryable = (err: unknown): boolean =>
   !(err instanceof KubeApiError) || err.status === 429 || err.status >= 500;

@@ -4,6 +4,7 @@
 // agent's memory budget, docs/scaling.md, "What the agent keeps in memory") does not run.
 
 import type { Agent, IncomingMessage } from 'node:http';
+import { systemClock, type Clock, type TimerHandle } from '../time/clock.js';
 import { KubeApiError } from '../api/kube-errors.js';
 import type { KubeCredentials } from './credentials.js';
 
@@ -31,6 +32,8 @@ export interface WatchEvent<T> {
 export interface KubeRestClientOptions {
   userAgent?: string;
   timeoutMs?: number;
+  /** Times the connect, headers and body waits (default: the system clock, whose timers hold the process as Node's do). */
+  clock?: Clock;
 }
 
 /** TCP and TLS connect; the API server is near, so it answers fast or not at all. */
@@ -48,6 +51,7 @@ export class KubeRestClient {
   private readonly agent: Agent;
   private readonly userAgent: string;
   private readonly timeoutMs: number;
+  private readonly clock: Clock;
 
   constructor(
     private readonly credentials: KubeCredentials,
@@ -55,6 +59,7 @@ export class KubeRestClient {
   ) {
     this.userAgent = options.userAgent ?? 'nodemeta';
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.clock = options.clock ?? systemClock;
     const common = {
       keepAlive: true,
       maxSockets: 4,
@@ -181,17 +186,18 @@ export class KubeRestClient {
     return new Promise<OpenResponse>((resolve, reject) => {
       const transport = url.protocol === 'http:' ? http : https;
       const request = transport.request(url, { agent: this.agent, method, headers });
-      let timer: NodeJS.Timeout | undefined;
+      const clock = this.clock;
+      let timer: TimerHandle | undefined;
       let answered: IncomingMessage | undefined;
       // Before the answer, errors end the request; after it, they end the body being read.
       const fail = (err: Error) => (answered ?? request).destroy(err);
       const arm = (ms: number, message: string) => {
-        clearTimeout(timer);
-        if (ms > 0) timer = setTimeout(() => fail(new KubeTimeoutError(`${method} ${path}: ${message}`)), ms);
+        clock.clearTimeout(timer);
+        if (ms > 0) timer = clock.setTimeout(() => fail(new KubeTimeoutError(`${method} ${path}: ${message}`)), ms);
       };
       const onAbort = () => fail(abortReason(signal!));
       const cleanup = () => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -211,7 +217,7 @@ export class KubeRestClient {
       });
       request.on('response', (res) => {
         answered = res;
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         res.on('close', cleanup);
         resolve({ statusCode: res.statusCode ?? 0, body: res, touch: () => arm(timeoutMs, `the answer stalled for ${timeoutMs} ms`) });
       });

@@ -2,7 +2,8 @@
 // and the properties a security review reads (hardened pods, least-privilege RBAC, the policy).
 // The same renders are accepted by the real API server in test/e2e/chart-install.test.ts.
 //
-// Golden files are rewritten only with UPDATE_GOLDEN=1 (then review the diff before committing).
+// Golden files are rewritten only with UPDATE_GOLDEN=1 (then review the diff before committing), never
+// under CI (test/golden.ts).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,11 +13,12 @@ import { parse as parseYaml } from 'yaml';
 import { FIELD_MANAGER_AGENT, GROUP, PLURAL } from '../../src/api/names.js';
 import { parseConfig } from '../../src/controller/config/config.js';
 import { LEASE_NAME } from '../../src/controller/controller.js';
+import { rewriteRequested } from '../golden.js';
 import { configValuesSchema } from './config-values-schema.js';
 import { generatedBlocks, README, withBlocks } from './readme.js';
 import { CHART_DIR, findManifest, GOLDEN_DIR, helm, NAMESPACE, parseManifests, REPO_ROOT, renderChart, VALUE_SETS, valuesFilesOf, type Manifest } from './helm.js';
 
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
+const UPDATE = rewriteRequested('UPDATE_GOLDEN');
 
 const renders: Record<string, { text: string; manifests: Manifest[] }> = {};
 

@@ -8,6 +8,8 @@
 // - A receiver that never answers holds up neither the cordon and the drain nor the other sinks.
 // - The leader killed while its receiver hangs: the new leader sends every recorded transition,
 //   in order, once.
+// - The receiver took a notification (2xx) and the leader died before confirming it: the new leader
+//   sends that one again, once (the one repeat docs/notifications.md allows), and every other once.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -223,6 +225,58 @@ describe('notifications end to end', () => {
           // Only the leader sends: b sent nothing while it followed.
           expect(receiver.requests.filter((r) => r.userAgent === `nodemeta-controller/${second.identity}` && r.at <= killedAt)).toEqual([]);
           expect(maintenanceOf(nmd.state.get(node))?.eventId).toBe(eventId);
+        }),
+      ),
+    SCENARIO_TIMEOUT,
+  );
+
+  test.concurrent(
+    '4. the receiver answered 2xx and the leader died before confirming: the new leader sends that notification again, once',
+    () =>
+      withScenario('notifyrepeat', (s) =>
+        withReceiver(async (receiver) => {
+          const token = `tok-${s.short}-s3cr3t`;
+          const node = s.azureNode(0);
+          const nmd = await s.managedVms('azure', [node]);
+          await s.deployment('web', { replicas: 1, nodes: [node] });
+          await s.runningPods('web', 1, [node]);
+          await s.spareNode();
+          const config = controllerConfig({ notifications: { sinks: [sink(receiver, token, 'all', 'generic', { timeout: '5m' })] } });
+          const first = await s.startController(config, 'a', FAST_LEASE);
+          const fromA = `nodemeta-controller/${first.identity}`;
+          // The receiver takes the first leader's requests and holds its 2xx until the test has killed it.
+          receiver.answer('all', (request) => (request.userAgent === fromA ? 'hold' : 200));
+          await waitFor('controller a to lead', () => first.isLeader());
+          const second = await s.startController(config, 'b', FAST_LEASE);
+          const fromB = `nodemeta-controller/${second.identity}`;
+          await s.ready(nmd, [node]);
+
+          const eventId = await s.postEvent({ type: 'Reboot', resources: [node], lifecycle: 'manual' });
+          await waitFor("the receiver to hold a's first notification", () => receiver.hanging('all').length === 1);
+          expect(transitionsOf(receiver.hanging('all'))).toEqual(['Scheduled']);
+          // Recorded with the transition, before it was sent, and not confirmed: a waits for the answer.
+          await nmd.until('Scheduled pending in the status', (state) => pendingOf(state.get(node)).includes('Scheduled'), 30_000);
+
+          await first.stop('SIGKILL');
+          const killedAt = Date.now();
+          // The receiver took it (2xx), after its sender was gone: nobody confirms it.
+          expect(transitionsOf(receiver.release('all', 200))).toEqual(['Scheduled']);
+          await waitFor('controller b to lead', () => second.isLeader(), { timeoutMs: 60_000 });
+          await nmd.until('phase Approved', (state) => phaseOf(state.get(node)) === 'Approved', 120_000);
+          await s.control('DELETE', `/events/${eventId}`);
+          await settledIn(nmd, node, 'Completed');
+
+          const accepted = receiver.accepted('all');
+          const byA = accepted.filter((r) => r.userAgent === fromA);
+          const byB = accepted.filter((r) => r.userAgent === fromB);
+          expect(transitionsOf(byA)).toEqual(['Scheduled']);
+          // b sends what a recorded and did not confirm, Scheduled included (the repeat), then the rest, each once.
+          expect(transitionsOf(byB)).toEqual(REBOOT);
+          expect(byB.every((r) => r.at > killedAt)).toBe(true);
+          // The repeat is the same notification (a receiver deduplicates on its id), and the only one.
+          expect(byB[0]!.body).toEqual(byA[0]!.body);
+          expect(receiver.requests).toHaveLength(REBOOT.length + 1);
+          expect(new Set(accepted.map((r) => r.body.id)).size).toBe(REBOOT.length);
         }),
       ),
     SCENARIO_TIMEOUT,

@@ -1,5 +1,5 @@
 import type { Agent, AgentOptions } from 'node:http';
-import type { Clock } from '../../time/clock.js';
+import type { Clock, TimerHandle } from '../../time/clock.js';
 import { MetadataError, oneLine } from './errors.js';
 import type { TokenBucket } from './token-bucket.js';
 import { parseRetryAfter } from '../../runtime/retry-after.js';
@@ -133,6 +133,7 @@ export class MetadataTransport {
         headers,
         body: req.body,
         signal: req.signal,
+        clock: this.clock,
         connectTimeoutMs: this.connectTimeoutMs,
         timeoutMs,
         maxResponseBytes: this.maxResponseBytes,
@@ -163,6 +164,7 @@ interface Exchange {
   headers: Record<string, string>;
   body: string | undefined;
   signal: AbortSignal | undefined;
+  clock: Clock;
   connectTimeoutMs: number;
   /** For the headers after the request is on the wire, then for each pause in the body. */
   timeoutMs: number;
@@ -178,18 +180,18 @@ interface Exchange {
  */
 function exchange(x: Exchange): Promise<TransportResponse> {
   return new Promise<TransportResponse>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     let settled = false;
     const arm = (ms: number, error: () => MetadataError) => {
-      clearTimeout(timer);
+      x.clock.clearTimeout(timer);
       if (settled) return;
-      timer = setTimeout(() => finish(error()), ms);
+      timer = x.clock.setTimeout(() => finish(error()), ms);
     };
     const onAbort = () => finish(x.fail('timeout', 'cancelled or out of time', x.signal?.reason));
     const finish = (error: Error | undefined, response?: TransportResponse) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      x.clock.clearTimeout(timer);
       x.signal?.removeEventListener('abort', onAbort);
       if (error) {
         // Destroying the request also destroys its socket, so a half-read answer is never reused.

@@ -19,7 +19,7 @@
 // not look finished on a cold cache.
 
 import type { V1Pod } from '@kubernetes/client-node';
-import { fromClientNodeError } from '../../api/kube-errors.js';
+import { fromClientNodeError, isGone } from '../../api/kube-errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { Backoff, type Random } from '../../time/backoff.js';
 import { sleep, type Clock } from '../../time/clock.js';
@@ -301,12 +301,6 @@ export class DrainPods {
 function newer(resourceVersion: string | undefined, listedAt: string | undefined): boolean {
   if (resourceVersion === undefined || listedAt === undefined || !/^\d+$/.test(resourceVersion) || !/^\d+$/.test(listedAt)) return true;
   return BigInt(resourceVersion) > BigInt(listedAt);
-}
-
-function isGone(error: unknown): boolean {
-  if (error === null || typeof error !== 'object') return false;
-  const { code, statusCode, reason } = error as { code?: unknown; statusCode?: unknown; reason?: unknown };
-  return code === 410 || statusCode === 410 || reason === 'Expired' || reason === 'Gone';
 }
 
 function errorMessage(error: unknown): string {

@@ -21,7 +21,7 @@ import { API_VERSION, FIELD_MANAGER_CONTROLLER, GROUP, KIND, PLURAL, VERSION } f
 import type { ControllerStatus, NodeMetadata } from '../../api/nodemetadata.js';
 import { NotLeaderError, WriteConflictError, nodeStateOf, type EvictionResult, type NodeWriter } from '../cache/cluster-state.js';
 import type { ApiClients } from '../../kube/client-node/api-clients.js';
-import { fromClientNodeError, KubeApiError } from '../../api/kube-errors.js';
+import { fromClientNodeError, isConflict, isInternalError, isNotFound, isTooManyRequests, KubeApiError } from '../../api/kube-errors.js';
 import { cordonPatch, releasePatch } from '../decide/cordon.js';
 import { labelApplyBody } from '../decide/labels.js';
 import { outOfServicePatch } from '../decide/out-of-service.js';
@@ -31,7 +31,7 @@ import { taintsPatch } from '../decide/taints.js';
 import type { PodToEvict } from '../maintenance/drain-plan.js';
 
 export interface KubeNodeWriterOptions {
-  /** Rate-limited clients (kube/client-node/api-clients.ts); the fast path's writes go through `urgentCore`. */
+  /** Rate-limited clients (kube/client-node/api-clients.ts); cordons and taints go through `urgentCore`. */
   clients: Pick<ApiClients, 'core' | 'custom' | 'urgentCore' | 'lowCustom'>;
   /** False once leadership is lost: every write is refused from then on. */
   isLeading: () => boolean;
@@ -82,7 +82,7 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
         return nodeStateOf(await core.readNode({ name: nodeName }));
       } catch (error) {
         const path = `/api/v1/nodes/${nodeName}`;
-        if (apiStatus(error, 'GET', path) === 404) return undefined;
+        if (isNotFound(fromClientNodeError(error, 'GET', path))) return undefined;
         throw classify(error, [], `read node ${nodeName}`, 'GET', path);
       }
     },
@@ -92,7 +92,7 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
     },
 
     async cordon(node, eventId, cordonOptions) {
-      return patchNodeGuarded(node.metadata.name, cordonPatch(node, eventId, cordonOptions), `cordon node ${node.metadata.name}`);
+      return patchNodeGuarded(node.metadata.name, cordonPatch(node, eventId, cordonOptions), `cordon node ${node.metadata.name}`, urgentCore);
     },
 
     async setOutOfService(node, wantedFor) {
@@ -138,14 +138,14 @@ async function evictPod(core: CoreV1Api, pod: PodToEvict): Promise<EvictionResul
     return { kind: 'evicted' };
   } catch (error) {
     const path = `/api/v1/namespaces/${pod.namespace}/pods/${pod.name}/eviction`;
-    const status = apiStatus(error, 'POST', path);
-    const reason = evictionRefusal(fromClientNodeError(error, 'POST', path));
-    if (status === 404) return { kind: 'gone' };
+    const refusal = fromClientNodeError(error, 'POST', path);
+    const reason = evictionRefusal(refusal);
+    if (isNotFound(refusal)) return { kind: 'gone' };
     // The name now belongs to another pod (the uid precondition failed): ours is gone.
-    if (status === 409 && /precondition/i.test(reason)) return { kind: 'gone' };
+    if (isConflict(refusal) && /precondition/i.test(reason)) return { kind: 'gone' };
     // 429: a PDB allows no disruption now. 409: the PDB changed under the eviction (retry).
     // 500 "more than one PodDisruptionBudget": the API server cannot evict it until an admin fixes the PDBs.
-    if (status === 429 || status === 409 || (status === 500 && /PodDisruptionBudget/i.test(reason))) return { kind: 'blocked', reason };
+    if (isTooManyRequests(refusal) || isConflict(refusal) || (isInternalError(refusal) && /PodDisruptionBudget/i.test(reason))) return { kind: 'blocked', reason };
     throw classify(error, [], `evict pod ${pod.namespace}/${pod.name}`, 'POST', path);
   }
 }
@@ -157,12 +157,6 @@ function evictionRefusal(error: unknown): string {
   const causes = (body?.details?.causes ?? []).map((cause) => cause.message).filter((message): message is string => typeof message === 'string');
   const message = typeof body?.message === 'string' ? body.message : error.message;
   return [message, ...causes].join(': ').slice(0, 300);
-}
-
-/** The HTTP status the server answered with, when it answered (api/kube-errors.ts classifies). */
-function apiStatus(error: unknown, method: string, path: string): number | undefined {
-  const classified = fromClientNodeError(error, method, path);
-  return classified instanceof KubeApiError ? classified.status : undefined;
 }
 
 /**

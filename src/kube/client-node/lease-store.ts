@@ -2,7 +2,7 @@
 
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { LeaseConflictError, type LeaseRecord, type LeaseStore } from '../../runtime/leader-election.js';
-import { fromClientNodeError, KubeApiError } from '../../api/kube-errors.js';
+import { fromClientNodeError, isConflict, isNotFound, KubeApiError } from '../../api/kube-errors.js';
 
 export function kubeLeaseStore(kubeConfig: KubeConfig, namespace: string, name: string): LeaseStore {
   const api = kubeConfig.makeApiClient(CoordinationV1Api);
@@ -33,7 +33,7 @@ export function kubeLeaseStore(kubeConfig: KubeConfig, namespace: string, name: 
         return toRecord(await api.readNamespacedLease({ name, namespace }));
       } catch (err) {
         const error = fromClientNodeError(err, 'GET', `${path}/${name}`);
-        if (error instanceof KubeApiError && error.status === 404) return undefined;
+        if (isNotFound(error)) return undefined;
         throw leaseError(error, namespace);
       }
     },
@@ -42,7 +42,7 @@ export function kubeLeaseStore(kubeConfig: KubeConfig, namespace: string, name: 
         return toRecord(await api.createNamespacedLease({ namespace, body: toLease(record) }));
       } catch (err) {
         const error = fromClientNodeError(err, 'POST', path);
-        if (error instanceof KubeApiError && error.status === 409) throw new LeaseConflictError(`lease ${namespace}/${name} already exists`);
+        if (isConflict(error)) throw new LeaseConflictError(`lease ${namespace}/${name} already exists`);
         throw leaseError(error, namespace);
       }
     },
@@ -51,7 +51,7 @@ export function kubeLeaseStore(kubeConfig: KubeConfig, namespace: string, name: 
         return toRecord(await api.replaceNamespacedLease({ name, namespace, body: toLease(record) }));
       } catch (err) {
         const error = fromClientNodeError(err, 'PUT', `${path}/${name}`);
-        if (error instanceof KubeApiError && error.status === 409) throw new LeaseConflictError(`lease ${namespace}/${name} changed meanwhile`);
+        if (isConflict(error)) throw new LeaseConflictError(`lease ${namespace}/${name} changed meanwhile`);
         throw leaseError(error, namespace);
       }
     },
@@ -63,7 +63,7 @@ export function kubeLeaseStore(kubeConfig: KubeConfig, namespace: string, name: 
  * does not exist answers 404 (`namespaces "x" not found`): that says what to do about it.
  */
 export function leaseError(error: unknown, namespace: string): unknown {
-  if (error instanceof KubeApiError && error.status === 404 && error.method === 'POST') {
+  if (error instanceof KubeApiError && error.method === 'POST' && isNotFound(error)) {
     return new Error(`namespace "${namespace}" does not exist: create it (kubectl create namespace ${namespace}) or choose another with --lease-namespace`, { cause: error });
   }
   return error;

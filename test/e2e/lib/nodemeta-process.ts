@@ -47,14 +47,23 @@ export async function startNodemeta(name: string, args: string[], readyMessage: 
   });
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve((exitCode = code))));
-  const ready = await waitFor(
-    `${name} to listen`,
-    () => {
-      if (exitCode !== undefined) throw new Error(`${name} exited ${exitCode}:\n${logs.slice(-20).join('\n')}`);
-      return url;
-    },
-    { timeoutMs: 30_000, intervalMs: 100 },
-  );
+  let ready: string;
+  try {
+    ready = await waitFor(
+      `${name} to listen`,
+      () => {
+        if (exitCode !== undefined) throw new Error(`${name} exited ${exitCode}:\n${logs.slice(-20).join('\n')}`);
+        return url;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+  } catch (error) {
+    // Nobody else holds it: a process that never announced itself would outlive the test and keep
+    // jest from exiting (the e2e runs have no --forceExit to hide that).
+    if (exitCode === undefined) child.kill('SIGKILL');
+    await exited;
+    throw error;
+  }
   url = ready;
   return {
     child,

@@ -1,11 +1,12 @@
 // A real HTTP receiver on loopback for the notification sinks of the controller processes under
 // test: it records every request (path, body, User-Agent, when) and answers each path as told:
-// 200, "500 the first time a notification comes, 200 after", or never (the request hangs open).
+// 200, "500 the first time a notification comes, 200 after", never (the request hangs open), or
+// later (held until the test releases it: "the receiver took it, its sender never heard").
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** How a path answers: a status, 'fail-first' (500, then 200 for the same body id), or 'hang'. */
-export type Behaviour = number | 'fail-first' | 'hang' | ((request: ReceivedRequest) => number | 'hang');
+/** How a path answers: a status, 'fail-first' (500, then 200 for the same body id), 'hang', or 'hold' (until release()). */
+export type Behaviour = number | 'fail-first' | 'hang' | 'hold' | ((request: ReceivedRequest) => number | 'hang' | 'hold');
 
 export interface ReceivedRequest {
   /** The first path segment (the sink's name in these tests). */
@@ -24,6 +25,7 @@ export class WebhookReceiver {
   private readonly behaviours = new Map<string, Behaviour>();
   private readonly open = new Set<ServerResponse>();
   private readonly failedOnce = new Set<string>();
+  private readonly held = new Map<ReceivedRequest, ServerResponse>();
 
   private constructor(private readonly server: Server, readonly base: string) {}
 
@@ -50,6 +52,22 @@ export class WebhookReceiver {
     return this.requests.filter((r) => r.sink === sink && r.status === undefined);
   }
 
+  /**
+   * Answers every held request of `sink` with `status`, and records that answer, whether or not its
+   * sender is still there to read it (a SIGKILLed sender's connection is gone by then).
+   */
+  release(sink: string, status: number): ReceivedRequest[] {
+    const released: ReceivedRequest[] = [];
+    for (const [request, res] of this.held) {
+      if (request.sink !== sink) continue;
+      this.held.delete(request);
+      request.status = status;
+      if (!res.destroyed) res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'receiver says no');
+      released.push(request);
+    }
+    return released;
+  }
+
   async close(): Promise<void> {
     for (const res of this.open) res.destroy();
     this.server.closeAllConnections();
@@ -71,13 +89,17 @@ export class WebhookReceiver {
       const request: ReceivedRequest = { sink: path.split('/')[1] ?? '', path, userAgent: req.headers['user-agent'] ?? '', body, at: Date.now() };
       this.requests.push(request);
       const behaviour = this.behaviours.get(request.sink) ?? 200;
-      let status: number | 'hang';
+      let status: number | 'hang' | 'hold';
       if (behaviour === 'fail-first') {
         const id = JSON.stringify(body.id ?? body);
         status = this.failedOnce.has(id) ? 200 : 500;
         this.failedOnce.add(id);
       } else {
         status = typeof behaviour === 'function' ? behaviour(request) : behaviour;
+      }
+      if (status === 'hold') {
+        this.held.set(request, res);
+        return;
       }
       if (status === 'hang') {
         this.open.add(res);

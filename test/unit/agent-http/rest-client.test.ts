@@ -13,6 +13,8 @@ import type { TLSSocket } from 'node:tls';
 import type { KubeCredentials } from '../../../src/kube/credentials.js';
 import { KubeApiError } from '../../../src/api/kube-errors.js';
 import { KubeRestClient, KubeTimeoutError, type WatchEvent } from '../../../src/kube/rest-client.js';
+import type { Clock } from '../../../src/time/clock.js';
+import { FakeClock } from '../runtime/fake-clock.js';
 
 function hasOpenssl(): boolean {
   try {
@@ -79,8 +81,8 @@ maybe('KubeRestClient over node:https (local TLS server, openssl certificates)',
     source: 'test',
     ...extra,
   });
-  const client = (extra: Partial<KubeCredentials> = {}, timeoutMs?: number) => {
-    const c = new KubeRestClient(credentials(extra), { userAgent: 'nodemeta-agent/vm-1', timeoutMs });
+  const client = (extra: Partial<KubeCredentials> = {}, timeoutMs?: number, clock?: Clock) => {
+    const c = new KubeRestClient(credentials(extra), { userAgent: 'nodemeta-agent/vm-1', timeoutMs, clock });
     clients.push(c);
     return c;
   };
@@ -177,6 +179,22 @@ maybe('KubeRestClient over node:https (local TLS server, openssl certificates)',
     const err = await client({}, 150).get('/api').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeTimeoutError);
     expect((err as Error).message).toBe('GET /api: no answer within 150 ms');
+  });
+
+  it('times its waits on the clock it is given, not on raw timers', async () => {
+    route = () => undefined;
+    const clock = new FakeClock();
+    const armed = new Promise<void>((resolve) => {
+      clock.onTimer = (ms) => {
+        if (ms === 60_000) resolve();
+      };
+    });
+    const pending = client({}, 60_000, clock).get('/api').catch((e: unknown) => e);
+    await armed; // connected: the wait for the headers is the clock's
+    clock.advance(60_000);
+    const err = await pending;
+    expect(err).toBeInstanceOf(KubeTimeoutError);
+    expect((err as Error).message).toBe('GET /api: no answer within 60000 ms');
   });
 
   it('streams watch events split anywhere across chunks, multi-byte characters included', async () => {

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import net from 'node:net';
 import { systemClock } from '../../../src/time/clock.js';
+import { FakeClock } from '../runtime/fake-clock.js';
 import { MetadataError } from '../../../src/agent/http/errors.js';
 import { TokenBucket } from '../../../src/agent/http/token-bucket.js';
 import { MetadataTransport, type TransportOptions } from '../../../src/agent/http/transport.js';
@@ -170,6 +171,22 @@ describe('MetadataTransport over node:http', () => {
     const e2 = await failure(transport(stalling.url).send({ method: 'GET', path: '/x', timeoutMs: 150 }));
     expect(e2.kind).toBe('timeout');
     expect(e2.detail).toBe('answer body stalled for 150 ms');
+  });
+
+  it('times its waits on the clock it is given, not on raw timers', async () => {
+    const clock = new FakeClock();
+    const armed = new Promise<void>((resolve) => {
+      clock.onTimer = (ms) => {
+        if (ms === 60_000) resolve();
+      };
+    });
+    const silent = await rawServer(() => undefined);
+    const pending = failure(transport(silent.url, { clock, requestTimeoutMs: 60_000 }).send({ method: 'GET', path: '/x' }));
+    await armed; // connected: the wait for the headers is the clock's
+    clock.advance(60_000);
+    const err = await pending;
+    expect(err.kind).toBe('timeout');
+    expect(err.detail).toBe('no answer within 60000 ms');
   });
 
   it('shortens its timeout to the deadline and refuses to start past it', async () => {
