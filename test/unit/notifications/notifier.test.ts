@@ -41,11 +41,15 @@ function setUp(config: NotificationsConfig, hold = false) {
   const notifier = new Notifier({
     clock,
     logger: silentLogger(),
-    transport: (request: WebhookRequest) => {
-      requests.push({ sink: new URL(request.url).pathname.slice(1), body: JSON.parse(request.body) as Record<string, unknown> });
-      if (!hold) return Promise.resolve<WebhookAnswer>({ kind: 'answered', status: 204 });
-      return new Promise<WebhookAnswer>((resolve) => held.push(() => resolve({ kind: 'answered', status: 204 })));
-    },
+    newClient: () => ({
+      send: (request: WebhookRequest) => {
+        requests.push({ sink: new URL(request.url).pathname.slice(1), body: JSON.parse(request.body) as Record<string, unknown> });
+        if (!hold) return Promise.resolve<WebhookAnswer>({ kind: 'answered', status: 204 });
+        return new Promise<WebhookAnswer>((resolve) => held.push(() => resolve({ kind: 'answered', status: 204 })));
+      },
+      route: 'direct',
+      close: async () => undefined,
+    }),
     resolveUrl: async (source) => `https://receiver.example/${'env' in source ? source.env : 'file'}`,
     userAgent: 'test',
     isLeading: () => true,
