@@ -296,8 +296,8 @@ export class Scenario {
     await createNode(this.spare, { 'nodemeta-e2e-spare': this.id });
   }
 
-  /** A controller process for this scenario's nodes only, with its own Lease namespace. */
-  async startController(configYaml: string, identity = 'a', extraArgs: string[] = []): Promise<ControllerProcess> {
+  /** A controller process for this scenario's nodes only, with its own Lease namespace (`env`: variables of its own). */
+  async startController(configYaml: string, identity = 'a', extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ControllerProcess> {
     const configFile = writeConfig(configYaml);
     this.configFiles.push(configFile);
     const controller = await startController(`${this.short}-${identity}`, [
@@ -308,7 +308,7 @@ export class Scenario {
       '--lease-namespace',
       this.namespace,
       ...extraArgs,
-    ]);
+    ], env);
     this.controllers.push(controller);
     return controller;
   }
