@@ -125,6 +125,9 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
   let dispatcher: Dispatcher;
   let route = 'direct';
   if (proxies.httpProxy !== '' || proxies.httpsProxy !== '') {
+    route = [...new Set([proxies.httpsProxy, proxies.httpProxy].filter((uri) => uri !== '').map(proxyHost))].join(', ');
+    // A proxy variable that is not a URL: every request says so (never a silent direct send).
+    if (route.includes(UNPARSABLE_PROXY)) return { send: async () => ({ kind: 'proxy-connection', code: 'ERR_INVALID_PROXY_URL' }), route, close: async () => undefined };
     dispatcher = new EnvHttpProxyAgent({
       ...agentOptions,
       ...proxies,
@@ -132,7 +135,6 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
       // The client to the proxy marks its connection failures, which undici passes on as they are.
       clientFactory: (origin: URL | string, clientOptions: Pool.Options) => new Pool(origin, { ...clientOptions, connect: markProxyFailures(clientOptions.connect) }),
     });
-    route = [...new Set([proxies.httpsProxy, proxies.httpProxy].filter((uri) => uri !== '').map(proxyHost))].join(', ');
   } else {
     dispatcher = new Agent(agentOptions);
   }
@@ -143,11 +145,13 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
   };
 }
 
-/** host:port of a proxy URL, never its credentials. */
+const UNPARSABLE_PROXY = 'a proxy variable that is not an http(s) URL';
+
+/** scheme://host:port of a proxy URL, never its credentials. */
 function proxyHost(uri: string): string {
-  if (!URL.canParse(uri)) return 'an unparsable proxy URL';
+  if (!URL.canParse(uri)) return UNPARSABLE_PROXY;
   const { host, protocol } = new URL(uri);
-  return `${protocol}//${host}`;
+  return (protocol === 'http:' || protocol === 'https:') && host !== '' ? `${protocol}//${host}` : UNPARSABLE_PROXY;
 }
 
 /** A connection to the proxy failed (its code is the system's: ECONNREFUSED, ENOTFOUND...). */

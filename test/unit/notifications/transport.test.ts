@@ -213,6 +213,16 @@ describe('the webhook client through a forward proxy', () => {
     expect(await proxied.send(request('ok'))).toEqual({ kind: 'proxy-connection', code: 'ECONNREFUSED' });
   });
 
+  test('a proxy variable that is not an http(s) URL fails every request as such, never sends direct', async () => {
+    const seen = received.length;
+    for (const HTTPS_PROXY of ['proxy.corp.example:3128', 'socks5://127.0.0.1:1080', 'not a url']) {
+      const broken = client({ HTTPS_PROXY, HTTP_PROXY: HTTPS_PROXY });
+      expect(broken.route).toBe('a proxy variable that is not an http(s) URL');
+      expect(await broken.send(request('ok'))).toEqual({ kind: 'proxy-connection', code: 'ERR_INVALID_PROXY_URL' });
+    }
+    expect(received.length).toBe(seen);
+  });
+
   test('the variables: lower case first, empty is unset', () => {
     expect(proxySettings({ HTTPS_PROXY: 'http://upper:1', https_proxy: 'http://lower:2', HTTP_PROXY: ' ', NO_PROXY: 'a', no_proxy: '' })).toEqual({ httpsProxy: 'http://lower:2', httpProxy: '', noProxy: 'a' });
   });
