@@ -54,7 +54,9 @@ describe('notifications through a forward proxy', () => {
 
               // 2. The proxy refuses with 407: the proxied sink gives up at once, saying why; the
               //    bypassed one still gets the next Reboot's notifications.
+              // The tunnel the sink keeps open would carry on: the refusal shows on a new connection.
               proxy.refuse(407);
+              proxy.dropConnections();
               const second = await s.postEvent({ type: 'Reboot', resources: [node], lifecycle: 'manual' });
               const failure = await waitFor('the proxied sink to give up on the proxy', () =>
                 parsed(controller.logs).find((line) => line.message === 'notification failed, giving up' && line.sink === 'proxied' && line.eventId === second),

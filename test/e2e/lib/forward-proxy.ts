@@ -49,8 +49,13 @@ export class ForwardProxy {
     this.refusal = refusal;
   }
 
-  async close(): Promise<void> {
+  /** Closes every open connection and tunnel (a client's next request needs a new CONNECT). */
+  dropConnections(): void {
     for (const socket of this.sockets) socket.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.dropConnections();
     await new Promise((resolve) => this.server.close(resolve));
   }
 
