@@ -182,6 +182,14 @@ describe('the webhook client through a forward proxy', () => {
     }
   });
 
+  test('HTTPS_PROXY alone is for https:// receivers: an http:// one goes direct', async () => {
+    const before = proxy.log.length;
+    const seen = received.length;
+    expect(await client({ HTTPS_PROXY: proxy.url }).send(request('ok'))).toEqual({ kind: 'answered', status: 200 });
+    expect(proxy.log.slice(before)).toEqual([]);
+    expect(received.length).toBe(seen + 1);
+  });
+
   test('NO_PROXY covering the receiver sends it direct: the proxy sees nothing', async () => {
     for (const env of [{ HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' }, { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url, no_proxy: `localhost,${receiverHost()}` }]) {
       const before = proxy.log.length;
