@@ -38,7 +38,7 @@ import { FleetIndex } from './cache/fleet-index.js';
 import { WaveGate } from './maintenance/wave-gate.js';
 import { createControllerMetrics, type ControllerMetrics } from './metrics.js';
 import { Notifier } from './notifications/notifier.js';
-import { fetchTransport } from './notifications/transport.js';
+import { createWebhookClient } from './notifications/transport.js';
 import { kubeNodeWriter } from './write/node-writer.js';
 import { NodeReconciler } from './reconcile/reconciler.js';
 import { requeueForAll, requeueForNode, requeueForNodeMetadata, type Requeue } from './decide/requeue-rules.js';
@@ -169,8 +169,8 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   const notifier = new Notifier({
     clock,
     logger,
-    transport: fetchTransport,
-    counters: { sent: metrics.notificationsSent, failed: metrics.notificationsFailed, dropped: metrics.notificationsDropped, retries: metrics.notificationsRetries, latency: metrics.notificationsLatency },
+    newClient: () => createWebhookClient({ clock, env: process.env }),
+    counters: { sent: metrics.notificationsSent, failed: metrics.notificationsFailed, dropped: metrics.notificationsDropped, retries: metrics.notificationsRetries, failedRequests: metrics.notificationsFailedRequests, latency: metrics.notificationsLatency },
     userAgent: `${COMPONENT}/${options.identity}`,
     isLeading: () => run.leading,
     onSettled: enqueue,

@@ -36,6 +36,7 @@ export interface ControllerMetrics {
   notificationsFailed: Counter<'sink'>;
   notificationsDropped: Counter<'sink'>;
   notificationsRetries: Counter<'sink'>;
+  notificationsFailedRequests: Counter<'sink' | 'reason'>;
   notificationsLatency: Histogram<'sink'>;
   notificationsQueueDepth: Gauge<'sink'>;
 }
@@ -223,6 +224,12 @@ export function createControllerMetrics(options: ControllerMetricsOptions): Cont
       name: 'nodemeta_controller_notifications_retries_total',
       help: 'Notification requests retried after a 5xx, 429, 408, timeout or connection error, by sink.',
       labelNames: ['sink'],
+      registers,
+    }),
+    notificationsFailedRequests: new Counter({
+      name: 'nodemeta_controller_notifications_failed_requests_total',
+      help: 'Notification requests that delivered nothing, retried or not, by sink and reason: ReceiverRefused, ReceiverFailed, Timeout, Connection, ProxyRefused, ProxyUnreachable, UrlSource.',
+      labelNames: ['sink', 'reason'],
       registers,
     }),
     notificationsLatency: new Histogram({

@@ -1,12 +1,30 @@
-// Structured JSON logs, one object a line, keys sorted (the lines winston's json format wrote, which
-// this replaced): {"component":"agent","level":"info","message":"...",<fields>,"timestamp":"<ISO>"}.
-// Written here in a few lines because the agent runs on every node: winston and its formats,
-// streams and colour tables were about 85 modules and 1.4 MiB of every agent's RSS
-// (test/bench/agent-memory.bench.mjs, docs/scaling.md).
+// Structured JSON logs, one object a line, keys sorted, written by winston (the design card's logging
+// library) with logform's timestamp and json formats to a stream transport:
+// {"component":"agent","level":"info","message":"...",<fields>,"timestamp":"<ISO>"}.
+//
+// winston is loaded file by file, not through its index, as prom-client is in agent/metrics.ts: the
+// index also loads its Console, File and Http transports' lookup, its Container, profiler and every
+// logform format, and the agent runs on every node (docs/scaling.md: what the agent's RSS is, as
+// test/bench/agent-memory.bench.mjs measures it). The formats come from the logform that winston
+// itself depends on (resolved from winston's directory), so they are always the pair winston ships.
 
-/** winston's (npm's) levels, most severe first; a line is written when its level is at most the logger's. */
-const LEVELS: Readonly<Record<string, number>> = { error: 0, warn: 1, info: 2, http: 3, verbose: 4, debug: 5, silly: 6 };
-const INFO = 2;
+import { createRequire } from 'node:module';
+import type winston from 'winston';
+
+type WinstonLogger = winston.Logger;
+type LoggerClass = new (options: winston.LoggerOptions) => WinstonLogger;
+type FormatWrap = (options?: object) => winston.Logform.Format;
+type CombineFormats = (...formats: winston.Logform.Format[]) => winston.Logform.Format;
+
+const require = createRequire(import.meta.url);
+const WINSTON_LOGGER = require.resolve('winston/lib/winston/logger.js');
+const WinstonLoggerClass = require(WINSTON_LOGGER) as LoggerClass;
+const StreamTransport = require('winston/lib/winston/transports/stream.js') as typeof winston.transports.Stream;
+const { npm } = require('winston/lib/winston/config/index.js') as typeof winston.config;
+const fromWinston = createRequire(WINSTON_LOGGER);
+const combine = fromWinston('logform/combine.js') as CombineFormats;
+const timestamp = fromWinston('logform/timestamp.js') as FormatWrap;
+const json = fromWinston('logform/json.js') as FormatWrap;
 
 export interface Logger {
   /** Fields on every line (a line's own fields win over them). */
@@ -28,31 +46,38 @@ export interface LoggerOptions {
 /** Structured JSON logs, one object a line, with the component name on every line. */
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
-  // An unknown level logs as info (the commands check --log-level; LOG_LEVEL may say anything).
-  return new JsonLogger(LEVELS[level] ?? INFO, { component: options.component }, options.stream ?? process.stderr);
+  const logger = new WinstonLoggerClass({
+    // An unknown level logs as info (the commands check --log-level; LOG_LEVEL may say anything).
+    level: Object.hasOwn(npm.levels, level) ? level : 'info',
+    levels: npm.levels,
+    format: combine(timestamp(), json()),
+    transports: [new StreamTransport({ stream: options.stream ?? process.stderr })],
+    exitOnError: false,
+  });
+  return new StructuredLogger(logger, { component: options.component });
 }
 
 /** A logger that drops everything: for tests and library callers that do not want output. */
 export function silentLogger(): Logger {
-  return new JsonLogger(-1, undefined, undefined);
+  return new StructuredLogger(new WinstonLoggerClass({ silent: true, levels: npm.levels }), undefined);
 }
 
-class JsonLogger implements Logger {
+/**
+ * Our calls on a winston logger. Each line goes to winston as one info object, so that a message
+ * holding `%s` is never taken for a format string (winston's log(level, message, meta) would then
+ * drop the fields), and a line's own fields win over the default ones (winston's defaultMeta would
+ * win over an info object's).
+ */
+class StructuredLogger implements Logger {
   constructor(
-    private readonly threshold: number,
+    private readonly winston: WinstonLogger,
     public defaultMeta: Record<string, unknown> | undefined,
-    private readonly stream: NodeJS.WritableStream | undefined,
   ) {}
 
   log(level: string, message: string, fields?: object): void {
-    const severity = LEVELS[level];
-    if (this.stream === undefined || severity === undefined || severity > this.threshold) return;
-    const line: Record<string, unknown> = { ...this.defaultMeta, ...fields, level, message };
-    // As winston did: a field named message is appended to the message.
+    // A field named message is appended to the message, as winston's log(level, message, meta) does.
     const extra = (fields as { message?: unknown } | undefined)?.message;
-    if (extra) line.message = `${message} ${String(extra)}`;
-    line.timestamp = new Date().toISOString();
-    this.stream.write(`${stableJson(line, []) ?? '{}'}\n`);
+    this.winston.log({ ...this.defaultMeta, ...fields, level, message: extra ? `${message} ${String(extra)}` : message });
   }
 
   error(message: string, fields?: object): void {
@@ -69,43 +94,5 @@ class JsonLogger implements Logger {
 
   debug(message: string, fields?: object): void {
     this.log('debug', message, fields);
-  }
-}
-
-/**
- * JSON with object keys sorted, a repeated ancestor written "[Circular]" and a bigint as a string
- * (what winston's json format, safe-stable-stringify, wrote); undefined where JSON has no value.
- */
-function stableJson(input: unknown, ancestors: object[]): string | undefined {
-  const value = typeof (input as { toJSON?: unknown } | null)?.toJSON === 'function' ? (input as { toJSON(): unknown }).toJSON() : input;
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value);
-    case 'number':
-      return Number.isFinite(value) ? String(value) : 'null';
-    case 'boolean':
-      return String(value);
-    case 'bigint':
-      return JSON.stringify(value.toString());
-    case 'object': {
-      if (value === null) return 'null';
-      if (ancestors.includes(value)) return '"[Circular]"';
-      ancestors.push(value);
-      let out: string;
-      if (Array.isArray(value)) {
-        out = `[${value.map((item) => stableJson(item, ancestors) ?? 'null').join(',')}]`;
-      } else {
-        const parts: string[] = [];
-        for (const key of Object.keys(value).sort()) {
-          const text = stableJson((value as Record<string, unknown>)[key], ancestors);
-          if (text !== undefined) parts.push(`${JSON.stringify(key)}:${text}`);
-        }
-        out = `{${parts.join(',')}}`;
-      }
-      ancestors.pop();
-      return out;
-    }
-    default:
-      return undefined;
   }
 }

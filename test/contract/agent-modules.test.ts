@@ -6,10 +6,11 @@
 // library out of the process, whatever path it would come by (a module of ours, a require(), a
 // dependency of a dependency).
 // Nor what the agent's memory work took out of it (test/bench/agent-memory.bench.mjs measures each,
-// docs/scaling.md): winston (its own JSON logger instead), the YAML parser (only for a kubeconfig
-// that is not JSON; a pod reads none), node:fs/promises, and Node's bundled undici and HTTP/2, which
-// an ES `import` of node:http or node:util loads through their lazy exports (the agent takes those
-// modules with process.getBuiltinModule).
+// docs/scaling.md): the YAML parser (only for a kubeconfig that is not JSON; a pod reads none),
+// node:fs/promises, undici (npm's, which the controller's webhooks use, and Node's bundled copy) and
+// HTTP/2, which an ES `import` of node:http or node:util loads through their lazy exports (the agent
+// takes those modules with process.getBuiltinModule). winston writes its logs, loaded file by file
+// (src/observability/logger.ts): its index, with every transport and format, stays out.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -49,8 +50,10 @@ function expectNoClientNode(modules: string[]): void {
 
 /** Modules the agent once loaded and no longer needs: each cost memory on every node. */
 const SHED = [
-  { what: 'winston', loaded: (line: string) => /\/node_modules\/(winston|logform|winston-transport)\//.test(line) },
+  { what: "winston's index", loaded: (line: string) => line.endsWith('/node_modules/winston/lib/winston.js') },
+  { what: "winston's Console, File and Http transports", loaded: (line: string) => /\/node_modules\/winston\/lib\/winston\/transports\/(console|file|http)\.js$/.test(line) },
   { what: 'yaml', loaded: (line: string) => line.includes('/node_modules/yaml/') },
+  { what: 'undici', loaded: (line: string) => line.includes('/node_modules/undici/') },
   { what: "Node's bundled undici", loaded: (line: string) => line === 'builtin: NativeModule internal/deps/undici/undici' },
   { what: 'node:http2', loaded: (line: string) => line === 'builtin: NativeModule http2' },
   { what: 'node:fs/promises', loaded: (line: string) => line === 'builtin: NativeModule internal/fs/promises' },
@@ -59,6 +62,8 @@ const SHED = [
 function expectLean(modules: string[]): void {
   // The record of Node's own modules is real: it holds what the agent does load.
   expect(modules).toEqual(expect.arrayContaining(['builtin: NativeModule http', 'builtin: NativeModule https']));
+  // Its logs are winston's: the logger and the stream transport, not the index.
+  expect(modules.filter((url) => /\/node_modules\/winston\/lib\/winston\/(logger|transports\/stream)\.js$/.test(url)).length).toBe(2);
   expect(SHED.filter((m) => modules.some(m.loaded)).map((m) => m.what)).toEqual([]);
 }
 

@@ -210,15 +210,17 @@ export function controllerArgs(flags: ControllerFlags): string[] {
 /**
  * Starts `nodemeta controller` as a user of its own (a ServiceAccount per identity, lib/identities.ts,
  * with cluster-admin's rights), so that the audit log tells the replicas apart; resolves once its
- * health server listens.
+ * health server listens. `env`: variables of its own (e.g. a proxy's), over this process's
+ * environment without the pod's and the proxy variables (a machine's proxy must not change what a
+ * test sees).
  */
-export async function startController(identity: string, args: string[]): Promise<ControllerProcess> {
+export async function startController(identity: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ControllerProcess> {
   const { user, kubeconfig } = await identityFor(identity);
   const controller = await startNodemeta(
     `controller ${identity}`,
     ['controller', '--kubeconfig', kubeconfig, '--identity', identity, '--metrics-addr', '127.0.0.1:0', '--log-level', 'debug', ...args],
     'health and metrics server listening',
-    withoutPodEnv(process.env),
+    { ...withoutPodEnv(process.env), ...env },
   );
   const metrics = async () => (await fetch(`${controller.url}/metrics`)).text();
   return {
@@ -250,9 +252,12 @@ export function nodemetaTaints(node: V1Node): { key: string; value?: string; eff
   return (node.spec?.taints ?? []).filter((taint) => taint.key.startsWith('nodemeta.io/')).map(({ key, value, effect }) => (value === undefined ? { key, effect } : { key, value, effect }));
 }
 
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'].flatMap((name) => [name, name.toLowerCase()]);
+
 function withoutPodEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = { ...env };
   delete copy.POD_NAME;
   delete copy.POD_NAMESPACE;
+  for (const name of PROXY_VARIABLES) delete copy[name];
   return copy;
 }

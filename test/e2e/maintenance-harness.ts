@@ -313,8 +313,8 @@ export class Scenario {
     await openNode(this.spare);
   }
 
-  /** A controller process for this scenario's nodes only, with its own Lease namespace. */
-  async startController(configYaml: string, identity = 'a', extraArgs: string[] = []): Promise<ControllerProcess> {
+  /** A controller process for this scenario's nodes only, with its own Lease namespace (`env`: variables of its own). */
+  async startController(configYaml: string, identity = 'a', extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ControllerProcess> {
     const configFile = writeConfig(configYaml);
     this.configFiles.push(configFile);
     const controller = await startController(`${this.short}-${identity}`, [
@@ -325,7 +325,7 @@ export class Scenario {
       '--lease-namespace',
       this.namespace,
       ...extraArgs,
-    ]);
+    ], env);
     this.controllers.push(controller);
     return controller;
   }

@@ -10,52 +10,18 @@
 //   in order, once.
 // - The receiver took a notification (2xx) and the leader died before confirming it: the new leader
 //   sends that one again, once (the one repeat docs/notifications.md allows), and every other once.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { FAST_LEASE, installCrd, readNode } from './controller-harness.js';
 import { kubeConfig, waitFor } from './lib/cluster.js';
-import { WebhookReceiver, type ReceivedRequest } from './lib/webhook-receiver.js';
-import { controllerConfig, maintenanceOf, phaseOf, withScenario, type RawNodeMetadata, type Recorder, type Scenario } from './maintenance-harness.js';
+import { controllerConfig, maintenanceOf, phaseOf, withScenario } from './maintenance-harness.js';
+import { metric, pendingOf, REBOOT, settledIn, sink, transitionsOf, withReceiver } from './notifications-harness.js';
 
 const SCENARIO_TIMEOUT = 240_000;
-const REBOOT = ['Scheduled', 'DrainStarted', 'Drained', 'Approved', 'Completed'];
 
 beforeAll(async () => {
   await installCrd();
 });
-
-/** A sink whose URL (with a token in its path) is in a file of its own, as the chart mounts a Secret key. */
-function sink(receiver: WebhookReceiver, token: string, name: string, format: string, extra: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'nodemeta-e2e-webhook-'));
-  const file = path.join(dir, 'url');
-  writeFileSync(file, `${receiver.base}/${name}/hooks/${token}\n`);
-  return { name, format, urlFrom: { file }, ...extra };
-}
-
-const transitionsOf = (requests: ReceivedRequest[]) => requests.map((r) => r.body.transition as string);
-const pendingOf = (object: RawNodeMetadata | undefined) => (object?.status?.notifications?.pending ?? []).map((entry) => entry.transition);
-
-/** Phase `phase` reached and every notification recorded so far sent and confirmed (status.notifications gone). */
-function settledIn(nmd: Recorder<RawNodeMetadata>, node: string, phase: string, timeoutMs = 90_000) {
-  return nmd.until(`phase ${phase} with every notification confirmed`, (state) => phaseOf(state.get(node)) === phase && state.get(node)?.status?.notifications === undefined, timeoutMs);
-}
-
-async function metric(s: Scenario, controller: number, name: string): Promise<number> {
-  const text = await s.controllers[controller]!.metrics();
-  return Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-}
-
-async function withReceiver(body: (receiver: WebhookReceiver) => Promise<void>): Promise<void> {
-  const receiver = await WebhookReceiver.start();
-  try {
-    await body(receiver);
-  } finally {
-    await receiver.close();
-  }
-}
 
 describe('notifications end to end', () => {
   test.concurrent(

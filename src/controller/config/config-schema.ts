@@ -99,7 +99,7 @@ const NOTIFICATIONS_SCHEMA = {
     },
     sinks: {
       type: 'array',
-      description: 'Where notifications go; any number. Each sink has its own bounded queue and sends in the background, one request at a time, in order.',
+      description: 'Where notifications go; any number. Each sink has its own bounded queue and sends in the background, one request at a time, in order, over a connection of its own (undici), through the egress proxy named by HTTPS_PROXY, HTTP_PROXY and NO_PROXY of the controller (chart: controller.proxy; docs/notifications.md, "Proxies").',
       default: [],
       maxItems: 32,
       items: {

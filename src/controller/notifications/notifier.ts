@@ -24,7 +24,7 @@ import type { MaintenanceStep } from '../maintenance/state-machine.js';
 import { notificationId, type NodeFacts } from './formats.js';
 import { WebhookSink, type SinkCounters, type SinkItem, type SinkOutcome } from './sink.js';
 import { nextOutbox, pendingKey, recordedTransitions } from './transitions.js';
-import { resolveUrl as resolveUrlFromSource, UrlSourceError, type WebhookTransport } from './transport.js';
+import { resolveUrl as resolveUrlFromSource, UrlSourceError, type WebhookClient } from './transport.js';
 
 /** What the reconciler asks of the notifications (NodeReconciler's `notifications` option). */
 export interface NotificationOutbox {
@@ -39,7 +39,8 @@ export interface NotificationOutbox {
 export interface NotifierOptions {
   clock: Clock;
   logger: Logger;
-  transport: WebhookTransport;
+  /** A new sink's HTTP client (transport.ts createWebhookClient: its own connections, the proxy variables). */
+  newClient: (sinkName: string) => WebhookClient;
   /** Where URLs come from (default: the process's environment and files). */
   resolveUrl?: (source: UrlSource) => Promise<string>;
   counters?: SinkCounters;
@@ -58,6 +59,8 @@ type Tracked = Map<string, Set<string>>;
 export class Notifier implements NotificationOutbox {
   private config: NotificationsConfig = { clusterName: '', sinks: [] };
   private readonly sinks = new Map<string, WebhookSink>();
+  /** Each sink's HTTP client, closed with the sink. */
+  private readonly clients = new Map<string, WebhookClient>();
   private readonly nodes = new Map<string, Tracked>();
   private readonly settleTimers = new Map<string, TimerHandle>();
   private stopped = false;
@@ -76,6 +79,7 @@ export class Notifier implements NotificationOutbox {
       if (names.has(name)) continue;
       sink.stop(true);
       this.sinks.delete(name);
+      this.closeClient(name);
       this.options.logger.info('notification sink removed', { sink: name });
     }
     for (const sinkConfig of config.sinks) {
@@ -90,6 +94,7 @@ export class Notifier implements NotificationOutbox {
   stop(): void {
     this.stopped = true;
     for (const sink of this.sinks.values()) sink.stop(false);
+    for (const name of this.clients.keys()) this.closeClient(name);
     for (const timer of this.settleTimers.values()) this.options.clock.clearTimeout(timer);
     this.settleTimers.clear();
   }
@@ -165,9 +170,12 @@ export class Notifier implements NotificationOutbox {
 
   private newSink(config: NotificationSinkConfig): WebhookSink {
     const { options } = this;
+    const client = options.newClient(config.name);
+    this.clients.set(config.name, client);
+    if (client.route !== 'direct') options.logger.info('notification sink sends through a proxy', { sink: config.name, proxy: client.route });
     return new WebhookSink({
       config,
-      transport: options.transport,
+      transport: client.send,
       resolveUrl: this.resolveUrl,
       clock: options.clock,
       logger: options.logger,
@@ -177,6 +185,13 @@ export class Notifier implements NotificationOutbox {
       isLeading: options.isLeading,
       onFinished: (item, outcome) => this.onFinished(config.name, item, outcome),
     });
+  }
+
+  /** Closes a client once its sink's request in flight (if any) is done: stop() aborted it. */
+  private closeClient(name: string): void {
+    const client = this.clients.get(name);
+    this.clients.delete(name);
+    void client?.close();
   }
 
   private onFinished(sinkName: string, item: SinkItem, _outcome: SinkOutcome): void {

@@ -6,6 +6,8 @@
 // several clusters do not retry in step): answers 408, 429 and 5xx, timeouts, connection errors and a
 // URL source that cannot be read yet (a Secret not mounted yet). 429 and 503 may say Retry-After:
 // honoured, up to MAX_RETRY_AFTER_MS. Any other answer (a 4xx: bad URL, revoked token) is final.
+// A proxy that refuses the CONNECT with a 5xx (it cannot reach the receiver) is retried; a 407 or 403
+// (credentials, policy) is final, and says it was the proxy (docs/notifications.md, "Proxies").
 // The URL is never logged: log lines name the sink, the node, the transition and what went wrong.
 
 import type { Logger } from '../../observability/logger.js';
@@ -14,7 +16,7 @@ import { sleep, type Clock } from '../../time/clock.js';
 import type { NotificationTransition } from '../../api/nodemetadata.js';
 import type { NotificationSinkConfig, UrlSource } from '../config/config.js';
 import { renderNotification, type Notification } from './formats.js';
-import { UrlSourceError, type WebhookAnswer, type WebhookTransport } from './transport.js';
+import { statusText, UrlSourceError, type WebhookAnswer, type WebhookTransport } from './transport.js';
 
 /** First retry delay scale and cap (full jitter: a retry waits random(0, min(cap, base·2ⁿ))). */
 export const RETRY_BASE_MS = 1_000;
@@ -24,12 +26,35 @@ export const MAX_RETRY_AFTER_MS = 300_000;
 
 export type SinkOutcome = 'sent' | 'failed' | 'dropped';
 
+/**
+ * Why a request delivered nothing: the `reason` label of
+ * nodemeta_controller_notifications_failed_requests_total, a bounded set (docs/metrics.md).
+ */
+export const RequestFailureReason = {
+  /** The receiver answered a final non-2xx (a 4xx other than 408 and 429, a redirect). */
+  ReceiverRefused: 'ReceiverRefused',
+  /** The receiver answered 5xx, 408 or 429. */
+  ReceiverFailed: 'ReceiverFailed',
+  Timeout: 'Timeout',
+  /** No connection to the receiver (refused, reset, DNS, TLS). */
+  Connection: 'Connection',
+  /** The proxy answered the CONNECT with a non-200 status (407, 403, 502...). */
+  ProxyRefused: 'ProxyRefused',
+  /** No connection to the proxy. */
+  ProxyUnreachable: 'ProxyUnreachable',
+  /** The URL's file or environment variable gave no usable URL. */
+  UrlSource: 'UrlSource',
+} as const;
+export type RequestFailureReason = (typeof RequestFailureReason)[keyof typeof RequestFailureReason];
+
 /** The per-sink metrics (metrics.ts: nodemeta_controller_notifications_*). */
 export interface SinkCounters {
   sent: { inc(labels: { sink: string }, value?: number): void };
   failed: { inc(labels: { sink: string }, value?: number): void };
   dropped: { inc(labels: { sink: string }, value?: number): void };
   retries: { inc(labels: { sink: string }, value?: number): void };
+  /** Every request that delivered nothing, by reason (retried or not). */
+  failedRequests?: { inc(labels: { sink: string; reason: RequestFailureReason }, value?: number): void };
   /** Seconds from the transition being recorded to the receiver's 2xx. */
   latency: { observe(labels: { sink: string }, seconds: number): void };
 }
@@ -74,6 +99,7 @@ export class WebhookSink {
     // Each sink's series exist from the start at 0, so that an alert on increase() sees the first one.
     const labels = { sink: this.name };
     for (const counter of [options.counters?.sent, options.counters?.failed, options.counters?.dropped, options.counters?.retries]) counter?.inc(labels, 0);
+    for (const reason of Object.values(RequestFailureReason)) options.counters?.failedRequests?.inc({ ...labels, reason }, 0);
   }
 
   get name(): string {
@@ -177,6 +203,7 @@ export class WebhookSink {
         return 'sent';
       }
       const reason = describeAnswer(answer, config.timeoutMs);
+      this.options.counters?.failedRequests?.inc({ ...labels, reason: failureReasonOf(answer, verdict) });
       if (verdict === 'final' || attempt >= config.maxAttempts) {
         this.options.counters?.failed.inc(labels);
         this.options.logger.warn('notification failed, giving up', { ...what, attempts: attempt, reason });
@@ -201,8 +228,12 @@ export class WebhookSink {
   }
 }
 
-/** sent: 2xx. retry: 408, 429, 5xx, timeout, connection, URL source. final: anything else. */
+/**
+ * sent: 2xx. retry: 408, 429, 5xx, timeout, connection (to the receiver or the proxy), a proxy's 5xx
+ * to the CONNECT, URL source. final: anything else (a proxy's 407 or 403 too).
+ */
 export function verdictOf(answer: WebhookAnswer | { kind: 'source' }): 'sent' | 'retry' | 'final' {
+  if (answer.kind === 'proxy-refused') return answer.status >= 500 ? 'retry' : 'final';
   if (answer.kind !== 'answered') return 'retry';
   if (answer.status >= 200 && answer.status < 300) return 'sent';
   if (answer.status === 408 || answer.status === 429 || answer.status >= 500) return 'retry';
@@ -220,7 +251,29 @@ export function describeAnswer(answer: WebhookAnswer | { kind: 'source'; detail:
       return `no answer within ${Math.round(timeoutMs / 100) / 10}s`;
     case 'connection':
       return `connection failed (${answer.code})`;
+    case 'proxy-refused':
+      return `proxy refused: ${statusText(answer.status)}`;
+    case 'proxy-connection':
+      return `proxy unreachable (${answer.code})`;
     case 'source':
       return `URL source: ${answer.detail}`;
+  }
+}
+
+/** The metric's reason for an answer that delivered nothing. */
+export function failureReasonOf(answer: WebhookAnswer | { kind: 'source' }, verdict: 'retry' | 'final'): RequestFailureReason {
+  switch (answer.kind) {
+    case 'answered':
+      return verdict === 'final' ? RequestFailureReason.ReceiverRefused : RequestFailureReason.ReceiverFailed;
+    case 'timeout':
+      return RequestFailureReason.Timeout;
+    case 'connection':
+      return RequestFailureReason.Connection;
+    case 'proxy-refused':
+      return RequestFailureReason.ProxyRefused;
+    case 'proxy-connection':
+      return RequestFailureReason.ProxyUnreachable;
+    case 'source':
+      return RequestFailureReason.UrlSource;
   }
 }

@@ -71,7 +71,7 @@ describe('NodeReconciler with notifications', () => {
     const notifier = new Notifier({
       clock,
       logger: silentLogger(),
-      transport: receivers.send,
+      newClient: () => ({ send: receivers.send, route: 'direct', close: async () => undefined }),
       resolveUrl: async (source) => `https://receiver.example/${'env' in source && source.env === 'ALL_URL' ? 'all' : 'ends'}`,
       random: () => 0.5,
       userAgent: 'nodemeta-controller/test',

@@ -39,21 +39,27 @@ function setUp(config: NotificationsConfig, hold = false) {
   const requests: { sink: string; body: Record<string, unknown> }[] = [];
   const held: (() => void)[] = [];
   const settled: string[] = [];
+  /** Sink names whose client was made, and closed, in order. */
+  const clients = { made: [] as string[], closed: [] as string[] };
   const notifier = new Notifier({
     clock,
     logger: silentLogger(),
-    transport: (request: WebhookRequest) => {
-      requests.push({ sink: new URL(request.url).pathname.slice(1), body: JSON.parse(request.body) as Record<string, unknown> });
-      if (!hold) return Promise.resolve<WebhookAnswer>({ kind: 'answered', status: 204 });
-      return new Promise<WebhookAnswer>((resolve) => held.push(() => resolve({ kind: 'answered', status: 204 })));
-    },
+    newClient: (name) => (clients.made.push(name), {
+      send: (request: WebhookRequest) => {
+        requests.push({ sink: new URL(request.url).pathname.slice(1), body: JSON.parse(request.body) as Record<string, unknown> });
+        if (!hold) return Promise.resolve<WebhookAnswer>({ kind: 'answered', status: 204 });
+        return new Promise<WebhookAnswer>((resolve) => held.push(() => resolve({ kind: 'answered', status: 204 })));
+      },
+      route: 'direct',
+      close: async () => void clients.closed.push(name),
+    }),
     resolveUrl: async (source) => `https://receiver.example/${'env' in source ? source.env : 'file'}`,
     userAgent: 'test',
     isLeading: () => true,
     onSettled: (name) => settled.push(name),
   });
   notifier.configure(config);
-  return { clock, notifier, requests, settled, release: () => held.splice(0).forEach((go) => go()) };
+  return { clock, notifier, requests, settled, clients, release: () => held.splice(0).forEach((go) => go()) };
 }
 
 describe('Notifier', () => {
@@ -115,6 +121,14 @@ describe('Notifier', () => {
     release();
     await notifier.idle();
     expect(requests.map((r) => r.sink)).toEqual(['A', 'B', 'B', 'C']);
+  });
+
+  test("each sink has an HTTP client of its own, kept across reloads, closed when the sink is removed or the notifier stops", () => {
+    const { notifier, clients } = setUp(sinks('    - {name: a, format: generic, urlFrom: {env: A}}\n    - {name: b, format: generic, urlFrom: {env: B}}\n'));
+    notifier.configure(sinks('    - {name: a, format: generic, timeout: 5s, urlFrom: {env: A}}\n'));
+    expect(clients).toEqual({ made: ['a', 'b'], closed: ['b'] });
+    notifier.stop();
+    expect(clients).toEqual({ made: ['a', 'b'], closed: ['b', 'a'] });
   });
 
   test('stopped (leadership lost): nothing more is handed to the sinks, no reconcile is asked', async () => {

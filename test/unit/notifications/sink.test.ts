@@ -6,7 +6,7 @@ import type { NotificationSinkConfig } from '../../../src/controller/config/conf
 import { notificationId } from '../../../src/controller/notifications/formats.js';
 import { Registry } from 'prom-client';
 import { createControllerMetrics } from '../../../src/controller/metrics.js';
-import { MAX_RETRY_AFTER_MS, WebhookSink, type SinkItem, type SinkOutcome, type WebhookSinkOptions } from '../../../src/controller/notifications/sink.js';
+import { MAX_RETRY_AFTER_MS, RequestFailureReason, WebhookSink, type SinkItem, type SinkOutcome, type WebhookSinkOptions } from '../../../src/controller/notifications/sink.js';
 import { UrlSourceError, type WebhookAnswer, type WebhookRequest } from '../../../src/controller/notifications/transport.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';
@@ -203,9 +203,30 @@ describe('WebhookSink', () => {
     const registry = new Registry();
     const metrics = createControllerMetrics({ registry });
     const { sent, failed, dropped, retries, latency } = { sent: metrics.notificationsSent, failed: metrics.notificationsFailed, dropped: metrics.notificationsDropped, retries: metrics.notificationsRetries, latency: metrics.notificationsLatency };
-    new WebhookSink({ ...setUp().options, counters: { sent, failed, dropped, retries, latency } });
+    new WebhookSink({ ...setUp().options, counters: { sent, failed, dropped, retries, failedRequests: metrics.notificationsFailedRequests, latency } });
     const text = await registry.metrics();
     for (const name of ['sent', 'failed', 'dropped', 'retries']) expect(text).toContain(`nodemeta_controller_notifications_${name}_total{sink="ops"} 0`);
+    for (const reason of Object.values(RequestFailureReason)) expect(text).toContain(`nodemeta_controller_notifications_failed_requests_total{sink="ops",reason="${reason}"} 0`);
+  });
+
+  test("a proxy's refusal is final and says so in the log line and the metric's reason, without the URL", async () => {
+    const registry = new Registry();
+    const metrics = createControllerMetrics({ registry });
+    const { options, transport, counts, finished, logs } = setUp();
+    const sink = new WebhookSink({ ...options, counters: { ...options.counters!, failedRequests: metrics.notificationsFailedRequests } });
+    transport.answer({ kind: 'proxy-refused', status: 407 }, { kind: 'proxy-refused', status: 403 });
+    sink.offer(item(1));
+    sink.offer(item(2));
+    await sink.idle();
+    expect(transport.requests).toHaveLength(2);
+    expect(counts).toMatchObject({ failed: 2, retries: 0 });
+    expect(finished).toEqual([['EV-1', 'failed'], ['EV-2', 'failed']]);
+    await flush();
+    const lines = logs.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.filter((line) => line.message === 'notification failed, giving up').map((line) => line.reason)).toEqual(['proxy refused: 407 Proxy Authentication Required', 'proxy refused: 403 Forbidden']);
+    expect(logs.join('')).not.toContain(TOKEN);
+    expect(logs.join('')).not.toContain('hooks.example.com');
+    expect(await registry.metrics()).toContain('nodemeta_controller_notifications_failed_requests_total{sink="ops",reason="ProxyRefused"} 2');
   });
 
   test('latency runs from the transition being recorded to the 2xx', async () => {

@@ -1,4 +1,4 @@
-// The JSON lines the logger writes: the shape winston's json format wrote before it (keys sorted,
+// The JSON lines the logger writes (winston's json format: keys sorted,
 // the component and default fields on every line, a line's own fields winning), which log readers
 // and the e2e harnesses parse.
 import { PassThrough } from 'node:stream';
@@ -47,6 +47,12 @@ describe('logger', () => {
     const out = capture();
     createLogger({ component: 'c', stream: out.stream }).info('cannot write', { message: 'connection reset', level: 'x', timestamp: 'y' });
     expect(out.lines()).toEqual(['{"component":"c","level":"info","message":"cannot write connection reset","timestamp":"T"}']);
+  });
+
+  it('keeps the fields of a message that looks like a format string (winston would take %s for a placeholder)', () => {
+    const out = capture();
+    createLogger({ component: 'c', stream: out.stream }).info('disk 90%s full %d', { node: 'n1' });
+    expect(out.lines()).toEqual(['{"component":"c","level":"info","message":"disk 90%s full %d","node":"n1","timestamp":"T"}']);
   });
 
   it('drops lines below its level (npm levels); an unknown level logs as info; the silent logger writes nothing', () => {
