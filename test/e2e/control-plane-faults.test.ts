@@ -249,7 +249,11 @@ describe('control-plane faults', () => {
     () =>
       withScenario('apikill', async (s) => {
         const w = await world(s, 6, true);
-        const [draining, preempted, ...others] = w.nodes as [string, string, ...string[]];
+        // One node drains; three get a Preempt during the outage (each agent's retries are one draw of
+        // jitter: three make the bound a test of the urgent window, not of luck); two get a Reboot.
+        const [draining, ...rest] = w.nodes as [string, ...string[]];
+        const preempted = rest.slice(0, 3);
+        const others = rest.slice(3);
         const eventId = await s.postEvent({ type: 'Reboot', resources: [draining], lifecycle: 'manual' });
         await midDrain(w, draining);
 
@@ -257,8 +261,10 @@ describe('control-plane faults', () => {
         // While it is away the platform schedules an event for the other VMs: their agents see it and
         // fail to write it, and retry (spread: each draws its own delay).
         const second = await s.postEvent({ type: 'Reboot', resources: others, lifecycle: 'manual', notBefore: '+30m' });
-        // ...and a Preempt (30 s of notice) for one more: an urgent write, retried within 5 s windows.
-        const preempt = await s.postEvent({ type: 'Preempt', resources: [preempted], lifecycle: 'manual' });
+        // ...and a Preempt for three more: an urgent write (due within 5 min), retried within 5 s
+        // windows. Due in 3 min, not the usual 30 s: the three nodes are cordoned, not drained, so
+        // the budget of the one drain under way holds (three forced drains at once would not).
+        const preempt = await s.postEvent({ type: 'Preempt', resources: preempted, lifecycle: 'manual', notBefore: '+3m' });
         await sleep(20_000 - (Date.now() - killed.killedAt));
         await killed.start();
         await apiServerReady();
@@ -266,11 +272,11 @@ describe('control-plane faults', () => {
         report(`kube-apiserver killed mid-drain: down ${seconds(back - killed.killedAt)} (20 s off, then its start)`);
 
         // The events posted during the outage reach the cluster: every other node cordoned.
-        const preemptCordoned = cordonedBy([preempted], preempt);
+        const preemptCordoned = cordonedBy(preempted, preempt);
         preemptCordoned.catch(() => undefined); // awaited below; a failure is reported there
         const cordoned = await cordonedBy(others, second);
         const preemptAfter = (await preemptCordoned) - back;
-        report(`kube-apiserver killed mid-drain: the Preempt of the outage cordoned its node ${seconds(preemptAfter)} after the API server was ready`);
+        report(`kube-apiserver killed mid-drain: the Preempt of the outage cordoned its ${preempted.length} nodes ${seconds(preemptAfter)} after the API server was ready`);
         const retries = firstRetries(s, killed.killedAt);
         report(`kube-apiserver killed mid-drain: the event of the outage cordoned its ${others.length} nodes ${seconds(cordoned - back)} after the API server was ready; agents' first retries ${retries.join(', ')} ms; controller restarts in process ${restartsInProcess(s)}`);
         // Full jitter: the agents that failed together do not retry together.

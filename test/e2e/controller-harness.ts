@@ -41,10 +41,12 @@ export async function createNode(name: string, selectorLabel: Record<string, str
       spec: options.cordoned === true ? { unschedulable: true } : {},
     },
   });
+  // A cordoned node keeps the unschedulable taint that goes with its cordon.
+  const kept = options.cordoned === true ? ['node.kubernetes.io/unschedulable'] : [];
   return waitFor(`node ${name} Ready without lifecycle taints`, async () => {
     const node = await core.readNode({ name });
     const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-    const lifecycleTaints = (node.spec?.taints ?? []).filter((t) => t.key.startsWith('node.kubernetes.io/'));
+    const lifecycleTaints = (node.spec?.taints ?? []).filter((t) => t.key.startsWith('node.kubernetes.io/') && !kept.includes(t.key));
     return ready && lifecycleTaints.length === 0 ? node : undefined;
   });
 }
