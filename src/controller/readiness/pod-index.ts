@@ -10,7 +10,7 @@
 // all carry the same labels), one string per node, namespace, workload and owner kind list.
 
 import type { V1Pod } from '@kubernetes/client-node';
-import { drainPodOf } from '../cluster-state.js';
+import { drainPodOf } from '../cache/cluster-state.js';
 import { countsAsReadyReplica, type ReadinessPod } from './verdict.js';
 
 /** The label the ReplicaSet controller of a Deployment puts on its pods, and at the end of the ReplicaSet's name. */
