@@ -213,7 +213,7 @@ export function createControllerMetrics(options: ControllerMetricsOptions): Cont
     }),
     maintenancePendingNotDrainReady: new Gauge({
       name: 'nodemeta_controller_maintenance_pending_not_drain_ready',
-      help: 'Nodes with a pending maintenance event that are not drain-ready: the drain will not finish unless someone acts (alert NodeMetadataMaintenanceNotDrainReady).',
+      help: 'Nodes with a pending maintenance event that are not drain-ready: the drain will not finish unless someone acts (alert NodemetaMaintenanceNotDrainReady).',
       registers,
       collect() {
         if (readiness !== undefined) this.set(readiness.pendingNotReady());
