@@ -122,6 +122,8 @@ export const NotificationTransition = {
   Completed: 'Completed',
   /** The event went away before it ran. */
   Cancelled: 'Cancelled',
+  /** An event was scheduled on a node whose drain would not finish (its blockers in the detail). */
+  DrainAtRisk: 'DrainAtRisk',
 } as const;
 export type NotificationTransition = (typeof NotificationTransition)[keyof typeof NotificationTransition];
 export const NOTIFICATION_TRANSITIONS: readonly NotificationTransition[] = Object.values(NotificationTransition);

@@ -79,7 +79,7 @@ function overrideRule(planned: boolean) {
 }
 
 /** The transitions a sink may ask for: NOTIFICATION_TRANSITIONS of src/api/nodemetadata.ts (a unit test checks). */
-const TRANSITIONS = ['Scheduled', 'SpotReclaim', 'Cordoned', 'DrainStarted', 'Drained', 'DrainFailed', 'Approved', 'Completed', 'Cancelled'];
+const TRANSITIONS = ['Scheduled', 'SpotReclaim', 'Cordoned', 'DrainStarted', 'Drained', 'DrainFailed', 'Approved', 'Completed', 'Cancelled', 'DrainAtRisk'];
 
 /**
  * Webhook sinks (docs/notifications.md). A sink's URL carries its token, so the file never holds it:

@@ -41,6 +41,7 @@ import { eventUnderWay, idleStep, nextMaintenanceStep, type Action, type Mainten
 import type { WaveGate } from '../maintenance/wave-gate.js';
 import type { NotificationOutbox } from '../notifications/notifier.js';
 import type { ReadinessLook } from '../readiness/drain-readiness.js';
+import { withDrainAtRisk } from '../readiness/drain-at-risk.js';
 import { sameJson } from '../decide/same-json.js';
 import { retryOnConflict, type ConflictRetry } from '../write/retry-on-conflict.js';
 import { StatusReports } from '../write/status-reports.js';
@@ -283,9 +284,11 @@ export class NodeReconciler {
     const written = await this.decideAndWriteStep(view, fields, decideFrom);
     if (written === undefined) return undefined;
     if (written === 'pods-pending') return PODS_PENDING_RETRY_MS;
-    const { node, step } = written;
     const readiness = this.options.readiness?.look(name, config);
     if (readiness !== undefined) this.options.readiness?.observed(name, readiness, fields.events.active !== undefined);
+    // An event seen on a node that is not drain-ready: one DrainAtRisk Event and notification with it.
+    const { node } = written;
+    const step = withDrainAtRisk(written.step, readiness, view.now);
     const status = nextControllerStatus({
       ...(readiness === undefined ? {} : { readiness }),
       stored,
