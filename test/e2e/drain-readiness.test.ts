@@ -24,6 +24,8 @@ const NODES = {
   /** One replica of a PDB (minAvailable 1) whose other Deployment, on `other`, is scaled up. */
   grow: `drr-grow-${id}`,
   other: `drr-other-${id}`,
+  /** A pod without a controller (Unmanaged), then a Reboot scheduled: DrainAtRisk. */
+  risk: `drr-risk-${id}`,
 } as const;
 
 let ns = '';
@@ -81,12 +83,13 @@ beforeAll(async () => {
   await deployment('web', NODES.clean, 2);
   await deployment('grow-a', NODES.grow, 1, { team: 'grow' });
   await deployment('grow-b', NODES.other, 0, { team: 'grow' });
-  await settled(5);
+  await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'bare' }, spec: podSpec(NODES.risk) } });
+  await settled(6);
   // The budgets once their pods are Ready (readiness-verdict.test.ts says why).
   await policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: 'zero' }, spec: { selector: { matchLabels: { app: 'zero' } }, maxUnavailable: 0 } } });
   await policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: 'web' }, spec: { selector: { matchLabels: { app: 'web' } }, maxUnavailable: 2 } } });
   await policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: 'grow' }, spec: { selector: { matchLabels: { team: 'grow' } }, minAvailable: 1 } } });
-  await settled(5);
+  await settled(6);
   const config = writeConfig('drainReadiness:\n  enabled: true\n');
   controller = await startController(`e2e-drr-${id}`, controllerArgs({ config, leaderElect: false, nodeSelector: `${SELECTOR_KEY}=${id}` }));
 }, 240_000);
@@ -115,10 +118,11 @@ describe('drain readiness: the controller writes DrainReady into NodeMetadata st
 
     // The gauges, once grow (minAvailable 1, its only healthy pod) has its verdict too: no per-node label.
     await conditionWhen(NODES.grow, 'DrainReady False', (c) => c.status === 'False');
+    await conditionWhen(NODES.risk, 'DrainReady False (Unmanaged)', (c) => c.status === 'False' && c.reason === 'Unmanaged');
     const text = await controller!.metrics();
-    expect(text).toMatch(/^nodemeta_controller_nodes_not_drain_ready 2$/m);
+    expect(text).toMatch(/^nodemeta_controller_nodes_not_drain_ready 3$/m);
     expect(text).toMatch(/^nodemeta_controller_drain_blocked_pods\{reason="PodDisruptionBudget"\} 3$/m);
-    expect(text).toMatch(/^nodemeta_controller_drain_blocked_pods\{reason="Unmanaged"\} 0$/m);
+    expect(text).toMatch(/^nodemeta_controller_drain_blocked_pods\{reason="Unmanaged"\} 1$/m);
     // No maintenance event on any node.
     expect(text).toMatch(/^nodemeta_controller_maintenance_pending_not_drain_ready 0$/m);
   }, 120_000);
@@ -150,9 +154,28 @@ describe('drain readiness: the controller writes DrainReady into NodeMetadata st
     expect(other.status.drainReadiness?.blockedPods).toBe(0);
   }, 120_000);
 
-  test('once nothing blocks any more, the gauges say so', async () => {
+  test('once no budget blocks any more, the gauges say so (the bare pod still blocks its node)', async () => {
     const text = await controller!.metrics();
-    expect(text).toMatch(/^nodemeta_controller_nodes_not_drain_ready 0$/m);
+    expect(text).toMatch(/^nodemeta_controller_nodes_not_drain_ready 1$/m);
     expect(text).toMatch(/^nodemeta_controller_drain_blocked_pods\{reason="PodDisruptionBudget"\} 0$/m);
   });
+
+  test('an event scheduled on a node that is not drain-ready: one DrainAtRisk Event naming the blockers and the time left', async () => {
+    await conditionWhen(NODES.risk, 'DrainReady False (Unmanaged)', (c) => c.status === 'False');
+    const notBefore = new Date(Date.now() + 30 * 60_000).toISOString();
+    const event = { id: `EV-${id}`, type: 'Reboot' as const, rawType: 'Reboot', status: 'Scheduled' as const, notBefore, source: 'Platform' as const, resources: [NODES.risk], durationSeconds: -1 };
+    await applyAgentStatus(NODES.risk, { provider: 'azure', observedTime: new Date().toISOString(), events: [event] });
+    const atRisk = await waitFor('a DrainAtRisk Event on the node', async () => {
+      const out = await kubectlOk(['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${NODES.risk},involvedObject.kind=Node,reason=DrainAtRisk`, '-o', 'json']);
+      const items = (JSON.parse(out) as { items: { type: string; message: string; count?: number }[] }).items;
+      return items.length > 0 ? items : undefined;
+    });
+    expect(atRisk).toHaveLength(1);
+    expect(atRisk[0]).toMatchObject({ type: 'Warning' });
+    expect(atRisk[0]!.message).toMatch(new RegExp(`^1 pod would block a drain: 1 without a controller; (29|30)m left before NotBefore ${notBefore.replace(/\.\d{3}Z$/, '')}`));
+    await waitFor('the pending-and-not-ready gauge', async () => /^nodemeta_controller_maintenance_pending_not_drain_ready 1$/m.test(await controller!.metrics()));
+    // Once per event: the node's later steps (cordon, drain) record no second one.
+    const later = await kubectlOk(['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${NODES.risk},involvedObject.kind=Node,reason=DrainAtRisk`, '-o', 'json']);
+    expect((JSON.parse(later) as { items: { count?: number }[] }).items.map((item) => item.count ?? 1)).toEqual([1]);
+  }, 120_000);
 });
