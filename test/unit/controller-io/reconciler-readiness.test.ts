@@ -84,4 +84,15 @@ describe('NodeReconciler with drain readiness', () => {
     expect(events.reasons().filter((reason) => reason === 'DrainAtRisk')).toEqual(['DrainAtRisk']);
     expect(events.reasons().indexOf('DrainAtRisk')).toBe(events.reasons().indexOf('MaintenanceScheduled') + 1);
   });
+
+  it('in dry run the DrainAtRisk Event is recorded too, marked', async () => {
+    const dryRun = configOf('labels:\n  allowedTags: []\ndryRun: true\n');
+    const readiness: ReadinessSource = { look: () => verdict([bare('a')]), observed: () => undefined, forget: () => undefined };
+    const inDryRun = new NodeReconciler({ cache: cluster, writer: cluster, events, config: () => dryRun, clock, logger: silentLogger(), readiness });
+    const notBefore = new Date(T0 + 30 * 60_000).toISOString();
+    cluster.setNodeMetadata(NODE, agentStatus({ events: [{ id: 'EV-2', type: 'Reboot', rawType: 'Reboot', status: 'Scheduled', notBefore, source: 'Platform', resources: [NODE], durationSeconds: -1 }] }));
+    await inDryRun.reconcile(NODE);
+    const atRisk = events.events.filter((event) => event.reason === 'DrainAtRisk');
+    expect(atRisk.map((event) => [event.type, event.message])).toEqual([['Warning', `[dry run] 1 pod would block a drain: 1 without a controller; 30m left before NotBefore 2026-12-07T20:30:00Z`]]);
+  });
 });
