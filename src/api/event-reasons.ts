@@ -20,6 +20,8 @@ export const EventReasons = {
   MaintenanceApproved: 'MaintenanceApproved',
   MaintenanceCompleted: 'MaintenanceCompleted',
   MaintenanceCancelled: 'MaintenanceCancelled',
+  /** An event was scheduled on a node that is not drain-ready (docs/maintenance.md, "Drain readiness"). */
+  DrainAtRisk: 'DrainAtRisk',
   // The node writes of a reconcile and of the fast path.
   LabelsApplied: 'LabelsApplied',
   InvalidLabelSkipped: 'InvalidLabelSkipped',

@@ -60,4 +60,6 @@ export const Conditions = {
   metadataAvailable: 'MetadataAvailable',
   labeled: 'Labeled',
   drained: 'Drained',
+  /** Whether a drain started now would finish (docs/maintenance.md, "Drain readiness"). */
+  drainReady: 'DrainReady',
 } as const;

@@ -122,6 +122,8 @@ export const NotificationTransition = {
   Completed: 'Completed',
   /** The event went away before it ran. */
   Cancelled: 'Cancelled',
+  /** An event was scheduled on a node whose drain would not finish (its blockers in the detail). */
+  DrainAtRisk: 'DrainAtRisk',
 } as const;
 export type NotificationTransition = (typeof NotificationTransition)[keyof typeof NotificationTransition];
 export const NOTIFICATION_TRANSITIONS: readonly NotificationTransition[] = Object.values(NotificationTransition);
@@ -157,11 +159,34 @@ export interface NotificationsStatus {
 }
 
 /** What the controller writes (field manager nodemeta-controller). */
+/** One pod that would block a drain, or a risk that would not (docs/maintenance.md, "Drain readiness"). */
+export interface DrainReadinessEntry {
+  /** `<namespace>/<name>`. */
+  pod: string;
+  /** Blockers: PodDisruptionBudget, MultiplePodDisruptionBudgets, Unmanaged, LocalStorage; warnings: SingleReplica. */
+  reason: string;
+  message: string;
+}
+
+/** Whether a drain started now would finish, and what would hold it (condition DrainReady says the same in short). */
+export interface DrainReadinessStatus {
+  /** The first blockers, in the order the drain meets them (at most 20). */
+  blockers: DrainReadinessEntry[];
+  /** Every blocked pod, also those beyond the listed blockers. */
+  blockedPods: number;
+  /** Risks that do not block (at most 20). */
+  warnings: DrainReadinessEntry[];
+  /** RFC 3339, whole seconds: when this verdict was first reached (refreshed only when it changes). */
+  lastEvaluated: string;
+}
+
 export interface ControllerStatus {
   maintenance?: MaintenanceStatus;
   /** Maintenance notifications recorded and not yet sent to every sink (absent when none). */
   notifications?: NotificationsStatus;
-  /** The controller's conditions: Labeled, Drained. */
+  /** Drain readiness (absent while drainReadiness.enabled is false, or before a first verdict). */
+  drainReadiness?: DrainReadinessStatus;
+  /** The controller's conditions: Labeled, Drained, DrainReady. */
   conditions?: Condition[];
   /** metadata.generation (spec) the controller last acted on. */
   observedGeneration?: number;

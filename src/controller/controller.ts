@@ -40,7 +40,9 @@ import { createControllerMetrics, type ControllerMetrics } from './metrics.js';
 import { Notifier } from './notifications/notifier.js';
 import { createWebhookClient } from './notifications/transport.js';
 import { kubeNodeWriter } from './write/node-writer.js';
-import { NodeReconciler } from './reconcile/reconciler.js';
+import { NodeReconciler, type ReadinessSource } from './reconcile/reconciler.js';
+import { DrainReadiness } from './readiness/drain-readiness.js';
+import { ReadinessTally } from './readiness/readiness-tally.js';
 import { requeueForAll, requeueForNode, requeueForNodeMetadata, type Requeue } from './decide/requeue-rules.js';
 
 export const LEASE_NAME = 'nodemeta-controller';
@@ -122,7 +124,10 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   const run: RunState = { queue: undefined, protectQueue: undefined, leading: false, workersDone: Promise.resolve() };
   // Filled in below, once the informers exist.
   let nodesByPhase: () => ReadonlyMap<string, number> = () => new Map();
+  // What the drain readiness metrics count, as the reconciler evaluates (readiness/readiness-tally.ts).
+  const readinessTally = new ReadinessTally();
   const metrics = createControllerMetrics({
+    readiness: readinessTally,
     registry,
     queueDepth: () => run.queue?.len() ?? 0,
     nodesByPhase: () => nodesByPhase(),
@@ -161,6 +166,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   const fleet = new FleetIndex();
   watchFleet(nodes, nodeMetadatas, fleet, requeue);
   const enqueueAll = () => requeue(requeueForAll(nodes.list().map((node) => node.metadata?.name)));
+  const readiness = wireReadiness(options, clients, clock, readinessTally, { one: enqueue, all: enqueueAll });
   const cache = informerCache(nodes, nodeMetadatas, fleet, drainPods);
   nodesByPhase = () => fleet.phaseCounts(MaintenancePhase.None);
 
@@ -175,9 +181,9 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     isLeading: () => run.leading,
     onSettled: enqueue,
   });
-  const watcher = await configure({ options, settings, metrics, events, notifier, clock, enqueueAll });
+  const watcher = await configure({ options, settings, metrics, events, notifier, clock, enqueueAll, applied: readiness.applied });
 
-  const reconciler = createReconciler({ options, run, settings, clients, cache, events, metrics, waveGate, notifier, clock });
+  const reconciler = createReconciler({ options, run, settings, clients, cache, events, metrics, waveGate, notifier, clock, readiness: readiness.source });
   const health = await startHealth(options, registry, [nodes, nodeMetadatas]);
 
   let exit: ControllerExit = 'stopped';
@@ -197,7 +203,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     // Unsent notifications stay pending in the statuses: the next leader sends them.
     notifier.stop();
     await Promise.race([events.flush(), sleep(clock, 2_000)]);
-    await Promise.all([nodes.stop(), nodeMetadatas.stop(), drainPods.stop()]).catch(() => undefined);
+    await Promise.all([nodes.stop(), nodeMetadatas.stop(), drainPods.stop(), readiness.watch.stop()]).catch(() => undefined);
     await health.close();
     logger.info('controller stopped', { reason: exit });
   }
@@ -215,6 +221,7 @@ function createReconciler(parts: {
   waveGate: WaveGate;
   notifier: Notifier;
   clock: Clock;
+  readiness: ReadinessSource;
 }): NodeReconciler {
   const { options, run, settings, metrics, events, clock } = parts;
   const { logger } = options;
@@ -233,6 +240,7 @@ function createReconciler(parts: {
     evictionLimit: new Semaphore(options.maxConcurrentEvictions ?? DEFAULT_MAX_CONCURRENT_EVICTIONS),
     statusReportWriters: STATUS_REPORT_WRITERS,
     notifications: parts.notifier,
+    readiness: parts.readiness,
   });
 }
 
@@ -334,7 +342,17 @@ function informerCache(nodes: ResilientInformer<V1Node>, nodeMetadatas: Resilien
  * The configuration: loaded, forced into dry run by --dry-run, and reloaded on change (each reload
  * requeues every node). Returns the watcher of the file, if any.
  */
-async function configure(parts: { options: ControllerOptions; settings: Settings; metrics: ControllerMetrics; events: KubeEventRecorder; notifier: Notifier; clock: Clock; enqueueAll: () => void }): Promise<ConfigWatcher | undefined> {
+async function configure(parts: {
+  options: ControllerOptions;
+  settings: Settings;
+  metrics: ControllerMetrics;
+  events: KubeEventRecorder;
+  notifier: Notifier;
+  clock: Clock;
+  enqueueAll: () => void;
+  /** Each configuration put in force (the first and every accepted reload). */
+  applied: (config: ControllerConfig) => void;
+}): Promise<ConfigWatcher | undefined> {
   const { options, settings, metrics, notifier } = parts;
   const { logger } = options;
   let watcher: ConfigWatcher | undefined;
@@ -351,6 +369,7 @@ async function configure(parts: { options: ControllerOptions; settings: Settings
       if (inForce(reload.config).dryRun !== settings.config.dryRun) logDryRun(inForce(reload.config).dryRun, 'the configuration changed');
       settings.config = inForce(reload.config);
       notifier.configure(settings.config.notifications);
+      parts.applied(settings.config);
       logger.info('configuration reloaded', { path: options.configPath });
       parts.enqueueAll();
     } else {
@@ -366,6 +385,7 @@ async function configure(parts: { options: ControllerOptions; settings: Settings
   metrics.dryRun.set(settings.config.dryRun ? 1 : 0);
   if (settings.config.dryRun) logDryRun(true, options.dryRun === true ? 'flag --dry-run' : 'configuration dryRun: true');
   notifier.configure(settings.config.notifications);
+  parts.applied(settings.config);
   return watcher;
 }
 
@@ -490,6 +510,39 @@ export const DEFAULT_PROTECT_WORKERS = 32;
 export const DEFAULT_MAX_CONCURRENT_EVICTIONS = 50;
 /** Status reports (conditions only) written at once, off the reconciles' path (status-reports.ts). */
 const STATUS_REPORT_WRITERS = 8;
+
+/**
+ * Drain readiness (readiness/drain-readiness.ts), off until the configuration enables it: every pod,
+ * trimmed to what the verdict reads, and every PodDisruptionBudget, listed in pages at the lowest
+ * priority so that a relist of 150,000 pods never delays a cordon or an eviction. A change requeues
+ * its nodes on the work queue, never on the fast path; the status it leads to is a report, written
+ * at the lowest priority too (docs/maintenance.md, "Drain readiness"). Once both informers have
+ * listed, every node is queued: until then no verdict was given.
+ */
+function wireReadiness(options: ControllerOptions, clients: ApiClients, clock: Clock, tally: ReadinessTally, requeue: { one: (name: string) => void; all: () => void }) {
+  const watch = new DrainReadiness({
+    kubeConfig: options.kubeConfig,
+    listPods: (page) => clients.lowCore.listPodForAllNamespaces(page),
+    listPdbs: (page) => clients.lowPolicy.listPodDisruptionBudgetForAllNamespaces(page),
+    pageSize: LIST_PAGE,
+    clock,
+    logger: options.logger,
+    onChange: (names) => {
+      for (const name of names) requeue.one(name);
+    },
+    onSynced: () => requeue.all(),
+  });
+  const source: ReadinessSource = {
+    look: (name, config) => (config.drainReadiness.enabled ? watch.look(name, config.drain) : { kind: 'off' }),
+    observed: (name, look, eventPending) => tally.observed(name, look, eventPending),
+    forget: (name) => tally.forget(name),
+  };
+  const applied = (config: ControllerConfig) => {
+    watch.enable(config.drainReadiness.enabled);
+    if (!config.drainReadiness.enabled) tally.clear();
+  };
+  return { watch, source, applied };
+}
 
 /**
  * The pods' two requests for drain-pods.ts: a list of one node's pods (rate-limited like every

@@ -39,6 +39,16 @@ export interface ControllerMetrics {
   notificationsFailedRequests: Counter<'sink' | 'reason'>;
   notificationsLatency: Histogram<'sink'>;
   notificationsQueueDepth: Gauge<'sink'>;
+  nodesNotDrainReady: Gauge<never>;
+  drainBlockedPods: Gauge<'reason'>;
+  maintenancePendingNotDrainReady: Gauge<never>;
+}
+
+/** Read at scrape time: the drain readiness verdicts as last evaluated (readiness/readiness-tally.ts). */
+export interface ReadinessFigures {
+  notReady(): number;
+  blockedByReason(): Readonly<Record<string, number>>;
+  pendingNotReady(): number;
 }
 
 export interface ControllerMetricsOptions {
@@ -53,6 +63,8 @@ export interface ControllerMetricsOptions {
   protectQueueDepth?: () => number;
   /** Read at scrape time: notifications waiting per sink. */
   notificationQueueDepths?: () => ReadonlyMap<string, number>;
+  /** Read at scrape time: drain readiness (absent or empty while it is off). */
+  readiness?: ReadinessFigures;
 }
 
 // eslint-disable-next-line max-lines-per-function -- a declarative table: one entry per metric, as docs/metrics.md lists them.
@@ -63,6 +75,7 @@ export function createControllerMetrics(options: ControllerMetricsOptions): Cont
   const drainPodWatches = options.drainPodWatches;
   const protectQueueDepth = options.protectQueueDepth;
   const notificationQueueDepths = options.notificationQueueDepths;
+  const readiness = options.readiness;
   return {
     reconcileDuration: new Histogram({
       name: 'nodemeta_controller_reconcile_duration_seconds',
@@ -180,6 +193,32 @@ export function createControllerMetrics(options: ControllerMetricsOptions): Cont
       labelNames: ['priority'],
       buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
+    }),
+    nodesNotDrainReady: new Gauge({
+      name: 'nodemeta_controller_nodes_not_drain_ready',
+      help: 'Nodes whose DrainReady condition is False: a drain started now would not finish (docs/maintenance.md, "Drain readiness").',
+      registers,
+      collect() {
+        if (readiness !== undefined) this.set(readiness.notReady());
+      },
+    }),
+    drainBlockedPods: new Gauge({
+      name: 'nodemeta_controller_drain_blocked_pods',
+      help: 'Pods that would block a drain of their node, by blocker reason (PodDisruptionBudget, MultiplePodDisruptionBudgets, Unmanaged, LocalStorage); no per-node label.',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        if (readiness === undefined) return;
+        for (const [reason, count] of Object.entries(readiness.blockedByReason())) this.set({ reason }, count);
+      },
+    }),
+    maintenancePendingNotDrainReady: new Gauge({
+      name: 'nodemeta_controller_maintenance_pending_not_drain_ready',
+      help: 'Nodes with a pending maintenance event that are not drain-ready: the drain will not finish unless someone acts (alert NodemetaMaintenanceNotDrainReady).',
+      registers,
+      collect() {
+        if (readiness !== undefined) this.set(readiness.pendingNotReady());
+      },
     }),
     drainPodWatches: new Gauge({
       name: 'nodemeta_controller_drain_pod_watches',

@@ -13,7 +13,8 @@ import type { Logger } from '../observability/logger.js';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 
-export interface ResilientInformerOptions<T extends KubernetesObject> {
+/** `T` is the object the API serves, `U` what the cache keeps (T itself without a transform). */
+export interface ResilientInformerOptions<T extends KubernetesObject, U extends KubernetesObject = T> {
   /** For logs and metrics, e.g. `nodes`. */
   name: string;
   kubeConfig: KubeConfig;
@@ -46,9 +47,10 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   /**
    * Applied to every object before the cache stores it, from the list and from the watch alike:
    * keep only what the controller reads, so that a cache of every pod of a large cluster stays small.
-   * It must keep metadata.name, namespace and resourceVersion.
+   * It must keep metadata.name, namespace and resourceVersion. It may return another type (a pod
+   * reduced to a small class of its own: controller/readiness/pod-index.ts).
    */
-  transform?: (obj: T) => T;
+  transform?: (raw: T) => U;
 }
 
 export interface ListPage {
@@ -57,10 +59,10 @@ export interface ListPage {
 }
 
 /** A Watch whose objects pass through `transform` before the ListWatch sees them. */
-class TransformingWatch<T> extends Watch {
+class TransformingWatch<T, U> extends Watch {
   constructor(
     config: KubeConfig,
-    private readonly transform: (obj: T) => T,
+    private readonly transform: (raw: T) => U,
   ) {
     super(config);
   }
@@ -74,22 +76,22 @@ class TransformingWatch<T> extends Watch {
 /** The longest wait before an informer retries (see ResilientInformerOptions.initialBackoffMs). */
 export const INFORMER_MAX_BACKOFF_MS = 10_000;
 
-export class ResilientInformer<T extends KubernetesObject> implements ObjectCache<T> {
-  private readonly listWatch: ListWatch<T>;
-  private readonly handlers: Record<InformerEvent, ((obj: T) => void)[]> = { add: [], update: [], delete: [] };
+export class ResilientInformer<T extends KubernetesObject, U extends KubernetesObject = T> implements ObjectCache<U> {
+  private readonly listWatch: ListWatch<U>;
+  private readonly handlers: Record<InformerEvent, ((obj: U) => void)[]> = { add: [], update: [], delete: [] };
   private readonly stopController = new AbortController();
   private synced = false;
   private failures = 0;
   private readonly backoff: Backoff;
   private firstSync: { promise: Promise<void>; resolve: () => void };
 
-  constructor(private readonly options: ResilientInformerOptions<T>) {
+  constructor(private readonly options: ResilientInformerOptions<T, U>) {
     const baseMs = options.initialBackoffMs ?? 500;
     this.backoff = new Backoff({ baseMs, capMs: Math.max(baseMs, options.maxBackoffMs ?? INFORMER_MAX_BACKOFF_MS), random: options.random ?? Math.random });
     const { transform } = options;
-    const watch = transform === undefined ? new Watch(options.kubeConfig) : new TransformingWatch<T>(options.kubeConfig, transform);
-    const list = () => listAll(options.list, options.pageSize, transform);
-    this.listWatch = new ListWatch<T>(options.path, watch, list, false, options.labelSelector, options.fieldSelector);
+    const watch = transform === undefined ? new Watch(options.kubeConfig) : new TransformingWatch<T, U>(options.kubeConfig, transform);
+    const list = () => listAll<T, U>(options.list, options.pageSize, transform);
+    this.listWatch = new ListWatch<U>(options.path, watch, list, false, options.labelSelector, options.fieldSelector);
     for (const verb of ['add', 'update', 'delete'] as const) {
       this.listWatch.on(verb, (obj) => {
         for (const handler of this.handlers[verb]) handler(obj);
@@ -101,15 +103,15 @@ export class ResilientInformer<T extends KubernetesObject> implements ObjectCach
     this.firstSync = { promise, resolve };
   }
 
-  on(verb: InformerEvent, handler: (obj: T) => void): void {
+  on(verb: InformerEvent, handler: (obj: U) => void): void {
     this.handlers[verb].push(handler);
   }
 
-  get(name: string, namespace?: string): T | undefined {
+  get(name: string, namespace?: string): U | undefined {
     return this.listWatch.get(name, namespace);
   }
 
-  list(namespace?: string): ReadonlyArray<T> {
+  list(namespace?: string): ReadonlyArray<U> {
     return this.listWatch.list(namespace);
   }
 
@@ -186,12 +188,13 @@ export function continueToken(page: KubernetesListObject<KubernetesObject>): str
 }
 
 /** Every page of a list, each passed through `transform`; the last page's resourceVersion. */
-export async function listAll<T extends KubernetesObject>(
+export async function listAll<T extends KubernetesObject, U extends KubernetesObject = T>(
   list: (page: ListPage) => Promise<KubernetesListObject<T>>,
   pageSize: number | undefined,
-  transform: ((obj: T) => T) | undefined,
-): Promise<KubernetesListObject<T>> {
-  const trim = (items: T[]) => (transform === undefined ? items : items.map(transform));
+  transform: ((raw: T) => U) | undefined,
+): Promise<KubernetesListObject<U>> {
+  // Without a transform U is T (the type's default): the objects pass as they are.
+  const trim = (items: T[]): U[] => (transform === undefined ? (items as unknown as U[]) : items.map(transform));
   let page = await list(pageSize === undefined ? {} : { limit: pageSize });
   const items = trim(page.items);
   for (let token = continueToken(page); pageSize !== undefined && token !== undefined; token = continueToken(page)) {

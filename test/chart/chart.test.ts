@@ -251,7 +251,9 @@ describe('workloads', () => {
       'NodemetaApprovalsFailing',
       'NodemetaNotificationsLost',
       'NodemetaControllerApiThrottled',
+      'NodemetaMaintenanceNotDrainReady',
     ]);
+    expect(rules.find((r) => r.alert === 'NodemetaMaintenanceNotDrainReady')?.for).toBe('1m');
     expect(rules.find((r) => r.alert === 'NodemetaNodeCordonedTooLong')?.for).toBe('90m');
     const documented = readFileSync(path.join(REPO_ROOT, 'docs/metrics.md'), 'utf8');
     for (const r of rules) {
@@ -333,7 +335,7 @@ describe('least privilege', () => {
     expect(manifests().filter((x) => x.kind === 'RoleBinding' && x.subjects.some((s: { name: string }) => s.name === 'nodemeta-agent'))).toEqual([]);
   });
 
-  test('the controller: nodes, pods (read), evictions, events, NodeMetadata (read, status patch), its own Lease; no deletes, no secrets', () => {
+  test('the controller: nodes, pods (read), PodDisruptionBudgets (list, watch), evictions, events, NodeMetadata (read, status patch), its own Lease; no deletes, no secrets', () => {
     expect(grants(rules('ClusterRole', 'nodemeta-controller'))).toEqual(
       [
         'core/nodes get',
@@ -344,6 +346,8 @@ describe('least privilege', () => {
         'core/pods list',
         'core/pods watch',
         'core/pods/eviction create',
+        'policy/poddisruptionbudgets list',
+        'policy/poddisruptionbudgets watch',
         'core/events create',
         'core/events patch',
         `${GROUP}/${PLURAL} get`,

@@ -200,13 +200,13 @@ describe('drain readiness: the verdict is the API server\'s', () => {
     const touched = new Set<string>();
     const note = (nodes: Set<string>) => nodes.forEach((node) => touched.add(node));
     // The pods informer caches the transform's IndexedPod (a KubernetesObject), which the index shares.
-    const podInformer = new ResilientInformer<V1Pod>({
+    const podInformer = new ResilientInformer<V1Pod, IndexedPod>({
       name: 'pods',
       kubeConfig: kc,
       path: '/api/v1/pods',
       list: (page) => core.listPodForAllNamespaces(page),
       pageSize: 500,
-      transform: (pod) => indexedPodOf(pod) as unknown as V1Pod,
+      transform: indexedPodOf,
       clock: systemClock,
       logger: silentLogger(),
     });
@@ -218,9 +218,9 @@ describe('drain readiness: the verdict is the API server\'s', () => {
       clock: systemClock,
       logger: silentLogger(),
     });
-    podInformer.on('add', (pod) => note(live.upsert(pod as unknown as IndexedPod)));
-    podInformer.on('update', (pod) => note(live.upsert(pod as unknown as IndexedPod)));
-    podInformer.on('delete', (pod) => note(live.remove(pod.metadata!.namespace!, pod.metadata!.name!)));
+    podInformer.on('add', (pod) => note(live.upsert(pod)));
+    podInformer.on('update', (pod) => note(live.upsert(pod)));
+    podInformer.on('delete', (pod) => note(live.remove(pod.namespace, pod.name)));
     pdbInformer.on('add', (budget) => note(budgets.upsert(readinessPdbOf(budget))));
     pdbInformer.on('update', (budget) => note(budgets.upsert(readinessPdbOf(budget))));
     pdbInformer.on('delete', (budget) => note(budgets.remove(budget.metadata!.namespace!, budget.metadata!.name!)));

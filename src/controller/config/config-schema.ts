@@ -79,7 +79,7 @@ function overrideRule(planned: boolean) {
 }
 
 /** The transitions a sink may ask for: NOTIFICATION_TRANSITIONS of src/api/nodemetadata.ts (a unit test checks). */
-const TRANSITIONS = ['Scheduled', 'SpotReclaim', 'Cordoned', 'DrainStarted', 'Drained', 'DrainFailed', 'Approved', 'Completed', 'Cancelled'];
+const TRANSITIONS = ['Scheduled', 'SpotReclaim', 'Cordoned', 'DrainStarted', 'Drained', 'DrainFailed', 'Approved', 'Completed', 'Cancelled', 'DrainAtRisk'];
 
 /**
  * Webhook sinks (docs/notifications.md). A sink's URL carries its token, so the file never holds it:
@@ -291,6 +291,20 @@ export const CONFIG_SCHEMA = {
       type: 'boolean',
       description: 'Uncordon a node nodemeta cordoned once its event is over and the node is Ready.',
       default: true,
+    },
+    drainReadiness: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Drain readiness: for every node, whether a drain started now would finish (condition DrainReady, status.drainReadiness, the DRAIN-READY column; see docs/maintenance.md).',
+      default: {},
+      properties: {
+        enabled: {
+          type: 'boolean',
+          description:
+            "Watch every pod (trimmed to what the verdict reads) and every PodDisruptionBudget of the cluster, and keep each node's DrainReady condition current. Cost: one cluster-wide pod watch and list (paged, at the lowest request priority) and memory for every pod of the cluster (see docs/scaling.md); a status write only when a node's verdict changes. Off: no pod-wide or PDB watch, and the controller removes its DrainReady condition and status.drainReadiness.",
+          default: true,
+        },
+      },
     },
     notifications: NOTIFICATIONS_SCHEMA,
     dryRun: {

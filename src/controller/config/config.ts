@@ -55,6 +55,8 @@ export interface ControllerConfig {
   approvalWindows: ApprovalWindow[];
   outOfServiceTaint: boolean;
   uncordonAfterCompletion: boolean;
+  /** Drain readiness (docs/maintenance.md, "Drain readiness"): a cluster-wide pod and PDB watch, condition DrainReady. */
+  drainReadiness: { enabled: boolean };
   notifications: NotificationsConfig;
   /** Decide everything, write nothing to Nodes, evict nothing, ask for no approval (dry-run.ts). */
   dryRun: boolean;
@@ -234,6 +236,7 @@ export interface RawConfig {
   approvalWindows: ApprovalWindow[];
   outOfServiceTaint: boolean;
   uncordonAfterCompletion: boolean;
+  drainReadiness: { enabled: boolean };
   dryRun: boolean;
   notifications: { clusterName: string; sinks: { name: string; format: NotificationFormat; transitions: NotificationTransition[]; urlFrom: UrlSource; timeout: string; maxAttempts: number; queueSize: number }[] };
 }
@@ -262,6 +265,7 @@ function toConfig(raw: RawConfig): ControllerConfig {
     outOfServiceTaint: raw.outOfServiceTaint,
     approvalWindows: raw.approvalWindows.map((window) => ({ days: [...window.days], start: window.start, end: window.end, timeZone: window.timeZone })),
     uncordonAfterCompletion: raw.uncordonAfterCompletion,
+    drainReadiness: { enabled: raw.drainReadiness.enabled },
     dryRun: raw.dryRun,
     notifications: {
       clusterName: raw.notifications.clusterName,

@@ -108,6 +108,7 @@ const TITLES: Record<PendingNotification['transition'], string> = {
   Approved: 'Maintenance approved',
   Completed: 'Maintenance completed',
   Cancelled: 'Maintenance cancelled',
+  DrainAtRisk: 'Drain at risk',
 };
 
 /** Before the title (Slack, Teams) and the generic summary of a dry run's notification. */
@@ -144,6 +145,8 @@ export function summaryOf(notification: Notification): string {
       return `${event} is over on node ${node.name}; the node is back in service`;
     case NotificationTransition.Cancelled:
       return `${event} for node ${node.name} was cancelled; the node is back in service`;
+    case NotificationTransition.DrainAtRisk:
+      return `${event} scheduled for node ${node.name}, which cannot be drained now${entry.detail === undefined ? '' : `: ${entry.detail}`}`;
   }
 }
 

@@ -26,6 +26,7 @@ export const TRANSITION_BY_REASON: Readonly<Partial<Record<EventReason, Notifica
   [EventReasons.MaintenanceApproved]: NotificationTransition.Approved,
   [EventReasons.MaintenanceCompleted]: NotificationTransition.Completed,
   [EventReasons.MaintenanceCancelled]: NotificationTransition.Cancelled,
+  [EventReasons.DrainAtRisk]: NotificationTransition.DrainAtRisk,
 };
 
 /** Event types that are a spot VM being reclaimed: Azure's Preempt (spot eviction) and Alibaba's spot termination. */
@@ -44,7 +45,10 @@ export function recordedTransitions(step: { status: MaintenanceStatus; actions: 
     let transition = TRANSITION_BY_REASON[action.reason];
     if (transition === undefined) continue;
     if (transition === NotificationTransition.Scheduled && SPOT_RECLAIMS.includes(status.eventType ?? '')) transition = NotificationTransition.SpotReclaim;
-    recorded.push(snapshot(transition, status, status.eventId, now));
+    const entry = snapshot(transition, status, status.eventId, now);
+    // The blockers and the time left, as the Event says them (readiness/drain-at-risk.ts).
+    if (transition === NotificationTransition.DrainAtRisk) entry.detail = action.message.slice(0, MAX_DETAIL_LENGTH);
+    recorded.push(entry);
   }
   return recorded;
 }

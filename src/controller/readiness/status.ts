@@ -3,24 +3,18 @@
 // blocked pods does not write 500 entries. Pure; the reconciler writes it with the controller's
 // field manager.
 
-import type { ConditionUpdate } from '../../api/nodemetadata.js';
+import { Conditions } from '../../api/names.js';
+import type { ConditionUpdate, DrainReadinessStatus } from '../../api/nodemetadata.js';
 import type { DrainVerdict, ReadinessEntry } from './verdict.js';
 
-/** The condition's type (with the wiring, it joins api/names.ts Conditions). */
-export const DRAIN_READY_CONDITION = 'DrainReady';
+export type { DrainReadinessStatus };
+
+/** The condition's type (api/names.ts Conditions). */
+export const DRAIN_READY_CONDITION = Conditions.drainReady;
 /** The condition's reason when nothing blocks (when something does: the first blocker's reason). */
 export const NOTHING_BLOCKS_REASON = 'NothingBlocks';
 /** At most this many blockers, and this many warnings, in the status. */
 export const MAX_READINESS_ENTRIES = 20;
-
-export interface DrainReadinessStatus {
-  blockers: ReadinessEntry[];
-  /** Every blocked pod, also those beyond the listed blockers. */
-  blockedPods: number;
-  warnings: ReadinessEntry[];
-  /** RFC 3339, whole seconds. */
-  lastEvaluated: string;
-}
 
 export function drainReadyCondition(verdict: DrainVerdict, observedGeneration?: number): ConditionUpdate {
   const base = { type: DRAIN_READY_CONDITION, ...(observedGeneration === undefined ? {} : { observedGeneration }) };

@@ -12,9 +12,11 @@ import { labeledCondition, type DesiredLabels, type LabelPlan } from '../decide/
 import { sameJson } from '../decide/same-json.js';
 import { conditionInDryRun, maintenanceToDecide, maintenanceToStore, type AfterDryRunFacts } from '../dry-run/dry-run-status.js';
 import { describeStatus, type MaintenanceStep, type NodeScheduling } from '../maintenance/state-machine.js';
+import type { ReadinessLook } from '../readiness/drain-readiness.js';
+import { withDrainReadiness } from '../readiness/readiness-update.js';
 
 /** The controller's condition types: it applies these and only these in status.conditions. */
-const CONTROLLER_CONDITIONS: readonly string[] = [Conditions.labeled, Conditions.drained];
+const CONTROLLER_CONDITIONS: readonly string[] = [Conditions.labeled, Conditions.drained, Conditions.drainReady];
 
 export interface StatusInput {
   /** The status as stored (with a report handed over and not yet seen in the cache). */
@@ -27,6 +29,8 @@ export interface StatusInput {
   now: Date;
   /** The notification outbox after the step (notifications/notifier.ts), given the maintenance status to store. */
   notifications: (maintenance: MaintenanceStatus) => NotificationsStatus | undefined;
+  /** Drain readiness of the node (readiness/readiness-update.ts); absent: as when it is off. */
+  readiness?: ReadinessLook;
 }
 
 export interface NextStatus {
@@ -48,17 +52,24 @@ export function nextControllerStatus(input: StatusInput): NextStatus {
   const ours = (status.conditions ?? []).filter((condition) => CONTROLLER_CONDITIONS.includes(condition.type));
   const labeledNow = labeledCondition(input.desired, input.plan, generation);
   const labeled = dryRun ? conditionInDryRun(labeledNow) : labeledNow;
-  const conditions = withDrainedCondition(setCondition(ours, labeled, now), step.status, generation, now, dryRun);
+  const drained = withDrainedCondition(setCondition(ours, labeled, now), step.status, generation, now, dryRun);
+  // Not marked in dry run: the verdict is read, not a write nodemeta would make.
+  const { conditions, drainReadiness } = withDrainReadiness(drained, status.drainReadiness, input.readiness ?? { kind: 'off' }, generation, now);
   // In dry run: marked, and `wouldApprove` instead of `approve` (dry-run-status.ts).
   const maintenance = maintenanceToStore(step.status, status.maintenance, dryRun);
   const next: ControllerStatus = { maintenance, conditions };
+  if (drainReadiness !== undefined) next.drainReadiness = drainReadiness;
   if (generation !== undefined) next.observedGeneration = generation;
   // The step's transitions are recorded in this same write (a transition always changes the
   // maintenance status, so it is never a report); notifications sent since are left out.
   const notifications = input.notifications(maintenance);
   if (notifications !== undefined) next.notifications = notifications;
   const unchanged =
-    sameJson(conditions, ours) && sameJson(status.maintenance, maintenance) && sameJson(status.notifications, notifications) && (generation === undefined || status.observedGeneration === generation);
+    sameJson(conditions, ours) &&
+    sameJson(status.maintenance, maintenance) &&
+    sameJson(status.notifications, notifications) &&
+    sameJson(status.drainReadiness, drainReadiness) &&
+    (generation === undefined || status.observedGeneration === generation);
   // Conditions alone (or a first phase None) are a report: like Events they wait behind the work.
   // A maintenance step is state others wait on.
   const idle = (value: MaintenanceStatus | undefined) => value === undefined || value.phase === MaintenancePhase.None;

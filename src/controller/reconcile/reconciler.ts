@@ -40,6 +40,8 @@ import { EvictionLedger, evictPods } from '../maintenance/evictor.js';
 import { eventUnderWay, idleStep, nextMaintenanceStep, type Action, type MaintenanceStep } from '../maintenance/state-machine.js';
 import type { WaveGate } from '../maintenance/wave-gate.js';
 import type { NotificationOutbox } from '../notifications/notifier.js';
+import type { ReadinessLook } from '../readiness/drain-readiness.js';
+import { withDrainAtRisk } from '../readiness/drain-at-risk.js';
 import { sameJson } from '../decide/same-json.js';
 import { retryOnConflict, type ConflictRetry } from '../write/retry-on-conflict.js';
 import { StatusReports } from '../write/status-reports.js';
@@ -75,6 +77,19 @@ export interface ReconcilerOptions {
    * status it writes, and what is stored and unsent goes to the sinks. Absent: none.
    */
   notifications?: NotificationOutbox;
+  /**
+   * Drain readiness (readiness/drain-readiness.ts): the node's verdict from the indexes, and what
+   * the metrics count of it. Absent: as when drainReadiness.enabled is false.
+   */
+  readiness?: ReadinessSource;
+}
+
+/** What the reconciler reads of drain readiness, and tells it back for the metrics. */
+export interface ReadinessSource {
+  look(nodeName: string, config: ControllerConfig): ReadinessLook;
+  /** The node's look, and whether an event is pending on it (readiness/readiness-tally.ts). */
+  observed(nodeName: string, look: ReadinessLook, eventPending: boolean): void;
+  forget(nodeName: string): void;
 }
 
 /** How soon to look again at a node whose maintenance waits for the caches to be warm. */
@@ -256,7 +271,10 @@ export class NodeReconciler {
     // A report handed over and not yet seen in the cache counts as written (read-your-writes):
     // else every reconcile until then would hand over the same report again, with a new time.
     const reported = this.statusReports?.latest(name);
-    const stored = reported === undefined ? (nodeMetadata.status ?? {}) : { ...nodeMetadata.status, conditions: reported.conditions, observedGeneration: reported.observedGeneration, notifications: reported.notifications };
+    const stored =
+      reported === undefined
+        ? (nodeMetadata.status ?? {})
+        : { ...nodeMetadata.status, conditions: reported.conditions, observedGeneration: reported.observedGeneration, notifications: reported.notifications, drainReadiness: reported.drainReadiness };
     // Pending notifications as stored (a new leader's first look sends what the old one left).
     this.options.notifications?.track(name, nodeMetadata);
     // Cold caches (an informer relisting after an error) may show a node without its pods or a peer
@@ -266,8 +284,13 @@ export class NodeReconciler {
     const written = await this.decideAndWriteStep(view, fields, decideFrom);
     if (written === undefined) return undefined;
     if (written === 'pods-pending') return PODS_PENDING_RETRY_MS;
-    const { node, step } = written;
+    const readiness = this.options.readiness?.look(name, config);
+    if (readiness !== undefined) this.options.readiness?.observed(name, readiness, fields.events.active !== undefined);
+    // An event seen on a node that is not drain-ready: one DrainAtRisk Event and notification with it.
+    const { node } = written;
+    const step = withDrainAtRisk(written.step, readiness, view.now);
     const status = nextControllerStatus({
+      ...(readiness === undefined ? {} : { readiness }),
       stored,
       generation: nodeMetadata.metadata.generation,
       desired: fields.desired,
@@ -393,6 +416,7 @@ export class NodeReconciler {
   /** What this process remembers of a node that is gone (or has no NodeMetadata any more). */
   private forgetNode(name: string): void {
     this.options.notifications?.forget(name);
+    this.options.readiness?.forget(name);
     this.drainSlots.delete(name);
     this.evictions.forget(name);
     this.reporter.cordonClock.forget(name);

@@ -7,6 +7,7 @@
 import {
   CoreV1Api,
   CustomObjectsApi,
+  PolicyV1Api,
   IsomorphicFetchHttpLibrary,
   ServerConfiguration,
   createConfiguration,
@@ -49,6 +50,8 @@ export interface ApiClients {
   lowCore: CoreV1Api;
   /** CustomObjectsApi whose requests go last: status writes that only report (conditions). */
   lowCustom: CustomObjectsApi;
+  /** PolicyV1Api whose requests go last: the PodDisruptionBudget list of drain readiness. */
+  lowPolicy: PolicyV1Api;
 }
 
 export function makeApiClients(kubeConfig: KubeConfig, options: ApiClientsOptions): ApiClients {
@@ -69,6 +72,7 @@ export function makeApiClients(kubeConfig: KubeConfig, options: ApiClientsOption
     urgentCore: make(CoreV1Api, 'urgent'),
     lowCore: make(CoreV1Api, 'low'),
     lowCustom: make(CustomObjectsApi, 'low'),
+    lowPolicy: make(PolicyV1Api, 'low'),
   };
 }
 

@@ -132,7 +132,14 @@ function realisticObject(): NodeMetadata {
       conditions: [
         { type: 'MetadataAvailable', status: 'True', reason: 'Polled', message: '', lastTransitionTime: '2026-11-22T03:00:00Z' },
         { type: 'Labeled', status: 'False', reason: 'InvalidValues', message: 'tag "cost center": invalid', lastTransitionTime: '2026-11-22T03:00:00Z', observedGeneration: 1 },
+        { type: 'DrainReady', status: 'False', reason: 'PodDisruptionBudget', message: '1 pod would block a drain: 1 under PodDisruptionBudget shop/web (allows 0 disruptions)', lastTransitionTime: '2026-11-22T03:00:00Z', observedGeneration: 1 },
       ],
+      drainReadiness: {
+        blockers: [{ pod: 'shop/web-7d4b9-x2x9k', reason: 'PodDisruptionBudget', message: 'PodDisruptionBudget shop/web allows 0 disruptions' }],
+        blockedPods: 1,
+        warnings: [{ pod: 'shop/db-0', reason: 'SingleReplica', message: 'every ready replica of StatefulSet shop/db is on this node' }],
+        lastEvaluated: '2026-11-22T03:00:00Z',
+      },
     },
   };
 }
@@ -166,13 +173,15 @@ describe('NodeMetadata CRD', () => {
     expect(version).toMatchObject({ name: VERSION, served: true, storage: true, subresources: { status: {} } });
   });
 
-  test('printer columns show provider, zone, fault/update domain, event, phase and dry run (NotBefore and pending pods with -o wide), and point at real fields', () => {
+  test('printer columns show provider, zone, fault/update domain, event, phase, drain readiness and dry run (NotBefore and pending pods with -o wide), and point at real fields', () => {
     const columns = version.additionalPrinterColumns as { name: string; jsonPath: string; priority?: number }[];
-    expect(columns.filter((column) => column.priority === undefined).map((column) => column.name)).toEqual(['Provider', 'Zone', 'FD', 'UD', 'Event', 'Phase', 'DryRun', 'Age']);
+    expect(columns.filter((column) => column.priority === undefined).map((column) => column.name)).toEqual(['Provider', 'Zone', 'FD', 'UD', 'Event', 'Phase', 'Drain-Ready', 'DryRun', 'Age']);
+    expect(columns.find((column) => column.name === 'Drain-Ready')?.jsonPath).toBe('.status.conditions[?(@.type=="DrainReady")].status');
     expect(columns.filter((column) => column.priority === 1).map((column) => column.name)).toEqual(['NotBefore', 'Pending']);
     for (const { jsonPath } of columns) {
       if (jsonPath === '.metadata.creationTimestamp') continue;
-      expect(() => schemaAt(jsonPath.slice(1).split('.'))).not.toThrow();
+      // A filter on a list (`conditions[?(@.type=="DrainReady")]`) reads one of its items.
+      expect(() => schemaAt(jsonPath.replace(/\[\?\(.*?\)\]/g, '.[]').slice(1).split('.'))).not.toThrow();
     }
   });
 

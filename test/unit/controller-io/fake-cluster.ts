@@ -252,7 +252,7 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     const nodeMetadata = this.nodeMetadatas.get(name);
     if (nodeMetadata === undefined) throw new Error(`NodeMetadata ${name} not found`);
     const previous = nodeMetadata.status ?? {};
-    const agentConditions = (previous.conditions ?? []).filter((c) => !['Labeled', 'Drained'].includes(c.type));
+    const agentConditions = (previous.conditions ?? []).filter((c) => !['Labeled', 'Drained', 'DrainReady'].includes(c.type));
     const next: NodeMetadataStatus = { ...previous, conditions: [...agentConditions, ...(status.conditions ?? [])] };
     if (status.maintenance === undefined) delete next.maintenance;
     else next.maintenance = status.maintenance;
@@ -260,6 +260,8 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     // Server-side apply: a field the manager applied before and leaves out now is removed.
     if (status.notifications === undefined) delete next.notifications;
     else next.notifications = status.notifications;
+    if (status.drainReadiness === undefined) delete next.drainReadiness;
+    else next.drainReadiness = status.drainReadiness;
     nodeMetadata.status = next;
     nodeMetadata.metadata.resourceVersion = String(++this.nodeMetadataVersion);
     return structuredClone(nodeMetadata);

@@ -364,7 +364,7 @@ describe('IndexedPod in the pods informer (runtime/informer.ts with indexedPodOf
       { metadata: { resourceVersion: '9' }, items: [v1Pod('a-2', { rv: '6' })] },
     ];
     let page = 0;
-    const list = await listAll(async () => pages[page++]! as never, 1, (pod: V1Pod) => indexedPodOf(pod) as unknown as V1Pod);
+    const list = await listAll(async () => pages[page++]! as never, 1, indexedPodOf);
     expect(list.items.map((item) => item instanceof IndexedPod)).toEqual([true, true]);
 
     // The cache keys by metadata.namespace/name and skips an object whose resourceVersion it has.
