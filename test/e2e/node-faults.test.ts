@@ -5,7 +5,7 @@
 // user cares about, over the whole watch history: no nodemeta label removed or changed, no pod
 // evicted twice, never fewer pods available than the budget allows, no node left cordoned, every
 // process still running (nothing restarted by hand), and prints how long recovery took.
-// 1. The metadata service of every VM down for 5 minutes (a connection reset, a 503, no answer):
+// 1. The metadata service of every VM down for 150 s (5 minutes with NODEMETA_E2E_IMDS_OUTAGE_MS=300000) (a connection reset, a 503, no answer):
 //    labels kept, MetadataAvailable=False with the reason everywhere, then True again.
 // 2. The leader SIGKILLed while three nodes drain: the other replica finishes, nothing evicted
 //    twice, the PDB held, approvals once, every node uncordoned.
@@ -40,7 +40,13 @@ import {
 } from './maintenance-harness.js';
 
 /** Short Lease timings so that a takeover fits in a test (client-go's relations still hold). */
-const OUTAGE_MS = 5 * 60_000;
+// How long every metadata service stays down in scenario 1. What the agent does in an outage is
+// paced by its polls and retries, not by the outage's length: MetadataAvailable turns False once
+// one poll's retries are spent (about 62 s), the instance facts are polled every minute and the
+// events every second. 150 s keeps the condition False for over a minute and two instance polls
+// past that point, which is what the checks need (no flapping, one log line per reason, labels
+// untouched); NODEMETA_E2E_IMDS_OUTAGE_MS=300000 runs the full 5 minutes.
+const OUTAGE_MS = Number(process.env.NODEMETA_E2E_IMDS_OUTAGE_MS ?? 150_000);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
@@ -180,7 +186,7 @@ const errorsTotal = async (s: Scenario, i: number) => {
 
 describe('node faults end to end', () => {
   test.concurrent(
-    '1. every VM\'s metadata service down for 5 minutes: labels kept, MetadataAvailable=False with its reason, then True again by itself',
+    '1. every VM\'s metadata service down for minutes: labels kept, MetadataAvailable=False with its reason, then True again by itself',
     () =>
       withScenario('imdsdown', (s) =>
         withManagedNodes(s, async (nodes) => {
@@ -216,7 +222,7 @@ describe('node faults end to end', () => {
           for (const c of down) expect(c!.message).not.toBe('');
           console.log(`[fault] imdsdown: MetadataAvailable=False on all 3 NodeMetadata ${seconds(Date.now() - downAt)} s after the outage began (${down.map((c) => c!.reason).join(', ')})`);
 
-          // The outage lasts 5 minutes (from its start), then the faults are cleared.
+          // The outage lasts OUTAGE_MS (from its start), then the faults are cleared.
           await sleep(Math.max(0, downAt + OUTAGE_MS - Date.now()));
           const stillDown = names.map((name) => metadataAvailable(nmd.state.get(name)));
           expect(stillDown.map((c) => `${c?.status} ${c?.reason}`)).toEqual(faults.map((f) => `False ${f.reason}`));
