@@ -81,12 +81,13 @@ async function createNode(name: string, zone: string, template: V1Node): Promise
 }
 
 /** The chart's pod of a component on a node (or any node). */
-async function chartPod(component: 'agent' | 'controller', nodeName?: string): Promise<V1Pod> {
-  return waitFor(`the ${component} pod${nodeName ? ` on ${nodeName}` : ''}`, async () => {
+async function chartPod(component: 'agent' | 'controller', nodeName?: string, notOnNode?: string): Promise<V1Pod> {
+  const where = nodeName ? `spec.nodeName=${nodeName}` : notOnNode ? `spec.nodeName!=${notOnNode}` : undefined;
+  return waitFor(`the ${component} pod${where ? ` (${where})` : ''}`, async () => {
     const pods = await core.listNamespacedPod({
       namespace: ns,
       labelSelector: `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/component=${component}`,
-      ...(nodeName ? { fieldSelector: `spec.nodeName=${nodeName}` } : {}),
+      ...(where ? { fieldSelector: where } : {}),
     });
     return pods.items.find((p) => p.status?.phase === 'Running' && p.metadata?.deletionTimestamp === undefined);
   });
@@ -300,7 +301,9 @@ describe('the controller, with its ServiceAccount token', () => {
   let logs = '';
 
   beforeAll(async () => {
-    controllerPod = await chartPod('controller');
+    // Not a pod on node B: node B is drained below, and a token bound to an evicted pod stops
+    // authenticating (401), which would leave the controller unable to finish that very drain.
+    controllerPod = await chartPod('controller', undefined, NODE_B);
     token = await tokenFor(CONTROLLER_SA, controllerPod);
   });
 

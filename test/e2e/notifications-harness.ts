@@ -9,12 +9,17 @@ import { phaseOf, type RawNodeMetadata, type Recorder, type Scenario } from './m
 
 export const REBOOT = ['Scheduled', 'DrainStarted', 'Drained', 'Approved', 'Completed'];
 
-/** A sink whose URL (with a token in its path) is in a file of its own, as the chart mounts a Secret key. */
+/**
+ * A sink whose URL (with a token in its path) is in a file of its own, as the chart mounts a Secret
+ * key. It subscribes to the maintenance steps (REBOOT) unless
+ * `extra` says otherwise: DrainAtRisk depends on whether the drain-readiness verdict was in when
+ * the event came, which these scenarios do not control (test/e2e/drain-readiness.test.ts does).
+ */
 export function sink(receiver: WebhookReceiver, token: string, name: string, format: string, extra: Record<string, unknown> = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'nodemeta-e2e-webhook-'));
   const file = path.join(dir, 'url');
   writeFileSync(file, `${receiver.base}/${name}/hooks/${token}\n`);
-  return { name, format, urlFrom: { file }, ...extra };
+  return { name, format, urlFrom: { file }, transitions: REBOOT, ...extra };
 }
 
 export const transitionsOf = (requests: ReceivedRequest[]) => requests.map((r) => r.body.transition as string);
