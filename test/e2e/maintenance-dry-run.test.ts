@@ -72,8 +72,8 @@ describe('dry run end to end', () => {
 
         // `kubectl get nmd` shows it.
         const table = await kubectlOk(['get', 'nmd', node]);
-        expect(table.split('\n')[0]).toMatch(/PHASE\s+DRYRUN/);
-        expect(table.split('\n')[1]).toMatch(/Drained\s+true/);
+        expect(table.split('\n')[0]).toMatch(/PHASE\s+DRAIN-READY\s+DRYRUN/);
+        expect(table.split('\n')[1]).toMatch(/Drained\s+(?:True\s+|False\s+)?true/);
 
         // The agent in dry run saw the request and did not act on it: the platform's event is not approved.
         await waitFor('the agent to log the approval it would have made', () => s.agents[0]!.logs.some((line) => line.includes('dry run: would approve') && line.includes(eventId)), { timeoutMs: 30_000 });
