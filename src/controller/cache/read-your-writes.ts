@@ -14,9 +14,15 @@ export class ReadYourWrites<T extends WithResourceVersion> {
 
   /** Records a write of `name`: it was based on `before` and the API server returned `after`. */
   wrote(name: string, before: T | undefined, after: T): void {
-    const replaced = this.entries.get(name)?.replaced ?? new Set<string>();
+    const previous = this.entries.get(name);
+    const replaced = previous?.replaced ?? new Set<string>();
     const version = before?.metadata.resourceVersion;
     if (version !== undefined) replaced.add(version);
+    // Our earlier write is replaced too, whatever this one was based on: a background status report
+    // stored just before a maintenance step's write (which waits for it) is older than the step, and
+    // a cache showing it must not pass for the truth (it would replay the step: a second Completed).
+    const earlier = previous?.latest.metadata.resourceVersion;
+    if (earlier !== undefined && earlier !== after.metadata.resourceVersion) replaced.add(earlier);
     this.entries.set(name, { replaced, latest: after });
   }
 

@@ -35,6 +35,15 @@ describe('ReadYourWrites', () => {
     expect(ryw.read('n', v('1', 'old'))?.value).toBe('old');
   });
 
+  it('counts our own earlier write as replaced by our later one, even when the later one was based on an older read', () => {
+    const ryw = new ReadYourWrites<ReturnType<typeof v>>();
+    // A background report stored 2 from 1; the step's write, decided from 1, stored 3 after it.
+    ryw.wrote('n', v('1', 'old'), v('2', 'report'));
+    ryw.wrote('n', v('1', 'old'), v('3', 'step'));
+    expect(ryw.read('n', v('2', 'report'))?.value).toBe('step');
+    expect(ryw.read('n', v('3', 'step'))?.value).toBe('step');
+  });
+
   it('trusts a newer version by someone else, and a deletion', () => {
     const ryw = new ReadYourWrites<ReturnType<typeof v>>();
     ryw.wrote('n', v('1', 'old'), v('2', 'ours'));
