@@ -46,5 +46,25 @@ export const ConditionReasons = {
   DrainFailed: 'DrainFailed',
   Drained: 'Drained',
   DryRun: 'DryRun',
+  /** DrainReady=True: no pod would block a drain (docs/maintenance.md, "Drain readiness"). */
+  NothingBlocks: 'NothingBlocks',
 } as const;
 export type ConditionReason = (typeof ConditionReasons)[keyof typeof ConditionReasons];
+
+/**
+ * Why a pod would block a drain: a blocker's `reason` in status.drainReadiness and the reason of
+ * DrainReady=False. Public: users write them into alerts (docs/maintenance.md, "Drain readiness").
+ */
+export const DrainBlocker = {
+  PodDisruptionBudget: 'PodDisruptionBudget',
+  MultiplePodDisruptionBudgets: 'MultiplePodDisruptionBudgets',
+  Unmanaged: 'Unmanaged',
+  LocalStorage: 'LocalStorage',
+} as const;
+export type DrainBlocker = (typeof DrainBlocker)[keyof typeof DrainBlocker];
+
+/** Risks that do not block a drain: a warning's `reason` in status.drainReadiness. */
+export const DrainWarning = {
+  SingleReplica: 'SingleReplica',
+} as const;
+export type DrainWarning = (typeof DrainWarning)[keyof typeof DrainWarning];

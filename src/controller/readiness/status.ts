@@ -3,6 +3,7 @@
 // blocked pods does not write 500 entries. Pure; the reconciler writes it with the controller's
 // field manager.
 
+import { ConditionReasons } from '../../api/event-reasons.js';
 import { Conditions } from '../../api/names.js';
 import type { ConditionUpdate, DrainReadinessStatus } from '../../api/nodemetadata.js';
 import type { DrainVerdict, ReadinessEntry } from './verdict.js';
@@ -12,7 +13,7 @@ export type { DrainReadinessStatus };
 /** The condition's type (api/names.ts Conditions). */
 export const DRAIN_READY_CONDITION = Conditions.drainReady;
 /** The condition's reason when nothing blocks (when something does: the first blocker's reason). */
-export const NOTHING_BLOCKS_REASON = 'NothingBlocks';
+export const NOTHING_BLOCKS_REASON = ConditionReasons.NothingBlocks;
 /** At most this many blockers, and this many warnings, in the status. */
 export const MAX_READINESS_ENTRIES = 20;
 

@@ -18,21 +18,10 @@
 // up no budget.
 
 import { compareEvictionOrder, emptyDirVolumes, isUnmanaged, skipReason, type DrainOptions, type DrainPod } from '../maintenance/drain-plan.js';
+import { DrainBlocker, DrainWarning } from '../../api/event-reasons.js';
 
-/** Why a pod would block a drain: the `reason` of a blocker and of the DrainReady condition. */
-export const DrainBlocker = {
-  PodDisruptionBudget: 'PodDisruptionBudget',
-  MultiplePodDisruptionBudgets: 'MultiplePodDisruptionBudgets',
-  Unmanaged: 'Unmanaged',
-  LocalStorage: 'LocalStorage',
-} as const;
-export type DrainBlocker = (typeof DrainBlocker)[keyof typeof DrainBlocker];
-
-/** Risks that do not block a drain. */
-export const DrainWarning = {
-  SingleReplica: 'SingleReplica',
-} as const;
-export type DrainWarning = (typeof DrainWarning)[keyof typeof DrainWarning];
+/** The public reasons live in api/event-reasons.ts; re-exported for the readiness code. */
+export { DrainBlocker, DrainWarning };
 
 /** The unhealthyPodEvictionPolicy that lets an unready pod go whatever the budget says. */
 export const ALWAYS_ALLOW = 'AlwaysAllow';
