@@ -513,7 +513,12 @@ describe('agent processes with their DaemonSet pods’ tokens, against the IMDS 
     await waitFor('the Reboot notice taint on node A', async () => notice(await core.readNode({ name: NODE_A })), { timeoutMs: 60_000 }).catch((err: Error) =>
       Promise.reject(new Error(`${err.message}\n${agentOf(NODE_A)}`)),
     );
-    const scheduled = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_A })) as NodeMetadata;
+    // The taint is written before the status that records the event (one reconcile, two writes):
+    // wait for the status to name this event, then check what it says.
+    const scheduled = await waitFor('the status to record the Reboot on node A', async () => {
+      const o = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_A })) as NodeMetadata;
+      return o.status?.maintenance?.eventId === eventId ? o : undefined;
+    }, { timeoutMs: 30_000 });
     expect(scheduled.status?.maintenance).toMatchObject({ phase: 'Scheduled', eventType: 'Reboot' });
     expect(scheduled.status?.maintenance?.eventId).toBe(eventId);
 
