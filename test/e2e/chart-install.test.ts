@@ -570,8 +570,13 @@ describe('agent processes with their DaemonSet pods’ tokens, against the IMDS 
       const node = await core.readNode({ name: NODE_B });
       return node.spec?.unschedulable !== true && node.metadata?.annotations?.['nodemeta.io/cordoned'] === undefined;
     }, { timeoutMs: 60_000 });
-    const done = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_B })) as NodeMetadata;
-    expect(done.status?.maintenance).toMatchObject({ phase: 'Completed', eventId: rebootId });
+    // The uncordon and the Completed status are two requests of one reconcile, the Node first: the
+    // status may still say Approved when the uncordon is seen. It must follow, for this Reboot.
+    const done = await waitFor('the status of node B to say the Reboot is over', async () => {
+      const o = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_B })) as NodeMetadata;
+      return o.status?.maintenance?.phase === 'Approved' ? undefined : o.status;
+    }, { timeoutMs: 30_000 });
+    expect(done.maintenance).toMatchObject({ phase: 'Completed', eventId: rebootId });
   });
 });
 

@@ -14,7 +14,8 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { FAST_LEASE, installCrd, readNode } from './controller-harness.js';
 import { kubeConfig, waitFor } from './lib/cluster.js';
-import { controllerConfig, maintenanceOf, phaseOf, withScenario } from './maintenance-harness.js';
+import type { WebhookReceiver } from './lib/webhook-receiver.js';
+import { controllerConfig, maintenanceOf, phaseOf, withScenario, type Scenario } from './maintenance-harness.js';
 import { metric, pendingOf, REBOOT, settledIn, sink, transitionsOf, withReceiver } from './notifications-harness.js';
 
 const SCENARIO_TIMEOUT = 240_000;
@@ -157,19 +158,8 @@ describe('notifications end to end', () => {
     () =>
       withScenario('notifyfail', (s) =>
         withReceiver(async (receiver) => {
-          const token = `tok-${s.short}-s3cr3t`;
-          const node = s.azureNode(0);
-          const nmd = await s.managedVms('azure', [node]);
-          await s.deployment('web', { replicas: 1, nodes: [node] });
-          await s.runningPods('web', 1, [node]);
-          await s.spareNode();
-          const config = controllerConfig({ notifications: { sinks: [sink(receiver, token, 'all', 'generic', { timeout: '5m' })] } });
-          const first = await s.startController(config, 'a', FAST_LEASE);
           // The receiver never answers the first leader; it answers anyone else.
-          receiver.answer('all', (request) => (request.userAgent === `nodemeta-controller/${first.identity}` ? 'hang' : 200));
-          await waitFor('controller a to lead', () => first.isLeader());
-          const second = await s.startController(config, 'b', FAST_LEASE);
-          await s.ready(nmd, [node]);
+          const { node, nmd, first, second } = await twoControllersOneSink(s, receiver, 'hang');
 
           const eventId = await s.postEvent({ type: 'Reboot', resources: [node], lifecycle: 'manual' });
           // Every transition up to the approval recorded, none confirmed: a's only request hangs.
@@ -201,21 +191,10 @@ describe('notifications end to end', () => {
     () =>
       withScenario('notifyrepeat', (s) =>
         withReceiver(async (receiver) => {
-          const token = `tok-${s.short}-s3cr3t`;
-          const node = s.azureNode(0);
-          const nmd = await s.managedVms('azure', [node]);
-          await s.deployment('web', { replicas: 1, nodes: [node] });
-          await s.runningPods('web', 1, [node]);
-          await s.spareNode();
-          const config = controllerConfig({ notifications: { sinks: [sink(receiver, token, 'all', 'generic', { timeout: '5m' })] } });
-          const first = await s.startController(config, 'a', FAST_LEASE);
-          const fromA = `nodemeta-controller/${first.identity}`;
           // The receiver takes the first leader's requests and holds its 2xx until the test has killed it.
-          receiver.answer('all', (request) => (request.userAgent === fromA ? 'hold' : 200));
-          await waitFor('controller a to lead', () => first.isLeader());
-          const second = await s.startController(config, 'b', FAST_LEASE);
+          const { node, nmd, first, second } = await twoControllersOneSink(s, receiver, 'hold');
+          const fromA = `nodemeta-controller/${first.identity}`;
           const fromB = `nodemeta-controller/${second.identity}`;
-          await s.ready(nmd, [node]);
 
           const eventId = await s.postEvent({ type: 'Reboot', resources: [node], lifecycle: 'manual' });
           await waitFor("the receiver to hold a's first notification", () => receiver.hanging('all').length === 1);
@@ -248,3 +227,23 @@ describe('notifications end to end', () => {
     SCENARIO_TIMEOUT,
   );
 });
+
+/**
+ * Scenarios 3 and 4: one node with one replica of `web` and a spare node, one generic sink `all`,
+ * controller a leading and b following (fast lease). The receiver gives a's requests `forLeader`
+ * (hang: never answered; hold: answered when the test releases them) and answers anyone else 200.
+ */
+async function twoControllersOneSink(s: Scenario, receiver: WebhookReceiver, forLeader: 'hang' | 'hold') {
+  const node = s.azureNode(0);
+  const nmd = await s.managedVms('azure', [node]);
+  await s.deployment('web', { replicas: 1, nodes: [node] });
+  await s.runningPods('web', 1, [node]);
+  await s.spareNode();
+  const config = controllerConfig({ notifications: { sinks: [sink(receiver, `tok-${s.short}-s3cr3t`, 'all', 'generic', { timeout: '5m' })] } });
+  const first = await s.startController(config, 'a', FAST_LEASE);
+  receiver.answer('all', (request) => (request.userAgent === `nodemeta-controller/${first.identity}` ? forLeader : 200));
+  await waitFor('controller a to lead', () => first.isLeader());
+  const second = await s.startController(config, 'b', FAST_LEASE);
+  await s.ready(nmd, [node]);
+  return { node, nmd, first, second };
+}

@@ -55,7 +55,9 @@ export async function startNodemeta(name: string, args: string[], readyMessage: 
         if (exitCode !== undefined) throw new Error(`${name} exited ${exitCode}:\n${logs.slice(-20).join('\n')}`);
         return url;
       },
-      { timeoutMs: 30_000, intervalMs: 100 },
+      // Starting is not what any test measures: a process loading client-node on a machine whose 2
+      // cores also ran other builds (load average 16) took over 30 s in a rehearsal.
+      { timeoutMs: 60_000, intervalMs: 100 },
     );
   } catch (error) {
     // Nobody else holds it: a process that never announced itself would outlive the test and keep
