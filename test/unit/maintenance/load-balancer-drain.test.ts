@@ -36,7 +36,7 @@ const adminCordoned: NodeScheduling = { unschedulable: true, cordonedFor: undefi
 function pod(name: string): DrainPod {
   return { namespace: 'default', name, uid: `uid-${name}`, ownerKinds: ['ReplicaSet'], phase: 'Running', terminationGracePeriodSeconds: 30 };
 }
-const pods = (cfg: ControllerConfig, when = now): DrainPlan => planDrain([pod('a'), pod('b')], cfg.drain, when, undefined);
+const pods = (cfg: Pick<ControllerConfig, 'drain'>, when = now): DrainPlan => planDrain([pod('a'), pod('b')], cfg.drain, when, undefined);
 
 function input(overrides: Partial<MaintenanceInput> = {}): MaintenanceInput {
   const cfg = overrides.config ?? withDelay;
