@@ -10,6 +10,8 @@
 import type { MaintenanceStatus } from '../../api/nodemetadata.js';
 import { rfc3339Seconds } from '../../time/rfc3339.js';
 
+const SECOND_MS = 1_000;
+
 export interface LoadBalancerDrain {
   /** Epoch ms of the first eviction: excludedTime + delay, or the drain's deadline if that comes first. */
   endMs: number;
@@ -20,13 +22,13 @@ export interface LoadBalancerDrain {
 }
 
 /**
- * `status` with excludedTime recorded, the first time the node is known to carry the exclusion label:
- * it does now (`labelled`, whoever added it), or this step's cordon adds it (`labelsNow`: the cordon
- * is written before the status that records the time). Unchanged with no delay configured.
+ * `status` with excludedTime recorded the first time the node is known to carry the exclusion label
+ * (whoever added it). Rounded up to the second (status times are whole seconds), so the wait is
+ * never shorter than the delay. Unchanged with no delay configured.
  */
-export function recordExclusion(status: MaintenanceStatus, delayMs: number, labelled: boolean, labelsNow: boolean, now: Date): MaintenanceStatus {
-  if (delayMs <= 0 || status.excludedTime !== undefined || (!labelled && !labelsNow)) return status;
-  return { ...status, excludedTime: rfc3339Seconds(now.getTime()) };
+export function recordExclusion(status: MaintenanceStatus, delayMs: number, labelled: boolean, now: Date): MaintenanceStatus {
+  if (delayMs <= 0 || status.excludedTime !== undefined || !labelled) return status;
+  return { ...status, excludedTime: rfc3339Seconds(Math.ceil(now.getTime() / SECOND_MS) * SECOND_MS) };
 }
 
 /** The wait before the first eviction, or undefined when there is none (no delay, or the label was never seen). */

@@ -201,9 +201,12 @@ function beforeDrain(status: MaintenanceStatus, active: PlannedAction, input: Ma
   const cordon = ensureCordon(status, input.node);
   if (active.action === 'Drain') {
     const forceAt = drainForcedAt(active, input);
+    const delayMs = input.config.drain.loadBalancerDrainDelayMs;
+    // This step's cordon adds the load-balancer exclusion label: the wait counts from when the label
+    // is known to be on the node, so the cordon goes first and the next look (at once) goes on.
+    if (delayMs > 0 && input.config.drain.excludeFromLoadBalancers && input.node.hasExclusionLabel !== true && cordon.length > 0) return { status, actions: cordon, requeueAfterMs: 0 };
     // The load balancers' wait counts from the exclusion label, also while the node waits for budget.
-    const labelsNow = input.config.drain.excludeFromLoadBalancers && input.node.hasExclusionLabel !== true && cordon.length > 0;
-    const recorded = recordExclusion(status, input.config.drain.loadBalancerDrainDelayMs, input.node.hasExclusionLabel === true, labelsNow, input.now);
+    const recorded = recordExclusion(status, delayMs, input.node.hasExclusionLabel === true, input.now);
     if (input.budget.draining < input.budget.limit || input.now.getTime() >= forceAt) return startDrain(recorded, active, input, cordon);
     if (recorded.phase === MaintenancePhase.Cordoned) return withWait({ status: recorded, actions: cordon }, forceAt - input.now.getTime());
     const message = `${describe(active)}: ${input.budget.draining} of ${input.budget.limit} drains under way; cordoned, drains when budget frees up or at ${iso(forceAt)}`;

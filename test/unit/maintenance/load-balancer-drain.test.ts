@@ -61,10 +61,12 @@ const scheduled = (extra: Partial<MaintenanceStatus> = {}): MaintenanceStatus =>
 const cuts = (step: MaintenanceStep) => step.actions.filter((action) => action.kind === 'Emit' && action.reason === 'LoadBalancerDrainCut');
 
 describe('drain.loadBalancerDrainDelay', () => {
-  test('the drain starts (Draining, cordon with the label) but evicts nothing before the delay has passed since the label', () => {
-    const first = nextMaintenanceStep(input({ current: scheduled() }));
-    expect(kinds(first)).toEqual(['Cordon', 'Emit:DrainStarted']);
-    // The cordon adds the label in this step, before the status that records the time is written.
+  test('the drain starts (Draining) once the label is on the node, but evicts nothing before the delay has passed since then', () => {
+    // The cordon adds the label: nothing else in that step, the wait counts from when the label shows.
+    const cordon = nextMaintenanceStep(input({ current: scheduled() }));
+    expect(cordon).toEqual({ status: scheduled(), actions: [{ kind: 'Cordon', eventId: 'E1' }], requeueAfterMs: 0 });
+    const first = nextMaintenanceStep(input({ current: scheduled(), node: excluded }));
+    expect(kinds(first)).toEqual(['Emit:DrainStarted']);
     expect(first.status).toMatchObject({ phase: 'Draining', startedTime: at(0), excludedTime: at(0), loadBalancerDrainUntil: at(60), pendingPods: 2 });
     expect(first.actions.find((action) => action.kind === 'Emit')).toMatchObject({ message: expect.stringContaining(`until ${at(60)}`) });
 
@@ -83,10 +85,11 @@ describe('drain.loadBalancerDrainDelay', () => {
     expect(over.status.excludedTime).toBe(at(0));
   });
 
-  test('the label put on by the fast path counts from when the step first sees it', () => {
-    const step = nextMaintenanceStep(input({ current: scheduled(), node: excluded, now: inS(3), pods: pods(withDelay, inS(3)) }));
+  test('the label counts from when the step first sees it, rounded up to the second (never a shorter wait)', () => {
+    const seen = new Date(inS(3).getTime() + 1);
+    const step = nextMaintenanceStep(input({ current: scheduled(), node: excluded, now: seen, pods: pods(withDelay, seen) }));
     expect(kinds(step)).toEqual(['Emit:DrainStarted']);
-    expect(step.status).toMatchObject({ excludedTime: at(3), loadBalancerDrainUntil: at(63) });
+    expect(step.status).toMatchObject({ excludedTime: at(4), loadBalancerDrainUntil: at(64) });
   });
 
   test('after a restart or a leader change the wait resumes from status.maintenance.excludedTime, not from the start', () => {
@@ -108,7 +111,7 @@ describe('drain.loadBalancerDrainDelay', () => {
   });
 
   test('a node with nothing to evict is not Drained before the wait ends (it still forwards LoadBalancer traffic)', () => {
-    const first = nextMaintenanceStep(input({ current: scheduled(), pods: planDrain([], withDelay.drain, now, undefined) }));
+    const first = nextMaintenanceStep(input({ current: scheduled(), node: excluded, pods: planDrain([], withDelay.drain, now, undefined) }));
     expect(first.status).toMatchObject({ phase: 'Draining', loadBalancerDrainUntil: at(60) });
     const empty = planDrain([], withDelay.drain, now, undefined);
     expect(nextMaintenanceStep(input({ current: first.status, node: excluded, now: inS(30), pods: empty })).status.phase).toBe('Draining');
@@ -139,7 +142,7 @@ describe('the deadline rule wins', () => {
   test('a wait that would end after the drain must start ends then, and says so in one Event', () => {
     // NotBefore in 6 min: the drain must start by NotBefore - 5m10s = 50 s from now.
     const active = plan({ notBefore: at(360) });
-    const first = nextMaintenanceStep(input({ active, current: scheduled({ notBefore: at(360) }) }));
+    const first = nextMaintenanceStep(input({ active, current: scheduled({ notBefore: at(360) }), node: excluded }));
     expect(first.status).toMatchObject({ phase: 'Draining', excludedTime: at(0), loadBalancerDrainUntil: at(50) });
     expect(cuts(first)).toEqual([
       expect.objectContaining({ type: 'Warning', message: `Reboot E1: the load balancers get 50s of drain.loadBalancerDrainDelay 60s before the first eviction: the drain must start by ${at(50)} to end before NotBefore ${at(360)}` }),
@@ -154,14 +157,14 @@ describe('the deadline rule wins', () => {
 
   test('a Preempt with 30 s notice is not delayed at all: its drain is due at once, and the Event says why', () => {
     const active = plan({ type: 'Preempt', notBefore: at(30) });
-    const step = nextMaintenanceStep(input({ active, current: scheduled({ eventType: 'Preempt', notBefore: at(30) }) }));
-    expect(kinds(step)).toEqual(['Cordon', 'EvictPods', 'Emit:DrainStarted', 'Emit:LoadBalancerDrainCut']);
+    const step = nextMaintenanceStep(input({ active, current: scheduled({ eventType: 'Preempt', notBefore: at(30) }), node: excluded }));
+    expect(kinds(step)).toEqual(['EvictPods', 'Emit:DrainStarted', 'Emit:LoadBalancerDrainCut']);
     expect(step.status.loadBalancerDrainUntil).toBeUndefined();
     expect(cuts(step)[0]).toMatchObject({ message: expect.stringContaining('the load balancers get 0s of drain.loadBalancerDrainDelay 60s') });
   });
 
   test('NotBefore moved earlier during the wait: the wait shortens, with one Event', () => {
-    const first = nextMaintenanceStep(input({ current: scheduled() }));
+    const first = nextMaintenanceStep(input({ current: scheduled(), node: excluded }));
     expect(cuts(first)).toEqual([]);
     const moved = plan({ notBefore: at(350) }, inS(10));
     const shortened = nextMaintenanceStep(input({ active: moved, current: first.status, node: excluded, now: inS(10) }));
