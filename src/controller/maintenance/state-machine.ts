@@ -366,6 +366,7 @@ function finish(status: MaintenanceStatus, input: MaintenanceInput): Maintenance
   delete completed.approve;
   delete completed.approvalWaitsUntil;
   delete completed.blockedPods;
+  delete completed.loadBalancerDrainUntil;
   const notBefore = status.notBefore === undefined ? NaN : Date.parse(status.notBefore);
   // Gone before NotBefore means cancelled, unless it was approved, here or on a neighbour the event
   // also named: approval starts it early, for every VM in its Resources.
