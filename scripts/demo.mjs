@@ -226,7 +226,7 @@ async function maintenanceAct(emulator, kubeconfig, receiver) {
       const what = {
         Scheduled: `phase Scheduled: ${m.eventType}, NotBefore ${m.notBefore ?? '-'}; the policy's Drain is due now`,
         Cordoned: 'phase Cordoned: waiting for drain budget',
-        Draining: `phase Draining: ${m.totalPods ?? '?'} pods to evict through the Eviction API`,
+        Draining: `phase Draining: ${m.totalPods ?? '?'} pods to evict through the Eviction API${m.loadBalancerDrainUntil === undefined ? '' : `, from ${m.loadBalancerDrainUntil} (drain.loadBalancerDrainDelay: the load balancers let go of the node first)`}`,
         Drained: `phase Drained: ${m.evictedPods ?? '?'} pods evicted, none left`,
         Approved: 'phase Approved: the platform may start the reboot now',
         Completed: 'phase Completed: the event is over and the node is Ready',

@@ -11,6 +11,8 @@ export const EventReasons = {
   NodeCordoned: 'NodeCordoned',
   DrainWaitingForBudget: 'DrainWaitingForBudget',
   DrainStarted: 'DrainStarted',
+  /** The deadline cut drain.loadBalancerDrainDelay short (docs/maintenance.md, "Load balancers first"). */
+  LoadBalancerDrainCut: 'LoadBalancerDrainCut',
   DrainStopped: 'DrainStopped',
   Drained: 'Drained',
   DrainFailed: 'DrainFailed',
@@ -43,6 +45,8 @@ export const ConditionReasons = {
   InvalidLabels: 'InvalidLabels',
   LabelsOwnedElsewhere: 'LabelsOwnedElsewhere',
   Draining: 'Draining',
+  /** Drained=False while the first eviction waits for the load balancers (drain.loadBalancerDrainDelay). */
+  WaitingForLoadBalancers: 'WaitingForLoadBalancers',
   DrainFailed: 'DrainFailed',
   Drained: 'Drained',
   DryRun: 'DryRun',

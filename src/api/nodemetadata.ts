@@ -91,6 +91,14 @@ export interface MaintenanceStatus {
   /** Drained, but early approval waits for the approval window opening at this time (config approvalWindows). */
   approvalWaitsUntil?: string;
   /**
+   * When the controller first saw the node carry node.kubernetes.io/exclude-from-external-load-balancers
+   * for this event: drain.loadBalancerDrainDelay counts from here, so a restart or a new leader resumes
+   * the wait instead of starting it again (docs/maintenance.md, "Load balancers first").
+   */
+  excludedTime?: string;
+  /** Draining, but no pod is evicted before this time: the load balancers let go of the node (drain.loadBalancerDrainDelay). */
+  loadBalancerDrainUntil?: string;
+  /**
    * The controller runs in dry run (config `dryRun`) and this status is what a real run would have
    * reached: nothing was written to the Node, no pod was evicted (docs/maintenance.md, "Dry run").
    */

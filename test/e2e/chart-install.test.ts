@@ -552,7 +552,9 @@ describe('agent processes with their DaemonSet pods’ tokens, against the IMDS 
     const approved = await waitFor('node B drained and the Reboot approved by its agent', async () => {
       const o = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_B })) as NodeMetadata;
       return o.status?.maintenance?.phase === 'Approved' ? o.status : undefined;
-    }, { timeoutMs: 90_000 }).catch((err: Error) => Promise.reject(new Error(`${err.message}\n${agentOf(NODE_B)}`)));
+      // The chart's defaults: the first eviction waits drain.loadBalancerDrainDelay (60 s) after the
+      // node is excluded from load balancers.
+    }, { timeoutMs: 180_000 }).catch((err: Error) => Promise.reject(new Error(`${err.message}\n${agentOf(NODE_B)}`)));
     expect(approved.maintenance).toMatchObject({ eventId: rebootId, eventType: 'Reboot', pendingPods: 0 });
     // The app's pod, and whichever of the chart's own controller pods the scheduler put on node B.
     expect(approved.maintenance?.evictedPods).toBeGreaterThanOrEqual(1);

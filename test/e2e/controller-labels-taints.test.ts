@@ -70,7 +70,8 @@ beforeAll(async () => {
   await kubectlOk(['label', 'node', NODE, 'nodemeta.io/owner-note=ops', 'nodemeta.io/priority=manual']);
   await createNodeMetadata(node);
   await applyAgentStatus(NODE, status());
-  configFile = writeConfig('labels:\n  allowedTags: [team, env]\n');
+  // No load balancer here: the wait before the drain (60 s by default) is load-balancer-drain.test.ts's subject.
+  configFile = writeConfig('labels:\n  allowedTags: [team, env]\ndrain:\n  loadBalancerDrainDelay: 0s\n');
   controller = await startController(`e2e-${id}`, controllerArgs({ config: configFile, leaderElect: false, nodeSelector: `nodemeta-e2e-controller=${id}` }));
 });
 

@@ -578,13 +578,18 @@ export async function withScenario(name: string, body: (scenario: Scenario) => P
   }
 }
 
-/** A controller configuration with short timings; `extra` is YAML merged at top level (its keys replace these). */
+/**
+ * A controller configuration with short timings; `extra` is YAML merged at top level (its keys
+ * replace these). drain.loadBalancerDrainDelay is 0 unless `extra.drain` sets it: these clusters
+ * have no load balancer, and the wait before the first eviction is load-balancer-drain.test.ts's subject.
+ */
 export function controllerConfig(extra: Record<string, unknown> = {}): string {
   const base: Record<string, unknown> = {
     drain: { maxConcurrentDrains: '100%', maxGracePeriod: '5s', evictionTimeout: '5m' },
     approve: 'AfterDrain',
   };
-  return stringify({ ...base, ...extra });
+  const merged = { ...base, ...extra };
+  return stringify({ ...merged, drain: { loadBalancerDrainDelay: '0s', ...(merged.drain as Record<string, unknown>) } });
 }
 
 /** A duration from now as ISO 8601 at whole seconds (what the metadata services serve). */

@@ -65,6 +65,9 @@ drain:
   # Evictions start once the wave's cordons have been quiet this long. The 20 statuses are written
   # at once, but a loaded 2-core CI machine may spread their arrival over seconds: 5s, not the 2s default.
   waveSettleTime: 5s
+  # No load balancer in these clusters: the wait before the first eviction (60 s by default) is
+  # load-balancer-drain.test.ts's subject.
+  loadBalancerDrainDelay: 0s
 approve: AfterDrain
 `;
 

@@ -253,6 +253,10 @@ export const CONFIG_SCHEMA = {
             "With nodemeta's cordon, label the node node.kubernetes.io/exclude-from-external-load-balancers=true, so the cloud's service controller takes it out of LoadBalancer backends before its pods go (AKS and ACK honour the label). Removed when nodemeta uncordons the node, and only if nodemeta added it: a label set by someone else stays. A node someone else cordoned is not labelled.",
           default: true,
         },
+        loadBalancerDrainDelay: duration(
+          '60s',
+          "After the node is excluded from LoadBalancer backends (the label above, whoever added it) and before its first eviction, wait this long, so that the cloud has taken the node out of the backend pools and connections through it have ended (docs/maintenance.md, \"Load balancers first\"). The wait counts from when nodemeta first saw the label, and never goes past the moment the drain must start to end before NotBefore (NotBefore - maxGracePeriod - 10 s): a short notice (Preempt, spot) cuts it, with an Event. Only nodes that carry the label wait. 0 turns the wait off.",
+        ),
       },
     },
     approve: {

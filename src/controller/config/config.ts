@@ -49,6 +49,8 @@ export interface ControllerConfig {
     deleteEmptyDirData: boolean;
     forceUnmanagedPods: boolean;
     excludeFromLoadBalancers: boolean;
+    /** After the load-balancer exclusion label and before the first eviction (docs/maintenance.md, "Load balancers first"); 0: no wait. */
+    loadBalancerDrainDelayMs: number;
   };
   approve: 'AfterDrain' | 'Never';
   /** Empty: approve whenever the drain is done. */
@@ -231,7 +233,7 @@ interface RawRule {
 export interface RawConfig {
   labels: { allowedTags: string[]; standardTopology: boolean };
   policy: Record<MaintenanceEventType, RawRule> & { providers: Partial<Record<ProviderName, Partial<Record<MaintenanceEventType, RawRule>>>> };
-  drain: { maxConcurrentDrains: number | string; maxGracePeriod: string; evictionTimeout: string; waveSettleTime: string; deleteEmptyDirData: boolean; forceUnmanagedPods: boolean; excludeFromLoadBalancers: boolean };
+  drain: { maxConcurrentDrains: number | string; maxGracePeriod: string; evictionTimeout: string; waveSettleTime: string; deleteEmptyDirData: boolean; forceUnmanagedPods: boolean; excludeFromLoadBalancers: boolean; loadBalancerDrainDelay: string };
   approve: 'AfterDrain' | 'Never';
   approvalWindows: ApprovalWindow[];
   outOfServiceTaint: boolean;
@@ -260,6 +262,7 @@ function toConfig(raw: RawConfig): ControllerConfig {
       deleteEmptyDirData: raw.drain.deleteEmptyDirData,
       forceUnmanagedPods: raw.drain.forceUnmanagedPods,
       excludeFromLoadBalancers: raw.drain.excludeFromLoadBalancers,
+      loadBalancerDrainDelayMs: parseDuration(raw.drain.loadBalancerDrainDelay)!,
     },
     approve: raw.approve,
     outOfServiceTaint: raw.outOfServiceTaint,

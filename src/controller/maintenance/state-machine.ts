@@ -16,6 +16,7 @@ import type { ControllerConfig } from '../config/config.js';
 import type { PlannedAction } from '../decide/policy.js';
 import { approvalWindowState, describeWindows } from './approval-window.js';
 import { GRACE_MARGIN_MS, type DrainPlan, type PodToEvict } from './drain-plan.js';
+import { announcedCut, cutMessage, loadBalancerDrain, recordExclusion } from './load-balancer-drain.js';
 
 /** The CRD bounds status.maintenance.blockedPods. */
 export const MAX_BLOCKED_PODS = 20;
@@ -46,6 +47,8 @@ export interface NodeScheduling {
   cordonedFor: string | undefined;
   /** nodemeta added the load-balancer exclusion label (its nodemeta.io/excluded-from-load-balancers annotation is there). */
   excludedFromLoadBalancers?: boolean;
+  /** node.kubernetes.io/exclude-from-external-load-balancers is on the node, whoever added it (drain.loadBalancerDrainDelay waits after it). */
+  hasExclusionLabel?: boolean;
   ready: boolean;
 }
 
@@ -190,16 +193,24 @@ function beforeDrain(status: MaintenanceStatus, active: PlannedAction, input: Ma
   if (!wantsCordon) {
     // Not due yet, or the policy now says Taint (or spec.drain: Disabled): no cordon of ours.
     const actions: Action[] = ownsCordon(input.node) ? [{ kind: 'Uncordon' }] : [];
-    if (status.phase !== MaintenancePhase.Scheduled) return transition({ ...status, phase: MaintenancePhase.Scheduled }, actions);
-    return withWait({ status, actions }, active.due ? undefined : active.startAt - input.now.getTime());
+    // The exclusion goes with the cordon: a later one starts the load balancers' wait again.
+    const released = status.excludedTime === undefined ? status : withoutExcludedTime(status);
+    if (status.phase !== MaintenancePhase.Scheduled) return transition({ ...released, phase: MaintenancePhase.Scheduled }, actions);
+    return withWait({ status: released, actions }, active.due ? undefined : active.startAt - input.now.getTime());
   }
   const cordon = ensureCordon(status, input.node);
   if (active.action === 'Drain') {
     const forceAt = drainForcedAt(active, input);
-    if (input.budget.draining < input.budget.limit || input.now.getTime() >= forceAt) return startDrain(status, active, input, cordon);
-    if (status.phase === MaintenancePhase.Cordoned) return withWait({ status, actions: cordon }, forceAt - input.now.getTime());
+    const delayMs = input.config.drain.loadBalancerDrainDelayMs;
+    // This step's cordon adds the load-balancer exclusion label: the wait counts from when the label
+    // is known to be on the node, so the cordon goes first and the next look (at once) goes on.
+    if (delayMs > 0 && input.config.drain.excludeFromLoadBalancers && input.node.hasExclusionLabel !== true && cordon.length > 0) return { status, actions: cordon, requeueAfterMs: 0 };
+    // The load balancers' wait counts from the exclusion label, also while the node waits for budget.
+    const recorded = recordExclusion(status, delayMs, input.node.hasExclusionLabel === true, input.now);
+    if (input.budget.draining < input.budget.limit || input.now.getTime() >= forceAt) return startDrain(recorded, active, input, cordon);
+    if (recorded.phase === MaintenancePhase.Cordoned) return withWait({ status: recorded, actions: cordon }, forceAt - input.now.getTime());
     const message = `${describe(active)}: ${input.budget.draining} of ${input.budget.limit} drains under way; cordoned, drains when budget frees up or at ${iso(forceAt)}`;
-    return withWait(transition({ ...status, phase: MaintenancePhase.Cordoned }, [...cordon, emit('Normal', EventReasons.DrainWaitingForBudget, message)]), undefined);
+    return withWait(transition({ ...recorded, phase: MaintenancePhase.Cordoned }, [...cordon, emit('Normal', EventReasons.DrainWaitingForBudget, message)]), undefined);
   }
   if (status.phase === MaintenancePhase.Cordoned) return { status, actions: cordon };
   return transition({ ...status, phase: MaintenancePhase.Cordoned }, [...cordon, emit('Normal', EventReasons.NodeCordoned, `${describe(active)}: cordoned, pods stay (action Cordon)`)]);
@@ -218,20 +229,59 @@ function startDrain(status: MaintenanceStatus, active: PlannedAction, input: Mai
   const started: MaintenanceStatus = { ...status, phase: MaintenancePhase.Draining, startedTime: isoNow(input.now) };
   const counted = withPodCounts(started, input, remainingPods(input.pods));
   const budget = input.budget.draining < input.budget.limit ? '' : ' (deadline reached: drains beyond the budget)';
-  const actions: Action[] = [...cordon, ...evictions(input), emit('Normal', EventReasons.DrainStarted, `${describe(active)}: evicting ${input.pods.evict.length} pods${budget}`)];
+  const delayMs = input.config.drain.loadBalancerDrainDelayMs;
+  const wait = loadBalancerDrain(counted, delayMs, drainForcedAt(active, input));
+  const cut = wait?.cut === true && wait.fullEndMs > input.now.getTime() ? [emit('Warning', EventReasons.LoadBalancerDrainCut, cutMessage(describe(active), wait, delayMs, counted.notBefore))] : [];
+  if (wait !== undefined && input.now.getTime() < wait.endMs) {
+    // Draining (the drain holds its budget slot), but nothing is evicted before the wait ends.
+    const waiting: MaintenanceStatus = { ...counted, loadBalancerDrainUntil: iso(wait.endMs) };
+    const message = `${describe(active)}: the load balancers let go of the node until ${iso(wait.endMs)} (drain.loadBalancerDrainDelay), then evicting ${input.pods.evict.length} pods${budget}`;
+    return transition(waiting, [...cordon, emit('Normal', EventReasons.DrainStarted, message), ...cut]);
+  }
+  const actions: Action[] = [...cordon, ...evictions(input), emit('Normal', EventReasons.DrainStarted, `${describe(active)}: evicting ${input.pods.evict.length} pods${budget}`), ...cut];
   return transition(counted, actions);
 }
 
-function draining(status: MaintenanceStatus, active: PlannedAction, input: MaintenanceInput): MaintenanceStep {
-  const cordon = ensureCordon(status, input.node);
+/**
+ * Draining while the load balancers let go of the node: no eviction, and no Drained either (a node
+ * with nothing to evict still forwards LoadBalancer traffic to pods elsewhere, and Drained leads to
+ * the approval that starts the maintenance). The end moves with NotBefore and the configuration; a
+ * cut the status did not show yet gets its Event. Once the wait is over: the status without it, and
+ * that Event if it is due, for the step that evicts.
+ */
+function waitForLoadBalancers(status: MaintenanceStatus, active: PlannedAction, input: MaintenanceInput, cordon: Action[]): { step: MaintenanceStep } | { over: MaintenanceStatus; actions: Action[] } {
+  if (status.loadBalancerDrainUntil === undefined) return { over: status, actions: [] };
+  const delayMs = input.config.drain.loadBalancerDrainDelayMs;
+  const wait = loadBalancerDrain(status, delayMs, drainForcedAt(active, input));
+  const nowMs = input.now.getTime();
+  const cutDue = wait !== undefined && wait.cut && wait.fullEndMs > nowMs && !announcedCut(status, wait);
+  const cut = cutDue ? [emit('Warning', EventReasons.LoadBalancerDrainCut, cutMessage(describe(active), wait, delayMs, status.notBefore))] : [];
+  if (wait === undefined || nowMs >= wait.endMs) {
+    const over: MaintenanceStatus = { ...status };
+    delete over.loadBalancerDrainUntil;
+    return { over, actions: cut };
+  }
+  const counted = withPodCounts(status, input, remainingPods(input.pods));
+  const until = iso(wait.endMs);
+  if (until === status.loadBalancerDrainUntil) return { step: withWait({ status: counted, actions: cordon }, wait.endMs - nowMs) };
+  return { step: transition({ ...counted, loadBalancerDrainUntil: until }, [...cordon, ...cut]) };
+}
+
+function draining(current: MaintenanceStatus, active: PlannedAction, input: MaintenanceInput): MaintenanceStep {
+  const waited = waitForLoadBalancers(current, active, input, ensureCordon(current, input.node));
+  if ('step' in waited) return waited.step;
+  const status = waited.over;
+  const cordon = [...ensureCordon(status, input.node), ...waited.actions];
   const remaining = remainingPods(input.pods);
   if (remaining === 0) {
     const drained = withPodCounts({ ...status, phase: MaintenancePhase.Drained, drainedTime: isoNow(input.now) }, input, 0);
     delete drained.lastError;
     return transition(drained, [...cordon, emit('Normal', EventReasons.Drained, `${describe(active)}: all pods evicted`)]);
   }
+  // The eviction timeout counts from the first eviction, after the load balancers' wait.
   const startedMs = status.startedTime === undefined ? input.now.getTime() : Date.parse(status.startedTime);
-  const timeoutAt = startedMs + input.config.drain.evictionTimeoutMs;
+  const evictingFromMs = Math.max(startedMs, loadBalancerDrain(status, input.config.drain.loadBalancerDrainDelayMs, drainForcedAt(active, input))?.endMs ?? startedMs);
+  const timeoutAt = evictingFromMs + input.config.drain.evictionTimeoutMs;
   const counted = withPodCounts(status, input, remaining);
   if (input.now.getTime() >= timeoutAt) {
     const error = `drain timed out after ${Math.round(input.config.drain.evictionTimeoutMs / 1000)}s with ${remaining} pods left${blockedSummary(counted.blockedPods)}`;
@@ -316,6 +366,7 @@ function finish(status: MaintenanceStatus, input: MaintenanceInput): Maintenance
   delete completed.approve;
   delete completed.approvalWaitsUntil;
   delete completed.blockedPods;
+  delete completed.loadBalancerDrainUntil;
   const notBefore = status.notBefore === undefined ? NaN : Date.parse(status.notBefore);
   // Gone before NotBefore means cancelled, unless it was approved, here or on a neighbour the event
   // also named: approval starts it early, for every VM in its Resources.
@@ -329,6 +380,12 @@ function finish(status: MaintenanceStatus, input: MaintenanceInput): Maintenance
 }
 
 // ---- helpers ----
+
+function withoutExcludedTime(status: MaintenanceStatus): MaintenanceStatus {
+  const next = { ...status };
+  delete next.excludedTime;
+  return next;
+}
 
 /** nodemeta's cordon for any event (the annotation is there), or its load-balancer exclusion. */
 function ownsCordon(node: NodeScheduling): boolean {

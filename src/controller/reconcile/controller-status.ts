@@ -4,7 +4,7 @@
 // wait on. Pure.
 
 import { ConditionReasons } from '../../api/event-reasons.js';
-import { Conditions } from '../../api/names.js';
+import { Conditions, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../../api/names.js';
 import { MaintenancePhase, setCondition, type Condition, type ConditionUpdate, type ControllerStatus, type MaintenanceStatus, type NodeMetadata, type NodeMetadataStatus, type NotificationsStatus } from '../../api/nodemetadata.js';
 import type { NodeState } from '../cache/node-state.js';
 import { heldByNodemeta } from '../decide/cordon.js';
@@ -96,6 +96,9 @@ function drainedCondition(maintenance: MaintenanceStatus, observedGeneration: nu
   const event = describeStatus(maintenance);
   switch (maintenance.phase) {
     case MaintenancePhase.Draining:
+      if (maintenance.loadBalancerDrainUntil !== undefined) {
+        return { ...base, status: 'False', reason: ConditionReasons.WaitingForLoadBalancers, message: `${event}: the first eviction waits until ${maintenance.loadBalancerDrainUntil} for the load balancers to let go of the node (${maintenance.pendingPods ?? 0} pods to evict)` };
+      }
       return { ...base, status: 'False', reason: ConditionReasons.Draining, message: `${event}: ${maintenance.pendingPods ?? 0} of ${maintenance.totalPods ?? 0} pods left` };
     case MaintenancePhase.Failed:
       return { ...base, status: 'False', reason: ConditionReasons.DrainFailed, message: maintenance.lastError ?? `${event}: drain failed` };
@@ -110,7 +113,13 @@ function drainedCondition(maintenance: MaintenanceStatus, observedGeneration: nu
 /** The node as the state machine sees it. */
 export function nodeScheduling(node: NodeState): NodeScheduling {
   const held = heldByNodemeta(node);
-  return { unschedulable: node.spec?.unschedulable === true, cordonedFor: held.cordonedFor, excludedFromLoadBalancers: held.excludedFromLoadBalancers, ready: node.ready ?? false };
+  return {
+    unschedulable: node.spec?.unschedulable === true,
+    cordonedFor: held.cordonedFor,
+    excludedFromLoadBalancers: held.excludedFromLoadBalancers,
+    hasExclusionLabel: node.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] !== undefined,
+    ready: node.ready ?? false,
+  };
 }
 
 /** `nodeMetadata` with the maintenance status the state machine decides from (dry-run-status.ts). */

@@ -111,6 +111,25 @@ describe('NodeReconciler in dry run', () => {
     expect(events.events).toEqual([]);
   });
 
+  it('reports the load balancers\' wait (drain.loadBalancerDrainDelay) as a real run would take it: in the status, marked, and in DrainStarted; evicts only after it', async () => {
+    current = config('dryRun: true\ndrain: {loadBalancerDrainDelay: 30s}\n');
+    cluster.setNodeMetadata(NODE, agentStatus([reboot()]));
+    expect(await settle()).toBe(30_000);
+    const until = new Date(T0 + 30_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    expect(maintenance()).toMatchObject({ phase: 'Draining', dryRun: true, excludedTime: new Date(T0).toISOString().replace(/\.\d{3}Z$/, 'Z'), loadBalancerDrainUntil: until });
+    expect(condition('Drained')).toMatchObject({ status: 'False', reason: 'WaitingForLoadBalancers' });
+    expect(events.events.find((event) => event.reason === 'DrainStarted')?.message).toMatch(new RegExp(`^\\[dry run\\] .*the load balancers let go of the node until ${until}`));
+    expect(dryRunMessages().some((message) => message.startsWith('would evict'))).toBe(false);
+    expect(nodeWrites()).toEqual([]);
+
+    clock.advance(30_000);
+    await settle();
+    expect(dryRunMessages().some((message) => message.startsWith('would evict 2 pods'))).toBe(true);
+    expect(maintenance()).toMatchObject({ phase: 'Drained', dryRun: true });
+    expect(maintenance()?.loadBalancerDrainUntil).toBeUndefined();
+    expect(cluster.evicted).toEqual([]);
+  });
+
   it('completes as a real run would when the event goes: the simulated taint and cordon taken back, still no write', async () => {
     cluster.setNodeMetadata(NODE, agentStatus([reboot()]));
     await settle();

@@ -58,6 +58,7 @@ describe('parseConfig: defaults', () => {
       deleteEmptyDirData: true,
       forceUnmanagedPods: false,
       excludeFromLoadBalancers: true,
+      loadBalancerDrainDelayMs: 60_000,
     });
     expect(config.approve).toBe('AfterDrain');
     expect(config.uncordonAfterCompletion).toBe(true);
@@ -103,6 +104,7 @@ drain:
   deleteEmptyDirData: false
   forceUnmanagedPods: true
   excludeFromLoadBalancers: false
+  loadBalancerDrainDelay: 2m30s
 approve: Never
 uncordonAfterCompletion: false
 `);
@@ -111,7 +113,7 @@ uncordonAfterCompletion: false
     expect(config.policy.events.Reboot).toEqual({ action: 'Cordon', leadTimeMs: 5_400_000 });
     expect(config.policy.events.Preempt.action).toBe('Taint');
     expect(config.policy.providers).toEqual({ alibaba: { Redeploy: { leadTimeMs: 14_400_000 }, SpotTermination: { action: 'Cordon' } } });
-    expect(config.drain).toEqual({ maxConcurrentDrains: { count: 3 }, maxGracePeriodMs: 120_000, evictionTimeoutMs: 2_700_000, waveSettleTimeMs: 500, deleteEmptyDirData: false, forceUnmanagedPods: true, excludeFromLoadBalancers: false });
+    expect(config.drain).toEqual({ maxConcurrentDrains: { count: 3 }, maxGracePeriodMs: 120_000, evictionTimeoutMs: 2_700_000, waveSettleTimeMs: 500, deleteEmptyDirData: false, forceUnmanagedPods: true, excludeFromLoadBalancers: false, loadBalancerDrainDelayMs: 150_000 });
     expect(config.approve).toBe('Never');
     expect(config.uncordonAfterCompletion).toBe(false);
   });
