@@ -1,7 +1,9 @@
 // Issue 19 end to end: nodemeta shares the node with other controllers (docs/maintenance.md, "Other
 // controllers on the node"). A small rival controller (lib/rival-drainer.ts) plays kured, a person
 // who uncordons, the cluster autoscaler, with their own marks and evictions; Karpenter-managed nodes
-// follow policy.nodeGroups. Real parts as in maintenance.test.ts; each scenario on nodes of its own.
+// follow policy.nodeGroups. Real parts as in maintenance.test.ts; each scenario on nodes of its own,
+// one after the other (four controllers and five agents starting at once did not start within the
+// harness's 30 s on a loaded machine).
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import { KARPENTER_NODEPOOL_LABEL, OtherDrainerMarks } from '../../src/api/names.js';
@@ -26,7 +28,7 @@ async function labelNode(name: string, labels: Record<string, string>): Promise<
 const unschedulable = (node: RawNode | undefined): boolean => node?.spec?.unschedulable === true;
 
 describe('other controllers on the node', () => {
-  test.concurrent(
+  test(
     'kured cordons and drains first, nodemeta\'s Reboot follows: no eviction by nodemeta, approval once empty, the cordon stays kured\'s',
     () =>
       withScenario('kured', async (s) => {
@@ -69,7 +71,7 @@ describe('other controllers on the node', () => {
     SCENARIO_TIMEOUT,
   );
 
-  test.concurrent(
+  test(
     'someone uncordons mid-drain, and again whenever the node is cordoned: nodemeta says so once and does not cordon back',
     () =>
       withScenario('uncordon', async (s) => {
@@ -132,7 +134,7 @@ describe('other controllers on the node', () => {
     SCENARIO_TIMEOUT,
   );
 
-  test.concurrent(
+  test(
     'the cluster autoscaler deletes the node: nodemeta gives it up (no cordon, eviction or approval) and its deletion leaves nothing behind',
     () =>
       withScenario('autoscaler', async (s) => {
@@ -179,7 +181,7 @@ describe('other controllers on the node', () => {
     SCENARIO_TIMEOUT,
   );
 
-  test.concurrent(
+  test(
     'Karpenter-managed nodes follow policy.nodeGroups: the first group that matches decides whether nodemeta drains',
     () =>
       withScenario('karpenter', async (s) => {
