@@ -8,11 +8,13 @@ import { beforeAll, describe, expect, test } from '@jest/globals';
 import { CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import { KARPENTER_NODEPOOL_LABEL, OtherDrainerMarks } from '../../src/api/names.js';
 import { installCrd, nodemetaTaints, readNode } from './controller-harness.js';
+import { auditLog } from './lib/audit.js';
 import { kubeConfig, waitFor } from './lib/cluster.js';
 import { RivalDrainer } from './lib/rival-drainer.js';
 import { CORDONED_ANNOTATION, controllerConfig, maintenanceOf, phaseOf, withScenario, type RawNode } from './maintenance-harness.js';
 
 const SCENARIO_TIMEOUT = 240_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const APPROVED_OR_LATER = ['Approved', 'Completed'];
 
 beforeAll(async () => {
@@ -37,6 +39,7 @@ describe('other controllers on the node', () => {
         await s.deployment('web', { replicas: 2, nodes: [node] });
         await s.runningPods('web', 2, [node]);
         await s.spareNode();
+        const since = Date.now();
         await s.startController(controllerConfig());
         await s.ready(nmd, [node]);
 
@@ -53,11 +56,19 @@ describe('other controllers on the node', () => {
           return m?.phase === 'Draining' && m.otherDrainer === 'kured' ? m : undefined;
         });
         expect(draining).toMatchObject({ eventId, pendingPods: 2 });
+        // Beyond the wave gate's wait (waveSettleTime, 2 s) and a first eviction retry: time for a
+        // wrong eviction by nodemeta to show (it would take kured's pods from under it).
+        await sleep(6_000);
+        const evictionRequests = () => auditLog().events({ user: s.controllers.map((c) => c.user), resource: 'pods', subresource: 'eviction', since });
+        expect(evictionRequests()).toEqual([]);
         // kured evicts its pods itself; nodemeta counts them go and then asks for the approval.
         expect(await kured.evictPods(s.namespace)).toHaveLength(2);
         const approved = await nmd.until('phase Approved', (state) => (phaseOf(state.get(node)) === 'Approved' ? maintenanceOf(state.get(node)) : undefined), 120_000);
         expect(approved).toMatchObject({ eventId, otherDrainer: 'kured', pendingPods: 0 });
         expect(s.evictionsLogged().size).toBe(0);
+        expect(evictionRequests()).toEqual([]);
+        // The cordon was kured's before the event: nodemeta never marked it as its own.
+        expect((await readNode(node)).metadata?.annotations?.[CORDONED_ANNOTATION]).toBeUndefined();
 
         await s.control('DELETE', `/events/${eventId}`);
         await nmd.until('phase Completed', (state) => phaseOf(state.get(node)) === 'Completed');
