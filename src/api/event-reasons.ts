@@ -22,6 +22,10 @@ export const EventReasons = {
   MaintenanceApproved: 'MaintenanceApproved',
   MaintenanceCompleted: 'MaintenanceCompleted',
   MaintenanceCancelled: 'MaintenanceCancelled',
+  /** Another controller acts on the node (docs/maintenance.md, "Other controllers on the node"). */
+  OtherDrainerActing: 'OtherDrainerActing',
+  /** Someone uncordoned a node nodemeta had cordoned for its maintenance; nodemeta does not cordon it again. */
+  UncordonedByOther: 'UncordonedByOther',
   /** An event was scheduled on a node that is not drain-ready (docs/maintenance.md, "Drain readiness"). */
   DrainAtRisk: 'DrainAtRisk',
   // The node writes of a reconcile and of the fast path.

@@ -63,3 +63,24 @@ export const Conditions = {
   /** Whether a drain started now would finish (docs/maintenance.md, "Drain readiness"). */
   drainReady: 'DrainReady',
 } as const;
+
+/**
+ * What other drainers put on a Node, read to tell who else is acting on it (docs/maintenance.md,
+ * "Other controllers on the node"). nodemeta never writes these.
+ */
+export const OtherDrainerMarks = {
+  /** Taint of AKS node auto-drain (its remediator) while it cordons and drains for a scheduled event. */
+  aksRemediatorTaint: 'remediator.kubernetes.azure.com/unschedulable',
+  /** Taint Karpenter puts on a node it disrupts (drift, expiry, consolidation, repair) before it drains and deletes it. */
+  karpenterDisruptedTaint: 'karpenter.sh/disrupted',
+  /** Taint the cluster autoscaler puts on a node it is about to delete (scale-down). */
+  clusterAutoscalerDeletionTaint: 'ToBeDeletedByClusterAutoscaler',
+  /**
+   * Annotation kured (with --annotate-nodes) puts on the Node it drains and reboots. kured's lock
+   * itself, weave.works/kured-node-lock, is an annotation on kured's DaemonSet naming the node, not on the Node.
+   */
+  kuredRebootInProgressAnnotation: 'weave.works/kured-reboot-in-progress',
+} as const;
+
+/** Label Karpenter puts on every node it provisions: the NodePool it came from. */
+export const KARPENTER_NODEPOOL_LABEL = 'karpenter.sh/nodepool';

@@ -105,7 +105,18 @@ export interface MaintenanceStatus {
   dryRun?: boolean;
   /** Dry run: the event id a real run would have asked the agent to approve (`approve` is never set in dry run). */
   wouldApprove?: string;
+  /**
+   * Another controller acting on the node, recognised by its marks (docs/maintenance.md, "Other
+   * controllers on the node"); absent when nobody else is.
+   */
+  otherDrainer?: OtherDrainer;
+  /** When nodemeta saw someone uncordon the node it had cordoned for this event; it does not cordon it again. */
+  uncordonedTime?: string;
 }
+
+/** Who else acts on a node (status.maintenance.otherDrainer): a public contract, in the CRD's enum. */
+export const OTHER_DRAINERS = ['aks-remediator', 'karpenter', 'cluster-autoscaler', 'kured', 'unrecorded-cordon'] as const;
+export type OtherDrainer = (typeof OTHER_DRAINERS)[number];
 
 /**
  * The maintenance transitions a notification sink can ask for (docs/notifications.md). A public

@@ -4,7 +4,7 @@
 
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { rfc3339Seconds } from '../../time/rfc3339.js';
-import { Annotations, FIELD_MANAGER_CONTROLLER } from '../../api/names.js';
+import { Annotations, FIELD_MANAGER_CONTROLLER, OtherDrainerMarks } from '../../api/names.js';
 import type { ControllerStatus, NodeMetadata } from '../../api/nodemetadata.js';
 import type { CordonOptions } from '../decide/cordon.js';
 import type { ManagedFieldsEntry } from '../decide/labels.js';
@@ -123,7 +123,7 @@ export function nodeStateOf(node: V1Node): NodeState {
 
 /**
  * The part of a Node the controller keeps in its cache: what nodeStateOf reads. Of managedFields
- * only nodemeta-controller's entries (label ownership), of the annotations only nodemeta's (an
+ * only nodemeta-controller's entries (label ownership), of the annotations only nodemeta's and kured's reboot mark (an
  * empty map still says "the node has annotations", which the cordon's JSON-patch `test` relies
  * on), of the status only the Ready condition. A node's images, addresses, capacity, other
  * managers' field sets and status conditions are most of its size, and the controller needs none.
@@ -170,9 +170,12 @@ export function drainPodOf(pod: V1Pod): DrainPod {
   return drainPod;
 }
 
-/** nodemeta's own annotations (api/names.ts Annotations): the cordon, the load-balancer exclusion, out-of-service. */
+/** The annotations the controller reads: nodemeta's own (the cordon, the load-balancer exclusion, out-of-service), and kured's reboot mark. */
+const READ_ANNOTATIONS: readonly string[] = [...Object.values(Annotations), OtherDrainerMarks.kuredRebootInProgressAnnotation];
+
+/** Of a node's annotations, those the controller reads (READ_ANNOTATIONS; decide/other-drainers.ts reads kured's). */
 function ourAnnotations(annotations: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.values(Annotations).flatMap((key) => (annotations[key] === undefined ? [] : [[key, annotations[key]]])));
+  return Object.fromEntries(READ_ANNOTATIONS.flatMap((key) => (annotations[key] === undefined ? [] : [[key, annotations[key]]])));
 }
 
 /** A NodeMetadata as the controller caches it: without managedFields, which it never reads. */

@@ -214,6 +214,43 @@ export const CONFIG_SCHEMA = {
           },
           examples: [{ alibaba: { Reboot: { leadTime: '4h' } } }],
         },
+        nodeGroups: {
+          type: 'array',
+          description:
+            "Groups of nodes by label selector, each drained or not. The first group a node's labels match decides; a node in no group is drained. `drain: Disabled` turns Drain and Cordon into the notice taint, as a NodeMetadata's `spec.drain: Disabled` does: nodemeta still labels the node and reports its events, but neither cordons nor evicts. The default leaves nodes Karpenter provisioned (label `karpenter.sh/nodepool`; on AKS, node auto-provisioning) to Karpenter, which replaces a node with a pending spot eviction itself and drains nodes it disrupts (docs/maintenance.md, \"Other controllers on the node\"); set `[]` to drain them too.",
+          default: [{ name: 'karpenter', nodeSelector: { matchExpressions: [{ key: 'karpenter.sh/nodepool', operator: 'Exists' }] }, drain: 'Disabled' }],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'nodeSelector', 'drain'],
+            properties: {
+              name: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63, description: 'A name for logs and Events.' },
+              nodeSelector: {
+                type: 'object',
+                additionalProperties: false,
+                description: 'A Kubernetes label selector over Node labels (matchLabels, matchExpressions); an empty one selects every node.',
+                properties: {
+                  matchLabels: { type: 'object', additionalProperties: { type: 'string' } },
+                  matchExpressions: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      additionalProperties: false,
+                      required: ['key', 'operator'],
+                      properties: {
+                        key: { type: 'string', minLength: 1, maxLength: 317 },
+                        operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] },
+                        values: { type: 'array', items: { type: 'string' } },
+                      },
+                    },
+                  },
+                },
+              },
+              drain: { type: 'string', enum: ['Enabled', 'Disabled'], description: 'Disabled: label and report only (no cordon, no eviction, no approval).' },
+            },
+          },
+          examples: [[{ name: 'batch', nodeSelector: { matchLabels: { 'kubernetes.azure.com/agentpool': 'batch' } }, drain: 'Disabled' }]],
+        },
       },
     },
     drain: {

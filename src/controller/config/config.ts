@@ -8,6 +8,7 @@ import type { ProviderName } from '../../api/observation.js';
 import type { MaintenanceEventType, NotificationTransition } from '../../api/nodemetadata.js';
 import { CONFIG_SCHEMA, ConfigFormats } from './config-schema.js';
 import { isTimeZone, type ApprovalWindow } from '../maintenance/approval-window.js';
+import type { LabelSelector } from '../readiness/verdict.js';
 
 export type EventAction = 'Drain' | 'Cordon' | 'Taint' | 'None';
 export const EVENT_ACTIONS: readonly EventAction[] = ['Drain', 'Cordon', 'Taint', 'None'];
@@ -29,6 +30,14 @@ export interface PolicyConfig {
   events: EventRules;
   /** Per-provider overrides; a field left out keeps the general rule's value. */
   providers: Partial<Record<ProviderName, Partial<Record<MaintenanceEventType, Partial<EventRule>>>>>;
+  /** Nodes by label selector, drained or only labelled and reported; the first match decides (decide/policy.ts). */
+  nodeGroups: NodeGroup[];
+}
+
+export interface NodeGroup {
+  name: string;
+  nodeSelector: LabelSelector;
+  drain: 'Enabled' | 'Disabled';
 }
 
 /** `maxConcurrentDrains`: a node count, or a percentage of the nodes nodemeta manages. */
@@ -232,7 +241,7 @@ interface RawRule {
 /** The document after validation and defaulting: the YAML's shape, durations still as text. */
 export interface RawConfig {
   labels: { allowedTags: string[]; standardTopology: boolean };
-  policy: Record<MaintenanceEventType, RawRule> & { providers: Partial<Record<ProviderName, Partial<Record<MaintenanceEventType, RawRule>>>> };
+  policy: Record<MaintenanceEventType, RawRule> & { providers: Partial<Record<ProviderName, Partial<Record<MaintenanceEventType, RawRule>>>>; nodeGroups: NodeGroup[] };
   drain: { maxConcurrentDrains: number | string; maxGracePeriod: string; evictionTimeout: string; waveSettleTime: string; deleteEmptyDirData: boolean; forceUnmanagedPods: boolean; excludeFromLoadBalancers: boolean; loadBalancerDrainDelay: string };
   approve: 'AfterDrain' | 'Never';
   approvalWindows: ApprovalWindow[];
@@ -253,7 +262,7 @@ function toConfig(raw: RawConfig): ControllerConfig {
   const limit = raw.drain.maxConcurrentDrains;
   return {
     labels: { allowedTags: [...raw.labels.allowedTags], standardTopology: raw.labels.standardTopology },
-    policy: { events, providers },
+    policy: { events, providers, nodeGroups: raw.policy.nodeGroups.map((group) => ({ name: group.name, nodeSelector: structuredClone(group.nodeSelector), drain: group.drain })) },
     drain: {
       maxConcurrentDrains: typeof limit === 'number' ? { count: limit } : { percent: Number(limit.slice(0, -1)) },
       maxGracePeriodMs: parseDuration(raw.drain.maxGracePeriod)!,

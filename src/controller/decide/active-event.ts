@@ -45,7 +45,7 @@ export function handledEventId(maintenance: MaintenanceStatus | undefined): stri
 /** The node's events and the active one, from the caches' Node and NodeMetadata. */
 export function nodeEvents(node: NodeState, nodeMetadata: NodeMetadata | undefined, config: Pick<ControllerConfig, 'policy' | 'dryRun'>, now: Date): NodeEvents {
   const observation = observationOf(nodeMetadata?.status);
-  const rules = rulesFor(config.policy, observation?.provider, nodeMetadata?.spec);
+  const rules = rulesFor(config.policy, observation?.provider, nodeMetadata?.spec, node.metadata.labels ?? {});
   const plans = plannedEvents(observation, rules, now);
   const held = heldByNodemeta(node);
   const afterDryRun: AfterDryRunFacts = { announced: new Set(plans.map((plan) => plan.eventId)), nodemetaHoldsNode: held.cordonedFor !== undefined || held.excludedFromLoadBalancers };

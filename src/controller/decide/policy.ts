@@ -11,7 +11,8 @@
 import type { NodeMetadataSpec, MaintenanceEventType } from '../../api/nodemetadata.js';
 import { SPOT_TERMINATION } from '../../api/nodemetadata.js';
 import type { ProviderName, ScheduledEvent, SpotInfo } from '../../api/observation.js';
-import { IMMEDIATE_EVENT_TYPES, type EventAction, type EventRules, type PolicyConfig } from '../config/config.js';
+import { IMMEDIATE_EVENT_TYPES, type EventAction, type EventRules, type NodeGroup, type PolicyConfig } from '../config/config.js';
+import { selects } from '../readiness/verdict.js';
 
 /** The id the controller uses for a spot reclaim, which has no event id of its own. */
 export const SPOT_TERMINATION_EVENT_ID = 'spot-termination';
@@ -41,18 +42,28 @@ export interface PlannedAction {
 
 /**
  * The rules for one node: the general ones, with the provider's overrides on top, and Drain and
- * Cordon turned into the notice taint when the node's NodeMetadata says `spec.drain: Disabled`.
+ * Cordon turned into the notice taint when the node's NodeMetadata says `spec.drain: Disabled`, or
+ * the first node group (config policy.nodeGroups) its labels match says `drain: Disabled`.
  */
-export function rulesFor(policy: PolicyConfig, provider: ProviderName | undefined, spec?: NodeMetadataSpec): EventRules {
+export function rulesFor(policy: PolicyConfig, provider: ProviderName | undefined, spec?: NodeMetadataSpec, nodeLabels?: Readonly<Record<string, string>>): EventRules {
   const overrides = provider === undefined ? {} : (policy.providers[provider] ?? {});
+  const drainDisabled = spec?.drain === 'Disabled' || (nodeLabels !== undefined && nodeGroupOf(policy.nodeGroups, nodeLabels)?.drain === 'Disabled');
   const rules = Object.fromEntries(
     (Object.keys(policy.events) as MaintenanceEventType[]).map((type) => {
       const rule = { ...policy.events[type], ...overrides[type] };
-      if (spec?.drain === 'Disabled' && (rule.action === 'Drain' || rule.action === 'Cordon')) rule.action = 'Taint';
+      if (drainDisabled && (rule.action === 'Drain' || rule.action === 'Cordon')) rule.action = 'Taint';
       return [type, rule];
     }),
   );
   return rules as EventRules;
+}
+
+/**
+ * The first of `groups` whose nodeSelector matches the node's labels (config policy.nodeGroups), or
+ * undefined. A selector matches as Kubernetes matches one (readiness/verdict.ts selects).
+ */
+export function nodeGroupOf(groups: readonly NodeGroup[], nodeLabels: Readonly<Record<string, string>>): NodeGroup | undefined {
+  return groups.find((group) => selects(group.nodeSelector, nodeLabels));
 }
 
 export function triggersFrom(events: readonly ScheduledEvent[], spot: SpotInfo | undefined): MaintenanceTrigger[] {

@@ -15,6 +15,7 @@ import type { NodeState } from '../cache/node-state.js';
 import type { ControllerConfig } from '../config/config.js';
 import { cordonPatch } from './cordon.js';
 import { nodeEvents } from './active-event.js';
+import { mayCordon } from './other-drainers.js';
 import { desiredTaints, isNodemetaTaint, mergeTaints, taintsPatch, taintText, withOurOtherTaints, type Taint } from './taints.js';
 import type { JsonPatchOperation } from './patch-ops.js';
 
@@ -48,7 +49,9 @@ export function missingProtection(node: NodeState, nodeMetadata: NodeMetadata | 
   if (next !== undefined) protection.taints = next;
   // A node someone else cordoned stays theirs (no annotation of ours is added); a node nodemeta cordoned
   // for another event is protected already, and the full reconcile re-labels the cordon.
-  if (node.spec?.unschedulable !== true) {
+  // Nor one the cluster autoscaler deletes, nor one someone uncordoned under nodemeta's cordon
+  // (decide/other-drainers.ts): nodemeta does not fight them.
+  if (node.spec?.unschedulable !== true && mayCordon(node)) {
     protection.cordonFor = active.eventId;
     protection.excludeFromLoadBalancers = config.drain.excludeFromLoadBalancers;
   }

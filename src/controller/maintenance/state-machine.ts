@@ -13,6 +13,7 @@ import { rfc3339Seconds } from '../../time/rfc3339.js';
 import { MaintenancePhase, SPOT_TERMINATION, type BlockedPod, type MaintenanceStatus } from '../../api/nodemetadata.js';
 import type { ProviderName } from '../../api/observation.js';
 import type { ControllerConfig } from '../config/config.js';
+import type { OtherDrainerSeen } from '../decide/other-drainers.js';
 import type { PlannedAction } from '../decide/policy.js';
 import { approvalWindowState, describeWindows } from './approval-window.js';
 import { GRACE_MARGIN_MS, type DrainPlan, type PodToEvict } from './drain-plan.js';
@@ -50,6 +51,8 @@ export interface NodeScheduling {
   /** node.kubernetes.io/exclude-from-external-load-balancers is on the node, whoever added it (drain.loadBalancerDrainDelay waits after it). */
   hasExclusionLabel?: boolean;
   ready: boolean;
+  /** Another controller acting on the node (decide/other-drainers.ts), by its marks. */
+  otherDrainer?: OtherDrainerSeen;
 }
 
 /** What the wiring remembers of the evictions it made (in memory: lost on restart, which is fine). */
@@ -118,9 +121,15 @@ export interface MaintenanceStep {
  * agent created it again. Nothing else would ever give that node back. Not while the caches are cold.
  */
 export function idleStep(current: MaintenanceStatus | undefined, node?: NodeScheduling, cacheWarm = false, uncordonAfterCompletion = false): MaintenanceStep {
+  return withOtherDrainer(idleStepAlone(current, node, cacheWarm, uncordonAfterCompletion), current, node);
+}
+
+function idleStepAlone(current: MaintenanceStatus | undefined, node: NodeScheduling | undefined, cacheWarm: boolean, uncordonAfterCompletion: boolean): MaintenanceStep {
   const status = current ?? { phase: MaintenancePhase.None };
   if (!cacheWarm || node === undefined) return { status, actions: [] };
-  if (node.excludedFromLoadBalancers === true && !node.unschedulable) return { status, actions: [{ kind: 'Uncordon' }] };
+  // Schedulable again with a mark of ours still on it (someone uncordoned it, or uncordonAfterCompletion
+  // is off and a person did): the marks go, so that the next event does not read them as someone's uncordon.
+  if ((node.excludedFromLoadBalancers === true || node.cordonedFor !== undefined) && !node.unschedulable) return { status, actions: [{ kind: 'Uncordon' }] };
   if (uncordonAfterCompletion && node.cordonedFor !== undefined && node.ready && status.phase === MaintenancePhase.None) {
     return { status, actions: [{ kind: 'Uncordon' }, emit('Normal', EventReasons.MaintenanceCompleted, `event ${node.cordonedFor} is over (no maintenance on record for it): uncordoned`)] };
   }
@@ -133,10 +142,14 @@ export function eventUnderWay(current: MaintenanceStatus | undefined): Maintenan
 }
 
 export function nextMaintenanceStep(input: MaintenanceInput): MaintenanceStep {
+  return withOtherDrainer(nextStepAlone(input), input.current, input.node, input.now);
+}
+
+function nextStepAlone(input: MaintenanceInput): MaintenanceStep {
   const { current, active } = input;
   const underWay = eventUnderWay(current);
   if (active === undefined) {
-    if (underWay === undefined) return idleStep(current, input.node, input.cacheWarm, input.config.uncordonAfterCompletion);
+    if (underWay === undefined) return idleStepAlone(current, input.node, input.cacheWarm, input.config.uncordonAfterCompletion);
     if (!input.cacheWarm) return { status: underWay, actions: [] };
     return finish(underWay, input);
   }
@@ -198,6 +211,12 @@ function beforeDrain(status: MaintenanceStatus, active: PlannedAction, input: Ma
     if (status.phase !== MaintenancePhase.Scheduled) return transition({ ...released, phase: MaintenancePhase.Scheduled }, actions);
     return withWait({ status: released, actions }, active.due ? undefined : active.startAt - input.now.getTime());
   }
+  if (givenUp(input.node)) {
+    // The cluster autoscaler deletes the node: nodemeta neither cordons nor drains it (a cordon of its
+    // own made before stays: the node is going). Status and the OtherDrainerActing Event say so.
+    if (status.phase !== MaintenancePhase.Scheduled) return transition({ ...status, phase: MaintenancePhase.Scheduled }, []);
+    return { status, actions: [] };
+  }
   const cordon = ensureCordon(status, input.node);
   if (active.action === 'Drain') {
     const forceAt = drainForcedAt(active, input);
@@ -229,6 +248,11 @@ function startDrain(status: MaintenanceStatus, active: PlannedAction, input: Mai
   const started: MaintenanceStatus = { ...status, phase: MaintenancePhase.Draining, startedTime: isoNow(input.now) };
   const counted = withPodCounts(started, input, remainingPods(input.pods));
   const budget = input.budget.draining < input.budget.limit ? '' : ' (deadline reached: drains beyond the budget)';
+  if (othersEvict(input.node)) {
+    // Another drainer evicts: nodemeta waits for the pods to go, so no load balancers' wait of its own.
+    const other = input.node.otherDrainer!;
+    return transition(counted, [...cordon, emit('Normal', EventReasons.DrainStarted, `${describe(active)}: ${other.name} drains the node (${other.mark}): nodemeta evicts nothing and waits for ${remainingPods(input.pods)} pods to go${budget}`)]);
+  }
   const delayMs = input.config.drain.loadBalancerDrainDelayMs;
   const wait = loadBalancerDrain(counted, delayMs, drainForcedAt(active, input));
   const cut = wait?.cut === true && wait.fullEndMs > input.now.getTime() ? [emit('Warning', EventReasons.LoadBalancerDrainCut, cutMessage(describe(active), wait, delayMs, counted.notBefore))] : [];
@@ -302,7 +326,15 @@ function drained(status: MaintenanceStatus, active: PlannedAction, input: Mainte
     const actions: Action[] = [...cordon, ...(status.approve === undefined ? [] : [{ kind: 'ClearApprovalRequest' } as const])];
     return transition(approved, [...actions, emit('Normal', EventReasons.MaintenanceApproved, `${describe(active)}: approved, the platform may start it now`)]);
   }
-  if (!approvable(active, input)) return { status, actions: cordon };
+  if (!approvable(active, input)) {
+    // A request made before the autoscaler started deleting the node is taken back: no approval fight.
+    if (status.approve === eventId && givenUp(input.node)) {
+      const withdrawn = { ...status };
+      delete withdrawn.approve;
+      return transition(withdrawn, [...cordon, { kind: 'ClearApprovalRequest' }, emit('Normal', EventReasons.ApprovalWithdrawn, `${describe(active)}: the cluster autoscaler deletes the node`)]);
+    }
+    return { status, actions: cordon };
+  }
   const window = approvalWindowState(input.config.approvalWindows, input.now);
   if (status.approve === eventId) {
     // Asked already. Take the request back if a node in Resources stopped being drained before the
@@ -356,6 +388,9 @@ function failed(status: MaintenanceStatus, input: MaintenanceInput): Maintenance
 /** The event is gone (ran, or was cancelled): once the node is Ready, undo what nodemeta did. */
 function finish(status: MaintenanceStatus, input: MaintenanceInput): MaintenanceStep {
   if (!input.node.ready) return withWait({ status, actions: [] }, POLL_MS);
+  // Another drainer still acts on the node: lifting nodemeta's cordon now would lift theirs too
+  // (one spec.unschedulable). The maintenance ends once its mark is gone (the Node watch says when).
+  if (input.config.uncordonAfterCompletion && ownsCordon(input.node) && othersEvict(input.node)) return withWait({ status, actions: [] }, POLL_MS);
   const actions: Action[] = [];
   // Any nodemeta annotation counts, not only one naming this event: no event is active any more, and
   // a cordon left for an event nodemeta replaced would otherwise stay forever. No annotation: someone
@@ -379,6 +414,58 @@ function finish(status: MaintenanceStatus, input: MaintenanceInput): Maintenance
   return { status: completed, actions };
 }
 
+// ---- other controllers on the node (docs/maintenance.md, "Other controllers on the node") ----
+
+/** The cluster autoscaler deletes the node: nodemeta gives it up (no cordon, eviction or approval). */
+function givenUp(node: NodeScheduling): boolean {
+  return node.otherDrainer?.role === 'deletes';
+}
+
+/** Another controller evicts the node's pods, or deletes the node (an unrecorded cordon alone does neither). */
+function othersEvict(node: NodeScheduling): boolean {
+  return node.otherDrainer?.role === 'drains' || node.otherDrainer?.role === 'deletes';
+}
+
+/** Someone uncordoned the node under nodemeta's cordon: its annotation is there, the node takes pods. */
+function uncordonedUnder(node: NodeScheduling): boolean {
+  return node.cordonedFor !== undefined && !node.unschedulable;
+}
+
+/**
+ * `step` with status.maintenance.otherDrainer as the node shows it now, and, for a maintenance under
+ * way, one Event when another drainer starts acting on it and one when someone uncordons the node
+ * nodemeta cordoned (recorded in uncordonedTime, so a later step does not say it again).
+ */
+function withOtherDrainer(step: MaintenanceStep, current: MaintenanceStatus | undefined, node: NodeScheduling | undefined, now?: Date): MaintenanceStep {
+  if (node === undefined) return step;
+  const other = node.otherDrainer;
+  let status = step.status;
+  if (status.otherDrainer !== other?.name) {
+    status = { ...status };
+    if (other === undefined) delete status.otherDrainer;
+    else status.otherDrainer = other.name;
+  }
+  const underWay = eventUnderWay(status);
+  if (underWay === undefined) return status === step.status ? step : { ...step, status };
+  const actions = [...step.actions];
+  const sameEvent = eventUnderWay(current)?.eventId === status.eventId;
+  if (other !== undefined && (!sameEvent || current?.otherDrainer !== other.name)) {
+    actions.push(emit('Normal', EventReasons.OtherDrainerActing, `${describeStatus(status)}: ${other.name} acts on the node (${other.mark}); ${OTHER_DRAINER_CONDUCT[other.role]}`));
+  }
+  if (now !== undefined && uncordonedUnder(node) && status.uncordonedTime === undefined && !step.actions.some((action) => action.kind === 'Uncordon')) {
+    status = { ...status, uncordonedTime: isoNow(now) };
+    actions.push(emit('Warning', EventReasons.UncordonedByOther, `${describeStatus(status)}: someone uncordoned the node nodemeta had cordoned; nodemeta does not cordon it again (its NoSchedule taint keeps new pods off) and goes on with the maintenance`));
+  }
+  return { ...step, status, actions };
+}
+
+/** What nodemeta does while another drainer of each kind acts (the Event says it). */
+const OTHER_DRAINER_CONDUCT: Record<OtherDrainerSeen['role'], string> = {
+  drains: 'nodemeta does not evict or uncordon while it does, still labels and reports, and approves once the node is empty',
+  deletes: 'nodemeta gives the node up: no cordon, eviction or approval',
+  cordons: 'nodemeta drains as usual and never lifts that cordon',
+};
+
 // ---- helpers ----
 
 function withoutExcludedTime(status: MaintenanceStatus): MaintenanceStatus {
@@ -399,6 +486,9 @@ function ownsCordon(node: NodeScheduling): boolean {
  */
 function ensureCordon(status: MaintenanceStatus, node: NodeScheduling): Action[] {
   const eventId = status.eventId ?? '';
+  // Not on a node the autoscaler deletes; not again on a node someone uncordoned under nodemeta's
+  // cordon (its NoSchedule taint keeps new pods off; cordoning back would fight them).
+  if (givenUp(node) || uncordonedUnder(node)) return [];
   if (!node.unschedulable) return [{ kind: 'Cordon', eventId }];
   if (node.cordonedFor !== undefined && node.cordonedFor !== eventId) return [{ kind: 'Cordon', eventId }];
   return [];
@@ -414,6 +504,7 @@ function drainForcedAt(active: PlannedAction, input: MaintenanceInput): number {
 }
 
 function approvable(active: PlannedAction, input: MaintenanceInput): boolean {
+  if (givenUp(input.node)) return false;
   // Only Azure scheduled events can be approved (StartRequests); Alibaba and spot reclaims cannot.
   // One without NotBefore has started (a neighbour's approval, its time came, or posted Started):
   // under way, nothing to approve, and a request made before it started is not withdrawn when a
@@ -432,6 +523,8 @@ function remainingPods(pods: DrainPlan): number {
  * pod is what the fleet bench counted as a re-eviction).
  */
 function evictions(input: MaintenanceInput): Action[] {
+  // Another drainer evicts the node's pods (or deletes the node): nodemeta does not evict as well.
+  if (othersEvict(input.node)) return [];
   const attempts = new Map(input.evictions.map((attempt) => [attempt.uid, attempt]));
   const nowMs = input.now.getTime();
   const due = input.pods.evict.filter((pod) => {

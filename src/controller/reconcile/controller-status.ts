@@ -8,6 +8,7 @@ import { Conditions, EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from '../../api/names.j
 import { MaintenancePhase, setCondition, type Condition, type ConditionUpdate, type ControllerStatus, type MaintenanceStatus, type NodeMetadata, type NodeMetadataStatus, type NotificationsStatus } from '../../api/nodemetadata.js';
 import type { NodeState } from '../cache/node-state.js';
 import { heldByNodemeta } from '../decide/cordon.js';
+import { otherDrainerOn } from '../decide/other-drainers.js';
 import { labeledCondition, type DesiredLabels, type LabelPlan } from '../decide/labels.js';
 import { sameJson } from '../decide/same-json.js';
 import { conditionInDryRun, maintenanceToDecide, maintenanceToStore, type AfterDryRunFacts } from '../dry-run/dry-run-status.js';
@@ -113,13 +114,16 @@ function drainedCondition(maintenance: MaintenanceStatus, observedGeneration: nu
 /** The node as the state machine sees it. */
 export function nodeScheduling(node: NodeState): NodeScheduling {
   const held = heldByNodemeta(node);
-  return {
+  const scheduling: NodeScheduling = {
     unschedulable: node.spec?.unschedulable === true,
     cordonedFor: held.cordonedFor,
     excludedFromLoadBalancers: held.excludedFromLoadBalancers,
     hasExclusionLabel: node.metadata.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] !== undefined,
     ready: node.ready ?? false,
   };
+  const other = otherDrainerOn(node);
+  if (other !== undefined) scheduling.otherDrainer = other;
+  return scheduling;
 }
 
 /** `nodeMetadata` with the maintenance status the state machine decides from (dry-run-status.ts). */

@@ -8,7 +8,7 @@ import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 import { GROUP, KIND, PLURAL, SHORT_NAME, VERSION } from '../../../src/api/names.js';
 import { EVENT_TYPES } from '../../../src/api/observation.js';
-import { MAINTENANCE_PHASES, NOTIFICATION_TRANSITIONS, SPOT_TERMINATION, type NodeMetadata } from '../../../src/api/nodemetadata.js';
+import { OTHER_DRAINERS, MAINTENANCE_PHASES, NOTIFICATION_TRANSITIONS, SPOT_TERMINATION, type NodeMetadata } from '../../../src/api/nodemetadata.js';
 import { MAX_PENDING_NOTIFICATIONS } from '../../../src/controller/notifications/transitions.js';
 
 type Schema = Record<string, unknown>;
@@ -173,9 +173,10 @@ describe('NodeMetadata CRD', () => {
     expect(version).toMatchObject({ name: VERSION, served: true, storage: true, subresources: { status: {} } });
   });
 
-  test('printer columns show provider, zone, fault/update domain, event, phase, drain readiness and dry run (NotBefore and pending pods with -o wide), and point at real fields', () => {
+  test('printer columns show provider, zone, fault/update domain, event, phase, drain readiness, dry run and the other drainer (NotBefore and pending pods with -o wide), and point at real fields', () => {
     const columns = version.additionalPrinterColumns as { name: string; jsonPath: string; priority?: number }[];
-    expect(columns.filter((column) => column.priority === undefined).map((column) => column.name)).toEqual(['Provider', 'Zone', 'FD', 'UD', 'Event', 'Phase', 'Drain-Ready', 'DryRun', 'Age']);
+    expect(columns.filter((column) => column.priority === undefined).map((column) => column.name)).toEqual(['Provider', 'Zone', 'FD', 'UD', 'Event', 'Phase', 'Drain-Ready', 'DryRun', 'Other', 'Age']);
+    expect(columns.find((column) => column.name === 'Other')?.jsonPath).toBe('.status.maintenance.otherDrainer');
     expect(columns.find((column) => column.name === 'Drain-Ready')?.jsonPath).toBe('.status.conditions[?(@.type=="DrainReady")].status');
     expect(columns.filter((column) => column.priority === 1).map((column) => column.name)).toEqual(['NotBefore', 'Pending']);
     for (const { jsonPath } of columns) {
@@ -238,6 +239,7 @@ describe('NodeMetadata CRD', () => {
     expect(schemaAt(['status', 'maintenance', 'phase']).enum).toEqual([...MAINTENANCE_PHASES]);
     expect(schemaAt(['status', 'events', '[]', 'type']).enum).toEqual([...EVENT_TYPES]);
     expect(schemaAt(['status', 'maintenance', 'eventType']).enum).toEqual([...EVENT_TYPES, SPOT_TERMINATION]);
+    expect(schemaAt(['status', 'maintenance', 'otherDrainer']).enum).toEqual([...OTHER_DRAINERS]);
     expect(schemaAt(['status', 'notifications', 'pending', '[]', 'transition']).enum).toEqual([...NOTIFICATION_TRANSITIONS]);
     expect(schemaAt(['status', 'notifications', 'pending', '[]', 'phase']).enum).toEqual([...MAINTENANCE_PHASES]);
     expect(schemaAt(['status', 'notifications', 'pending']).maxItems).toBe(MAX_PENDING_NOTIFICATIONS);

@@ -40,7 +40,7 @@ describe('nodeForCache', () => {
       uid: 'u1',
       resourceVersion: '7',
       labels: { a: 'b' },
-      annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'nodemeta.io/cordoned': 'EV-1' },
+      annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'nodemeta.io/cordoned': 'EV-1', 'weave.works/kured-reboot-in-progress': '2026-11-22T04:00:00Z' },
       managedFields: [
         { manager: 'nodemeta-controller', operation: 'Apply', fieldsV1: { 'f:metadata': { 'f:labels': { 'f:nodemeta.io/zone': {} } } } },
         { manager: 'kubelet', operation: 'Update', fieldsV1: { 'f:status': {} } },
@@ -51,7 +51,8 @@ describe('nodeForCache', () => {
   };
 
   it('keeps exactly what the reconciler reads', () => {
-    expect(nodeStateOf(nodeForCache(node))).toEqual(nodeStateOf({ ...node, metadata: { ...node.metadata, annotations: { 'nodemeta.io/cordoned': 'EV-1' }, managedFields: [node.metadata!.managedFields![0]!] } }));
+    // kured's reboot mark too: it says kured drains the node (decide/other-drainers.ts).
+    expect(nodeStateOf(nodeForCache(node))).toEqual(nodeStateOf({ ...node, metadata: { ...node.metadata, annotations: { 'nodemeta.io/cordoned': 'EV-1', 'weave.works/kured-reboot-in-progress': '2026-11-22T04:00:00Z' }, managedFields: [node.metadata!.managedFields![0]!] } }));
     const kept = nodeForCache(node);
     expect(kept.status).toEqual({ conditions: [{ type: 'Ready', status: 'True' }] });
     expect(kept.spec).toEqual({ unschedulable: true, providerID: 'azure:///x', taints: [{ key: 'k', effect: 'NoSchedule' }] });
