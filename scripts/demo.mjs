@@ -392,6 +392,8 @@ async function notDrainReady() {
   const condition = nmd.status.conditions.find((c) => c.type === 'DrainReady');
   console.log(`\n  ${ACT_NODE}: DrainReady ${condition.status}, reason ${condition.reason}: ${condition.message}`);
   for (const blocker of nmd.status.drainReadiness?.blockers ?? []) console.log(`  status.drainReadiness.blockers: ${blocker.pod} (${blocker.reason}): ${blocker.message}`);
+  console.log('  (A drain meets the pods of one budget one after another: checkout allows one disruption, so its second and');
+  console.log('  third pod here wait for replacements to be Ready elsewhere; the ledger pod waits for a person.)');
 }
 
 function ledgerYaml() {
