@@ -10,6 +10,7 @@
 //        [--wave 500,1000] [--waves 1] [--controller-args "--workers 8"] [--timeout 900s]
 //        [--controller-bin /tmp/old-build/dist/cmd/nodemeta.js] [--controller-identity service-account]
 //        [--controller-memory-limit 384Mi|none] [--pod-setup scheduled|bound]
+//        [--churn-rate 2] [--churn-nodes 40] [--churn-duration 60s (0: no churn)]
 //
 // --controller-bin runs another build as the controller (a before/after on one machine); the agent
 // side always comes from this tree's dist/. --controller-identity service-account runs it as a
@@ -43,13 +44,23 @@
 //   resources nodes, nodemetadatas, pods and events (not nodes/status, pods/status, pods/binding,
 //   which only kwok and the scheduler write), from every client (the controller, the bench's
 //   watches, the control plane's own), spawn to steady point.
+// - cold-start FLOOR, before the controller starts: a plain client merge-patches the labels the
+//   controller will write (its own derivation, keys under the bench's prefix) onto every node, 32 at
+//   a time, first PATCH → last seen on the node watch; then they go again. Printed with the cold
+//   start's ratio to it.
+// - drain readiness (the controller's default config has it on): controller spawned → every
+//   NodeMetadata carries the DrainReady condition (a NodeMetadata watch), and when the readiness
+//   informers synced (the controller's log). Then steady churn (--churn-*; see churn()): per change
+//   (a bare pod created or deleted, a PDB edited), the write answered → the condition seen, p50/p99,
+//   and the controller's API requests per change.
 // - wave (--waves times; wave k takes the W nodes after wave k-1's, wrapping): first the FLOOR on the
 //   same nodes: a plain client (the same HTTP client the writers use) sends JSON merge patches
 //   spec.unschedulable=true, 32 at a time; floor = first patch sent until the watch saw the last node
 //   cordoned; then it uncordons them. Then a Preempt (NotBefore now + --notice, EventStatus
 //   Scheduled, Resources [the VM]) into each wave node's status, the agent's way, 32 writers. Per
 //   node: write sent → taint nodemeta.io/scheduled-event seen, write sent → spec.unschedulable seen;
-//   p50 and p100 of each. Wave time: first write sent → last cordon seen; ratio = wave time / floor.
+//   p50 and p100 of each. Wave time: first write sent → last cordon seen; ratio = wave time / floor;
+//   the controller's own share: last status write answered → last cordon seen.
 //   Evictions: delta of nodemeta_controller_evictions_total (result=evicted / every result).
 //   Re-evictions: pods created after the first write that were bound to a wave node (pod watch).
 //   Pods left: pods on wave nodes, not being deleted, --after-cordon (20 s) after the last cordon.
