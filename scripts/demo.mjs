@@ -2,10 +2,14 @@
 /* global process, console, setTimeout, fetch */
 // make demo: the local control plane with six simulated AKS nodes, one emulated Azure VM and one
 // real nodemeta agent per node, two controller replicas electing a leader, and a Deployment the real
-// scheduler spreads over nodemeta's fault-domain label. Then a maintenance act: the emulated Azure
-// platform schedules a Reboot of one VM, and the demo prints, as it happens, how nodemeta cordons the
+// scheduler spreads over nodemeta's fault-domain label. Then a maintenance act: a single-replica
+// Deployment whose PodDisruptionBudget allows no disruption makes one node not drain-ready, which
+// `kubectl get nmd` shows (DRAIN-READY False, with the reason) before anything is scheduled; the
+// emulated Azure platform schedules a Reboot of that VM (a DrainAtRisk Event and notification at
+// once), and the demo prints, as it happens, how nodemeta cordons the
 // node, drains it through the Eviction API (a PodDisruptionBudget holds one eviction back), has the
-// agent approve the event, and uncordons the node once the reboot is over; a local webhook receiver
+// agent approve the event once the operator has fixed the blocker the warning named (a second
+// replica), and uncordons the node once the reboot is over; a local webhook receiver
 // prints each notification nodemeta sends about it (docs/notifications.md). Prints what happened; with
 // a terminal it keeps running (kubectl get nmd works) until Ctrl-C, then stops everything it started.
 import { KubeConfig, Watch } from '@kubernetes/client-node';
@@ -182,9 +186,11 @@ async function maintenanceAct(emulator, kubeconfig, receiver) {
     return ready.length === 3 && pdb.status?.disruptionsAllowed === 1 ? ready : undefined;
   });
   const onNode = (list) => list.filter((p) => p.spec.nodeName === ACT_NODE).map((p) => p.metadata.name);
+  await notDrainReady();
   const allPods = JSON.parse(kubectl(['get', 'pods', '-n', NAMESPACE, '-o', 'json'])).items;
   console.log(`  Deployment checkout: 3 replicas, ${onNode(checkout).length} of them on ${ACT_NODE} (preferred node affinity);`);
   console.log('  PodDisruptionBudget checkout: maxUnavailable 1, so only one checkout pod may be down at a time.');
+  console.log(`  Deployment ledger: 1 replica on ${ACT_NODE}, PodDisruptionBudget ledger minAvailable 1: it allows no disruption.`);
   console.log(`  Pods on ${ACT_NODE} now: ${onNode(allPods).join(', ')}`);
   console.log('  Controller policy (defaults): Reboot → Drain, starting 1h before NotBefore (at once for a 15 min notice); approve AfterDrain.');
 
@@ -248,6 +254,8 @@ async function maintenanceAct(emulator, kubeconfig, receiver) {
       }
     }
     if (m?.approve === eventId) once('asked', () => row(undefined, 'NodeMetadata', 'status.maintenance.approve set: the controller asks the agent to approve'));
+    const drainReady = (status.conditions ?? []).find((c) => c.type === 'DrainReady');
+    if (drainReady !== undefined) once(`drain-ready-${drainReady.status}-${drainReady.reason}`, () => row(undefined, 'NodeMetadata', `DrainReady ${drainReady.status} (${drainReady.reason}): ${shorten(drainReady.message, 90)}`));
     const approval = (status.approvals ?? []).find((a) => a.eventId === eventId);
     if (approval !== undefined) {
       once('approved', () => row('approved', 'NodeMetadata', 'the agent POSTed StartRequests to IMDS and recorded it in status.approvals'));
@@ -307,6 +315,13 @@ async function maintenanceAct(emulator, kubeconfig, receiver) {
     const event = await control('POST', '/events', { type: 'Reboot', resources: [ACT_NODE], lifecycle: 'manual' });
     eventId = event.EventId;
     once('posted', () => row('event', 'emulator', `the platform schedules Reboot ${eventId} for VM ${event.Resources.join(', ')}, NotBefore ${event.NotBefore} (15 min notice)`));
+    // The drain evicts what it may; the ledger pod stays, as DrainAtRisk said. Left alone it would
+    // stay until the platform reboots the VM at NotBefore. The operator, alerted, gives ledger a
+    // second replica: once that one is Ready elsewhere the PDB allows the eviction.
+    await waitFor('the drain to be held back by the ledger PDB', () => [...heldBack].some((name) => name.startsWith('ledger-')), 120_000);
+    await sleep(OPERATOR_DELAY_MS);
+    kubectl(['scale', 'deployment', 'ledger', '-n', NAMESPACE, '--replicas', '2']);
+    once('operator', () => row('operator', 'kubectl', 'scale deployment ledger --replicas 2 (the fix the DrainAtRisk warning asked for)'));
     await withTimeout(approvedSeen, 120_000, 'the approval of the event');
     const state = await control('GET', `/events/${eventId}`);
     once('platform-approved', () => row(undefined, 'emulator', `the event is approved (${state.approvals.map((a) => a.vm).join(', ')}); the platform starts the reboot`));
@@ -340,9 +355,72 @@ async function maintenanceAct(emulator, kubeconfig, receiver) {
     console.log('  and nodemeta retries the pod with jittered backoff (up to 5 s, doubling).');
   }
   console.log(`  checkout pods now run on: ${[...new Set(after.map((p) => p.spec.nodeName))].sort().join(', ')}`);
+  console.log(`  ledger: DrainReady said False (PodDisruptionBudget) before the Reboot was scheduled, DrainAtRisk warned when it was`);
+  console.log(`  (${s(rows.find((r) => r.what.startsWith('DrainAtRisk'))?.ms)} after), and the drain held at the ledger pod until the operator scaled it. Nobody`);
+  console.log('  acting, the pod would have stayed on the node until the platform rebooted it at NotBefore.');
   console.log(`  The webhook receiver got ${notified.length} notifications from the leader: ${notified.join(', ') || 'none'}.`);
   console.log(`\nkubectl get nmd ${ACT_NODE}`);
   console.log(kubectl(['get', 'nmd', ACT_NODE]).trimEnd().replace(/^/gm, '  '));
+}
+
+/** How long the demo, playing the operator, looks at the held-back drain before fixing it. */
+const OPERATOR_DELAY_MS = 3000;
+
+/**
+ * Before any maintenance: a single-replica Deployment on ACT_NODE whose PodDisruptionBudget allows no
+ * disruption. nodemeta says so at once, for every node, without any event pending: DrainReady False
+ * with the blocker's kind as the reason, and the pods in status.drainReadiness.
+ */
+async function notDrainReady() {
+  console.log(`\nDrain readiness: a pod that would block a drain of ${ACT_NODE}, before any maintenance.`);
+  kubectl(['apply', '-f', '-'], { input: ledgerYaml() });
+  await waitFor('the ledger pod Ready and its PDB allowing 0 disruptions', () => {
+    const list = JSON.parse(kubectl(['get', 'pods', '-n', NAMESPACE, '-l', 'app=ledger', '-o', 'json'])).items;
+    const pdb = JSON.parse(kubectl(['get', 'pdb', 'ledger', '-n', NAMESPACE, '-o', 'json']));
+    const ready = list.filter((p) => (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'));
+    if (ready.length === 1 && ready[0].spec.nodeName !== ACT_NODE) throw new Error(`the scheduler put the ledger pod on ${ready[0].spec.nodeName}, not ${ACT_NODE}`);
+    return ready.length === 1 && pdb.status?.disruptionsAllowed === 0;
+  });
+  const nmd = await waitFor(`DrainReady False on ${ACT_NODE}`, () => {
+    const object = JSON.parse(kubectl(['get', 'nmd', ACT_NODE, '-o', 'json']));
+    const condition = (object.status?.conditions ?? []).find((c) => c.type === 'DrainReady');
+    return condition?.status === 'False' && condition.reason === 'PodDisruptionBudget' ? object : undefined;
+  });
+  console.log('  Deployment ledger: 1 replica; PodDisruptionBudget ledger: minAvailable 1 (allows 0 disruptions).');
+  console.log('\nkubectl get nmd');
+  console.log(kubectl(['get', 'nmd']).trimEnd().replace(/^/gm, '  '));
+  const condition = nmd.status.conditions.find((c) => c.type === 'DrainReady');
+  console.log(`\n  ${ACT_NODE}: DrainReady ${condition.status}, reason ${condition.reason}: ${condition.message}`);
+  for (const blocker of nmd.status.drainReadiness?.blockers ?? []) console.log(`  status.drainReadiness.blockers: ${blocker.pod} (${blocker.reason}): ${blocker.message}`);
+  console.log('  (A drain meets the pods of one budget one after another: checkout allows one disruption, so its second and');
+  console.log('  third pod here wait for replacements to be Ready elsewhere; the ledger pod waits for a person.)');
+}
+
+function ledgerYaml() {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ledger, namespace: ${NAMESPACE}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: ledger}}
+  template:
+    metadata: {labels: {app: ledger}}
+    spec:
+      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
+      affinity:
+        nodeAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+            - weight: 100
+              preference: {matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [${ACT_NODE}]}]}
+      containers: [{name: ledger, image: registry.example/ledger:1}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: ledger, namespace: ${NAMESPACE}}
+spec:
+  minAvailable: 1
+  selector: {matchLabels: {app: ledger}}
+`;
 }
 
 /**

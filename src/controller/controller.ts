@@ -142,8 +142,6 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   const enqueue = (name: string | undefined) => {
     if (name !== undefined && name !== '') run.queue?.add(name);
   };
-  // Only the pods of draining nodes: a list per node and one shared watch (drain-pods.ts).
-  const drainPods = new DrainPods({ source: podSource(options.kubeConfig, clients.core), clock, logger, onChange: enqueue });
 
   // The fast path: a node whose maintenance calls for its taint and cordon goes onto its own queue,
   // served by its own workers, ahead of anything else (docs/architecture.md, "The flow"); evictions
@@ -167,6 +165,9 @@ export async function runController(options: ControllerOptions, signal: AbortSig
   watchFleet(nodes, nodeMetadatas, fleet, requeue);
   const enqueueAll = () => requeue(requeueForAll(nodes.list().map((node) => node.metadata?.name)));
   const readiness = wireReadiness(options, clients, clock, readinessTally, { one: enqueue, all: enqueueAll });
+  // The pods of draining nodes: from drain readiness's index while it is on, so the controller
+  // watches pods once; otherwise a list per node and one shared watch (drain-pods.ts).
+  const drainPods = new DrainPods({ source: podSource(options.kubeConfig, clients.core), clock, logger, onChange: enqueue, fromIndex: (name) => readiness.watch.podsOn(name) });
   const cache = informerCache(nodes, nodeMetadatas, fleet, drainPods);
   nodesByPhase = () => fleet.phaseCounts(MaintenancePhase.None);
 

@@ -10,6 +10,7 @@
 //        [--wave 500,1000] [--waves 1] [--controller-args "--workers 8"] [--timeout 900s]
 //        [--controller-bin /tmp/old-build/dist/cmd/nodemeta.js] [--controller-identity service-account]
 //        [--controller-memory-limit 384Mi|none] [--pod-setup scheduled|bound]
+//        [--churn-rate 2] [--churn-nodes 40] [--churn-duration 60s (0: no churn)]
 //
 // --controller-bin runs another build as the controller (a before/after on one machine); the agent
 // side always comes from this tree's dist/. --controller-identity service-account runs it as a
@@ -43,13 +44,23 @@
 //   resources nodes, nodemetadatas, pods and events (not nodes/status, pods/status, pods/binding,
 //   which only kwok and the scheduler write), from every client (the controller, the bench's
 //   watches, the control plane's own), spawn to steady point.
+// - cold-start FLOOR, before the controller starts: a plain client merge-patches the labels the
+//   controller will write (its own derivation, keys under the bench's prefix) onto every node, 32 at
+//   a time, first PATCH → last seen on the node watch; then they go again. Printed with the cold
+//   start's ratio to it.
+// - drain readiness (the controller's default config has it on): controller spawned → every
+//   NodeMetadata carries the DrainReady condition (a NodeMetadata watch), and when the readiness
+//   informers synced (the controller's log). Then steady churn (--churn-*; see churn()): per change
+//   (a bare pod created or deleted, a PDB edited), the write answered → the condition seen, p50/p99,
+//   and the controller's API requests per change.
 // - wave (--waves times; wave k takes the W nodes after wave k-1's, wrapping): first the FLOOR on the
 //   same nodes: a plain client (the same HTTP client the writers use) sends JSON merge patches
 //   spec.unschedulable=true, 32 at a time; floor = first patch sent until the watch saw the last node
 //   cordoned; then it uncordons them. Then a Preempt (NotBefore now + --notice, EventStatus
 //   Scheduled, Resources [the VM]) into each wave node's status, the agent's way, 32 writers. Per
 //   node: write sent → taint nodemeta.io/scheduled-event seen, write sent → spec.unschedulable seen;
-//   p50 and p100 of each. Wave time: first write sent → last cordon seen; ratio = wave time / floor.
+//   p50 and p100 of each. Wave time: first write sent → last cordon seen; ratio = wave time / floor;
+//   the controller's own share: last status write answered → last cordon seen.
 //   Evictions: delta of nodemeta_controller_evictions_total (result=evicted / every result).
 //   Re-evictions: pods created after the first write that were bound to a wave node (pod watch).
 //   Pods left: pods on wave nodes, not being deleted, --after-cordon (20 s) after the last cordon.
@@ -70,9 +81,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { parseDurationMs } from '../../dist/cmd/flags.js';
+import { desiredLabels } from '../../dist/controller/decide/labels.js';
 import { kubeconfigCredentials } from '../../dist/kube/credentials.js';
 import { KubeRestClient } from '../../dist/kube/rest-client.js';
 import { SimulatedAzureAgent } from './lib/agent-status.mjs';
@@ -100,6 +112,9 @@ const { values } = parseArgs({
     'idle-timeout': { type: 'string', default: '120s' },
     'setup-timeout': { type: 'string', default: '3600s' },
     'pod-setup': { type: 'string', default: 'scheduled' },
+    'churn-rate': { type: 'string', default: '2' },
+    'churn-duration': { type: 'string', default: '60s' },
+    'churn-nodes': { type: 'string', default: '40' },
   },
 });
 const list = (text) => text.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
@@ -124,6 +139,9 @@ const CONTROLLER_BIN = path.resolve(values['controller-bin']);
 const IDENTITY = values['controller-identity'];
 const MEMORY_LIMIT = values['controller-memory-limit'];
 const POD_SETUP = values['pod-setup'];
+const CHURN_RATE = Number(values['churn-rate']);
+const CHURN_MS = duration('churn-duration');
+const CHURN_NODES = Number(values['churn-nodes']);
 if (!['scheduled', 'bound'].includes(POD_SETUP)) throw new Error('--pod-setup: scheduled or bound');
 if (MEMORY_LIMIT !== 'none' && !/^\d+(Ki|Mi|Gi)$/.test(MEMORY_LIMIT)) throw new Error(`--controller-memory-limit: a quantity such as 384Mi, or none (got ${MEMORY_LIMIT})`);
 /** Made when the bench starts (main). */
@@ -136,6 +154,11 @@ if (NODE_COUNTS.some((n) => !(n >= 1 && n <= 5000)) || PODS_PER_NODE.some((p) =>
 const FAULT_DOMAIN = 'nodemeta.io/fault-domain';
 const SCHEDULED_EVENT_TAINT = 'nodemeta.io/scheduled-event';
 const NAMESPACE = 'fleet-bench';
+const CHURN_NAMESPACE = 'fleet-bench-churn';
+/** The floor's labels: the controller's label keys under a prefix of the bench's own (no ownership conflict). */
+const FLOOR_PREFIX = 'floor-bench.example/';
+const FLOOR_PROBE = `${FLOOR_PREFIX}nodemeta.io.fault-domain`;
+const DRAIN_READY = 'DrainReady';
 const PODS_PER_DEPLOYMENT = 10_000;
 const STALL_MS = 180_000;
 const WORK_DIR = mkdtempSync(path.join(tmpdir(), 'nodemeta-bench-fleet-scale-'));
@@ -363,7 +386,9 @@ class FleetRun {
     await this.createPods();
     await this.writeStatuses();
     await this.startWatches();
+    await this.coldFloor();
     await this.coldStart();
+    if (CHURN_MS > 0 && CHURN_RATE > 0) await this.churn();
     if (this.waveSize > 0 && this.podsPerNode > 0) {
       for (let k = 1; k <= WAVES; k++) await this.wave(k);
     }
@@ -530,7 +555,8 @@ class FleetRun {
   }
 
   async startWatches() {
-    this.nodeWatch = new TrimmedWatch(this.kubeConfig, '/api/v1/nodes', { labelSelector: 'type=kwok' }, trimNode(FAULT_DOMAIN));
+    const trim = trimNode(FAULT_DOMAIN);
+    this.nodeWatch = new TrimmedWatch(this.kubeConfig, '/api/v1/nodes', { labelSelector: 'type=kwok' }, (node) => ({ ...trim(node), floored: node.metadata?.labels?.[FLOOR_PROBE] !== undefined }));
     live.watches.add(this.nodeWatch);
     // A node NotReady while measuring means the machine could not even renew Leases in time: the
     // figures of that run are suspect, and the table says so.
@@ -539,6 +565,10 @@ class FleetRun {
       if (type !== 'DELETED' && !node.ready) this.notReadyNodes.add(node.metadata.name);
     });
     await this.nodeWatch.start();
+    // Drain readiness as a user sees it: the DrainReady condition of every NodeMetadata.
+    this.nmdWatch = new TrimmedWatch(this.kubeConfig, '/apis/nodemeta.io/v1alpha1/nodemetadatas', {}, trimDrainReady);
+    live.watches.add(this.nmdWatch);
+    await this.nmdWatch.start();
     if (this.podsPerNode > 0 && this.waveSize > 0) {
       this.podWatch = new TrimmedWatch(this.kubeConfig, `/api/v1/namespaces/${NAMESPACE}/pods`, {}, trimPod);
       live.watches.add(this.podWatch);
@@ -569,6 +599,7 @@ class FleetRun {
     this.metricsPort = await freePort();
     const args = ['controller', '--no-leader-elect', '--config', config, '--kubeconfig', await this.controllerKubeconfig(), '--metrics-addr', `127.0.0.1:${this.metricsPort}`, ...CONTROLLER_ARGS];
     const logFile = path.join(WORK_DIR, `controller-${this.slug}.log`);
+    this.controllerLog = logFile;
     log(`${this.slug}: nodemeta ${args.join(' ')} (log: ${logFile})`);
     const started = Date.now();
     const env = { ...process.env, NODE_NAME: '', POD_NAME: '', POD_NAMESPACE: '' };
@@ -644,10 +675,22 @@ class FleetRun {
     const stop = this.nodeWatch.onChange((type, node) => {
       if (type !== 'DELETED' && node.labelled) labelled.add(node.metadata.name);
     });
+    const evaluated = new Map();
+    const stopEvaluated = this.nmdWatch.onChange((type, nmd, arrival) => {
+      if (type !== 'DELETED' && nmd.drainReady !== undefined && !evaluated.has(nmd.metadata.name)) evaluated.set(nmd.metadata.name, arrival);
+    });
     const started = await this.startController();
     const done = await within(this.nodeWatch, () => labelled.size >= this.nodes, TIMEOUT_MS, `every node labelled ${FAULT_DOMAIN}`);
     stop();
     this.figure(`cold start: controller spawned → every node has ${FAULT_DOMAIN}`, done ? secs(done - started) : `${labelled.size} of ${this.nodes}, ${notReached(TIMEOUT_MS)}`, this.nodes >= 5000 ? '≤ 60 s (5,000 nodes)' : '');
+    const coldMs = done ? done - started : undefined;
+    this.figure(`cold start / FLOOR (${WRITERS} writers, same labels)`, coldMs !== undefined && this.floorMs ? `${(coldMs / this.floorMs).toFixed(2)}×` : 'n/a', '≤ 1.2× (5,000 × 30)');
+    const allEvaluated = await within(this.nmdWatch, () => evaluated.size >= this.nodes, Math.max(1, started + TIMEOUT_MS - Date.now()), `every NodeMetadata with ${DRAIN_READY}`);
+    stopEvaluated();
+    const readyNow = this.nmdWatch.list().filter((n) => n.drainReady?.status === 'True').length;
+    this.figure(`cold start: controller spawned → every node has its ${DRAIN_READY} condition (NodeMetadata watch)`, allEvaluated ? `${secs(allEvaluated - started)} (${readyNow} True, ${this.nodes - readyNow} False)` : `${evaluated.size} of ${this.nodes}, ${notReached(TIMEOUT_MS)}`, '≤ 120 s (5,000 × 30)');
+    const synced = controllerLogLine(this.controllerLog, 'drain readiness caches synced');
+    if (synced) this.figure('cold start: of which the readiness informers\' lists (pods + PDBs, controller log)', `${synced.pods} pods listed in ${secs(synced.listMs)}, synced ${secs(Date.parse(synced.timestamp) - started)} after spawn`);
     await sleep(SETTLE_MS);
     const memory = memoryMiB(this.controller.pid);
     const target = this.nodes >= 5000 ? '≤ 300 MiB (5,000 nodes, 150,000 pods); flat in pods per node' : 'flat in pods per node';
@@ -658,6 +701,160 @@ class FleetRun {
     this.figure(`cold start: controller's API requests (its ${own.metric})`, formatCounts(own.byVerb));
     this.figure('cold start: API server requests, every client (nodes, nodemetadatas, pods, events)', formatCounts(delta(FleetRun.apiServerRequests(apiBefore), FleetRun.apiServerRequests(apiAfter))));
     this.figure('cold start: Events dropped', String(total(await this.controllerMetrics(), 'nodemeta_controller_events_dropped_total')));
+  }
+
+  /**
+   * The cold-start FLOOR, before the controller starts: a plain client (the same HTTP client the
+   * writers use) merge-patches onto every node the labels the controller will write (the same
+   * count and size: the controller's keys under the bench's own prefix, so that nothing conflicts
+   * with the controller's ownership later), WRITERS at a time; floor = first PATCH sent until the
+   * node watch has seen every node labelled. Then the labels go again.
+   */
+  async coldFloor() {
+    const labelsOf = (name) => floorLabels(this.expectedLabels(name));
+    const seen = this.firstSeen(this.nodeNames, (n) => n.floored);
+    const started = Date.now();
+    await forEachLimit(this.nodeNames, WRITERS, (name, slot) => this.clients[slot].mergePatch(`/api/v1/nodes/${name}`, { metadata: { labels: labelsOf(name) } }));
+    const answered = Date.now();
+    const all = await within(this.nodeWatch, () => seen.seen.size >= this.nodes, TIMEOUT_MS, 'the floor\'s labels');
+    seen.stop();
+    this.floorMs = all ? Math.max(...seen.seen.values()) - started : undefined;
+    const count = Object.keys(labelsOf(this.nodeNames[0])).length;
+    this.figure(`cold start FLOOR: plain client patches the same ${count} labels onto every node (${WRITERS} at a time): first PATCH → last seen`, this.floorMs === undefined ? notReached(TIMEOUT_MS) : `${secs(this.floorMs)} (all PATCHes answered in ${secs(answered - started)})`);
+    const removal = Object.fromEntries(Object.keys(labelsOf(this.nodeNames[0])).map((key) => [key, null]));
+    await forEachLimit(this.nodeNames, WRITERS, (name, slot) => this.clients[slot].mergePatch(`/api/v1/nodes/${name}`, { metadata: { labels: removal } }));
+    await within(this.nodeWatch, () => this.nodeNames.every((n) => !this.nodeWatch.get(n)?.floored), TIMEOUT_MS, 'the floor\'s labels removed');
+  }
+
+  /** The labels the controller writes for this node (its own derivation, over the status the agent wrote; the bench's config allows tag `team`). */
+  expectedLabels(name) {
+    return desiredLabels(this.agents.get(name).status(), { allowedTags: ['team'], standardTopology: false }).labels;
+  }
+
+  /**
+   * Drain readiness under steady churn, after the cold start: on CHURN_NODES nodes, each with one
+   * pod that a PodDisruptionBudget of its own selects (the pod owned by a ConfigMap: managed, and
+   * no controller recreates or deletes it), changes at CHURN_RATE a second, round robin over the
+   * nodes, each flipping that node's DrainReady: a bare pod created on it (False, Unmanaged), that
+   * pod deleted (True), the PDB edited to minAvailable 1 (False, PodDisruptionBudget: the
+   * disruption controller writes disruptionsAllowed 0 first) and back to 0 (True). A node's next
+   * change waits until its last one showed. Per change: the write answered (the API server has
+   * accepted it) → the NodeMetadata watch sees the condition with the expected status; for a PDB
+   * edit, how much of it the disruption controller took (write answered → PDB status seen). API
+   * requests per change: the controller's own metric over the churn, divided by the changes.
+   */
+  async churn() {
+    const nodes = this.nodeNames.slice(-Math.min(CHURN_NODES, this.nodes));
+    const core = this.kubeConfig.makeApiClient(CoreV1Api);
+    await this.api.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: CHURN_NAMESPACE } });
+    for (const deadline = Date.now() + 60_000; ; await sleep(500)) {
+      const ok = await this.api.get(`/api/v1/namespaces/${CHURN_NAMESPACE}/serviceaccounts/default`).then(() => true, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`ServiceAccount ${CHURN_NAMESPACE}/default not created in 60 s`);
+    }
+    const owner = await this.api.create(`/api/v1/namespaces/${CHURN_NAMESPACE}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'churn-owner' } });
+    this.pdbWatch = new TrimmedWatch(this.kubeConfig, `/apis/policy/v1/namespaces/${CHURN_NAMESPACE}/poddisruptionbudgets`, {}, (pdb) => ({
+      metadata: { name: pdb.metadata?.name, namespace: pdb.metadata?.namespace, resourceVersion: pdb.metadata?.resourceVersion },
+      minAvailable: pdb.spec?.minAvailable,
+      disruptionsAllowed: pdb.status?.disruptionsAllowed,
+    }));
+    live.watches.add(this.pdbWatch);
+    await this.pdbWatch.start();
+    const setupStarted = Date.now();
+    await forEachLimit(nodes, WRITERS, async (node, slot) => {
+      const labels = { 'churn-node': node };
+      await this.clients[slot].create(`/apis/policy/v1/namespaces/${CHURN_NAMESPACE}/poddisruptionbudgets`, { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: `churn-${node}` }, spec: { minAvailable: 0, selector: { matchLabels: labels } } });
+      await this.clients[slot].create(`/api/v1/namespaces/${CHURN_NAMESPACE}/pods`, {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `guarded-${node}`, labels, ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'churn-owner', uid: owner.metadata.uid, controller: true }] },
+        spec: { ...loadPodSpec(), nodeName: node },
+      });
+    });
+    // minAvailable, not maxUnavailable: the disruption controller computes maxUnavailable from the
+    // owner's scale, which a ConfigMap has not (it would allow 0 disruptions whatever the value).
+    await within(this.pdbWatch, (w) => nodes.every((node) => w.get(`churn-${node}`, CHURN_NAMESPACE)?.disruptionsAllowed === 1), TIMEOUT_MS, 'the churn PDBs allowing 1 disruption');
+    const drainReady = (node) => this.nmdWatch.get(node)?.drainReady?.status === 'True';
+    const ready = await within(this.nmdWatch, () => nodes.every(drainReady), TIMEOUT_MS, `the ${nodes.length} churn nodes DrainReady`);
+    log(`${this.slug}: churn setup (${nodes.length} nodes, a guarded pod and a PDB each) ${ready ? `DrainReady True after ${secs(ready - setupStarted)}` : 'not all DrainReady'}; churn at ${CHURN_RATE}/s for ${secs(CHURN_MS)}`);
+    await this.waitIdle();
+
+    const steps = [
+      { kind: 'pod created', expect: 'False', reason: 'Unmanaged', write: (node, slot, n) => this.clients[slot].create(`/api/v1/namespaces/${CHURN_NAMESPACE}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name: `bare-${node}-${n}`, labels: { churn: 'bare' } }, spec: { ...loadPodSpec(), nodeName: node } }) },
+      { kind: 'pod deleted', expect: 'True', write: (node, _slot, n) => core.deleteNamespacedPod({ name: `bare-${node}-${n}`, namespace: CHURN_NAMESPACE, gracePeriodSeconds: 0 }) },
+      { kind: 'PDB edited', expect: 'False', reason: 'PodDisruptionBudget', pdb: 1, write: (node, slot) => this.clients[slot].mergePatch(`/apis/policy/v1/namespaces/${CHURN_NAMESPACE}/poddisruptionbudgets/churn-${node}`, { spec: { minAvailable: 1 } }) },
+      { kind: 'PDB edited', expect: 'True', pdb: 0, write: (node, slot) => this.clients[slot].mergePatch(`/apis/policy/v1/namespaces/${CHURN_NAMESPACE}/poddisruptionbudgets/churn-${node}`, { spec: { minAvailable: 0 } }) },
+    ];
+    const state = new Map(nodes.map((node) => [node, { step: 0, busy: undefined }]));
+    const results = [];
+    const memoryBefore = memoryMiB(this.controller.pid);
+    const ownBefore = await this.controllerMetrics();
+    const apiBefore = await this.apiServerMetrics();
+    const started = Date.now();
+    const intervalMs = 1000 / CHURN_RATE;
+    let skipped = 0;
+    let n = 0;
+    const inFlight = new Set();
+    for (let tick = 0; Date.now() - started < CHURN_MS; tick++) {
+      await sleep(Math.max(0, started + tick * intervalMs - Date.now()));
+      const node = nodes[tick % nodes.length];
+      const entry = state.get(node);
+      if (entry.busy !== undefined) {
+        skipped++;
+        continue;
+      }
+      const step = steps[entry.step % steps.length];
+      // The create and the delete of one cycle name the same bare pod.
+      const count = Math.floor(entry.step / steps.length) + 1;
+      entry.step++;
+      const slot = n++ % WRITERS;
+      const change = (async () => {
+        const sent = Date.now();
+        const matches = (nmd) => nmd?.drainReady?.status === step.expect && (step.reason === undefined || nmd.drainReady.reason === step.reason);
+        const pdbName = `${CHURN_NAMESPACE}/churn-${node}`;
+        const pdbSeen = step.pdb === undefined ? undefined : within(this.pdbWatch, (w) => w.get(`churn-${node}`, CHURN_NAMESPACE)?.disruptionsAllowed === 1 - step.pdb && w.get(`churn-${node}`, CHURN_NAMESPACE)?.minAvailable === step.pdb, 60_000, `${pdbName} status`);
+        try {
+          await step.write(node, slot, count);
+        } catch (err) {
+          log(`${node}: churn write (${step.kind}) failed: ${err.message}`);
+          return;
+        }
+        const accepted = Date.now();
+        const seen = await within(this.nmdWatch, () => matches(this.nmdWatch.get(node)), 60_000, `${node} DrainReady ${step.expect} after ${step.kind}`);
+        const pdbAt = pdbSeen === undefined ? undefined : await pdbSeen;
+        results.push({ kind: step.kind, expect: step.expect, sentMs: accepted - sent, ms: seen === undefined ? undefined : seen - accepted, pdbMs: pdbAt === undefined ? undefined : pdbAt - accepted });
+      })();
+      entry.busy = change;
+      inFlight.add(change);
+      void change.finally(() => {
+        entry.busy = undefined;
+        inFlight.delete(change);
+      });
+    }
+    await Promise.all(inFlight);
+    const ended = Date.now();
+    const ownAfter = await this.controllerMetrics();
+    const apiAfter = await this.apiServerMetrics();
+    const memoryAfter = memoryMiB(this.controller.pid);
+    const measured = results.filter((r) => r.ms !== undefined).map((r) => r.ms);
+    const missing = results.length - measured.length;
+    const fmt = (samples) => (samples.length === 0 ? 'none' : `p50 ${secs(percentile(samples, 50))}, p99 ${secs(percentile(samples, 99))}, max ${secs(percentile(samples, 100))} (${samples.length})`);
+    this.figure(`churn: ${results.length} changes in ${secs(ended - started)} on ${nodes.length} nodes (${CHURN_RATE}/s asked; ${skipped} ticks skipped: node's last change not shown yet)`, `${(results.length / ((ended - started) / 1000)).toFixed(2)}/s`);
+    this.figure('churn: change accepted (write answered) → DrainReady seen on the NodeMetadata watch, every change', `${fmt(measured)}${missing ? `; ${missing} not seen in 60 s` : ''}`, 'p99 ≤ 5 s (1,000 × 30)');
+    for (const kind of ['pod created', 'pod deleted', 'PDB edited']) {
+      this.figure(`churn: … ${kind}`, fmt(results.filter((r) => r.kind === kind && r.ms !== undefined).map((r) => r.ms)));
+    }
+    this.figure('churn: … of a PDB edit, the disruption controller\'s share (write answered → PDB status seen)', fmt(results.filter((r) => r.pdbMs !== undefined).map((r) => r.pdbMs)));
+    this.figure('churn: write sent → answered (the bench\'s own writes)', fmt(results.map((r) => r.sentMs)));
+    const own = FleetRun.controllerRequests(ownAfter);
+    const byVerb = delta(FleetRun.controllerRequests(ownBefore).byVerb, own.byVerb);
+    const sum = [...byVerb.values()].reduce((a, b) => a + b, 0);
+    this.figure(`churn: controller's API requests per change (its ${own.metric}; all it sent during the churn ÷ changes)`, results.length ? `${(sum / results.length).toFixed(2)} (${formatCounts(byVerb)})` : 'n/a');
+    this.figure('churn: API server requests, every client (nodes, nodemetadatas, pods, events)', formatCounts(delta(FleetRun.apiServerRequests(apiBefore), FleetRun.apiServerRequests(apiAfter))));
+    this.figure('churn: controller RSS before → after', `${mib(memoryBefore?.rss)} → ${mib(memoryAfter?.rss)}`);
+    // Leave the churn nodes as they were: no bare pod, the PDBs allowing one disruption (minAvailable 0).
+    await core.deleteCollectionNamespacedPod({ namespace: CHURN_NAMESPACE, labelSelector: 'churn=bare', gracePeriodSeconds: 0 }).catch(() => undefined);
+    await forEachLimit(nodes, WRITERS, (node, slot) => this.clients[slot].mergePatch(`/apis/policy/v1/namespaces/${CHURN_NAMESPACE}/poddisruptionbudgets/churn-${node}`, { spec: { minAvailable: 0 } }).catch(() => undefined));
   }
 
   /** The W nodes of wave k: after wave k-1's, wrapping, so that every wave has pods to evict. */
@@ -754,6 +951,7 @@ class FleetRun {
     this.figure(`${tag}: write sent → taint ${SCHEDULED_EVENT_TAINT} seen`, p50p100(toTaint, W, TIMEOUT_MS));
     this.figure(`${tag}: write sent → cordon seen`, p50p100(toCordon, W, TIMEOUT_MS), 'p100 ≤ 10 s (500 of 1,000)');
     this.figure(`${tag}: wave time, first write sent → last cordon seen`, waveMs === undefined ? notReached(TIMEOUT_MS) : secs(waveMs), '≤ 2 × floor');
+    this.figure(`${tag}: controller's own share, last status write answered → last cordon seen`, lastCordon ? secs(lastCordon - writesDone) : 'n/a', '≤ 2 s (1,000 of 5,000)');
     this.figure(`${tag}: wave time / floor`, waveMs !== undefined && floor.ms ? `${(waveMs / floor.ms).toFixed(1)}×` : 'n/a', '≤ 2×');
     const evictions = delta(sumBy(ownBefore, 'nodemeta_controller_evictions_total', ['result']), sumBy(ownAfter, 'nodemeta_controller_evictions_total', ['result']));
     this.figure(`${tag}: evictions (controller metric, by result)`, formatCounts(evictions));
@@ -802,6 +1000,37 @@ class FleetRun {
     log(`${this.slug}: the controller did not become idle in ${secs(IDLE_TIMEOUT_MS)}`);
     return false;
   }
+}
+
+/** The floor's copy of the controller's labels: its keys under the bench's prefix (`nodemeta.io/zone` → `floor-bench.example/nodemeta.io.zone`). */
+function floorLabels(labels) {
+  return Object.fromEntries(Object.entries(labels).map(([key, value]) => [`${FLOOR_PREFIX}${key.replace('/', '.')}`, value]));
+}
+
+/** Of a NodeMetadata: its name and its DrainReady condition (status, reason). */
+function trimDrainReady(nmd) {
+  const condition = (nmd.status?.conditions ?? []).find((c) => c.type === DRAIN_READY);
+  return {
+    metadata: { name: nmd.metadata?.name, resourceVersion: nmd.metadata?.resourceVersion },
+    drainReady: condition === undefined ? undefined : { status: condition.status, reason: condition.reason },
+  };
+}
+
+/** The first JSON line of the controller's log with this message, parsed (undefined if none). */
+function controllerLogLine(file, message) {
+  try {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line.includes(message)) continue;
+      try {
+        return JSON.parse(line);
+      } catch {
+        // not a JSON line
+      }
+    }
+  } catch {
+    // no log
+  }
+  return undefined;
 }
 
 const loadLabels = (name) => ({ app: 'fleet-load', deployment: name });
@@ -912,7 +1141,7 @@ async function main() {
           process.exitCode = 1;
         } finally {
           await r.stopController();
-          for (const w of [r.nodeWatch, r.podWatch]) if (w) { w.stop(); live.watches.delete(w); }
+          for (const w of [r.nodeWatch, r.podWatch, r.nmdWatch, r.pdbWatch]) if (w) { w.stop(); live.watches.delete(w); }
           for (const c of r.clients ?? []) await c.close();
           stopCluster(r.clusterDir);
         }

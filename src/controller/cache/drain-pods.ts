@@ -1,4 +1,7 @@
-// The pods of the nodes that drain, and only those. Each draining node's pods are listed with
+// The pods of the nodes that drain. While drain readiness is on, its index already holds every pod
+// of the cluster from the controller's one cluster-wide pod informer: a draining node's pods are read
+// from there (`fromIndex`), with no request and no second watch (docs/scaling.md, "One pod watch").
+// Otherwise (readiness off, or its first list not back yet) each draining node's pods are listed with
 // `fieldSelector=spec.nodeName=<node>`, as `kubectl drain` lists them, and kept current by ONE
 // watch of every pod, whose events for other nodes are dropped as they arrive. The controller's
 // memory then follows its work (nodes that drain, and their pods), not the size of the cluster: a
@@ -47,6 +50,12 @@ export interface DrainPodsOptions {
   logger: Logger;
   /** A tracked node's pods changed, or its first list came back: reconcile it. */
   onChange: (nodeName: string) => void;
+  /**
+   * The pods bound to a node from drain readiness's index (readiness/drain-readiness.ts podsOn), or
+   * undefined while it has none to give (readiness off, or not listed yet). Its changes requeue the
+   * node through readiness's own change handler, so `onChange` is not called for these nodes.
+   */
+  fromIndex?: (nodeName: string) => DrainPod[] | undefined;
   /** A list or the watch failed (metrics). */
   onError?: (error: unknown) => void;
   /** First retry after a failed list or watch; doubles up to maxBackoffMs, with full jitter. */
@@ -79,7 +88,10 @@ type WatchState =
   | { kind: 'running'; resourceVersion: string; close: (() => void) | undefined; backoff: Backoff };
 
 export class DrainPods {
+  /** Nodes whose pods this lists and watches itself. */
   private readonly nodes = new Map<string, TrackedNode>();
+  /** Nodes whose pods the readiness index serves now (count() only). */
+  private readonly indexed = new Set<string>();
   private state: WatchState = { kind: 'none' };
   /** Bumped whenever the watch's continuity breaks: lists started before it are void. */
   private generation = 0;
@@ -90,6 +102,14 @@ export class DrainPods {
 
   /** The pods bound to `nodeName`, or undefined while they have not been listed yet (starting to track them if needed). */
   podsOn(nodeName: string): DrainPod[] | undefined {
+    const indexed = this.stopped ? undefined : this.options.fromIndex?.(nodeName);
+    if (indexed !== undefined) {
+      // The index is complete from its first list on: our own list and watch of this node can go.
+      this.indexed.add(nodeName);
+      this.releaseTracked(nodeName);
+      return indexed;
+    }
+    this.indexed.delete(nodeName);
     const tracked = this.nodes.get(nodeName);
     if (tracked === undefined) {
       if (!this.stopped) this.track(nodeName);
@@ -100,13 +120,13 @@ export class DrainPods {
 
   /** The node's drain is over (or it is gone): forget its pods; the watch closes with the last one. */
   release(nodeName: string): void {
-    if (!this.nodes.delete(nodeName)) return;
-    if (this.nodes.size === 0) this.closeWatch();
+    this.indexed.delete(nodeName);
+    this.releaseTracked(nodeName);
   }
 
-  /** How many nodes' pods are tracked now (a metric). */
+  /** How many nodes' pods are tracked now, by the index or by this (a metric). */
   count(): number {
-    return this.nodes.size;
+    return this.nodes.size + this.indexed.size;
   }
 
   /** True while the one pod watch is open (tests, metrics). */
@@ -118,7 +138,14 @@ export class DrainPods {
     this.stopped = true;
     this.stopController.abort();
     this.nodes.clear();
+    this.indexed.clear();
     this.closeWatch();
+  }
+
+  /** Our own list and watch of the node end; the watch closes with the last node. */
+  private releaseTracked(nodeName: string): void {
+    if (!this.nodes.delete(nodeName)) return;
+    if (this.nodes.size === 0) this.closeWatch();
   }
 
   private track(nodeName: string): void {

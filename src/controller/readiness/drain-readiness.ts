@@ -47,6 +47,8 @@ interface Watching {
   podIndex: PodIndex;
   pdbIndex: PdbIndex;
   stopped: AbortController;
+  /** The pods informer has listed once in this period (it keeps its cache while it relists after an error). */
+  podsListed: boolean;
 }
 
 export class DrainReadiness {
@@ -82,6 +84,17 @@ export class DrainReadiness {
     return { kind: 'verdict', verdict: drainVerdict({ pods: podIndex.podsOn(nodeName), pdbsIn: pdbIndex.inNamespace, readyReplicas: podIndex.readyReplicas, options }) };
   }
 
+  /**
+   * The pods bound to a node, from the index, for the drain (cache/drain-pods.ts): the controller's
+   * one pod watch serves both. Undefined while readiness is off or its pods have not been listed
+   * yet. After that the index stays the drain's source while the informer relists after an error,
+   * as any informer cache does (a relist emits the differences).
+   */
+  podsOn(nodeName: string): IndexedPod[] | undefined {
+    const watching = this.watching;
+    return watching === undefined || !watching.podsListed ? undefined : watching.podIndex.podsOn(nodeName);
+  }
+
   /** Pods held in the index (tests, logs). */
   podCount(): number {
     return this.watching?.podIndex.size ?? 0;
@@ -109,7 +122,7 @@ export class DrainReadiness {
     pdbs.on('add', (pdb) => changed(pdbIndex.upsert(readinessPdbOf(pdb))));
     pdbs.on('update', (pdb) => changed(pdbIndex.upsert(readinessPdbOf(pdb))));
     pdbs.on('delete', (pdb) => changed(pdbIndex.remove(pdb.metadata?.namespace ?? '', pdb.metadata?.name ?? '')));
-    const watching: Watching = { pods, pdbs, podIndex, pdbIndex, stopped: new AbortController() };
+    const watching: Watching = { pods, pdbs, podIndex, pdbIndex, stopped: new AbortController(), podsListed: false };
     void this.announceSync(watching);
     return watching;
   }
@@ -117,7 +130,10 @@ export class DrainReadiness {
   /** Once both have listed, every node may have a verdict at last. */
   private async announceSync(watching: Watching): Promise<void> {
     const started = this.options.clock.now();
-    await Promise.all([watching.pods.start(), watching.pdbs.start()]);
+    const podsListed = watching.pods.start().then(() => {
+      if (!watching.stopped.signal.aborted) watching.podsListed = true;
+    });
+    await Promise.all([podsListed, watching.pdbs.start()]);
     if (watching.stopped.signal.aborted) return;
     this.options.logger.info('drain readiness caches synced', { pods: watching.podIndex.size, listMs: this.options.clock.now() - started });
     this.options.onSynced();

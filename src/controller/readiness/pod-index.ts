@@ -11,6 +11,7 @@
 
 import type { V1Pod } from '@kubernetes/client-node';
 import { drainPodOf } from '../cache/cluster-state.js';
+import { DEFAULT_GRACE_PERIOD_SECONDS, type DrainPod } from '../maintenance/drain-plan.js';
 import { countsAsReadyReplica, type ReadinessPod } from './verdict.js';
 
 /** The label the ReplicaSet controller of a Deployment puts on its pods, and at the end of the ReplicaSet's name. */
@@ -23,14 +24,16 @@ type Labels = Readonly<Record<string, string>>;
  * memory per pod): the pods informer's cache can hold it, and client-node's ListWatch compares
  * `metadata.resourceVersion` to skip unchanged objects on a relist.
  */
-/** What few pods have: one field for the three of them, not three empty fields in every pod. */
+/** What few pods have: one field for the four of them, not four empty fields in every pod. */
 interface RarePodFields {
   deletionTimestamp?: string;
   annotations?: Readonly<Record<string, string>>;
   volumes?: readonly { name: string; emptyDir: boolean }[];
+  /** spec.terminationGracePeriodSeconds, kept only when it is not Kubernetes' default (30). */
+  terminationGracePeriodSeconds?: number;
 }
 
-export class IndexedPod implements ReadinessPod {
+export class IndexedPod implements ReadinessPod, DrainPod {
   /** metadata.resourceVersion, as a number when it is one (etcd's are): 8 bytes instead of a string. */
   private readonly version: number | string | undefined;
   private readonly rare: RarePodFields | undefined;
@@ -38,6 +41,8 @@ export class IndexedPod implements ReadinessPod {
   constructor(
     public namespace: string,
     readonly name: string,
+    /** metadata.uid: the drain's eviction precondition (drain-pods.ts serves the drain from this index). */
+    readonly uid: string,
     resourceVersion: string | undefined,
     /** spec.nodeName; '' while unscheduled. */
     public nodeName: string,
@@ -51,7 +56,7 @@ export class IndexedPod implements ReadinessPod {
     public priorityClassName: string | undefined,
   ) {
     this.version = resourceVersion !== undefined && /^[1-9][0-9]{0,14}$/.test(resourceVersion) ? Number(resourceVersion) : resourceVersion;
-    this.rare = rare.deletionTimestamp === undefined && rare.annotations === undefined && rare.volumes === undefined ? undefined : rare;
+    this.rare = rare.deletionTimestamp === undefined && rare.annotations === undefined && rare.volumes === undefined && rare.terminationGracePeriodSeconds === undefined ? undefined : rare;
   }
 
   /** A terminating pod's metadata.deletionTimestamp. */
@@ -69,6 +74,11 @@ export class IndexedPod implements ReadinessPod {
     return this.rare?.volumes;
   }
 
+  /** The pod's own grace period; undefined means Kubernetes' default, as in drain-plan.ts gracePeriodSeconds. */
+  get terminationGracePeriodSeconds(): number | undefined {
+    return this.rare?.terminationGracePeriodSeconds;
+  }
+
   get resourceVersion(): string | undefined {
     return this.version === undefined ? undefined : String(this.version);
   }
@@ -81,8 +91,8 @@ export class IndexedPod implements ReadinessPod {
 
 /**
  * The pods informer's transform: a V1Pod (from a list page or a watch event) reduced to what the
- * verdict reads. The drain's own reduction (drainPodOf) plus labels, readiness, node and workload;
- * of the volumes only the emptyDirs.
+ * verdict and the drain read. The drain's own reduction (drainPodOf) plus labels, readiness, node and
+ * workload; of the volumes only the emptyDirs (all a drain reads of them: drain-plan.ts emptyDirVolumes).
  */
 export function indexedPodOf(pod: V1Pod): IndexedPod {
   const drainPod = drainPodOf(pod);
@@ -93,6 +103,7 @@ export function indexedPodOf(pod: V1Pod): IndexedPod {
   return new IndexedPod(
     drainPod.namespace,
     drainPod.name,
+    drainPod.uid,
     pod.metadata?.resourceVersion,
     pod.spec?.nodeName ?? '',
     labels,
@@ -104,6 +115,7 @@ export function indexedPodOf(pod: V1Pod): IndexedPod {
       ...(drainPod.deletionTimestamp === undefined ? {} : { deletionTimestamp: drainPod.deletionTimestamp }),
       ...(drainPod.annotations === undefined ? {} : { annotations: drainPod.annotations }),
       ...(emptyDirs === undefined || emptyDirs.length === 0 ? {} : { volumes: emptyDirs }),
+      ...(drainPod.terminationGracePeriodSeconds === undefined || drainPod.terminationGracePeriodSeconds === DEFAULT_GRACE_PERIOD_SECONDS ? {} : { terminationGracePeriodSeconds: drainPod.terminationGracePeriodSeconds }),
     },
     drainPod.priority,
     drainPod.priorityClassName,
@@ -389,10 +401,12 @@ function soleNode(workload: WorkloadReplicas): string | undefined {
   return workload.ready > 0 && workload.onAnchor === workload.ready ? workload.anchor : undefined;
 }
 
-/** Everything the verdict and the index read is the same (labels compared as shared objects). */
+/** Everything the verdict, the drain and the index read is the same (labels compared as shared objects). */
 function sameForReadiness(a: IndexedPod, b: IndexedPod): boolean {
   return (
     a.nodeName === b.nodeName &&
+    // A pod replaced under the same name (a relist after a missed delete): the drain's uid changed.
+    a.uid === b.uid &&
     a.labels === b.labels &&
     a.ownerKinds === b.ownerKinds &&
     a.workload === b.workload &&

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import { DrainPods, type PodSource, type PodWatchEventType } from '../../../src/controller/cache/drain-pods.js';
+import type { DrainPod } from '../../../src/controller/maintenance/drain-plan.js';
 import type { ListPage } from '../../../src/runtime/informer.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../runtime/fake-clock.js';
@@ -282,5 +283,56 @@ describe('DrainPods: the pods of draining nodes from per-node lists and one shar
     expect(drainPods.podsOn('n2')).toBeUndefined();
     await settle();
     expect(source.lists).toHaveLength(0);
+  });
+});
+
+describe('DrainPods with drain readiness on: the index serves the drain, no second pod watch', () => {
+  /** `index.pods` is what readiness's index holds; undefined while it is off or not listed yet. */
+  function setupWithIndex() {
+    const source = new FakePodSource();
+    const changes: string[] = [];
+    const index: { pods: Map<string, DrainPod[]> | undefined } = { pods: undefined };
+    const drainPods = new DrainPods({ source, clock: new FakeClock(), logger: silentLogger(), onChange: (name) => changes.push(name), random: () => 0.5, fromIndex: (name) => (index.pods === undefined ? undefined : (index.pods.get(name) ?? [])) });
+    return { source, changes, index, drainPods };
+  }
+  const drainPod = (name: string): DrainPod => ({ namespace: 'default', name, uid: `uid-${name}`, ownerKinds: ['ReplicaSet'] });
+
+  it('reads a listed index: no list, no watch, the node counted as tracked until released', async () => {
+    const { source, index, drainPods } = setupWithIndex();
+    index.pods = new Map([['n1', [drainPod('a'), drainPod('b')]]]);
+    expect(names(drainPods.podsOn('n1'))).toEqual(['a', 'b']);
+    expect(drainPods.podsOn('n2')).toEqual([]); // listed: "none", not unknown
+    await settle();
+    expect(source.lists).toHaveLength(0);
+    expect(source.watches).toHaveLength(0);
+    expect(drainPods.count()).toBe(2);
+    drainPods.release('n1');
+    drainPods.release('n2');
+    expect(drainPods.count()).toBe(0);
+  });
+
+  it('lists and watches on its own until the index has listed, then hands the node over and closes its watch', async () => {
+    const { source, index, drainPods } = setupWithIndex();
+    await listed(source, drainPods, 'n1', '100', [pod('a', 'n1', '90')]);
+    expect(names(drainPods.podsOn('n1'))).toEqual(['a']);
+    expect(source.openWatches()).toHaveLength(1);
+    index.pods = new Map([['n1', [drainPod('a'), drainPod('c')]]]);
+    expect(names(drainPods.podsOn('n1'))).toEqual(['a', 'c']);
+    expect(source.openWatches()).toHaveLength(0);
+    expect(drainPods.count()).toBe(1);
+  });
+
+  it('readiness turned off: the node is listed again on its own (unknown until then), and watched', async () => {
+    const { source, index, drainPods } = setupWithIndex();
+    index.pods = new Map([['n1', [drainPod('a')]]]);
+    expect(names(drainPods.podsOn('n1'))).toEqual(['a']);
+    index.pods = undefined;
+    expect(drainPods.podsOn('n1')).toBeUndefined();
+    await settle();
+    source.answer('n1', '200', [pod('a', 'n1', '150')]);
+    await settle();
+    expect(names(drainPods.podsOn('n1'))).toEqual(['a']);
+    expect(source.openWatches().map((watch) => watch.resourceVersion)).toEqual(['200']);
+    expect(drainPods.count()).toBe(1);
   });
 });

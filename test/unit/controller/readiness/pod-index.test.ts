@@ -4,6 +4,7 @@ import { listAll } from '../../../../src/runtime/informer.js';
 import { IndexedPod, PodIndex, indexedPodOf, workloadOf } from '../../../../src/controller/readiness/pod-index.js';
 import { PdbIndex, readinessPdbOf } from '../../../../src/controller/readiness/pdb-index.js';
 import { drainVerdict, type ReadinessPdb } from '../../../../src/controller/readiness/verdict.js';
+import { planDrain } from '../../../../src/controller/maintenance/drain-plan.js';
 
 interface PodSpec {
   namespace?: string;
@@ -58,6 +59,7 @@ describe('indexedPodOf: the informer transform', () => {
     expect({ ...pod }).toEqual({
       namespace: 'shop',
       name: 'web-1',
+      uid: 'uid-web-1',
       version: 42,
       rare: { volumes: [{ name: 'cache', emptyDir: true }] },
       nodeName: 'node-a',
@@ -89,6 +91,18 @@ describe('indexedPodOf: the informer transform', () => {
     index.upsert(pod);
     const verdict = drainVerdict({ pods: index.podsOn('node-a'), pdbsIn: () => [], readyReplicas: index.readyReplicas, options: { deleteEmptyDirData: false, forceUnmanagedPods: false } });
     expect(verdict.blockers).toEqual([]);
+  });
+
+  test('keeps what the drain reads too (it is served from this index): the uid, and a grace period other than the default', () => {
+    const raw = v1Pod('web-1');
+    expect(indexedPodOf(raw).uid).toBe('uid-web-1');
+    expect(indexedPodOf(raw).terminationGracePeriodSeconds).toBeUndefined();
+    raw.spec!.terminationGracePeriodSeconds = 30;
+    expect(indexedPodOf(raw).terminationGracePeriodSeconds).toBeUndefined(); // the default costs nothing
+    raw.spec!.terminationGracePeriodSeconds = 120;
+    expect(indexedPodOf(raw).terminationGracePeriodSeconds).toBe(120);
+    const drainPlanSees = planDrain([indexedPodOf(raw)], { maxGracePeriodMs: 600_000, deleteEmptyDirData: true, forceUnmanagedPods: false }, new Date(0), undefined);
+    expect(drainPlanSees.evict).toEqual([{ namespace: 'shop', name: 'web-1', uid: 'uid-web-1', gracePeriodSeconds: 120 }]);
   });
 
   test('a resourceVersion that is not a plain number is kept as it is', () => {
