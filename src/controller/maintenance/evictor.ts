@@ -12,7 +12,7 @@ import type { Clock } from '../../time/clock.js';
 import type { Semaphore } from '../../runtime/semaphore.js';
 import { NotLeaderError, type EvictionResult, type NodeWriter } from '../cache/cluster-state.js';
 import type { PodToEvict } from './drain-plan.js';
-import type { EvictionAttempt } from './state-machine.js';
+import type { DeletionOutcome, EvictionAttempt } from './state-machine.js';
 
 /** Evictions in flight at once for one node: quick for 100 pods, gentle on the API server. */
 export const EVICTION_CONCURRENCY = 10;
@@ -49,6 +49,17 @@ export class EvictionLedger {
     this.byNode.delete(nodeName);
   }
 
+  /** The pod's deletion at the deadline was tried (deadline-deletion.ts): it is never tried again. */
+  recordDeletion(nodeName: string, uid: string, nowMs: number, outcome: DeletionOutcome): void {
+    let attempts = this.byNode.get(nodeName);
+    if (attempts === undefined) {
+      attempts = new Map();
+      this.byNode.set(nodeName, attempts);
+    }
+    const previous = attempts.get(uid);
+    attempts.set(uid, { ...(previous ?? { uid, attempts: 0, lastAttemptMs: nowMs }), deletion: outcome });
+  }
+
   record(nodeName: string, uid: string, nowMs: number, blockedBy: string | undefined): { changed: boolean } {
     let attempts = this.byNode.get(nodeName);
     if (attempts === undefined) {
@@ -57,6 +68,7 @@ export class EvictionLedger {
     }
     const previous = attempts.get(uid);
     const next: EvictionAttempt = { uid, attempts: (previous?.attempts ?? 0) + 1, lastAttemptMs: nowMs };
+    if (previous?.deletion !== undefined) next.deletion = previous.deletion;
     if (blockedBy !== undefined) {
       next.blockedBy = blockedBy;
       next.retryAtMs = nowMs + backoffDelay(EVICTION_BACKOFF, next.attempts - 1, this.random);

@@ -50,11 +50,13 @@ describe('recordedTransitions', () => {
     });
   });
 
-  test('every reason it maps is one the state machine (or drain readiness: DrainAtRisk) emits (a rename would silence notifications)', () => {
+  test('every reason it maps is one the state machine (or drain readiness: DrainAtRisk; a deletion at the deadline: PodDeletedAtDeadline) emits (a rename would silence notifications)', () => {
     const source = readFileSync(new URL('../../../src/controller/maintenance/state-machine.ts', import.meta.url), 'utf8');
     const emitted = new Set([...source.matchAll(/emit\('(?:Normal|Warning)', EventReasons\.([A-Za-z]+)/g)].map((match) => match[1]));
-    const atRisk = readFileSync(new URL('../../../src/controller/readiness/drain-at-risk.ts', import.meta.url), 'utf8');
-    for (const match of atRisk.matchAll(/emit\('(?:Normal|Warning)', EventReasons\.([A-Za-z]+)/g)) emitted.add(match[1]);
+    for (const other of ['../../../src/controller/readiness/drain-at-risk.ts', '../../../src/controller/maintenance/deadline-deletion.ts']) {
+      const text = readFileSync(new URL(other, import.meta.url), 'utf8');
+      for (const match of text.matchAll(/emit\(\s*'(?:Normal|Warning)',\s*EventReasons\.([A-Za-z]+)/g)) emitted.add(match[1]);
+    }
     for (const reason of Object.keys(TRANSITION_BY_REASON)) expect([reason, emitted.has(reason)]).toEqual([reason, true]);
     // And every public transition name is reachable.
     const reachable = new Set([...Object.values(TRANSITION_BY_REASON), 'SpotReclaim']);
