@@ -411,7 +411,7 @@ function evictions(input: MaintenanceInput, active: PlannedAction, deleting: Rea
     if (deleting.has(pod.uid) || (holdCritical && pod.critical === true)) return false;
     const attempt = attempts.get(pod.uid);
     // Deleted already; one whose deletion was refused (403) or failed waits as with Wait: evictions go on.
-    if (attempt?.deletion === 'deleted' || attempt?.deletion === 'gone') return false;
+    if (deletedAtDeadline(attempt)) return false;
     return attempt === undefined || (attempt.blockedBy !== undefined && (attempt.retryAtMs ?? nowMs) <= nowMs);
   });
   if (due.length === 0) return [];
@@ -465,9 +465,14 @@ function deletePods(active: PlannedAction, pods: PodToDelete[]): Action[] {
   return [{ kind: 'DeletePods', eventType: active.eventType, notBefore: iso(active.deadline), pods }];
 }
 
+/** The pod was deleted at the deadline (the cache may still show it running for a moment). */
+function deletedAtDeadline(attempt: EvictionAttempt | undefined): boolean {
+  return attempt?.deletion === 'deleted' || attempt?.deletion === 'gone';
+}
+
 function nextRetryMs(input: MaintenanceInput): number | undefined {
   const pending = new Set(input.pods.evict.map((pod) => pod.uid));
-  const waits = input.evictions.filter((attempt) => pending.has(attempt.uid) && attempt.blockedBy !== undefined).map((attempt) => (attempt.retryAtMs ?? input.now.getTime()) - input.now.getTime());
+  const waits = input.evictions.filter((attempt) => pending.has(attempt.uid) && attempt.blockedBy !== undefined && !deletedAtDeadline(attempt)).map((attempt) => (attempt.retryAtMs ?? input.now.getTime()) - input.now.getTime());
   return waits.length === 0 ? undefined : Math.max(0, Math.min(...waits));
 }
 

@@ -114,6 +114,8 @@ describe('atDeadline', () => {
     // A refused (403) deletion falls back to waiting: the evictions go on.
     expect(evicted(nextMaintenanceStep(input([pod('web-0')], when, { evictions: [refused('web-0', { deletion: 'forbidden', retryAtMs: when.getTime() })] })))).toEqual(['web-0']);
     expect(evicted(nextMaintenanceStep(input([pod('web-0')], when, { evictions: [refused('web-0', { deletion: 'deleted', retryAtMs: when.getTime() })] })))).toEqual([]);
+    // A deleted pod the cache still shows running asks for no immediate look (no busy loop).
+    expect(nextMaintenanceStep(input([pod('web-0')], when, { evictions: [refused('web-0', { deletion: 'deleted', retryAtMs: when.getTime() - 1 })] })).requeueAfterMs).toBe(POLL_MS);
     const accepted: EvictionAttempt = { uid: 'uid-web-0', attempts: 1, lastAttemptMs: now.getTime() };
     expect(deletions(nextMaintenanceStep(input([pod('web-0')], when, { evictions: [accepted] })))).toEqual([]);
   });

@@ -24,6 +24,8 @@ describe('recordedTransitions', () => {
     ['approved', status('Approved'), [emit('MaintenanceApproved')], ['Approved']],
     ['over', status('Completed'), [{ kind: 'Uncordon' }, emit('MaintenanceCompleted')], ['Completed']],
     ['cancelled', status('Completed'), [emit('MaintenanceCancelled')], ['Cancelled']],
+    ['a pod deleted at the deadline', status('Draining'), [emit('PodDeletedAtDeadline', 'Warning')], ['PodDeletedAtDeadline']],
+    ['a deletion at the deadline refused: no transition', status('Draining'), [emit('DeleteAtDeadlineFailed', 'Warning')], []],
     ['no transition: an approval asked for', status('Drained', { approve: 'EV-1' }), [emit('ApprovalRequested')], []],
     ['no transition: evictions only', status('Draining'), [{ kind: 'EvictPods', pods: [] }], []],
   ])('%s', (_what, after, actions, expected) => {
@@ -48,6 +50,12 @@ describe('recordedTransitions', () => {
       blockedPods: 1,
       detail: 'x'.repeat(512),
     });
+  });
+
+  test('PodDeletedAtDeadline carries the Event message (the pod, the grace period, the budget overridden) as its detail', () => {
+    const message = 'Reboot: pod shop/db-0 deleted with a 30s grace period, 40s before NotBefore 2026-11-22T04:15:00Z (atDeadline: Delete); overrides PodDisruptionBudget shop/db (eviction refused: ...)';
+    const [entry] = recordedTransitions({ status: status('Draining'), actions: [{ kind: 'Emit', type: 'Warning', reason: 'PodDeletedAtDeadline', message }] }, NOW);
+    expect(entry).toMatchObject({ transition: 'PodDeletedAtDeadline', detail: message, phase: 'Draining', eventType: 'Reboot' });
   });
 
   test('every reason it maps is one the state machine (or drain readiness: DrainAtRisk; a deletion at the deadline: PodDeletedAtDeadline) emits (a rename would silence notifications)', () => {
