@@ -67,6 +67,8 @@ export interface PodToEvict {
   deadlineGracePeriodSeconds?: number;
   /** Of a CRITICAL_PRIORITY_CLASSES class: evicted once the other pods the drain moves are gone. */
   critical?: boolean;
+  /** spec.priority: the evictor sends the pods of a lower priority before those of a higher one. */
+  priority?: number;
 }
 
 export type SkipReason = 'DaemonSet' | 'Mirror' | 'Terminating' | 'Completed';
@@ -111,6 +113,7 @@ export function planDrain(pods: readonly DrainPod[], options: DrainOptions, now:
       deadlineGracePeriodSeconds: gracePeriodSeconds(pod.terminationGracePeriodSeconds, options.maxGracePeriodMs, now, undefined),
     };
     if (isCritical(pod)) evict.critical = true;
+    if (pod.priority !== undefined) evict.priority = pod.priority;
     plan.evict.push(evict);
   }
   return plan;

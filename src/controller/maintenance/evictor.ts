@@ -88,11 +88,31 @@ export interface EvictPodsOptions {
 }
 
 /**
- * Evicts `pods` of `nodeName`, at most `concurrency` requests at a time, and records each attempt.
+ * Evicts `pods` of `nodeName` (in the plan's order, drain-plan.ts), at most `concurrency` requests at
+ * a time, one priority after the other: the pods of a lower priority are answered before those of a
+ * higher one are sent, so that the API server sees the order too (docs/maintenance.md, "Eviction
+ * order"). Records each attempt.
  * An error (not a refusal) is recorded as an attempt too, so the pod backs off like a refused one;
  * a NotLeaderError stops the rest at once and is thrown.
  */
 export async function evictPods(nodeName: string, pods: readonly PodToEvict[], options: EvictPodsOptions): Promise<EvictionReport[]> {
+  const reports: EvictionReport[] = [];
+  for (const group of priorityGroups(pods)) reports.push(...(await evictGroup(nodeName, group, options)));
+  return reports;
+}
+
+/** Runs of consecutive pods of the same priority (and class), in order. */
+function priorityGroups(pods: readonly PodToEvict[]): PodToEvict[][] {
+  const groups: PodToEvict[][] = [];
+  for (const pod of pods) {
+    const last = groups.at(-1)?.[0];
+    if (last !== undefined && (last.priority ?? 0) === (pod.priority ?? 0) && last.critical === pod.critical) groups.at(-1)!.push(pod);
+    else groups.push([pod]);
+  }
+  return groups;
+}
+
+async function evictGroup(nodeName: string, pods: readonly PodToEvict[], options: EvictPodsOptions): Promise<EvictionReport[]> {
   const reports: EvictionReport[] = [];
   const queue = [...pods];
   let fatal: unknown;
