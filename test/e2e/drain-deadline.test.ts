@@ -54,7 +54,7 @@ describe('the end of a blocked drain, and the eviction order', () => {
         const blocked: Record<string, { name: string }> = {};
         for (const [app, node] of [['wait', waitNode], ['delete', deleteNode], ['freeze', freezeNode]] as const) {
           await s.deployment(app, { replicas: 1, nodes: [node] });
-          [blocked[app]] = (await s.runningPods(app, 1, [node])) as [{ name: string }];
+          blocked[app] = (await s.runningPods(app, 1, [node]))[0]!;
           await s.pdb(app, { maxUnavailable: 0 });
         }
         for (const [app, priorityClassName] of [['low', undefined], ['high', HIGH_CLASS], ['dns', 'system-cluster-critical']] as const) {
@@ -74,7 +74,7 @@ describe('the end of a blocked drain, and the eviction order', () => {
 
         // Eviction order: the drain of the order node ends, and the history says in which order.
         await nmd.until('the order node Drained', (state) => phaseOf(state.get(orderNode)) === 'Drained', 120_000);
-        const [lowGoes, highGoes, dnsGoes] = [low!, high!, dns!].map((p) => firstDeletion(pods, p.name)?.index ?? -1);
+        const [lowGoes, highGoes, dnsGoes] = [low!, high!, dns!].map((p) => firstDeletion(pods, p.name)?.index ?? -1) as [number, number, number];
         expect([lowGoes, highGoes, dnsGoes].every((index) => index >= 0)).toBe(true);
         expect(lowGoes).toBeLessThan(highGoes);
         expect(highGoes).toBeLessThan(dnsGoes);
