@@ -28,6 +28,10 @@ export const EventReasons = {
   UncordonedByOther: 'UncordonedByOther',
   /** An event was scheduled on a node that is not drain-ready (docs/maintenance.md, "Drain readiness"). */
   DrainAtRisk: 'DrainAtRisk',
+  /** atDeadline: Delete deleted a pod still on the node, overriding its PDB (docs/maintenance.md, "The end of a blocked drain"). */
+  PodDeletedAtDeadline: 'PodDeletedAtDeadline',
+  /** atDeadline: Delete could not delete a pod (403: no `delete` on pods, or an error): it stays, as with Wait. */
+  DeleteAtDeadlineFailed: 'DeleteAtDeadlineFailed',
   // The node writes of a reconcile and of the fast path.
   LabelsApplied: 'LabelsApplied',
   InvalidLabelSkipped: 'InvalidLabelSkipped',

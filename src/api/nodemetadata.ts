@@ -143,6 +143,8 @@ export const NotificationTransition = {
   Cancelled: 'Cancelled',
   /** An event was scheduled on a node whose drain would not finish (its blockers in the detail). */
   DrainAtRisk: 'DrainAtRisk',
+  /** atDeadline: Delete deleted a pod still on the node at the deadline (the pod and its overridden PDB in the detail). */
+  PodDeletedAtDeadline: 'PodDeletedAtDeadline',
 } as const;
 export type NotificationTransition = (typeof NotificationTransition)[keyof typeof NotificationTransition];
 export const NOTIFICATION_TRANSITIONS: readonly NotificationTransition[] = Object.values(NotificationTransition);

@@ -4,8 +4,8 @@
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type ApiResource = 'nodes' | 'nodemetadatas' | 'events' | 'pods/eviction';
-export type ApiVerb = 'apply' | 'patch' | 'create';
+export type ApiResource = 'nodes' | 'nodemetadatas' | 'events' | 'pods/eviction' | 'pods';
+export type ApiVerb = 'apply' | 'patch' | 'create' | 'delete';
 
 export interface ControllerMetrics {
   reconcileDuration: Histogram<'result'>;
@@ -21,6 +21,7 @@ export interface ControllerMetrics {
   configReloads: Counter<'result'>;
   eventsDropped: Counter<never>;
   evictions: Counter<'result'>;
+  podsDeletedAtDeadline: Counter<'event_type'>;
   drainDuration: Histogram<never>;
   eventToCordon: Histogram<never>;
   maintenanceTransitions: Counter<'phase'>;
@@ -143,6 +144,12 @@ export function createControllerMetrics(options: ControllerMetricsOptions): Cont
       name: 'nodemeta_controller_evictions_total',
       help: 'Eviction API calls made by drains, by result: evicted, blocked (refused, e.g. by a PodDisruptionBudget; retried with backoff), gone (the pod had already left), error.',
       labelNames: ['result'],
+      registers,
+    }),
+    podsDeletedAtDeadline: new Counter({
+      name: 'nodemeta_controller_pods_deleted_at_deadline_total',
+      help: 'Pods deleted at the deadline of a blocked drain (atDeadline: Delete), their PodDisruptionBudget overridden, by event type (docs/maintenance.md, "The end of a blocked drain"). Dry run counts nothing.',
+      labelNames: ['event_type'],
       registers,
     }),
     drainDuration: new Histogram({

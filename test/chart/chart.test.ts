@@ -363,6 +363,21 @@ describe('least privilege', () => {
     expect(all).not.toMatch(/"delete"|"deletecollection"|"secrets"|"escalate"|"bind"|"impersonate"/);
   });
 
+  test('the controller may delete pods only when a rule of config.policy says atDeadline: Delete (general or per provider)', async () => {
+    const controllerGrants = async (args: string[]) => grants(findManifest(parseManifests(await renderChart([], args)), 'ClusterRole', 'nodemeta-controller').rules as Rule[]);
+    const [wait, general, provider] = await Promise.all([
+      controllerGrants(['--set', 'config.policy.Reboot.atDeadline=Wait', '--set', 'config.policy.Terminate.action=Drain']),
+      controllerGrants(['--set', 'config.policy.Reboot.atDeadline=Delete']),
+      controllerGrants(['--set', 'config.policy.providers.alibaba.SpotTermination.atDeadline=Delete']),
+    ]);
+    const byDefault = grants(rules('ClusterRole', 'nodemeta-controller'));
+    expect(byDefault).not.toContain('core/pods delete');
+    expect(wait).toEqual(byDefault);
+    // Only delete on pods, nothing more: the rest of the role is the same.
+    expect(general).toEqual([...byDefault, 'core/pods delete'].sort());
+    expect(provider).toEqual([...byDefault, 'core/pods delete'].sort());
+  }, 60_000);
+
   test('the admission policy binds the agent account, fails closed and denies', () => {
     const policy = findManifest(manifests(), 'ValidatingAdmissionPolicy', 'nodemeta-agent-own-node');
     expect(policy.spec.failurePolicy).toBe('Fail');

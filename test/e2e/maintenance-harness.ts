@@ -229,6 +229,8 @@ export interface DeploymentOptions {
   /** Whether replacements may go to the spare node (default true). */
   spare?: boolean;
   terminationGracePeriodSeconds?: number;
+  /** spec.priorityClassName of its pods (the API server fills spec.priority from it). */
+  priorityClassName?: string;
   /** Finalizers on every pod: an evicted pod then stays Terminating until the test removes them. */
   finalizers?: string[];
 }
@@ -381,6 +383,7 @@ export class Scenario {
                 affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: hosts }] }] } } },
                 tolerations: [KWOK_TOLERATION],
                 terminationGracePeriodSeconds: options.terminationGracePeriodSeconds ?? 5,
+                ...(options.priorityClassName === undefined ? {} : { priorityClassName: options.priorityClassName }),
                 containers: [{ name: 'app', image: 'registry.example/app:1' }],
               },
             },

@@ -133,3 +133,21 @@ Secret key: the ConfigMap names the file, never the URL.
 {{- end }}
 {{- toYaml $config }}
 {{- end }}
+
+{{- /*
+"true" when a rule of config.policy (an event type, or a provider's override of one) says
+`atDeadline: Delete`: only then may the controller delete pods (rbac-controller.yaml).
+*/ -}}
+{{- define "nodemeta.deletesAtDeadline" -}}
+{{- $policy := (.Values.config | default dict).policy | default dict }}
+{{- $deletes := false }}
+{{- range $type, $rule := $policy }}
+{{- if and (ne $type "providers") (kindIs "map" $rule) (eq (toString (get $rule "atDeadline")) "Delete") }}{{- $deletes = true }}{{- end }}
+{{- end }}
+{{- range $provider, $overrides := ($policy.providers | default dict) }}
+{{- range $type, $rule := ($overrides | default dict) }}
+{{- if and (kindIs "map" $rule) (eq (toString (get $rule "atDeadline")) "Delete") }}{{- $deletes = true }}{{- end }}
+{{- end }}
+{{- end }}
+{{- $deletes }}
+{{- end }}

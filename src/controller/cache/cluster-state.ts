@@ -42,6 +42,15 @@ export type EvictionResult =
   /** The pod is gone, or its name now belongs to another pod (uid precondition): nothing to evict. */
   | { kind: 'gone' };
 
+/** What one deletion at the deadline came to (DELETE pods, atDeadline: Delete). */
+export type DeletionResult =
+  /** Accepted: the pod is terminating now, with the grace period asked for. */
+  | { kind: 'deleted' }
+  /** The pod is gone, or its name now belongs to another pod (uid precondition). */
+  | { kind: 'gone' }
+  /** 403: the controller may not delete pods (its ClusterRole lacks it); `reason` is the server's. */
+  | { kind: 'forbidden'; reason: string };
+
 /** The writes reconcile makes. Each returns the object as the API server stored it. */
 export interface NodeWriter {
   /** SSA of the node's labels, field manager nodemeta-controller, force=false. Throws WriteConflictError on 409. */
@@ -74,6 +83,12 @@ export interface NodeWriter {
   setOutOfService(node: NodeState, wantedFor: string | undefined): Promise<NodeState>;
   /** One Eviction API call (never a delete), with the pod's uid as precondition. Throws on other errors. */
   evictPod(pod: PodToEvict): Promise<EvictionResult>;
+  /**
+   * `atDeadline: Delete` only (docs/maintenance.md, "The end of a blocked drain"): DELETE of the pod
+   * with its grace period and uid as precondition, overriding its PodDisruptionBudget. Throws on
+   * errors other than 403 and gone.
+   */
+  deletePod(pod: PodToEvict): Promise<DeletionResult>;
 }
 
 /** Someone else changed what we based a write on: re-read, re-plan, try again (never force). */

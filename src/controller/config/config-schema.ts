@@ -30,9 +30,19 @@ const action = (defaultValue: string | undefined, description: string) => ({
 
 const ACTION_HELP = 'Drain: taint, cordon and evict the pods; Cordon: taint and cordon; Taint: a notice taint only; None: ignore the event.';
 const LEAD_TIME_HELP = 'How long before NotBefore the action starts; at once when the notice is shorter.';
+const AT_DEADLINE_HELP =
+  'With action Drain: a pod the drain would evict that is still on the node when only its grace period (min(terminationGracePeriodSeconds, drain.maxGracePeriod)) plus 10 s is left before NotBefore is left there (Wait) or deleted with that grace period, overriding its PodDisruptionBudget (Delete); never pods the configuration keeps (Unmanaged, LocalStorage). Not allowed for Freeze. See docs/maintenance.md, "The end of a blocked drain".';
+
+/** `atDeadline` of a rule; `defaultValue` undefined in the per-provider overrides. */
+const atDeadline = (defaultValue: string | undefined) => ({
+  type: 'string',
+  enum: ['Wait', 'Delete'],
+  description: AT_DEADLINE_HELP,
+  ...(defaultValue === undefined ? {} : { default: defaultValue }),
+});
 
 /** Planned maintenance: the action starts `leadTime` before NotBefore (at once if the notice is shorter). */
-const plannedRule = (description: string, defaultAction: string) => ({
+const plannedRule = (description: string, defaultAction: string, withAtDeadline = true) => ({
   type: 'object',
   additionalProperties: false,
   description,
@@ -40,6 +50,7 @@ const plannedRule = (description: string, defaultAction: string) => ({
   properties: {
     action: action(defaultAction, ''),
     leadTime: duration('1h', LEAD_TIME_HELP),
+    ...(withAtDeadline ? { atDeadline: atDeadline('Wait') } : {}),
   },
 });
 
@@ -51,6 +62,7 @@ const immediateRule = (description: string) => ({
   default: {},
   properties: {
     action: action('Drain', ''),
+    atDeadline: atDeadline('Wait'),
   },
 });
 
@@ -63,23 +75,27 @@ const providerOverride = (provider: string) => ({
     Freeze: overrideRule(true),
     Reboot: overrideRule(true),
     Redeploy: overrideRule(true),
-    Unknown: overrideRule(true),
+    Unknown: overrideRule(true, false),
     Preempt: overrideRule(false),
     Terminate: overrideRule(false),
     SpotTermination: overrideRule(false),
   },
 });
 
-function overrideRule(planned: boolean) {
+function overrideRule(planned: boolean, withAtDeadline = true) {
   return {
     type: 'object',
     additionalProperties: false,
-    properties: planned ? { action: action(undefined, ACTION_HELP), leadTime: duration(undefined, LEAD_TIME_HELP) } : { action: action(undefined, ACTION_HELP) },
+    properties: {
+      action: action(undefined, ACTION_HELP),
+      ...(planned ? { leadTime: duration(undefined, LEAD_TIME_HELP) } : {}),
+      ...(withAtDeadline ? { atDeadline: atDeadline(undefined) } : {}),
+    },
   };
 }
 
 /** The transitions a sink may ask for: NOTIFICATION_TRANSITIONS of src/api/nodemetadata.ts (a unit test checks). */
-const TRANSITIONS = ['Scheduled', 'SpotReclaim', 'Cordoned', 'DrainStarted', 'Drained', 'DrainFailed', 'Approved', 'Completed', 'Cancelled', 'DrainAtRisk'];
+const TRANSITIONS = ['Scheduled', 'SpotReclaim', 'Cordoned', 'DrainStarted', 'Drained', 'DrainFailed', 'Approved', 'Completed', 'Cancelled', 'DrainAtRisk', 'PodDeletedAtDeadline'];
 
 /**
  * Webhook sinks (docs/notifications.md). A sink's URL carries its token, so the file never holds it:
@@ -199,7 +215,7 @@ export const CONFIG_SCHEMA = {
         Reboot: plannedRule('Reboot: the VM restarts. Azure gives 15 min notice, Alibaba (SystemMaintenance.Reboot) 24–48 h.', 'Drain'),
         Redeploy: plannedRule('Redeploy: the VM moves to another host and loses its local disk. Azure gives 10 min notice, Alibaba 24–48 h.', 'Drain'),
         // Unknown impact: make it visible without moving pods; users can choose more.
-        Unknown: plannedRule('Events of a type nodemeta does not know (the raw type is in the NodeMetadata status); the default notice taint shows them without moving pods.', 'Taint'),
+        Unknown: plannedRule('Events of a type nodemeta does not know (the raw type is in the NodeMetadata status); the default notice taint shows them without moving pods.', 'Taint', false),
         Preempt: immediateRule('Preempt: Azure spot eviction, about 30 s ahead.'),
         Terminate: immediateRule('Terminate: scale-set deletion of the VM, 5–15 min ahead.'),
         SpotTermination: immediateRule('Spot termination: Alibaba spot reclaim (instance/spot/termination-time), about 5 min ahead.'),

@@ -18,10 +18,20 @@ export const IMMEDIATE_EVENT_TYPES: readonly MaintenanceEventType[] = ['Preempt'
 /** Planned maintenance: acted on `leadTime` before NotBefore. */
 export const PLANNED_EVENT_TYPES: readonly MaintenanceEventType[] = ['Freeze', 'Reboot', 'Redeploy', 'Unknown'];
 
+/**
+ * What a drain does with a pod still on the node when only its grace period is left before NotBefore
+ * (docs/maintenance.md, "The end of a blocked drain"): Wait (the default) or Delete.
+ */
+export type AtDeadline = 'Wait' | 'Delete';
+
+/** Event types whose event takes the VM down: the only ones for which `atDeadline: Delete` means anything. */
+export const VM_ENDING_EVENT_TYPES: readonly MaintenanceEventType[] = ['Reboot', 'Redeploy', 'Preempt', 'Terminate', 'SpotTermination'];
+
 export interface EventRule {
   action: EventAction;
   /** Planned events only (0 for the immediate ones): how long before NotBefore the action starts. */
   leadTimeMs: number;
+  atDeadline: AtDeadline;
 }
 
 export type EventRules = Record<MaintenanceEventType, EventRule>;
@@ -120,8 +130,8 @@ export function parseConfig(yamlText: string): ConfigResult {
   const raw: unknown = document.toJS() ?? {};
   const validate = compileValidator();
   if (!validate(raw)) return { ok: false, errors: describeErrors(validate.errors ?? []) };
-  const duplicates = duplicateSinkNames(raw as RawConfig);
-  if (duplicates.length > 0) return { ok: false, errors: duplicates };
+  const refused = [...duplicateSinkNames(raw as RawConfig), ...deleteWithoutVmEnd(raw as RawConfig)];
+  if (refused.length > 0) return { ok: false, errors: refused };
   return { ok: true, config: toConfig(raw as RawConfig) };
 }
 
@@ -236,6 +246,7 @@ function describeValue(value: unknown): string {
 interface RawRule {
   action?: EventAction;
   leadTime?: string;
+  atDeadline?: AtDeadline;
 }
 
 /** The document after validation and defaulting: the YAML's shape, durations still as text. */
@@ -307,14 +318,36 @@ function duplicateSinkNames(raw: RawConfig): string[] {
   });
 }
 
+/**
+ * `atDeadline: Delete` where the event does not take the VM down: a Freeze pauses the VM for
+ * seconds and its pods survive, so deleting them would cause the outage the event does not
+ * (docs/maintenance.md, "The end of a blocked drain"). The schema lets the key through so that the
+ * message can say why.
+ */
+function deleteWithoutVmEnd(raw: RawConfig): string[] {
+  const why = (path: string, type: string) => `${path}.atDeadline: Delete is not allowed for ${type}: the VM ${type === 'Freeze' ? 'is only paused for seconds and its pods survive' : 'is not taken down'}, so deleting them would cause the outage the event does not (Wait is allowed; Delete only for ${VM_ENDING_EVENT_TYPES.join(', ')})`;
+  const errors: string[] = [];
+  for (const [type, rule] of Object.entries(raw.policy) as [string, RawRule | undefined][]) {
+    if (type === 'providers' || rule?.atDeadline !== 'Delete') continue;
+    if (!VM_ENDING_EVENT_TYPES.includes(type as MaintenanceEventType)) errors.push(why(`policy.${type}`, type));
+  }
+  for (const [provider, overrides] of Object.entries(raw.policy.providers) as [string, Record<string, RawRule | undefined>][]) {
+    for (const [type, rule] of Object.entries(overrides)) {
+      if (rule?.atDeadline === 'Delete' && !VM_ENDING_EVENT_TYPES.includes(type as MaintenanceEventType)) errors.push(why(`policy.providers.${provider}.${type}`, type));
+    }
+  }
+  return errors;
+}
+
 function toRule(rule: RawRule): EventRule {
-  return { action: rule.action!, leadTimeMs: rule.leadTime === undefined ? 0 : parseDuration(rule.leadTime)! };
+  return { action: rule.action!, leadTimeMs: rule.leadTime === undefined ? 0 : parseDuration(rule.leadTime)!, atDeadline: rule.atDeadline ?? 'Wait' };
 }
 
 function toPartialRule(rule: RawRule): Partial<EventRule> {
   const partial: Partial<EventRule> = {};
   if (rule.action !== undefined) partial.action = rule.action;
   if (rule.leadTime !== undefined) partial.leadTimeMs = parseDuration(rule.leadTime)!;
+  if (rule.atDeadline !== undefined) partial.atDeadline = rule.atDeadline;
   return partial;
 }
 

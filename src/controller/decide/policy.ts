@@ -11,7 +11,7 @@
 import type { NodeMetadataSpec, MaintenanceEventType } from '../../api/nodemetadata.js';
 import { SPOT_TERMINATION } from '../../api/nodemetadata.js';
 import type { ProviderName, ScheduledEvent, SpotInfo } from '../../api/observation.js';
-import { IMMEDIATE_EVENT_TYPES, type EventAction, type EventRules, type NodeGroup, type PolicyConfig } from '../config/config.js';
+import { IMMEDIATE_EVENT_TYPES, VM_ENDING_EVENT_TYPES, type AtDeadline, type EventAction, type EventRules, type NodeGroup, type PolicyConfig } from '../config/config.js';
 import { selects } from '../readiness/verdict.js';
 
 /** The id the controller uses for a spot reclaim, which has no event id of its own. */
@@ -38,6 +38,12 @@ export interface PlannedAction {
   deadline: number | undefined;
   /** The action should be under way now. */
   due: boolean;
+  /**
+   * What the drain does with pods still on the node when only their grace period is left before the
+   * deadline (docs/maintenance.md, "The end of a blocked drain"): Delete only for a Drain of an event
+   * that takes the VM down, Wait otherwise.
+   */
+  atDeadline: AtDeadline;
 }
 
 /**
@@ -85,7 +91,8 @@ export function planAction(trigger: MaintenanceTrigger, rules: EventRules, now: 
   const deadline = Number.isNaN(parsed) ? undefined : parsed;
   const atOnce = IMMEDIATE_EVENT_TYPES.includes(trigger.type) || trigger.started || deadline === undefined;
   const startAt = atOnce ? nowMs : Math.min(Math.max(nowMs, deadline - rule.leadTimeMs), deadline);
-  return { eventId: trigger.id, eventType: trigger.type, action: rule.action, startAt, deadline, due: startAt <= nowMs };
+  const atDeadline = rule.action === 'Drain' && VM_ENDING_EVENT_TYPES.includes(trigger.type) ? rule.atDeadline : 'Wait';
+  return { eventId: trigger.id, eventType: trigger.type, action: rule.action, startAt, deadline, due: startAt <= nowMs, atDeadline };
 }
 
 export function planActions(triggers: readonly MaintenanceTrigger[], rules: EventRules, now: Date): PlannedAction[] {

@@ -13,7 +13,8 @@
 //   nothing twice; every other field, and every later real change of the node, comes from the cache.
 // - An eviction is not sent either: the pod counts as gone for the drain's bookkeeping (the cache
 //   leaves it out of the node's pods), so the drain ends Drained as a real one would. The reconciler
-//   reports the evictions of a step in one Event ("would evict 3 pods: ...").
+//   reports the evictions of a step in one Event ("would evict 3 pods: ..."). A deletion at the
+//   deadline (atDeadline: Delete) likewise: not sent, its PodDeletedAtDeadline Event marked.
 // - NodeMetadata status writes go through: they tell the story (dry-run-status.ts says what they hold).
 //
 // A node read in dry run carries a resourceVersion the API server never stored (`<version>+dry-run`):
@@ -25,7 +26,7 @@ import { EventReasons } from '../../api/event-reasons.js';
 import { Annotations, FIELD_MANAGER_CONTROLLER } from '../../api/names.js';
 import type { EventRecorder } from '../../observability/events.js';
 import type { Logger } from '../../observability/logger.js';
-import type { ClusterCache, EvictionResult, NodeState, NodeWriter } from '../cache/cluster-state.js';
+import type { ClusterCache, DeletionResult, EvictionResult, NodeState, NodeWriter } from '../cache/cluster-state.js';
 import { cordonPatch, releasePatch } from '../decide/cordon.js';
 import { applyJsonPatch } from './json-patch.js';
 import { ownedLabelKeys, type ManagedFieldsEntry } from '../decide/labels.js';
@@ -226,6 +227,7 @@ export class DryRunNodes {
       release: (node) => (this.active() ? this.simulate(node, releasePatch(node)) : writer.release(node)),
       setOutOfService: (node, wantedFor) => (this.active() ? this.simulate(node, outOfServicePatch(node, wantedFor)) : writer.setOutOfService(node, wantedFor)),
       evictPod: (pod) => (this.active() ? this.simulateEviction(pod) : writer.evictPod(pod)),
+      deletePod: (pod) => (this.active() ? this.simulateDeletion(pod) : writer.deletePod(pod)),
     };
   }
 
@@ -319,6 +321,13 @@ export class DryRunNodes {
       this.options.events.record(node, 'Normal', EventReasons.DryRun, `would ${change}`);
     }
     return { ...after, metadata: { ...after.metadata, resourceVersion: before.metadata.resourceVersion ?? DRY_RUN_VERSION_SUFFIX } };
+  }
+
+  /** A deletion at the deadline is not sent either: the pod counts as gone, as an evicted one. */
+  private async simulateDeletion(pod: PodToEvict): Promise<DeletionResult> {
+    this.evicted.add(pod.uid);
+    this.options.logger.info('dry run: deletion at the deadline not sent', { pod: `${pod.namespace}/${pod.name}`, gracePeriodSeconds: pod.gracePeriodSeconds });
+    return { kind: 'deleted' };
   }
 
   private async simulateEviction(pod: PodToEvict): Promise<EvictionResult> {

@@ -12,7 +12,9 @@
 // - A pod with an emptyDir loses that data: it blocks unless deleteEmptyDirData.
 // - Pods are evicted lowest `priority` first, pods of the system-cluster-critical and
 //   system-node-critical classes last, so that what the cluster needs to recover (DNS, CNI
-//   helpers, ingress) keeps running until the rest is gone; ties by namespace/name.
+//   helpers, ingress) keeps running until the rest is gone; ties by namespace/name. The plan marks
+//   the critical ones, and the state machine holds them back while other pods the drain moves are
+//   still on the node (docs/maintenance.md, "Eviction order").
 // - The grace period is capped by maxGracePeriod and by the time left before NotBefore minus a
 //   margin, so the pod has stopped before the platform takes the VM; never below 1 s (0 would be a
 //   force delete with no SIGTERM at all).
@@ -56,7 +58,17 @@ export interface PodToEvict {
   namespace: string;
   name: string;
   uid: string;
+  /** The grace period an eviction (or a deletion) now gives it: capped by the time left before NotBefore. */
   gracePeriodSeconds: number;
+  /**
+   * min(its own grace period, maxGracePeriod), in whole seconds: with GRACE_MARGIN_MS, how long before
+   * NotBefore a pod still on the node is deleted under `atDeadline: Delete`. Absent: gracePeriodSeconds.
+   */
+  deadlineGracePeriodSeconds?: number;
+  /** Of a CRITICAL_PRIORITY_CLASSES class: evicted once the other pods the drain moves are gone. */
+  critical?: boolean;
+  /** spec.priority: the evictor sends the pods of a lower priority before those of a higher one. */
+  priority?: number;
 }
 
 export type SkipReason = 'DaemonSet' | 'Mirror' | 'Terminating' | 'Completed';
@@ -74,15 +86,18 @@ export interface DrainPlan {
   blocked: BlockedPod[];
   /** Pods already on their way out: the drain waits for them but does not evict them. */
   terminating: number;
+  /** How many of `terminating` are of a critical class (they do not hold the critical pods back). */
+  terminatingCritical?: number;
 }
 
 export function planDrain(pods: readonly DrainPod[], options: DrainOptions, now: Date, notBefore: number | undefined): DrainPlan {
-  const plan: DrainPlan = { evict: [], skipped: [], blocked: [], terminating: 0 };
+  const plan: DrainPlan = { evict: [], skipped: [], blocked: [], terminating: 0, terminatingCritical: 0 };
   for (const pod of sortedPods(pods)) {
     const skip = skipReason(pod);
     if (skip !== undefined) {
       plan.skipped.push({ namespace: pod.namespace, name: pod.name, reason: skip });
       if (skip === 'Terminating') plan.terminating++;
+      if (skip === 'Terminating' && isCritical(pod)) plan.terminatingCritical!++;
       continue;
     }
     const block = blockReason(pod, options);
@@ -90,7 +105,16 @@ export function planDrain(pods: readonly DrainPod[], options: DrainOptions, now:
       plan.blocked.push({ namespace: pod.namespace, name: pod.name, reason: block });
       continue;
     }
-    plan.evict.push({ namespace: pod.namespace, name: pod.name, uid: pod.uid, gracePeriodSeconds: gracePeriodSeconds(pod.terminationGracePeriodSeconds, options.maxGracePeriodMs, now, notBefore) });
+    const evict: PodToEvict = {
+      namespace: pod.namespace,
+      name: pod.name,
+      uid: pod.uid,
+      gracePeriodSeconds: gracePeriodSeconds(pod.terminationGracePeriodSeconds, options.maxGracePeriodMs, now, notBefore),
+      deadlineGracePeriodSeconds: gracePeriodSeconds(pod.terminationGracePeriodSeconds, options.maxGracePeriodMs, now, undefined),
+    };
+    if (isCritical(pod)) evict.critical = true;
+    if (pod.priority !== undefined) evict.priority = pod.priority;
+    plan.evict.push(evict);
   }
   return plan;
 }
@@ -151,7 +175,8 @@ export function compareEvictionOrder(a: OrderFields, b: OrderFields): number {
   return keyA < keyB ? -1 : keyA > keyB ? 1 : 0;
 }
 
-function isCritical(pod: OrderFields): boolean {
+/** Of the system-cluster-critical or system-node-critical class. */
+export function isCritical(pod: Pick<OrderFields, 'priorityClassName'>): boolean {
   return pod.priorityClassName !== undefined && CRITICAL_PRIORITY_CLASSES.includes(pod.priorityClassName);
 }
 

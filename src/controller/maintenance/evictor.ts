@@ -12,7 +12,7 @@ import type { Clock } from '../../time/clock.js';
 import type { Semaphore } from '../../runtime/semaphore.js';
 import { NotLeaderError, type EvictionResult, type NodeWriter } from '../cache/cluster-state.js';
 import type { PodToEvict } from './drain-plan.js';
-import type { EvictionAttempt } from './state-machine.js';
+import type { DeletionOutcome, EvictionAttempt } from './state-machine.js';
 
 /** Evictions in flight at once for one node: quick for 100 pods, gentle on the API server. */
 export const EVICTION_CONCURRENCY = 10;
@@ -49,6 +49,17 @@ export class EvictionLedger {
     this.byNode.delete(nodeName);
   }
 
+  /** The pod's deletion at the deadline was tried (deadline-deletion.ts): it is never tried again. */
+  recordDeletion(nodeName: string, uid: string, nowMs: number, outcome: DeletionOutcome): void {
+    let attempts = this.byNode.get(nodeName);
+    if (attempts === undefined) {
+      attempts = new Map();
+      this.byNode.set(nodeName, attempts);
+    }
+    const previous = attempts.get(uid);
+    attempts.set(uid, { ...(previous ?? { uid, attempts: 0, lastAttemptMs: nowMs }), deletion: outcome });
+  }
+
   record(nodeName: string, uid: string, nowMs: number, blockedBy: string | undefined): { changed: boolean } {
     let attempts = this.byNode.get(nodeName);
     if (attempts === undefined) {
@@ -57,6 +68,7 @@ export class EvictionLedger {
     }
     const previous = attempts.get(uid);
     const next: EvictionAttempt = { uid, attempts: (previous?.attempts ?? 0) + 1, lastAttemptMs: nowMs };
+    if (previous?.deletion !== undefined) next.deletion = previous.deletion;
     if (blockedBy !== undefined) {
       next.blockedBy = blockedBy;
       next.retryAtMs = nowMs + backoffDelay(EVICTION_BACKOFF, next.attempts - 1, this.random);
@@ -76,11 +88,31 @@ export interface EvictPodsOptions {
 }
 
 /**
- * Evicts `pods` of `nodeName`, at most `concurrency` requests at a time, and records each attempt.
+ * Evicts `pods` of `nodeName` (in the plan's order, drain-plan.ts), at most `concurrency` requests at
+ * a time, one priority after the other: the pods of a lower priority are answered before those of a
+ * higher one are sent, so that the API server sees the order too (docs/maintenance.md, "Eviction
+ * order"). Records each attempt.
  * An error (not a refusal) is recorded as an attempt too, so the pod backs off like a refused one;
  * a NotLeaderError stops the rest at once and is thrown.
  */
 export async function evictPods(nodeName: string, pods: readonly PodToEvict[], options: EvictPodsOptions): Promise<EvictionReport[]> {
+  const reports: EvictionReport[] = [];
+  for (const group of priorityGroups(pods)) reports.push(...(await evictGroup(nodeName, group, options)));
+  return reports;
+}
+
+/** Runs of consecutive pods of the same priority (and class), in order. */
+function priorityGroups(pods: readonly PodToEvict[]): PodToEvict[][] {
+  const groups: PodToEvict[][] = [];
+  for (const pod of pods) {
+    const last = groups.at(-1)?.[0];
+    if (last !== undefined && (last.priority ?? 0) === (pod.priority ?? 0) && last.critical === pod.critical) groups.at(-1)!.push(pod);
+    else groups.push([pod]);
+  }
+  return groups;
+}
+
+async function evictGroup(nodeName: string, pods: readonly PodToEvict[], options: EvictPodsOptions): Promise<EvictionReport[]> {
   const reports: EvictionReport[] = [];
   const queue = [...pods];
   let fatal: unknown;

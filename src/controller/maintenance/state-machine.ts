@@ -7,6 +7,11 @@
 // Phases: None → Scheduled → Cordoned (waiting for budget) → Draining → Drained → Approved →
 // Completed, and Failed when the eviction timeout passes with pods left. One transition per call;
 // a transition returns requeueAfterMs 0 so the wiring looks again at once.
+//
+// Within a drain (docs/maintenance.md, "Eviction order" and "The end of a blocked drain"): pods of
+// the critical classes are evicted once the other pods the drain moves are gone, or when only the
+// time a drain needs is left before NotBefore; with `atDeadline: Delete`, a pod still on the node
+// when only its grace period plus GRACE_MARGIN_MS is left is deleted (DeletePods), once.
 
 import { EventReasons, type EventReason } from '../../api/event-reasons.js';
 import { rfc3339Seconds } from '../../time/rfc3339.js';
@@ -34,6 +39,11 @@ export type Action =
   | { kind: 'Uncordon' }
   /** Eviction API calls, concurrently; each pod with its own capped grace period. */
   | { kind: 'EvictPods'; pods: PodToEvict[] }
+  /**
+   * `atDeadline: Delete`: DELETE of each pod (uid precondition) with its grace period, overriding the
+   * PodDisruptionBudget that refused its eviction; the wiring reports each outcome (deadline-deletion.ts).
+   */
+  | { kind: 'DeletePods'; eventType: string; notBefore: string; pods: PodToDelete[] }
   /** status.maintenance.approve = eventId (already in the returned status); for the dry run's Event (dry-run-status.stepEvents). */
   | { kind: 'RequestApproval'; eventId: string }
   /** status.maintenance.approve removed (already so in the returned status); for the dry run's Event (dry-run-status.stepEvents). */
@@ -55,6 +65,15 @@ export interface NodeScheduling {
   otherDrainer?: OtherDrainerSeen;
 }
 
+/** A pod deleted at the deadline, and what it overrides. */
+export interface PodToDelete extends PodToEvict {
+  /** The refusal of its last eviction (the PodDisruptionBudget that holds it), if one was recorded. */
+  refusal?: string;
+}
+
+/** What a deletion at the deadline came to: once recorded, the pod is never deleted again. */
+export type DeletionOutcome = 'deleted' | 'gone' | 'forbidden' | 'error';
+
 /** What the wiring remembers of the evictions it made (in memory: lost on restart, which is fine). */
 export interface EvictionAttempt {
   uid: string;
@@ -69,6 +88,12 @@ export interface EvictionAttempt {
    * repeated step sees the same time.
    */
   retryAtMs?: number;
+  /**
+   * The pod's deletion at the deadline was tried (atDeadline: Delete): never again, whatever it came
+   * to, so a cache that still shows the pod running cannot cause a second delete, and a refused one
+   * (403) falls back to waiting.
+   */
+  deletion?: DeletionOutcome;
 }
 
 export interface DrainBudgetFacts {
@@ -180,7 +205,7 @@ function nextStepAlone(input: MaintenanceInput): MaintenanceStep {
       // The policy no longer drains for this event (spec.drain: Disabled, or a new configuration):
       // stop and fall back to what it asks for now. An approved event is under way: left alone.
       if (active.action !== 'Drain') return stopDrain(status, active, input);
-      return status.phase === MaintenancePhase.Draining ? draining(status, active, input) : status.phase === MaintenancePhase.Drained ? drained(status, active, input) : failed(status, input);
+      return status.phase === MaintenancePhase.Draining ? draining(status, active, input) : status.phase === MaintenancePhase.Drained ? drained(status, active, input) : failed(status, active, input);
     case MaintenancePhase.Approved:
       return approved(status, input);
     default:
@@ -262,7 +287,7 @@ function startDrain(status: MaintenanceStatus, active: PlannedAction, input: Mai
     const message = `${describe(active)}: the load balancers let go of the node until ${iso(wait.endMs)} (drain.loadBalancerDrainDelay), then evicting ${input.pods.evict.length} pods${budget}`;
     return transition(waiting, [...cordon, emit('Normal', EventReasons.DrainStarted, message), ...cut]);
   }
-  const actions: Action[] = [...cordon, ...evictions(input), emit('Normal', EventReasons.DrainStarted, `${describe(active)}: evicting ${input.pods.evict.length} pods${budget}`), ...cut];
+  const actions: Action[] = [...cordon, ...evictions(input, active, new Set()), emit('Normal', EventReasons.DrainStarted, `${describe(active)}: evicting ${input.pods.evict.length} pods${budget}`), ...cut];
   return transition(counted, actions);
 }
 
@@ -311,8 +336,10 @@ function draining(current: MaintenanceStatus, active: PlannedAction, input: Main
     const error = `drain timed out after ${Math.round(input.config.drain.evictionTimeoutMs / 1000)}s with ${remaining} pods left${blockedSummary(counted.blockedPods)}`;
     return transition({ ...counted, phase: MaintenancePhase.Failed, lastError: error }, [...cordon, emit('Warning', EventReasons.DrainFailed, `${describe(active)}: ${error}; the node stays cordoned`)]);
   }
-  const actions: Action[] = [...cordon, ...evictions(input)];
-  const waits = [timeoutAt - input.now.getTime(), nextRetryMs(input), POLL_MS];
+  const deletions = deletionsAtDeadline(active, input);
+  const deleting = new Set(deletions.due.map((pod) => pod.uid));
+  const actions: Action[] = [...cordon, ...evictions(input, active, deleting), ...deletePods(active, deletions.due)];
+  const waits = [timeoutAt - input.now.getTime(), nextRetryMs(input), criticalHoldMs(input, active), deletions.waitMs, POLL_MS];
   return withWait({ status: counted, actions }, minDefined(waits));
 }
 
@@ -375,14 +402,16 @@ function approved(status: MaintenanceStatus, input: MaintenanceInput): Maintenan
   return { status, actions: ensureCordon(status, input.node) };
 }
 
-function failed(status: MaintenanceStatus, input: MaintenanceInput): MaintenanceStep {
+function failed(status: MaintenanceStatus, active: PlannedAction, input: MaintenanceInput): MaintenanceStep {
   // The pods may go by other means (an admin, a PDB that loosened and a controller scaling down).
   if (remainingPods(input.pods) === 0) {
     const drained = withPodCounts({ ...status, phase: MaintenancePhase.Drained, drainedTime: isoNow(input.now) }, input, 0);
     delete drained.lastError;
     return transition(drained, [...ensureCordon(status, input.node), emit('Normal', EventReasons.Drained, `${describeStatus(status)}: the pods left after the drain had failed`)]);
   }
-  return { status, actions: ensureCordon(status, input.node) };
+  // The eviction timeout does not end `atDeadline: Delete`: the deadline still comes.
+  const deletions = deletionsAtDeadline(active, input);
+  return withWait({ status, actions: [...ensureCordon(status, input.node), ...deletePods(active, deletions.due)] }, deletions.waitMs);
 }
 
 /** The event is gone (ran, or was cancelled): once the node is Ready, undo what nodemeta did. */
@@ -522,22 +551,79 @@ function remainingPods(pods: DrainPlan): number {
  * deleted it, and a cache that still shows it running is only behind (a second eviction of the same
  * pod is what the fleet bench counted as a re-eviction).
  */
-function evictions(input: MaintenanceInput): Action[] {
+function evictions(input: MaintenanceInput, active: PlannedAction, deleting: ReadonlySet<string>): Action[] {
   // Another drainer evicts the node's pods (or deletes the node): nodemeta does not evict as well.
   if (othersEvict(input.node)) return [];
   const attempts = new Map(input.evictions.map((attempt) => [attempt.uid, attempt]));
   const nowMs = input.now.getTime();
+  const holdCritical = criticalHoldMs(input, active) !== undefined;
   const due = input.pods.evict.filter((pod) => {
+    if (deleting.has(pod.uid) || (holdCritical && pod.critical === true)) return false;
     const attempt = attempts.get(pod.uid);
+    // Deleted already; one whose deletion was refused (403) or failed waits as with Wait: evictions go on.
+    if (deletedAtDeadline(attempt)) return false;
     return attempt === undefined || (attempt.blockedBy !== undefined && (attempt.retryAtMs ?? nowMs) <= nowMs);
   });
   if (due.length === 0) return [];
   return [{ kind: 'EvictPods', pods: due }];
 }
 
+/**
+ * How long the critical pods of the plan are still held back (docs/maintenance.md, "Eviction
+ * order"), or undefined when they are not: they wait while another pod the drain moves is on the
+ * node (to be evicted, or terminating), so that DNS and CNI helpers keep serving it until the rest
+ * is gone; never past the moment the time left before NotBefore is what their eviction needs
+ * (maxGracePeriod plus the margin, as drainForcedAt), and not for pods the configuration keeps on
+ * the node (plan.blocked: they never go). An event without NotBefore has started: no hold.
+ */
+function criticalHoldMs(input: MaintenanceInput, active: PlannedAction): number | undefined {
+  const { pods } = input;
+  if (active.deadline === undefined || !pods.evict.some((pod) => pod.critical === true)) return undefined;
+  const othersLeft = pods.evict.some((pod) => pod.critical !== true) || pods.terminating - (pods.terminatingCritical ?? 0) > 0;
+  const releaseAt = active.deadline - input.config.drain.maxGracePeriodMs - GRACE_MARGIN_MS;
+  const holdMs = releaseAt - input.now.getTime();
+  return othersLeft && holdMs > 0 ? holdMs : undefined;
+}
+
+/**
+ * `atDeadline: Delete` (docs/maintenance.md, "The end of a blocked drain"): the pods the drain would
+ * evict that are still on the node (eviction refused, or not accepted yet) and not yet tried for a
+ * deletion, whose moment has come: the time left before NotBefore is their grace period
+ * (min(their own, maxGracePeriod)) plus GRACE_MARGIN_MS. `waitMs`: until the next one's moment.
+ * Pods the configuration keeps (plan.blocked) are never deleted; nor without a NotBefore.
+ */
+function deletionsAtDeadline(active: PlannedAction, input: MaintenanceInput): { due: PodToDelete[]; waitMs: number | undefined } {
+  const deadline = active.deadline;
+  // Another drainer carries the drain (or deletes the node): its pods are its business, not ours.
+  if (active.atDeadline !== 'Delete' || deadline === undefined || othersEvict(input.node)) return { due: [], waitMs: undefined };
+  const attempts = new Map(input.evictions.map((attempt) => [attempt.uid, attempt]));
+  const nowMs = input.now.getTime();
+  const due: PodToDelete[] = [];
+  let waitMs: number | undefined;
+  for (const pod of input.pods.evict) {
+    const attempt = attempts.get(pod.uid);
+    // Its eviction was accepted (the cache is only behind), or its deletion was tried already.
+    if ((attempt !== undefined && attempt.blockedBy === undefined) || attempt?.deletion !== undefined) continue;
+    const deleteAt = deadline - (pod.deadlineGracePeriodSeconds ?? pod.gracePeriodSeconds) * 1000 - GRACE_MARGIN_MS;
+    if (deleteAt <= nowMs) due.push(attempt?.blockedBy === undefined ? { ...pod } : { ...pod, refusal: attempt.blockedBy });
+    else waitMs = Math.min(waitMs ?? Infinity, deleteAt - nowMs);
+  }
+  return { due, waitMs };
+}
+
+function deletePods(active: PlannedAction, pods: PodToDelete[]): Action[] {
+  if (pods.length === 0 || active.deadline === undefined) return [];
+  return [{ kind: 'DeletePods', eventType: active.eventType, notBefore: iso(active.deadline), pods }];
+}
+
+/** The pod was deleted at the deadline (the cache may still show it running for a moment). */
+function deletedAtDeadline(attempt: EvictionAttempt | undefined): boolean {
+  return attempt?.deletion === 'deleted' || attempt?.deletion === 'gone';
+}
+
 function nextRetryMs(input: MaintenanceInput): number | undefined {
   const pending = new Set(input.pods.evict.map((pod) => pod.uid));
-  const waits = input.evictions.filter((attempt) => pending.has(attempt.uid) && attempt.blockedBy !== undefined).map((attempt) => (attempt.retryAtMs ?? input.now.getTime()) - input.now.getTime());
+  const waits = input.evictions.filter((attempt) => pending.has(attempt.uid) && attempt.blockedBy !== undefined && !deletedAtDeadline(attempt)).map((attempt) => (attempt.retryAtMs ?? input.now.getTime()) - input.now.getTime());
   return waits.length === 0 ? undefined : Math.max(0, Math.min(...waits));
 }
 

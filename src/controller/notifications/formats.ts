@@ -109,6 +109,7 @@ const TITLES: Record<PendingNotification['transition'], string> = {
   Completed: 'Maintenance completed',
   Cancelled: 'Maintenance cancelled',
   DrainAtRisk: 'Drain at risk',
+  PodDeletedAtDeadline: 'Pod deleted at the deadline',
 };
 
 /** Before the title (Slack, Teams) and the generic summary of a dry run's notification. */
@@ -147,6 +148,8 @@ export function summaryOf(notification: Notification): string {
       return `${event} for node ${node.name} was cancelled; the node is back in service`;
     case NotificationTransition.DrainAtRisk:
       return `${event} scheduled for node ${node.name}, which cannot be drained now${entry.detail === undefined ? '' : `: ${entry.detail}`}`;
+    case NotificationTransition.PodDeletedAtDeadline:
+      return `${event}: a pod still on node ${node.name} was deleted before the deadline, overriding its PodDisruptionBudget${entry.detail === undefined ? '' : `: ${entry.detail}`}`;
   }
 }
 

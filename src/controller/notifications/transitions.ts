@@ -27,6 +27,7 @@ export const TRANSITION_BY_REASON: Readonly<Partial<Record<EventReason, Notifica
   [EventReasons.MaintenanceCompleted]: NotificationTransition.Completed,
   [EventReasons.MaintenanceCancelled]: NotificationTransition.Cancelled,
   [EventReasons.DrainAtRisk]: NotificationTransition.DrainAtRisk,
+  [EventReasons.PodDeletedAtDeadline]: NotificationTransition.PodDeletedAtDeadline,
 };
 
 /** Event types that are a spot VM being reclaimed: Azure's Preempt (spot eviction) and Alibaba's spot termination. */
@@ -48,6 +49,8 @@ export function recordedTransitions(step: { status: MaintenanceStatus; actions: 
     const entry = snapshot(transition, status, status.eventId, now);
     // The blockers and the time left, as the Event says them (readiness/drain-at-risk.ts).
     if (transition === NotificationTransition.DrainAtRisk) entry.detail = action.message.slice(0, MAX_DETAIL_LENGTH);
+    // The pod, its grace period and the budget overridden, as the Event says them (maintenance/deadline-deletion.ts).
+    if (transition === NotificationTransition.PodDeletedAtDeadline) entry.detail = action.message.slice(0, MAX_DETAIL_LENGTH);
     recorded.push(entry);
   }
   return recorded;

@@ -37,6 +37,7 @@ import { desiredTaints } from '../decide/taints.js';
 import { stepEvents } from '../dry-run/dry-run-status.js';
 import { planDrain } from '../maintenance/drain-plan.js';
 import { EvictionLedger, evictPods } from '../maintenance/evictor.js';
+import { deletePodsAtDeadline, deletionEvents } from '../maintenance/deadline-deletion.js';
 import { eventUnderWay, idleStep, nextMaintenanceStep, type Action, type MaintenanceStep } from '../maintenance/state-machine.js';
 import type { WaveGate } from '../maintenance/wave-gate.js';
 import type { NotificationOutbox } from '../notifications/notifier.js';
@@ -288,7 +289,10 @@ export class NodeReconciler {
     if (readiness !== undefined) this.options.readiness?.observed(name, readiness, fields.events.active !== undefined);
     // An event seen on a node that is not drain-ready: one DrainAtRisk Event and notification with it.
     const { node } = written;
-    const step = withDrainAtRisk(written.step, readiness, view.now);
+    // Deletions at the deadline go before the status, so that their Events and notifications are
+    // recorded with it, saying what each came to (the phase is Draining or Failed already).
+    const deletions = await this.deleteAtDeadline(view, node, written.step);
+    const step = withDrainAtRisk({ ...written.step, actions: [...written.step.actions, ...deletions] }, readiness, view.now);
     const status = nextControllerStatus({
       ...(readiness === undefined ? {} : { readiness }),
       stored,
@@ -344,12 +348,27 @@ export class NodeReconciler {
     return true;
   }
 
+  /**
+   * The step's deletions at the deadline (atDeadline: Delete; maintenance/deadline-deletion.ts),
+   * each recorded in the ledger whatever it comes to; the Events that say what they came to.
+   */
+  private async deleteAtDeadline(view: NodeView, node: NodeState, step: MaintenanceStep): Promise<Action[]> {
+    const events: Action[] = [];
+    for (const action of step.actions) {
+      if (action.kind !== 'DeletePods') continue;
+      const reports = await deletePodsAtDeadline(view.name, action, { writer: this.options.writer, ledger: this.evictions, clock: this.options.clock });
+      view.report.deletedAtDeadline(node, action, reports);
+      events.push(...deletionEvents(action, reports, view.now));
+    }
+    return events;
+  }
+
   /** The step's evictions, unless the wave holds them; when to look again. */
   private async evict(view: NodeView, node: NodeState, step: MaintenanceStep): Promise<number | undefined> {
     const { name } = view;
     const dryRun = view.config.dryRun;
     let heldMs: number | undefined;
-    let evictedInDryRun = false;
+    let evictedInDryRun = dryRun && step.actions.some((action) => action.kind === 'DeletePods');
     for (const action of step.actions) {
       if (action.kind !== 'EvictPods') continue;
       // Other nodes of the wave are not all cordoned yet: an evicted pod could land on one of them.

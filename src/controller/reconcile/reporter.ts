@@ -20,6 +20,7 @@ import { isNodemetaTaint, taintText, type Taint } from '../decide/taints.js';
 import { describeEvictions } from '../dry-run/dry-run.js';
 import type { StepEvent } from '../dry-run/dry-run-status.js';
 import type { EvictionReport } from '../maintenance/evictor.js';
+import { describeOverride, type DeletePodsAction, type DeletionReport } from '../maintenance/deadline-deletion.js';
 
 /** The counters reconcile moves; ControllerMetrics provides them (metrics.ts). */
 export interface ReconcileCounters {
@@ -27,6 +28,7 @@ export interface ReconcileCounters {
   labelsRemoved: { inc(value?: number): void };
   invalidLabels: { inc(value?: number): void };
   evictions?: { inc(labels: { result: string }, value?: number): void };
+  podsDeletedAtDeadline?: { inc(labels: { event_type: string }, value?: number): void };
   evictionsHeld?: { inc(value?: number): void };
   drainDuration?: { observe(seconds: number): void };
   eventToCordon?: { observe(seconds: number): void };
@@ -45,6 +47,8 @@ export interface WriteReporter {
   /** nodemeta's cordon or load-balancer exclusion given back (`held`: what it held before). */
   released(written: NodeState, held: ReturnType<typeof heldByNodemeta>): void;
   evicted(node: NodeState, reports: readonly EvictionReport[]): void;
+  /** Deletions at the deadline (atDeadline: Delete): their log lines and metric; their Events are the step's (deadline-deletion.ts). */
+  deletedAtDeadline(node: NodeState, action: DeletePodsAction, reports: readonly DeletionReport[]): void;
 }
 
 export interface ReporterOptions {
@@ -191,6 +195,22 @@ function loudWriteReporter(options: ReporterOptions, cordonClock: CordonClock): 
         }
       }
     },
+    deletedAtDeadline(node, action, reports) {
+      const fields = { node: node.metadata.name, eventType: action.eventType, notBefore: action.notBefore };
+      for (const { pod, outcome } of reports) {
+        const podFields = { ...fields, pod: `${pod.namespace}/${pod.name}`, gracePeriodSeconds: pod.gracePeriodSeconds };
+        if (outcome.kind === 'deleted') {
+          counters?.podsDeletedAtDeadline?.inc({ event_type: action.eventType });
+          logger.warn('pod deleted at the deadline (atDeadline: Delete)', { ...podFields, overrides: describeOverride(pod) });
+        } else if (outcome.kind === 'forbidden') {
+          logger.error('cannot delete a pod at the deadline: the controller may not delete pods; it stays, as with Wait', { ...podFields, reason: outcome.reason });
+        } else if (outcome.kind === 'error') {
+          logger.error('cannot delete a pod at the deadline; it stays, as with Wait', { ...podFields, reason: outcome.reason });
+        } else {
+          logger.info('pod gone before its deletion at the deadline', podFields);
+        }
+      }
+    },
   };
 }
 
@@ -204,6 +224,8 @@ function dryRunWriteReporter(options: ReporterOptions): WriteReporter {
     outOfService: quiet,
     cordoned: quiet,
     released: quiet,
+    // The dry-run writer logged each deletion it did not send; the step's Events say it, marked.
+    deletedAtDeadline: quiet,
     evicted(node, reports) {
       // Nothing was evicted: one Event tells which pods a real run would have evicted.
       const pods = reports.filter((report) => report.outcome.kind === 'evicted').map((report) => report.pod);

@@ -13,15 +13,18 @@
 //   so PodDisruptionBudgets hold. 429 (a PDB allows no disruption now) and the API server's 500 for a
 //   pod under several PDBs are "blocked" with the server's reason; 404 and a failed uid precondition
 //   mean the pod is gone.
+// - Deletions at the deadline (atDeadline: Delete, docs/maintenance.md): DELETE of the pod with its
+//   grace period and uid precondition; 404 and a failed precondition mean gone, 403 that the chart
+//   did not grant `delete` on pods (no rule says Delete), which the caller reports and waits.
 // Every write first checks that this replica still leads; a write after a lost lease could undo
 // what the new leader just did.
 
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
 import { API_VERSION, FIELD_MANAGER_CONTROLLER, GROUP, KIND, PLURAL, VERSION } from '../../api/names.js';
 import type { ControllerStatus, NodeMetadata } from '../../api/nodemetadata.js';
-import { NotLeaderError, WriteConflictError, nodeStateOf, type EvictionResult, type NodeWriter } from '../cache/cluster-state.js';
+import { NotLeaderError, WriteConflictError, nodeStateOf, type DeletionResult, type EvictionResult, type NodeWriter } from '../cache/cluster-state.js';
 import type { ApiClients } from '../../kube/client-node/api-clients.js';
-import { fromClientNodeError, isConflict, isInternalError, isNotFound, isTooManyRequests, KubeApiError } from '../../api/kube-errors.js';
+import { fromClientNodeError, isConflict, isForbidden, isInternalError, isNotFound, isTooManyRequests, KubeApiError } from '../../api/kube-errors.js';
 import { cordonPatch, releasePatch } from '../decide/cordon.js';
 import { labelApplyBody } from '../decide/labels.js';
 import { outOfServicePatch } from '../decide/out-of-service.js';
@@ -111,6 +114,11 @@ export function kubeNodeWriter(options: KubeNodeWriterOptions): NodeWriter {
       beforeWrite('pods/eviction', 'create');
       return evictPod(core, pod);
     },
+
+    async deletePod(pod): Promise<DeletionResult> {
+      beforeWrite('pods', 'delete');
+      return deletePod(core, pod);
+    },
   };
 
   async function patchNodeGuarded(nodeName: string, body: object, what: string, client: CoreV1Api = core) {
@@ -147,6 +155,21 @@ async function evictPod(core: CoreV1Api, pod: PodToEvict): Promise<EvictionResul
     // 500 "more than one PodDisruptionBudget": the API server cannot evict it until an admin fixes the PDBs.
     if (isTooManyRequests(refusal) || isConflict(refusal) || (isInternalError(refusal) && /PodDisruptionBudget/i.test(reason))) return { kind: 'blocked', reason };
     throw classify(error, [], `evict pod ${pod.namespace}/${pod.name}`, 'POST', path);
+  }
+}
+
+/** One DELETE of a pod (atDeadline: Delete), its grace period and uid as preconditions: what it came to. */
+async function deletePod(core: CoreV1Api, pod: PodToEvict): Promise<DeletionResult> {
+  const path = `/api/v1/namespaces/${pod.namespace}/pods/${pod.name}`;
+  try {
+    await core.deleteNamespacedPod({ name: pod.name, namespace: pod.namespace, gracePeriodSeconds: pod.gracePeriodSeconds, body: { gracePeriodSeconds: pod.gracePeriodSeconds, preconditions: { uid: pod.uid } } });
+    return { kind: 'deleted' };
+  } catch (error) {
+    const refusal = fromClientNodeError(error, 'DELETE', path);
+    if (isNotFound(refusal)) return { kind: 'gone' };
+    if (isConflict(refusal) && /precondition/i.test(evictionRefusal(refusal))) return { kind: 'gone' };
+    if (isForbidden(refusal)) return { kind: 'forbidden', reason: evictionRefusal(refusal) };
+    throw classify(error, [], `delete pod ${pod.namespace}/${pod.name}`, 'DELETE', path);
   }
 }
 

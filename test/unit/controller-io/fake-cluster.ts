@@ -4,7 +4,7 @@
 // Eviction API's answers). Every write is recorded, so tests can assert "zero writes".
 import type { ControllerStatus, NodeMetadata, NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
 import { Annotations, EXCLUDE_FROM_LOAD_BALANCERS_LABEL, FIELD_MANAGER_CONTROLLER } from '../../../src/api/names.js';
-import { WriteConflictError, type ClusterCache, type EvictionResult, type NodeState, type NodeWriter } from '../../../src/controller/cache/cluster-state.js';
+import { WriteConflictError, type ClusterCache, type DeletionResult, type EvictionResult, type NodeState, type NodeWriter } from '../../../src/controller/cache/cluster-state.js';
 import type { CordonOptions } from '../../../src/controller/decide/cordon.js';
 import { OUT_OF_SERVICE_TAINT, outOfServicePatch } from '../../../src/controller/decide/out-of-service.js';
 import type { DrainPod, PodToEvict } from '../../../src/controller/maintenance/drain-plan.js';
@@ -14,7 +14,7 @@ import type { Taint } from '../../../src/controller/decide/taints.js';
 import type { EventRecorder, EventType, ObjectReference } from '../../../src/observability/events.js';
 
 export interface RecordedWrite {
-  kind: 'labels' | 'taints' | 'status' | 'cordon' | 'uncordon' | 'eviction' | 'protect' | 'outOfService';
+  kind: 'labels' | 'taints' | 'status' | 'cordon' | 'uncordon' | 'eviction' | 'deletion' | 'protect' | 'outOfService';
   name: string;
   body: unknown;
 }
@@ -36,6 +36,8 @@ interface FakeNode {
 
 /** How the fake Eviction API answers for a pod: evict it (default), refuse it, or say it is gone. */
 export type EvictionAnswer = (pod: PodToEvict) => EvictionResult | Error;
+/** How the fake answers a DELETE of a pod: delete it (default), 403, or gone. */
+export type DeletionAnswer = (pod: PodToEvict) => DeletionResult | Error;
 
 export class FakeCluster implements ClusterCache, NodeWriter {
   readonly writes: RecordedWrite[] = [];
@@ -47,6 +49,9 @@ export class FakeCluster implements ClusterCache, NodeWriter {
   /** Pods evicted (accepted), in order, as namespace/name. */
   readonly evicted: string[] = [];
   evictionAnswer: EvictionAnswer = () => ({ kind: 'evicted' });
+  /** Pods deleted (atDeadline: Delete), in order, as namespace/name. */
+  readonly deleted: string[] = [];
+  deletionAnswer: DeletionAnswer = () => ({ kind: 'deleted' });
   /** While set, the cache answers from this snapshot: a watch that has not delivered our writes yet. */
   private frozen: { nodes: Map<string, NodeState>; nodeMetadatas: Map<string, NodeMetadata> } | undefined;
   private nodeMetadataVersion = 100;
@@ -354,6 +359,14 @@ export class FakeCluster implements ClusterCache, NodeWriter {
     }
     node.resourceVersion++;
     return this.stateOf(name, node);
+  }
+
+  async deletePod(pod: PodToEvict): Promise<DeletionResult> {
+    this.writes.push({ kind: 'deletion', name: `${pod.namespace}/${pod.name}`, body: { gracePeriodSeconds: pod.gracePeriodSeconds } });
+    const answer = this.deletionAnswer(pod);
+    if (answer instanceof Error) throw answer;
+    if (answer.kind === 'deleted') this.deleted.push(`${pod.namespace}/${pod.name}`);
+    return answer;
   }
 
   async evictPod(pod: PodToEvict): Promise<EvictionResult> {

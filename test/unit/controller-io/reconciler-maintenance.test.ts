@@ -166,6 +166,67 @@ describe('NodeReconciler maintenance', () => {
     expect(metrics.evictions.get('blocked')).toBeGreaterThanOrEqual(2);
   });
 
+  describe('atDeadline: Delete', () => {
+    const REFUSAL = "Cannot evict pod as it would violate the pod's disruption budget.: The disruption budget db needs 1 healthy pods and has 1 currently";
+    const deletions = () => cluster.writes.filter((write) => write.kind === 'deletion');
+
+    beforeEach(() => {
+      current = config('policy:\n  Reboot: {atDeadline: Delete}\n');
+      cluster.addPods(NODE, ['db-0'], { terminationGracePeriodSeconds: 30 });
+      cluster.evictionAnswer = () => ({ kind: 'blocked', reason: REFUSAL });
+      // NotBefore 2 min away: db-0 is deleted 30 s + the 10 s margin before it.
+      cluster.setNodeMetadata(NODE, agentStatus(VM, [event('Reboot', T0 + 2 * 60_000, [VM])]));
+    });
+
+    it('deletes the refused pod once, at its grace period plus the margin before NotBefore, with a Warning Event naming the budget, and counts it', async () => {
+      const deleted = new Map<string, number>();
+      metrics.counters.podsDeletedAtDeadline = { inc: ({ event_type }) => void deleted.set(event_type, (deleted.get(event_type) ?? 0) + 1) };
+      await settle();
+      expect(phase()).toBe('Draining');
+      clock.advance(79_000);
+      await settle();
+      expect(deletions()).toEqual([]);
+      clock.advance(1_000);
+      await settle();
+      expect(deletions()).toEqual([{ kind: 'deletion', name: 'default/db-0', body: { gracePeriodSeconds: 30 } }]);
+      expect(events.events.filter((e) => e.reason === 'PodDeletedAtDeadline')).toEqual([
+        expect.objectContaining({ type: 'Warning', message: expect.stringMatching(/^Reboot: pod default\/db-0 deleted with a 30s grace period, 40s before NotBefore .*overrides PodDisruptionBudget default\/db /) }),
+      ]);
+      expect(deleted).toEqual(new Map([['Reboot', 1]]));
+      // The cache still shows the pod running (the fake does not mark it): no second delete.
+      clock.advance(5_000);
+      await settle();
+      clock.advance(20_000);
+      await settle();
+      expect(deletions()).toHaveLength(1);
+      expect(events.reasons().filter((reason) => reason === 'PodDeletedAtDeadline')).toHaveLength(1);
+    });
+
+    it('403 (no delete on pods): says so, falls back to waiting, never tries again', async () => {
+      cluster.deletionAnswer = () => ({ kind: 'forbidden', reason: 'pods "db-0" is forbidden: User "system:serviceaccount:nodemeta:nodemeta-controller" cannot delete resource "pods"' });
+      await settle();
+      clock.advance(80_000);
+      await settle();
+      expect(deletions()).toHaveLength(1);
+      expect(events.reasons()).not.toContain('PodDeletedAtDeadline');
+      expect(events.events.filter((e) => e.reason === 'DeleteAtDeadlineFailed')).toEqual([
+        expect.objectContaining({ type: 'Warning', message: expect.stringContaining('cannot delete pod default/db-0 at the deadline: the controller may not delete pods') }),
+      ]);
+      clock.advance(30_000);
+      await settle();
+      expect(deletions()).toHaveLength(1);
+      expect(phase()).toBe('Draining');
+    });
+
+    it('Wait: nothing is deleted, even past NotBefore', async () => {
+      current = config();
+      await settle();
+      clock.advance(3 * 60_000);
+      await settle();
+      expect(deletions()).toEqual([]);
+    });
+  });
+
   it('leaves an admin\'s cordon alone: no annotation added, still cordoned after completion', async () => {
     cluster.setUnschedulable(NODE, true);
     cluster.setNodeMetadata(NODE, agentStatus(VM, [event('Reboot', T0 + 15 * 60_000, [VM])]));

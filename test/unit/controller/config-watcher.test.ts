@@ -76,6 +76,19 @@ describe('ConfigWatcher', () => {
     expect(reloads).toHaveLength(2);
   });
 
+  test('atDeadline: Delete for Freeze is refused: the last good configuration stays, nothing of the new one applies', async () => {
+    const path = join(tempDir(), 'config.yaml');
+    writeFileSync(path, 'approve: Never\n');
+    const { watcher, reloads } = newWatcher(path);
+    await watcher.start();
+    writeFileSync(path, 'approve: AfterDrain\npolicy:\n  Reboot: {atDeadline: Delete}\n  Freeze: {action: Drain, atDeadline: Delete}\n');
+    await watcher.reload();
+    expect(reloads).toEqual([{ ok: false, errors: [expect.stringMatching(/^policy\.Freeze\.atDeadline: Delete is not allowed for Freeze/)], current: expect.objectContaining({ approve: 'Never' }) }]);
+    expect(watcher.config().approve).toBe('Never');
+    expect(watcher.config().policy.events.Reboot.atDeadline).toBe('Wait');
+    expect(watcher.config().policy.events.Freeze.action).toBe('Taint');
+  });
+
   test('an unchanged file reports nothing', async () => {
     const path = join(tempDir(), 'config.yaml');
     writeFileSync(path, '{}\n');

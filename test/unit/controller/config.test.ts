@@ -41,13 +41,13 @@ describe('parseConfig: defaults', () => {
     expect(config).toEqual(DEFAULT_CONFIG);
     expect(config.labels).toEqual({ allowedTags: [], standardTopology: false });
     expect(config.policy.events).toEqual({
-      Freeze: { action: 'Taint', leadTimeMs: 3_600_000 },
-      Reboot: { action: 'Drain', leadTimeMs: 3_600_000 },
-      Redeploy: { action: 'Drain', leadTimeMs: 3_600_000 },
-      Unknown: { action: 'Taint', leadTimeMs: 3_600_000 },
-      Preempt: { action: 'Drain', leadTimeMs: 0 },
-      Terminate: { action: 'Drain', leadTimeMs: 0 },
-      SpotTermination: { action: 'Drain', leadTimeMs: 0 },
+      Freeze: { action: 'Taint', leadTimeMs: 3_600_000, atDeadline: 'Wait' },
+      Reboot: { action: 'Drain', leadTimeMs: 3_600_000, atDeadline: 'Wait' },
+      Redeploy: { action: 'Drain', leadTimeMs: 3_600_000, atDeadline: 'Wait' },
+      Unknown: { action: 'Taint', leadTimeMs: 3_600_000, atDeadline: 'Wait' },
+      Preempt: { action: 'Drain', leadTimeMs: 0, atDeadline: 'Wait' },
+      Terminate: { action: 'Drain', leadTimeMs: 0, atDeadline: 'Wait' },
+      SpotTermination: { action: 'Drain', leadTimeMs: 0, atDeadline: 'Wait' },
     });
     expect(config.policy.providers).toEqual({});
     expect(config.drain).toEqual({
@@ -77,7 +77,7 @@ describe('parseConfig: defaults', () => {
 
   test('setting one field keeps the defaults of its neighbours', () => {
     const config = parseOk('policy:\n  Reboot:\n    leadTime: 2h\n');
-    expect(config.policy.events.Reboot).toEqual({ action: 'Drain', leadTimeMs: 7_200_000 });
+    expect(config.policy.events.Reboot).toEqual({ action: 'Drain', leadTimeMs: 7_200_000, atDeadline: 'Wait' });
     expect(config.policy.events.Redeploy).toEqual(DEFAULT_CONFIG.policy.events.Redeploy);
   });
 });
@@ -110,7 +110,7 @@ uncordonAfterCompletion: false
 `);
     expect(config.labels).toEqual({ allowedTags: ['env', 'team-*'], standardTopology: true });
     expect(config.policy.events.Freeze.action).toBe('None');
-    expect(config.policy.events.Reboot).toEqual({ action: 'Cordon', leadTimeMs: 5_400_000 });
+    expect(config.policy.events.Reboot).toEqual({ action: 'Cordon', leadTimeMs: 5_400_000, atDeadline: 'Wait' });
     expect(config.policy.events.Preempt.action).toBe('Taint');
     expect(config.policy.providers).toEqual({ alibaba: { Redeploy: { leadTimeMs: 14_400_000 }, SpotTermination: { action: 'Cordon' } } });
     expect(config.drain).toEqual({ maxConcurrentDrains: { count: 3 }, maxGracePeriodMs: 120_000, evictionTimeoutMs: 2_700_000, waveSettleTimeMs: 500, deleteEmptyDirData: false, forceUnmanagedPods: true, excludeFromLoadBalancers: false, loadBalancerDrainDelayMs: 150_000 });
@@ -134,7 +134,7 @@ describe('parseConfig: errors name the field', () => {
     ['misspelt action', 'policy:\n  Reboot:\n    action: Drian\n', 'policy.Reboot.action: must be one of Drain, Cordon, Taint, None (got "Drian")'],
     ['unknown top-level key', 'polcy: {}\n', 'polcy: unknown key (expected one of: labels, policy, drain, approve'],
     ['unknown nested key', 'drain:\n  maxConcurentDrains: 2\n', 'drain.maxConcurentDrains: unknown key'],
-    ['lead time on an immediate event', 'policy:\n  Preempt:\n    leadTime: 5m\n', 'policy.Preempt.leadTime: unknown key (expected one of: action)'],
+    ['lead time on an immediate event', 'policy:\n  Preempt:\n    leadTime: 5m\n', 'policy.Preempt.leadTime: unknown key (expected one of: action, atDeadline)'],
     ['unknown event type', 'policy:\n  Maintenance: {action: Drain}\n', 'policy.Maintenance: unknown key'],
     ['unknown provider', 'policy:\n  providers:\n    aws: {}\n', 'policy.providers.aws: unknown key (expected one of: azure, alibaba)'],
     ['bad override action', 'policy:\n  providers:\n    alibaba:\n      Reboot: {action: drain}\n', 'policy.providers.alibaba.Reboot.action: must be one of Drain, Cordon, Taint, None (got "drain")'],
@@ -151,6 +151,25 @@ describe('parseConfig: errors name the field', () => {
   ])('%s', (_name, text, expected) => {
     const errors = parseErrors(text);
     expect(errors.some((error) => error.startsWith(expected))).toBe(true);
+  });
+
+  test.each<[string, string, string]>([
+    ['atDeadline: Delete for Freeze', 'policy:\n  Freeze: {action: Drain, atDeadline: Delete}\n', 'policy.Freeze.atDeadline: Delete is not allowed for Freeze: the VM is only paused for seconds and its pods survive'],
+    ['atDeadline: Delete for Freeze in a provider override', 'policy:\n  providers:\n    azure:\n      Freeze: {atDeadline: Delete}\n', 'policy.providers.azure.Freeze.atDeadline: Delete is not allowed for Freeze'],
+    ['atDeadline for Unknown', 'policy:\n  Unknown: {atDeadline: Delete}\n', 'policy.Unknown.atDeadline: unknown key'],
+    ['atDeadline misspelt', 'policy:\n  Reboot: {atDeadline: delete}\n', 'policy.Reboot.atDeadline: must be one of Wait, Delete (got "delete")'],
+  ])('%s is refused', (_name, text, expected) => {
+    const errors = parseErrors(text);
+    expect(errors).toEqual([expect.stringContaining(expected)]);
+  });
+
+  test('atDeadline: Wait for Freeze is allowed; Delete for the VM-ending types, in general and per provider', () => {
+    const config = parseOk('policy:\n  Freeze: {atDeadline: Wait}\n  Reboot: {atDeadline: Delete}\n  SpotTermination: {atDeadline: Delete}\n  providers:\n    azure:\n      Preempt: {atDeadline: Delete}\n');
+    expect(config.policy.events.Freeze.atDeadline).toBe('Wait');
+    expect(config.policy.events.Reboot).toEqual({ action: 'Drain', leadTimeMs: 3_600_000, atDeadline: 'Delete' });
+    expect(config.policy.events.SpotTermination.atDeadline).toBe('Delete');
+    expect(config.policy.events.Preempt.atDeadline).toBe('Wait');
+    expect(config.policy.providers).toEqual({ azure: { Preempt: { atDeadline: 'Delete' } } });
   });
 
   test('reports every error at once', () => {

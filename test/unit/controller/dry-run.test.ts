@@ -204,6 +204,11 @@ describe('DryRunNodes', () => {
     const [web1] = dryRun.cache.podsOn('n1')!;
     expect(await dryRun.writer.evictPod({ namespace: 'default', name: web1!.name, uid: web1!.uid, gracePeriodSeconds: 30 })).toEqual({ kind: 'evicted' });
     expect(dryRun.cache.podsOn('n1')!.map((pod) => pod.name)).toEqual(['web-2']);
+    // A deletion at the deadline (atDeadline: Delete) is not sent either; the pod counts as gone.
+    const [web2] = dryRun.cache.podsOn('n1')!;
+    expect(await dryRun.writer.deletePod({ namespace: 'default', name: web2!.name, uid: web2!.uid, gracePeriodSeconds: 20 })).toEqual({ kind: 'deleted' });
+    expect(dryRun.cache.podsOn('n1')).toEqual([]);
+    expect(cluster.deleted).toEqual([]);
     expect(cluster.writes).toEqual([]);
     expect(events.events.map((event) => [event.reason, event.message])).toEqual([['DryRun', `would cordon (spec.unschedulable, ${Annotations.cordoned}=EV-1)`]]);
 

@@ -49,9 +49,9 @@ policy:
 `).policy;
 
   test('provider overrides replace only the fields they set', () => {
-    expect(rulesFor(policy, 'alibaba').Reboot).toEqual({ action: 'Drain', leadTimeMs: 4 * 3_600_000 });
+    expect(rulesFor(policy, 'alibaba').Reboot).toEqual({ action: 'Drain', leadTimeMs: 4 * 3_600_000, atDeadline: 'Wait' });
     expect(rulesFor(policy, 'alibaba').SpotTermination.action).toBe('Cordon');
-    expect(rulesFor(policy, 'azure').Reboot).toEqual({ action: 'Drain', leadTimeMs: 3_600_000 });
+    expect(rulesFor(policy, 'azure').Reboot).toEqual({ action: 'Drain', leadTimeMs: 3_600_000, atDeadline: 'Wait' });
     expect(rulesFor(policy, undefined).SpotTermination.action).toBe('Drain');
   });
 
@@ -80,7 +80,7 @@ describe('triggersFrom', () => {
 });
 
 describe('selectActive', () => {
-  const plan = (eventId: string, overrides: Partial<PlannedAction>): PlannedAction => ({ eventId, eventType: 'Reboot', action: 'Drain', startAt: ms(0), deadline: ms(15), due: true, ...overrides });
+  const plan = (eventId: string, overrides: Partial<PlannedAction>): PlannedAction => ({ eventId, eventType: 'Reboot', action: 'Drain', startAt: ms(0), deadline: ms(15), due: true, atDeadline: 'Wait', ...overrides });
 
   test.each<[string, PlannedAction[], string | undefined]>([
     ['nothing pending', [], undefined],

@@ -54,3 +54,24 @@ describe('EvictionLedger: a refused eviction is retried after the one full-jitte
     );
   });
 });
+
+describe('evictPods: one priority after the other', () => {
+  it('sends the pods of a higher priority only once those of the lower one are answered; same priority concurrently', async () => {
+    const log: string[] = [];
+    const evictPod = async (p: PodToEvict): Promise<EvictionResult> => {
+      log.push(`start ${p.name}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      log.push(`end ${p.name}`);
+      return { kind: 'evicted' };
+    };
+    const pods: PodToEvict[] = [
+      { ...pod('low-a'), priority: 0 },
+      { ...pod('low-b'), priority: 0 },
+      { ...pod('high'), priority: 1000 },
+      { ...pod('dns'), priority: 2_000_000_000, critical: true },
+    ];
+    const reports = await evictPods('node-a', pods, { writer: { evictPod }, ledger: new EvictionLedger(), clock: new FakeClock(T0) });
+    expect(reports.map((r) => r.pod.name)).toEqual(['low-a', 'low-b', 'high', 'dns']);
+    expect(log).toEqual(['start low-a', 'start low-b', 'end low-a', 'end low-b', 'start high', 'end high', 'start dns', 'end dns']);
+  });
+});

@@ -24,6 +24,8 @@ describe('recordedTransitions', () => {
     ['approved', status('Approved'), [emit('MaintenanceApproved')], ['Approved']],
     ['over', status('Completed'), [{ kind: 'Uncordon' }, emit('MaintenanceCompleted')], ['Completed']],
     ['cancelled', status('Completed'), [emit('MaintenanceCancelled')], ['Cancelled']],
+    ['a pod deleted at the deadline', status('Draining'), [emit('PodDeletedAtDeadline', 'Warning')], ['PodDeletedAtDeadline']],
+    ['a deletion at the deadline refused: no transition', status('Draining'), [emit('DeleteAtDeadlineFailed', 'Warning')], []],
     ['no transition: an approval asked for', status('Drained', { approve: 'EV-1' }), [emit('ApprovalRequested')], []],
     ['no transition: evictions only', status('Draining'), [{ kind: 'EvictPods', pods: [] }], []],
   ])('%s', (_what, after, actions, expected) => {
@@ -50,11 +52,19 @@ describe('recordedTransitions', () => {
     });
   });
 
-  test('every reason it maps is one the state machine (or drain readiness: DrainAtRisk) emits (a rename would silence notifications)', () => {
+  test('PodDeletedAtDeadline carries the Event message (the pod, the grace period, the budget overridden) as its detail', () => {
+    const message = 'Reboot: pod shop/db-0 deleted with a 30s grace period, 40s before NotBefore 2026-11-22T04:15:00Z (atDeadline: Delete); overrides PodDisruptionBudget shop/db (eviction refused: ...)';
+    const [entry] = recordedTransitions({ status: status('Draining'), actions: [{ kind: 'Emit', type: 'Warning', reason: 'PodDeletedAtDeadline', message }] }, NOW);
+    expect(entry).toMatchObject({ transition: 'PodDeletedAtDeadline', detail: message, phase: 'Draining', eventType: 'Reboot' });
+  });
+
+  test('every reason it maps is one the state machine (or drain readiness: DrainAtRisk; a deletion at the deadline: PodDeletedAtDeadline) emits (a rename would silence notifications)', () => {
     const source = readFileSync(new URL('../../../src/controller/maintenance/state-machine.ts', import.meta.url), 'utf8');
     const emitted = new Set([...source.matchAll(/emit\('(?:Normal|Warning)', EventReasons\.([A-Za-z]+)/g)].map((match) => match[1]));
-    const atRisk = readFileSync(new URL('../../../src/controller/readiness/drain-at-risk.ts', import.meta.url), 'utf8');
-    for (const match of atRisk.matchAll(/emit\('(?:Normal|Warning)', EventReasons\.([A-Za-z]+)/g)) emitted.add(match[1]);
+    for (const other of ['../../../src/controller/readiness/drain-at-risk.ts', '../../../src/controller/maintenance/deadline-deletion.ts']) {
+      const text = readFileSync(new URL(other, import.meta.url), 'utf8');
+      for (const match of text.matchAll(/emit\(\s*'(?:Normal|Warning)',\s*EventReasons\.([A-Za-z]+)/g)) emitted.add(match[1]);
+    }
     for (const reason of Object.keys(TRANSITION_BY_REASON)) expect([reason, emitted.has(reason)]).toEqual([reason, true]);
     // And every public transition name is reachable.
     const reachable = new Set([...Object.values(TRANSITION_BY_REASON), 'SpotReclaim']);
