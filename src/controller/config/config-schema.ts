@@ -233,8 +233,9 @@ export const CONFIG_SCHEMA = {
         nodeGroups: {
           type: 'array',
           description:
-            "Groups of nodes by label selector, each drained or not. The first group a node's labels match decides; a node in no group is drained. `drain: Disabled` turns Drain and Cordon into the notice taint, as a NodeMetadata's `spec.drain: Disabled` does: nodemeta still labels the node and reports its events, but neither cordons nor evicts. The default leaves nodes Karpenter provisioned (label `karpenter.sh/nodepool`; on AKS, node auto-provisioning) to Karpenter, which replaces a node with a pending spot eviction itself and drains nodes it disrupts (docs/maintenance.md, \"Other controllers on the node\"); set `[]` to drain them too.",
-          default: [{ name: 'karpenter', nodeSelector: { matchExpressions: [{ key: 'karpenter.sh/nodepool', operator: 'Exists' }] }, drain: 'Disabled' }],
+            "Groups of nodes by label selector, each drained or not. The first group a node's labels match decides; a node in no group is drained. `drain: Disabled` turns Drain and Cordon into the notice taint, as a NodeMetadata's `spec.drain: Disabled` does: nodemeta still labels the node and reports its events, but neither cordons nor evicts. By default every node is drained, Karpenter-provisioned ones (label `karpenter.sh/nodepool`) too: Karpenter on AKS acts on a pending spot eviction (Preempt) itself, and nodemeta steps back while its `karpenter.sh/disrupted` taint is on, but nothing else drains those nodes before a Reboot or a Redeploy (docs/maintenance.md, \"Other controllers on the node\").",
+          default: [],
+          examples: [[{ name: 'karpenter', nodeSelector: { matchExpressions: [{ key: 'karpenter.sh/nodepool', operator: 'Exists' }] }, drain: 'Disabled' }]],
           items: {
             type: 'object',
             additionalProperties: false,
