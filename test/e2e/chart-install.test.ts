@@ -165,7 +165,9 @@ beforeAll(async () => {
   await createNode(NODE_B, 'eastus-2', template);
   ns = await createTestNamespace('nodemeta-chart');
   // With the controller's FlowSchema: the test below checks the API server puts its requests there.
-  await helmOk(['install', RELEASE, CHART_DIR, '--namespace', ns, '--set', 'controller.kubeApi.flowSchema.enabled=true', '--wait', '--timeout', '5m']);
+  // The load balancers' wait is 5 s, not the chart's 60 s: no load balancer here, and the wait
+  // itself is witnessed by load-balancer-drain.test.ts.
+  await helmOk(['install', RELEASE, CHART_DIR, '--namespace', ns, '--set', 'controller.kubeApi.flowSchema.enabled=true', '--set', 'config.drain.loadBalancerDrainDelay=5s', '--wait', '--timeout', '5m']);
   installed = true;
 }, 420_000);
 
@@ -390,7 +392,7 @@ describe('the controller, with its ServiceAccount token', () => {
     const node = await core.readNode({ name: NODE_A });
     expect(node.metadata?.managedFields?.some((f) => f.manager === FIELD_MANAGER_CONTROLLER)).toBe(true);
 
-    await helmOk(['upgrade', RELEASE, CHART_DIR, '--namespace', ns, '--reuse-values', '--set-json', 'config={"labels":{"allowedTags":["team"]}}', '--wait', '--timeout', '3m']);
+    await helmOk(['upgrade', RELEASE, CHART_DIR, '--namespace', ns, '--reuse-values', '--set-json', 'config={"labels":{"allowedTags":["team"]},"drain":{"loadBalancerDrainDelay":"5s"}}', '--wait', '--timeout', '3m']);
     const data = await configMapData();
     expect(data['config.yaml']).toContain('team');
     // The kubelet refreshes the mounted volume; the controller sees the file change and reloads.
@@ -552,9 +554,7 @@ describe('agent processes with their DaemonSet pods’ tokens, against the IMDS 
     const approved = await waitFor('node B drained and the Reboot approved by its agent', async () => {
       const o = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: NODE_B })) as NodeMetadata;
       return o.status?.maintenance?.phase === 'Approved' ? o.status : undefined;
-      // The chart's defaults: the first eviction waits drain.loadBalancerDrainDelay (60 s) after the
-      // node is excluded from load balancers.
-    }, { timeoutMs: 180_000 }).catch((err: Error) => Promise.reject(new Error(`${err.message}\n${agentOf(NODE_B)}`)));
+    }, { timeoutMs: 90_000 }).catch((err: Error) => Promise.reject(new Error(`${err.message}\n${agentOf(NODE_B)}`)));
     expect(approved.maintenance).toMatchObject({ eventId: rebootId, eventType: 'Reboot', pendingPods: 0 });
     // The app's pod, and whichever of the chart's own controller pods the scheduler put on node B.
     expect(approved.maintenance?.evictedPods).toBeGreaterThanOrEqual(1);
