@@ -235,7 +235,6 @@ export const CONFIG_SCHEMA = {
           description:
             "Groups of nodes by label selector, each drained or not. The first group a node's labels match decides; a node in no group is drained. `drain: Disabled` turns Drain and Cordon into the notice taint, as a NodeMetadata's `spec.drain: Disabled` does: nodemeta still labels the node and reports its events, but neither cordons nor evicts. By default every node is drained, Karpenter-provisioned ones (label `karpenter.sh/nodepool`) too: Karpenter on AKS acts on a pending spot eviction (Preempt) itself, and nodemeta steps back while its `karpenter.sh/disrupted` taint is on, but nothing else drains those nodes before a Reboot or a Redeploy (docs/maintenance.md, \"Other controllers on the node\").",
           default: [],
-          examples: [[{ name: 'karpenter', nodeSelector: { matchExpressions: [{ key: 'karpenter.sh/nodepool', operator: 'Exists' }] }, drain: 'Disabled' }]],
           items: {
             type: 'object',
             additionalProperties: false,

@@ -4,7 +4,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { MaintenanceStatus } from '../../../src/api/nodemetadata.js';
 import type { NodeState } from '../../../src/controller/cache/node-state.js';
 import { mayCordon, otherDrainerOn, uncordonedByOther } from '../../../src/controller/decide/other-drainers.js';
-import { nodeGroupOf, planAction, rulesFor, type PlannedAction } from '../../../src/controller/decide/policy.js';
+import { planAction, rulesFor, type PlannedAction } from '../../../src/controller/decide/policy.js';
 import { missingProtection } from '../../../src/controller/decide/protection.js';
 import { planDrain, type DrainPod } from '../../../src/controller/maintenance/drain-plan.js';
 import { idleStep, nextMaintenanceStep, type MaintenanceInput, type MaintenanceStep, type NodeScheduling } from '../../../src/controller/maintenance/state-machine.js';

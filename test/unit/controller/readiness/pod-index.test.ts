@@ -102,7 +102,8 @@ describe('indexedPodOf: the informer transform', () => {
     raw.spec!.terminationGracePeriodSeconds = 120;
     expect(indexedPodOf(raw).terminationGracePeriodSeconds).toBe(120);
     const drainPlanSees = planDrain([indexedPodOf(raw)], { maxGracePeriodMs: 600_000, deleteEmptyDirData: true, forceUnmanagedPods: false }, new Date(0), undefined);
-    expect(drainPlanSees.evict).toEqual([{ namespace: 'shop', name: 'web-1', uid: 'uid-web-1', gracePeriodSeconds: 120 }]);
+    // The priority too (the eviction order), and the grace period a deletion at the deadline would give.
+    expect(drainPlanSees.evict).toEqual([{ namespace: 'shop', name: 'web-1', uid: 'uid-web-1', gracePeriodSeconds: 120, deadlineGracePeriodSeconds: 120, priority: 100 }]);
   });
 
   test('a resourceVersion that is not a plain number is kept as it is', () => {
