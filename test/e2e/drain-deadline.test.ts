@@ -58,8 +58,10 @@ describe('the end of a blocked drain, and the eviction order', () => {
           blocked[app] = (await s.runningPods(app, 1, [node]))[0]!;
           await s.pdb(app, { maxUnavailable: 0 });
         }
+        // A finalizer keeps the evicted low and high pods Terminating (a slow kubelet) until the test
+        // lets them go: the critical pod must wait for that.
         for (const [app, priorityClassName] of [['low', undefined], ['high', HIGH_CLASS], ['dns', 'system-cluster-critical']] as const) {
-          await s.deployment(app, { replicas: 1, nodes: [orderNode], ...(priorityClassName === undefined ? {} : { priorityClassName }) });
+          await s.deployment(app, { replicas: 1, nodes: [orderNode], ...(priorityClassName === undefined ? { finalizers: ['e2e.nodemeta.io/hold'] } : { priorityClassName, ...(app === 'high' ? { finalizers: ['e2e.nodemeta.io/hold'] } : {}) }) });
         }
         const [low] = await s.runningPods('low', 1, [orderNode]);
         const [high] = await s.runningPods('high', 1, [orderNode]);
@@ -75,8 +77,15 @@ describe('the end of a blocked drain, and the eviction order', () => {
         await s.postEvent({ type: 'Freeze', resources: [freezeNode], notBefore: NOTICE });
         await s.postEvent({ type: 'Reboot', resources: [orderNode], notBefore: '+15m', lifecycle: 'manual' });
 
-        // Eviction order: the drain of the order node ends, and the history says in which order.
-        await nmd.until('the order node Drained', (state) => phaseOf(state.get(orderNode)) === 'Drained', 120_000);
+        // Eviction order: once low and high are Terminating they are let go; the drain of the order node
+        // ends, and the history says in which order.
+        await pods.until('low and high Terminating', (state) => [low!, high!].every((p) => state.get(p.name) !== undefined && isTerminating(state.get(p.name)!)), 120_000);
+        const releasing = setInterval(() => void s.releaseTerminatingPods().catch(() => undefined), 500);
+        try {
+          await nmd.until('the order node Drained', (state) => phaseOf(state.get(orderNode)) === 'Drained', 120_000);
+        } finally {
+          clearInterval(releasing);
+        }
         const [lowGoes, highGoes, dnsGoes] = [low!, high!, dns!].map((p) => firstDeletion(pods, p.name)?.index ?? -1) as [number, number, number];
         expect([lowGoes, highGoes, dnsGoes].every((index) => index >= 0)).toBe(true);
         expect(lowGoes).toBeLessThan(highGoes);
