@@ -358,7 +358,7 @@ export const CONFIG_SCHEMA = {
         enabled: {
           type: 'boolean',
           description:
-            "Watch every pod (trimmed to what the verdict reads) and every PodDisruptionBudget of the cluster, and keep each node's DrainReady condition current. Cost: one cluster-wide pod watch and list (paged, at the lowest request priority) and memory for every pod of the cluster (see docs/scaling.md); a status write only when a node's verdict changes. Off: no pod-wide or PDB watch, and the controller removes its DrainReady condition and status.drainReadiness.",
+            "Watch every pod (trimmed to what the verdict reads) and every PodDisruptionBudget of the cluster, and keep each node's DrainReady condition current. Cost: one cluster-wide pod watch and list (paged, at the lowest request priority) and memory for every pod of the cluster (see docs/scaling.md); a status write only when a node's verdict changes. The drain reads its pods from the same index, so this is the controller's only pod watch. Off: no PDB watch and no cluster-wide pod watch (the drain lists and watches the pods of the nodes it drains, and of those only), and the controller removes its DrainReady condition and status.drainReadiness.",
           default: true,
         },
       },
