@@ -178,7 +178,7 @@ async function maintenanceAct(emulator, kubeconfig, receiver) {
     return text ? JSON.parse(text) : {};
   };
   console.log(`\nPlanned maintenance: the Azure platform schedules a Reboot of ${ACT_NODE}.`);
-  kubectl(['apply', '-f', '-'], { input: checkoutYaml() });
+  kubectl(['apply', '-f', '-'], { input: appYaml('checkout', 3, 'maxUnavailable: 1') });
   const checkout = await waitFor('3 checkout pods Ready and the PDB allowing 1 disruption', () => {
     const list = JSON.parse(kubectl(['get', 'pods', '-n', NAMESPACE, '-l', 'app=checkout', '-o', 'json'])).items;
     const ready = list.filter((p) => p.metadata.deletionTimestamp === undefined && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'));
@@ -373,7 +373,7 @@ const OPERATOR_DELAY_MS = 3000;
  */
 async function notDrainReady() {
   console.log(`\nDrain readiness: a pod that would block a drain of ${ACT_NODE}, before any maintenance.`);
-  kubectl(['apply', '-f', '-'], { input: ledgerYaml() });
+  kubectl(['apply', '-f', '-'], { input: appYaml('ledger', 1, 'minAvailable: 1') });
   await waitFor('the ledger pod Ready and its PDB allowing 0 disruptions', () => {
     const list = JSON.parse(kubectl(['get', 'pods', '-n', NAMESPACE, '-l', 'app=ledger', '-o', 'json'])).items;
     const pdb = JSON.parse(kubectl(['get', 'pdb', 'ledger', '-n', NAMESPACE, '-o', 'json']));
@@ -394,33 +394,6 @@ async function notDrainReady() {
   for (const blocker of nmd.status.drainReadiness?.blockers ?? []) console.log(`  status.drainReadiness.blockers: ${blocker.pod} (${blocker.reason}): ${blocker.message}`);
   console.log('  (A drain meets the pods of one budget one after another: checkout allows one disruption, so its second and');
   console.log('  third pod here wait for replacements to be Ready elsewhere; the ledger pod waits for a person.)');
-}
-
-function ledgerYaml() {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ledger, namespace: ${NAMESPACE}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: ledger}}
-  template:
-    metadata: {labels: {app: ledger}}
-    spec:
-      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
-      affinity:
-        nodeAffinity:
-          preferredDuringSchedulingIgnoredDuringExecution:
-            - weight: 100
-              preference: {matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [${ACT_NODE}]}]}
-      containers: [{name: ledger, image: registry.example/ledger:1}]
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: ledger, namespace: ${NAMESPACE}}
-spec:
-  minAvailable: 1
-  selector: {matchLabels: {app: ledger}}
-`;
 }
 
 /**
@@ -509,15 +482,19 @@ function shorten(text = '', max) {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-function checkoutYaml() {
+/**
+ * A Deployment of `replicas` pods preferring the node the demo acts on, and its PodDisruptionBudget
+ * (`budget`, e.g. `maxUnavailable: 1`).
+ */
+function appYaml(name, replicas, budget) {
   return `apiVersion: apps/v1
 kind: Deployment
-metadata: {name: checkout, namespace: ${NAMESPACE}}
+metadata: {name: ${name}, namespace: ${NAMESPACE}}
 spec:
-  replicas: 3
-  selector: {matchLabels: {app: checkout}}
+  replicas: ${replicas}
+  selector: {matchLabels: {app: ${name}}}
   template:
-    metadata: {labels: {app: checkout}}
+    metadata: {labels: {app: ${name}}}
     spec:
       tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
       affinity:
@@ -525,14 +502,14 @@ spec:
           preferredDuringSchedulingIgnoredDuringExecution:
             - weight: 100
               preference: {matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [${ACT_NODE}]}]}
-      containers: [{name: checkout, image: registry.example/checkout:1}]
+      containers: [{name: ${name}, image: registry.example/${name}:1}]
 ---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
-metadata: {name: checkout, namespace: ${NAMESPACE}}
+metadata: {name: ${name}, namespace: ${NAMESPACE}}
 spec:
-  maxUnavailable: 1
-  selector: {matchLabels: {app: checkout}}
+  ${budget}
+  selector: {matchLabels: {app: ${name}}}
 `;
 }
 

@@ -148,9 +148,7 @@ async function evictPod(core: CoreV1Api, pod: PodToEvict): Promise<EvictionResul
     const path = `/api/v1/namespaces/${pod.namespace}/pods/${pod.name}/eviction`;
     const refusal = fromClientNodeError(error, 'POST', path);
     const reason = evictionRefusal(refusal);
-    if (isNotFound(refusal)) return { kind: 'gone' };
-    // The name now belongs to another pod (the uid precondition failed): ours is gone.
-    if (isConflict(refusal) && /precondition/i.test(reason)) return { kind: 'gone' };
+    if (podGone(refusal)) return { kind: 'gone' };
     // 429: a PDB allows no disruption now. 409: the PDB changed under the eviction (retry).
     // 500 "more than one PodDisruptionBudget": the API server cannot evict it until an admin fixes the PDBs.
     if (isTooManyRequests(refusal) || isConflict(refusal) || (isInternalError(refusal) && /PodDisruptionBudget/i.test(reason))) return { kind: 'blocked', reason };
@@ -166,11 +164,15 @@ async function deletePod(core: CoreV1Api, pod: PodToEvict): Promise<DeletionResu
     return { kind: 'deleted' };
   } catch (error) {
     const refusal = fromClientNodeError(error, 'DELETE', path);
-    if (isNotFound(refusal)) return { kind: 'gone' };
-    if (isConflict(refusal) && /precondition/i.test(evictionRefusal(refusal))) return { kind: 'gone' };
+    if (podGone(refusal)) return { kind: 'gone' };
     if (isForbidden(refusal)) return { kind: 'forbidden', reason: evictionRefusal(refusal) };
     throw classify(error, [], `delete pod ${pod.namespace}/${pod.name}`, 'DELETE', path);
   }
+}
+
+/** 404, or the name now belongs to another pod (the uid precondition failed): ours is gone. */
+function podGone(refusal: unknown): boolean {
+  return isNotFound(refusal) || (isConflict(refusal) && /precondition/i.test(evictionRefusal(refusal)));
 }
 
 /** The API server's reason for refusing an eviction: its message and causes, e.g. the PDB that blocks. */
