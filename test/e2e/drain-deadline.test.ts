@@ -19,8 +19,12 @@ import { kubeConfig } from './lib/cluster.js';
 import { controllerConfig, isTerminating, maintenanceOf, phaseOf, withScenario, type RawPod, type Recorder } from './maintenance-harness.js';
 
 const SCENARIO_TIMEOUT = 300_000;
-/** NotBefore this far away: the drains start at once, the deadline comes within the test. */
-const NOTICE = '+75s';
+/**
+ * NotBefore this far away: the drains start at once (within seconds of the post), the Delete comes at
+ * NotBefore minus the pod's 5 s grace period and the 10 s margin, 30 s after the post, and the Redeploy
+ * and the Freeze run at NotBefore: the deadline comes within the test.
+ */
+const NOTICE = '+45s';
 const HIGH_CLASS = `nodemeta-e2e-high-${runId()}`;
 const scheduling = kubeConfig().makeApiClient(SchedulingV1Api);
 

@@ -2,8 +2,7 @@
 // controllers on the node"). A small rival controller (lib/rival-drainer.ts) plays kured, a person
 // who uncordons, the cluster autoscaler, with their own marks and evictions; Karpenter-managed nodes
 // follow policy.nodeGroups. Real parts as in maintenance.test.ts; each scenario on nodes of its own,
-// one after the other (four controllers and five agents starting at once did not start within the
-// harness's 30 s on a loaded machine).
+// side by side (each counts only its own controller's writes and its own namespace's pods).
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import { KARPENTER_NODEPOOL_LABEL, OtherDrainerMarks } from '../../src/api/names.js';
@@ -30,7 +29,7 @@ async function labelNode(name: string, labels: Record<string, string>): Promise<
 const unschedulable = (node: RawNode | undefined): boolean => node?.spec?.unschedulable === true;
 
 describe('other controllers on the node', () => {
-  test(
+  test.concurrent(
     'kured cordons and drains first, nodemeta\'s Reboot follows: no eviction by nodemeta, approval once empty, the cordon stays kured\'s',
     () =>
       withScenario('kured', async (s) => {
@@ -82,7 +81,7 @@ describe('other controllers on the node', () => {
     SCENARIO_TIMEOUT,
   );
 
-  test(
+  test.concurrent(
     'someone uncordons mid-drain, and again whenever the node is cordoned: nodemeta says so once and does not cordon back',
     () =>
       withScenario('uncordon', async (s) => {
@@ -145,7 +144,7 @@ describe('other controllers on the node', () => {
     SCENARIO_TIMEOUT,
   );
 
-  test(
+  test.concurrent(
     'the cluster autoscaler deletes the node: nodemeta gives it up (no cordon, eviction or approval) and its deletion leaves nothing behind',
     () =>
       withScenario('autoscaler', async (s) => {
@@ -192,7 +191,7 @@ describe('other controllers on the node', () => {
     SCENARIO_TIMEOUT,
   );
 
-  test(
+  test.concurrent(
     'Karpenter-managed nodes follow policy.nodeGroups: the first group that matches decides whether nodemeta drains',
     () =>
       withScenario('karpenter', async (s) => {

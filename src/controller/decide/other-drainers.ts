@@ -46,10 +46,16 @@ export function otherDrainerOn(node: NodeState): OtherDrainerSeen | undefined {
 /**
  * Someone uncordoned a node nodemeta had cordoned: its annotation is there, the node takes pods.
  * (nodemeta writes the cordon and its annotation in one request, and takes both away in one.)
- * nodemeta does not cordon it again: its NoSchedule taint still keeps new pods off.
+ * nodemeta does not cordon it again: its NoSchedule taint still keeps new pods off. The one rule,
+ * on the node's scheduling as the state machine reads it too.
  */
+export function uncordonedUnderNodemeta(scheduling: { cordonedFor: string | undefined; unschedulable: boolean }): boolean {
+  return scheduling.cordonedFor !== undefined && !scheduling.unschedulable;
+}
+
+/** uncordonedUnderNodemeta of a Node as read. */
 export function uncordonedByOther(node: NodeState): boolean {
-  return heldByNodemeta(node).cordonedFor !== undefined && node.spec?.unschedulable !== true;
+  return uncordonedUnderNodemeta({ cordonedFor: heldByNodemeta(node).cordonedFor, unschedulable: node.spec?.unschedulable === true });
 }
 
 /** Whether nodemeta may cordon the node now: not one being deleted, not one someone uncordoned under it. */

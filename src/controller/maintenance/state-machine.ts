@@ -18,7 +18,7 @@ import { rfc3339Seconds } from '../../time/rfc3339.js';
 import { MaintenancePhase, SPOT_TERMINATION, type BlockedPod, type MaintenanceStatus } from '../../api/nodemetadata.js';
 import type { ProviderName } from '../../api/observation.js';
 import type { ControllerConfig } from '../config/config.js';
-import type { OtherDrainerSeen } from '../decide/other-drainers.js';
+import { uncordonedUnderNodemeta, type OtherDrainerSeen } from '../decide/other-drainers.js';
 import type { PlannedAction } from '../decide/policy.js';
 import { approvalWindowState, describeWindows } from './approval-window.js';
 import { GRACE_MARGIN_MS, type DrainPlan, type PodToEvict } from './drain-plan.js';
@@ -455,11 +455,6 @@ function othersEvict(node: NodeScheduling): boolean {
   return node.otherDrainer?.role === 'drains' || node.otherDrainer?.role === 'deletes';
 }
 
-/** Someone uncordoned the node under nodemeta's cordon: its annotation is there, the node takes pods. */
-function uncordonedUnder(node: NodeScheduling): boolean {
-  return node.cordonedFor !== undefined && !node.unschedulable;
-}
-
 /**
  * `step` with status.maintenance.otherDrainer as the node shows it now, and, for a maintenance under
  * way, one Event when another drainer starts acting on it and one when someone uncordons the node
@@ -481,7 +476,7 @@ function withOtherDrainer(step: MaintenanceStep, current: MaintenanceStatus | un
   if (other !== undefined && (!sameEvent || current?.otherDrainer !== other.name)) {
     actions.push(emit('Normal', EventReasons.OtherDrainerActing, `${describeStatus(status)}: ${other.name} acts on the node (${other.mark}); ${OTHER_DRAINER_CONDUCT[other.role]}`));
   }
-  if (now !== undefined && uncordonedUnder(node) && status.uncordonedTime === undefined && !step.actions.some((action) => action.kind === 'Uncordon')) {
+  if (now !== undefined && uncordonedUnderNodemeta(node) && status.uncordonedTime === undefined && !step.actions.some((action) => action.kind === 'Uncordon')) {
     status = { ...status, uncordonedTime: isoNow(now) };
     actions.push(emit('Warning', EventReasons.UncordonedByOther, `${describeStatus(status)}: someone uncordoned the node nodemeta had cordoned; nodemeta does not cordon it again (its NoSchedule taint keeps new pods off) and goes on with the maintenance`));
   }
@@ -517,7 +512,7 @@ function ensureCordon(status: MaintenanceStatus, node: NodeScheduling): Action[]
   const eventId = status.eventId ?? '';
   // Not on a node the autoscaler deletes; not again on a node someone uncordoned under nodemeta's
   // cordon (its NoSchedule taint keeps new pods off; cordoning back would fight them).
-  if (givenUp(node) || uncordonedUnder(node)) return [];
+  if (givenUp(node) || uncordonedUnderNodemeta(node)) return [];
   if (!node.unschedulable) return [{ kind: 'Cordon', eventId }];
   if (node.cordonedFor !== undefined && node.cordonedFor !== eventId) return [{ kind: 'Cordon', eventId }];
   return [];

@@ -20,8 +20,12 @@ import { drainVerdict, type DrainVerdict } from './verdict.js';
 export type ReadinessLook =
   /** drainReadiness.enabled is false: our condition and status go. */
   | { kind: 'off' }
-  /** The informers have not listed yet (or relist after an error): keep what is stored. */
-  | { kind: 'cold' }
+  /**
+   * The informers have not listed yet (or relist after an error): keep what is stored.
+   * `firstListSince` (epoch ms): this watch has never listed and has been listing since then; a
+   * status report may wait for the first verdict a while (reportHoldMs).
+   */
+  | { kind: 'cold'; firstListSince?: number }
   | { kind: 'verdict'; verdict: DrainVerdict };
 
 export interface DrainReadinessOptions {
@@ -49,6 +53,9 @@ interface Watching {
   stopped: AbortController;
   /** The pods informer has listed once in this period (it keeps its cache while it relists after an error). */
   podsListed: boolean;
+  /** When this watch started (epoch ms), and whether both informers have listed once since. */
+  startedAt: number;
+  everSynced: boolean;
 }
 
 export class DrainReadiness {
@@ -79,7 +86,7 @@ export class DrainReadiness {
   look(nodeName: string, options: Pick<DrainOptions, 'deleteEmptyDirData' | 'forceUnmanagedPods'>): ReadinessLook {
     const watching = this.watching;
     if (watching === undefined) return { kind: 'off' };
-    if (!this.synced()) return { kind: 'cold' };
+    if (!this.synced()) return watching.everSynced ? { kind: 'cold' } : { kind: 'cold', firstListSince: watching.startedAt };
     const { podIndex, pdbIndex } = watching;
     return { kind: 'verdict', verdict: drainVerdict({ pods: podIndex.podsOn(nodeName), pdbsIn: pdbIndex.inNamespace, readyReplicas: podIndex.readyReplicas, options }) };
   }
@@ -122,7 +129,7 @@ export class DrainReadiness {
     pdbs.on('add', (pdb) => changed(pdbIndex.upsert(readinessPdbOf(pdb))));
     pdbs.on('update', (pdb) => changed(pdbIndex.upsert(readinessPdbOf(pdb))));
     pdbs.on('delete', (pdb) => changed(pdbIndex.remove(pdb.metadata?.namespace ?? '', pdb.metadata?.name ?? '')));
-    const watching: Watching = { pods, pdbs, podIndex, pdbIndex, stopped: new AbortController(), podsListed: false };
+    const watching: Watching = { pods, pdbs, podIndex, pdbIndex, stopped: new AbortController(), podsListed: false, startedAt: options.clock.now(), everSynced: false };
     void this.announceSync(watching);
     return watching;
   }
@@ -135,6 +142,7 @@ export class DrainReadiness {
     });
     await Promise.all([podsListed, watching.pdbs.start()]);
     if (watching.stopped.signal.aborted) return;
+    watching.everSynced = true;
     this.options.logger.info('drain readiness caches synced', { pods: watching.podIndex.size, listMs: this.options.clock.now() - started });
     this.options.onSynced();
   }

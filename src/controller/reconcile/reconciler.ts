@@ -42,6 +42,7 @@ import { eventUnderWay, idleStep, nextMaintenanceStep, type Action, type Mainten
 import type { WaveGate } from '../maintenance/wave-gate.js';
 import type { NotificationOutbox } from '../notifications/notifier.js';
 import type { ReadinessLook } from '../readiness/drain-readiness.js';
+import { reportHoldMs } from '../readiness/readiness-update.js';
 import { withDrainAtRisk } from '../readiness/drain-at-risk.js';
 import { sameJson } from '../decide/same-json.js';
 import { retryOnConflict, type ConflictRetry } from '../write/retry-on-conflict.js';
@@ -304,14 +305,19 @@ export class NodeReconciler {
       now: view.now,
       notifications: (maintenance) => this.options.notifications?.next(name, stored.notifications, { ...step, status: maintenance }, view.now),
     });
-    if (!status.unchanged && (await this.writeStatus(name, nodeMetadata, status.next, status.report))) {
+    // A report (no maintenance step in it) waits for the node's first readiness verdict a while, so
+    // that a cold start writes each status once, with DrainReady, not twice (docs/scaling.md).
+    const heldMs = status.unchanged || !status.report ? undefined : reportHoldMs(readiness, view.now.getTime());
+    if (!status.unchanged && heldMs === undefined && (await this.writeStatus(name, nodeMetadata, status.next, status.report))) {
       if (!sameJson(status.next.conditions, status.ours)) this.reporter.labeledChanged(node, status.ours, status.labeledNow, fields.desired, fields.labelPlan);
       this.reporter.phaseChanged(node, stored.maintenance, status.maintenance);
     }
     // The step's Events once its status is written, before its evictions: DrainStarted comes before
     // any EvictionBlocked it leads to.
     this.reporter.stepEvents(node, stepEvents(step.actions, config.dryRun, decideFrom.status?.maintenance?.approve));
-    return this.evict(view, node, step);
+    const next = await this.evict(view, node, step);
+    // The informers' sync requeues every node; the hold's end is the fallback if it never comes.
+    return heldMs === undefined || (next !== undefined && next < heldMs) ? next : heldMs;
   }
 
   /** Decides the step and makes its node writes (cordon, uncordon), from a fresh read after a lost race. */

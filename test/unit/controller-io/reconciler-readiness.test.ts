@@ -1,9 +1,11 @@
 // The reconciler with drain readiness (docs/maintenance.md, "Drain readiness"): the DrainReady
 // condition and status.drainReadiness in the controller's status write, no write for an unchanged
-// verdict, none on a cold cache, removed when off; DrainAtRisk once per event.
+// verdict, none on a cold cache, removed when off; at a cold start one report, with the first
+// verdict; DrainAtRisk once per event.
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { NodeMetadataStatus } from '../../../src/api/nodemetadata.js';
 import type { ReadinessLook } from '../../../src/controller/readiness/drain-readiness.js';
+import { FIRST_VERDICT_WAIT_MS } from '../../../src/controller/readiness/readiness-update.js';
 import { drainVerdict, type ReadinessPod } from '../../../src/controller/readiness/verdict.js';
 import { NodeReconciler, type ReadinessSource } from '../../../src/controller/reconcile/reconciler.js';
 import { silentLogger } from '../../../src/observability/logger.js';
@@ -71,6 +73,33 @@ describe('NodeReconciler with drain readiness', () => {
     await reconciler.reconcile(NODE);
     expect(drainReady()).toBeUndefined();
     expect(cluster.status(NODE)?.drainReadiness).toBeUndefined();
+  });
+
+  it('a cold start: the report waits for the first verdict and goes once with it; past the wait it goes without', async () => {
+    const fresh = 'aks-pool-000002';
+    cluster.addNode(fresh, { labels: { 'kubernetes.io/hostname': fresh } });
+    cluster.setNodeMetadata(fresh, agentStatus());
+    look = { kind: 'cold', firstListSince: T0 };
+    clock.advance(30_000);
+    const held = await reconciler.reconcile(fresh);
+    // The labels go at once; the status report waits, and the node is looked at again when the wait ends.
+    expect(cluster.writes.map((w) => w.kind)).toEqual(['labels']);
+    expect(held.requeueAfter).toBe(FIRST_VERDICT_WAIT_MS - 30_000);
+    look = verdict([]);
+    await reconciler.reconcile(fresh);
+    expect(cluster.writes.map((w) => w.kind)).toEqual(['labels', 'status']);
+    expect(cluster.status(fresh)?.conditions?.map((c) => c.type)).toEqual(expect.arrayContaining(['Labeled', 'DrainReady']));
+
+    // The list never ends: past the wait the report goes without a verdict.
+    const late = 'aks-pool-000003';
+    cluster.addNode(late, { labels: { 'kubernetes.io/hostname': late } });
+    cluster.setNodeMetadata(late, agentStatus());
+    cluster.clearWrites();
+    look = { kind: 'cold', firstListSince: T0 };
+    clock.advance(FIRST_VERDICT_WAIT_MS);
+    await reconciler.reconcile(late);
+    expect(cluster.writes.map((w) => w.kind)).toEqual(['labels', 'status']);
+    expect(cluster.status(late)?.conditions?.map((c) => c.type)).not.toContain('DrainReady');
   });
 
   it('an event seen on a node that is not drain-ready: one DrainAtRisk Event, not again on the next steps', async () => {

@@ -6,6 +6,7 @@ import { planAction, rulesFor, type MaintenanceTrigger, type PlannedAction } fro
 import { GRACE_MARGIN_MS, planDrain, type DrainPod } from '../../../src/controller/maintenance/drain-plan.js';
 import { nextMaintenanceStep, POLL_MS, type Action, type EvictionAttempt, type MaintenanceInput, type MaintenanceStep } from '../../../src/controller/maintenance/state-machine.js';
 import { configOf as config } from '../controller/config-of.js';
+import { maintenanceInput } from './maintenance-input.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');
 const NOT_BEFORE_MIN = 15;
@@ -44,20 +45,15 @@ const draining = (extra: Partial<MaintenanceStatus> = {}): MaintenanceStatus => 
 });
 
 function input(pods: DrainPod[], when: Date, overrides: Partial<MaintenanceInput> = {}, cfg = deleteConfig): MaintenanceInput {
-  return {
+  return maintenanceInput({
     current: draining(),
     active: plan(cfg),
-    provider: 'azure',
     node: { unschedulable: true, cordonedFor: 'E1', ready: true },
     pods: planDrain(pods, cfg.drain, when, deadline),
-    evictions: [],
-    budget: { draining: 0, limit: 1 },
-    approval: { resourcesDrained: false, approvedEventIds: [] },
     config: cfg,
     now: when,
-    cacheWarm: true,
     ...overrides,
-  };
+  });
 }
 
 const deletions = (step: MaintenanceStep) => step.actions.filter((action): action is Extract<Action, { kind: 'DeletePods' }> => action.kind === 'DeletePods').flatMap((action) => action.pods);

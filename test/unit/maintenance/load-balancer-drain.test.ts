@@ -7,6 +7,7 @@ import { parseConfig, type ControllerConfig } from '../../../src/controller/conf
 import { planAction, rulesFor, type MaintenanceTrigger, type PlannedAction } from '../../../src/controller/decide/policy.js';
 import { planDrain, type DrainPlan, type DrainPod } from '../../../src/controller/maintenance/drain-plan.js';
 import { nextMaintenanceStep, type MaintenanceInput, type MaintenanceStep, type NodeScheduling } from '../../../src/controller/maintenance/state-machine.js';
+import { kinds, maintenanceInput } from './maintenance-input.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');
 const inS = (seconds: number) => new Date(now.getTime() + seconds * 1000);
@@ -28,7 +29,6 @@ function plan(trigger: Partial<MaintenanceTrigger> = {}, when = now): PlannedAct
   return planned;
 }
 
-const schedulable: NodeScheduling = { unschedulable: false, cordonedFor: undefined, ready: true };
 /** Cordoned by nodemeta, with the exclusion label it added. */
 const excluded: NodeScheduling = { unschedulable: true, cordonedFor: 'E1', excludedFromLoadBalancers: true, hasExclusionLabel: true, ready: true };
 const adminCordoned: NodeScheduling = { unschedulable: true, cordonedFor: undefined, ready: true };
@@ -40,23 +40,8 @@ const pods = (cfg: Pick<ControllerConfig, 'drain'>, when = now): DrainPlan => pl
 
 function input(overrides: Partial<MaintenanceInput> = {}): MaintenanceInput {
   const cfg = overrides.config ?? withDelay;
-  return {
-    current: undefined,
-    active: plan(),
-    provider: 'azure',
-    node: schedulable,
-    pods: pods(cfg, overrides.now ?? now),
-    evictions: [],
-    budget: { draining: 0, limit: 1 },
-    approval: { resourcesDrained: false, approvedEventIds: [] },
-    config: cfg,
-    now,
-    cacheWarm: true,
-    ...overrides,
-  };
+  return maintenanceInput({ active: plan(), pods: pods(cfg, overrides.now ?? now), config: cfg, now, ...overrides });
 }
-
-const kinds = (step: MaintenanceStep) => step.actions.map((action) => (action.kind === 'Emit' ? `Emit:${action.reason}` : action.kind));
 const scheduled = (extra: Partial<MaintenanceStatus> = {}): MaintenanceStatus => ({ phase: 'Scheduled', eventId: 'E1', eventType: 'Reboot', notBefore: at(15 * 60), ...extra });
 const cuts = (step: MaintenanceStep) => step.actions.filter((action) => action.kind === 'Emit' && action.reason === 'LoadBalancerDrainCut');
 

@@ -7,9 +7,10 @@ import { mayCordon, otherDrainerOn, uncordonedByOther } from '../../../src/contr
 import { planAction, rulesFor, type PlannedAction } from '../../../src/controller/decide/policy.js';
 import { missingProtection } from '../../../src/controller/decide/protection.js';
 import { planDrain, type DrainPod } from '../../../src/controller/maintenance/drain-plan.js';
-import { idleStep, nextMaintenanceStep, type MaintenanceInput, type MaintenanceStep, type NodeScheduling } from '../../../src/controller/maintenance/state-machine.js';
+import { idleStep, nextMaintenanceStep, type MaintenanceInput, type NodeScheduling } from '../../../src/controller/maintenance/state-machine.js';
 import { nodeScheduling } from '../../../src/controller/reconcile/controller-status.js';
 import { configOf as config } from '../controller/config-of.js';
+import { kinds, maintenanceInput } from './maintenance-input.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');
 const at = (minutes: number) => new Date(now.getTime() + minutes * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -26,23 +27,8 @@ function node(extra: { taints?: string[]; annotations?: Record<string, string>; 
 const plan = (): PlannedAction => planAction({ id: 'E1', type: 'Reboot', notBefore: at(15), started: false }, rulesFor(defaults.policy, 'azure'), now)!;
 const pod = (name: string): DrainPod => ({ namespace: 'default', name, uid: `uid-${name}`, ownerKinds: ['ReplicaSet'], phase: 'Running', terminationGracePeriodSeconds: 30 });
 const status = (phase: MaintenanceStatus['phase'], extra: Partial<MaintenanceStatus> = {}): MaintenanceStatus => ({ phase, eventId: 'E1', eventType: 'Reboot', notBefore: at(15), ...extra });
-const kinds = (step: MaintenanceStep) => step.actions.map((action) => (action.kind === 'Emit' ? `Emit:${action.reason}` : action.kind));
-
 function input(scheduling: NodeScheduling, overrides: Partial<MaintenanceInput> = {}): MaintenanceInput {
-  return {
-    current: status('Scheduled'),
-    active: plan(),
-    provider: 'azure',
-    node: scheduling,
-    pods: planDrain([pod('a'), pod('b')], defaults.drain, now, undefined),
-    evictions: [],
-    budget: { draining: 0, limit: 1 },
-    approval: { resourcesDrained: false, approvedEventIds: [] },
-    config: defaults,
-    now,
-    cacheWarm: true,
-    ...overrides,
-  };
+  return maintenanceInput({ current: status('Scheduled'), active: plan(), node: scheduling, pods: planDrain([pod('a'), pod('b')], defaults.drain, now, undefined), config: defaults, now, ...overrides });
 }
 
 const ofNode = (n: NodeState) => nodeScheduling(n);

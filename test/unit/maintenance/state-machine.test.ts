@@ -2,10 +2,11 @@ import { describe, expect, test } from '@jest/globals';
 import type { MaintenanceStatus } from '../../../src/api/nodemetadata.js';
 import type { ProviderName } from '../../../src/api/observation.js';
 import { parseConfig } from '../../../src/controller/config/config.js';
-import { planDrain, type DrainPlan, type DrainPod } from '../../../src/controller/maintenance/drain-plan.js';
+import { planDrain, type DrainPod } from '../../../src/controller/maintenance/drain-plan.js';
 import { nextMaintenanceStep, POLL_MS, type Action, type EvictionAttempt, type MaintenanceInput, type MaintenanceStep, type NodeScheduling } from '../../../src/controller/maintenance/state-machine.js';
 import { planAction, rulesFor, SPOT_TERMINATION_EVENT_ID, type MaintenanceTrigger, type PlannedAction } from '../../../src/controller/decide/policy.js';
 import { configOf as config } from '../controller/config-of.js';
+import { kinds, maintenanceInput, schedulable } from './maintenance-input.js';
 
 const now = new Date('2026-11-22T04:00:00.000Z');
 const at = (minutes: number) => new Date(now.getTime() + minutes * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -20,34 +21,15 @@ function plan(trigger: Partial<MaintenanceTrigger> = {}, provider: ProviderName 
   return planned;
 }
 
-const schedulable: NodeScheduling = { unschedulable: false, cordonedFor: undefined, ready: true };
 const ours = (eventId = 'E1'): NodeScheduling => ({ unschedulable: true, cordonedFor: eventId, ready: true });
 const adminCordoned: NodeScheduling = { unschedulable: true, cordonedFor: undefined, ready: true };
 
 function pod(name: string, extra: Partial<DrainPod> = {}): DrainPod {
   return { namespace: 'default', name, uid: `uid-${name}`, ownerKinds: ['ReplicaSet'], phase: 'Running', terminationGracePeriodSeconds: 30, ...extra };
 }
-const emptyPlan: DrainPlan = { evict: [], skipped: [], blocked: [], terminating: 0 };
 const podsPlan = (pods: DrainPod[], cfg = defaults, when = now, notBefore?: number) => planDrain(pods, cfg.drain, when, notBefore);
 
-function input(overrides: Partial<MaintenanceInput> = {}): MaintenanceInput {
-  return {
-    current: undefined,
-    active: undefined,
-    provider: 'azure',
-    node: schedulable,
-    pods: emptyPlan,
-    evictions: [],
-    budget: { draining: 0, limit: 1 },
-    approval: { resourcesDrained: false, approvedEventIds: [] },
-    config: defaults,
-    now,
-    cacheWarm: true,
-    ...overrides,
-  };
-}
-
-const kinds = (step: MaintenanceStep) => step.actions.map((action) => (action.kind === 'Emit' ? `Emit:${action.reason}` : action.kind));
+const input = (overrides: Partial<MaintenanceInput> = {}): MaintenanceInput => maintenanceInput({ config: defaults, now, ...overrides });
 const status = (phase: MaintenanceStatus['phase'], extra: Partial<MaintenanceStatus> = {}): MaintenanceStatus => ({ phase, eventId: 'E1', eventType: 'Reboot', notBefore: at(15), ...extra });
 const draining = (extra: Partial<MaintenanceStatus> = {}) => status('Draining', { startedTime: at(0), totalPods: 2, pendingPods: 2, evictedPods: 0, ...extra });
 

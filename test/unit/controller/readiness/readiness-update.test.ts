@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Condition } from '../../../../src/api/nodemetadata.js';
 import { ReadinessTally } from '../../../../src/controller/readiness/readiness-tally.js';
-import { withDrainReadiness } from '../../../../src/controller/readiness/readiness-update.js';
+import { FIRST_VERDICT_WAIT_MS, reportHoldMs, withDrainReadiness } from '../../../../src/controller/readiness/readiness-update.js';
 import { drainReadinessStatus } from '../../../../src/controller/readiness/status.js';
 import { drainVerdict, type ReadinessPod } from '../../../../src/controller/readiness/verdict.js';
 
@@ -45,6 +45,19 @@ describe('withDrainReadiness: the DrainReady condition and status.drainReadiness
   test('off: our condition and status go (left out of the apply)', () => {
     const stored = drainReadinessStatus(verdictOf([bare('a')]), now);
     expect(withDrainReadiness([labeled, drainReadyFalse], stored, { kind: 'off' }, undefined, later)).toEqual({ conditions: [labeled], drainReadiness: undefined });
+  });
+});
+
+describe('reportHoldMs: a report waits for the first verdict, a while', () => {
+  test('only while the watch lists for the first time, and no longer than FIRST_VERDICT_WAIT_MS', () => {
+    const since = now.getTime();
+    expect(reportHoldMs({ kind: 'cold', firstListSince: since }, since + 1_000)).toBe(FIRST_VERDICT_WAIT_MS - 1_000);
+    expect(reportHoldMs({ kind: 'cold', firstListSince: since }, since + FIRST_VERDICT_WAIT_MS)).toBeUndefined();
+    // A relist after an error keeps the stored verdict: the report goes at once.
+    expect(reportHoldMs({ kind: 'cold' }, since)).toBeUndefined();
+    expect(reportHoldMs({ kind: 'off' }, since)).toBeUndefined();
+    expect(reportHoldMs({ kind: 'verdict', verdict: verdictOf([]) }, since)).toBeUndefined();
+    expect(reportHoldMs(undefined, since)).toBeUndefined();
   });
 });
 
