@@ -6,7 +6,7 @@ import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator.js';
 import { startAgent, type AgentProcess } from './agent-harness.js';
-import { createNode, deleteNode, installCrd, nodemetaTaints, readNode, runId, startController, writeConfig, type ControllerProcess } from './controller-harness.js';
+import { createNode, deleteNode, FAST_LEASE, installCrd, nodemetaTaints, readNode, runId, startController, writeConfig, type ControllerProcess } from './controller-harness.js';
 import { createTestNamespace, deleteTestNamespace, kubeConfig, kubeconfigPath, kubectlOk, waitFor } from './lib/cluster.js';
 
 const id = runId();
@@ -80,8 +80,9 @@ beforeAll(async () => {
   }
   const config = writeConfig('labels:\n  allowedTags: [team, env]\n');
   const selectorFlag = `nodemeta-e2e-fleet=${id}`;
-  controllers.push(await startController(`fleet-a-${id}`, ['--config', config, '--node-selector', selectorFlag, '--lease-namespace', namespace]));
-  controllers.push(await startController(`fleet-b-${id}`, ['--config', config, '--node-selector', selectorFlag, '--lease-namespace', namespace]));
+  // Short Lease timings (a 6 s Lease): the takeover after the leader's kill fits in seconds.
+  controllers.push(await startController(`fleet-a-${id}`, ['--config', config, '--node-selector', selectorFlag, '--lease-namespace', namespace, ...FAST_LEASE]));
+  controllers.push(await startController(`fleet-b-${id}`, ['--config', config, '--node-selector', selectorFlag, '--lease-namespace', namespace, ...FAST_LEASE]));
 }, 180_000);
 
 afterAll(async () => {
@@ -175,8 +176,9 @@ describe('a fleet of six nodes, their agents and two controllers', () => {
     const node = NODES[3]!;
     const before = await labelsOf(node);
     // Longer than one poll's retries can last (6 attempts, full-jitter backoff of at most 0.25, 0.5,
-    // 1, 2 and 4 s: under 8 s), so the poll surely fails; a shorter window can be ridden out by the retries.
-    await control('POST', '/faults', { kind: 'status', status: 500, vm: node, durationMs: 30_000 });
+    // 1, 2 and 4 s: under 8 s), so the poll surely fails; a shorter window can be ridden out by the
+    // retries. 15 s leaves the condition False for 7 s at least, read here every half second or so.
+    await control('POST', '/faults', { kind: 'status', status: 500, vm: node, durationMs: 15_000 });
     await waitFor('MetadataAvailable=False', async () => (await kubectlOk(['get', 'nmd', node, '-o', "jsonpath={.status.conditions[?(@.type=='MetadataAvailable')].status}"])) === 'False', { timeoutMs: 45_000 });
     expect(await labelsOf(node)).toEqual(before);
     await waitFor('MetadataAvailable=True again', async () => (await kubectlOk(['get', 'nmd', node, '-o', "jsonpath={.status.conditions[?(@.type=='MetadataAvailable')].status}"])) === 'True', { timeoutMs: 60_000 });
