@@ -22,7 +22,7 @@ export default {
     { ...common, displayName: 'contract', testMatch: ['<rootDir>/test/contract/**/*.test.ts'] },
     { ...common, displayName: 'conformance', testMatch: ['<rootDir>/test/conformance/**/*.test.ts'] },
     // The Helm chart without a cluster (lint, golden renders, schema, RBAC); needs the pinned helm (make tools).
-    { ...common, displayName: 'chart', testMatch: ['<rootDir>/test/chart/**/*.test.ts'], testTimeout: 60_000 },
+    { ...common, displayName: 'chart', testMatch: ['<rootDir>/test/chart/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/chart/timeout.ts'] },
     // End-to-end against the local control plane (docs/cluster.md): the global setup builds the tools if
     // needed and starts the cluster once per run; the teardown always stops a cluster the run started.
     {
@@ -31,8 +31,8 @@ export default {
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
       globalSetup: '<rootDir>/test/e2e/setup/global-setup.js',
       globalTeardown: '<rootDir>/test/e2e/setup/global-teardown.js',
+      // The per-test limit (180 s) is set there: a project's testTimeout is not applied when several run.
       setupFilesAfterEnv: ['<rootDir>/test/e2e/setup/timeout.ts'],
-      testTimeout: 180_000,
       slowTestThreshold: 60,
     },
   ],
