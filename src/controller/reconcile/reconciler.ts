@@ -317,7 +317,7 @@ export class NodeReconciler {
     this.reporter.stepEvents(node, stepEvents(step.actions, config.dryRun, decideFrom.status?.maintenance?.approve));
     const next = await this.evict(view, node, step);
     // The informers' sync requeues every node; the hold's end is the fallback if it never comes.
-    return heldMs === undefined || (next !== undefined && next < heldMs) ? next : heldMs;
+    return soonest([next, heldMs]);
   }
 
   /** Decides the step and makes its node writes (cordon, uncordon), from a fresh read after a lost race. */
@@ -474,9 +474,14 @@ export class NodeReconciler {
 }
 
 /** The work queue's answer for the waits asked for (none: no requeue). */
-function requeue(waits: readonly (number | undefined)[]): ReconcileResult {
+/** The shortest of the waits given, or undefined when none is. */
+function soonest(waits: readonly (number | undefined)[]): number | undefined {
   const defined = waits.filter((wait) => wait !== undefined);
-  if (defined.length === 0) return {};
+  return defined.length === 0 ? undefined : Math.min(...defined);
+}
+
+function requeue(waits: readonly (number | undefined)[]): ReconcileResult {
+  const wait = soonest(waits);
   // The work queue takes 0 as "no requeue": a transition that wants another look at once gets 1 ms.
-  return { requeueAfter: Math.max(1, Math.min(...defined)) };
+  return wait === undefined ? {} : { requeueAfter: Math.max(1, wait) };
 }
